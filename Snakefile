@@ -1,0 +1,19 @@
+# AL amyloidosis salvage-therapy outcome workflow.
+# The Snakefile stays thin: configuration, its validation, the rule files and the target.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/validate.smk"
+include: "workflow/rules/demo.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_outputs(),

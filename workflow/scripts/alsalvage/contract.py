@@ -1,0 +1,304 @@
+"""The raw-data contract: the six input tables, their columns and the lab units.
+
+This module is the single source of truth for what a raw export must look like.
+The validator checks tables against it, the synthetic generator writes tables
+that satisfy it, and ``docs/data-dictionary.md`` describes it for people.
+It has no heavy imports so that every stage can use it cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Column kinds understood by the validator.
+ID = "id"  # non-empty text key (patient_id)
+TEXT = "text"  # free text
+DATE = "date"  # ISO 8601 calendar date, YYYY-MM-DD
+INT = "int"  # whole number
+FLOAT = "float"  # decimal number
+FLAG = "flag"  # 0/1 (also accepted: true/false, yes/no; any case)
+CATEGORY = "category"  # one of a closed vocabulary
+
+STOP_REASONS = (
+    "completed",
+    "ongoing",
+    "progression",
+    "no_response",
+    "toxicity",
+    "patient_decision",
+    "physician_decision",
+    "death",
+    "other",
+)
+BEST_RESPONSES = ("CR", "VGPR", "PR", "NR", "NE")
+PARTNERS = ("none", "cyclophosphamide", "melphalan")
+AE_ACTIONS = ("none", "dose_reduced", "interrupted", "discontinued")
+ORGANS = ("heart", "kidney", "liver", "nerve", "autonomic", "soft_tissue", "gi")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str
+    required: bool = True  # the column must be present in the file
+    nullable: bool = False  # an empty cell is allowed
+    vocabulary: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str  # key under ``inputs:`` in config.yaml
+    description: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = field(default_factory=tuple)  # unique key
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+PATIENTS = Table(
+    "patients",
+    "One row per patient: demographics, clone and clinician-recorded organ involvement.",
+    (
+        Column("patient_id", ID, description="Pseudonymous patient identifier (unique)."),
+        Column("sex", CATEGORY, vocabulary=("M", "F"), description="Sex recorded at birth."),
+        Column("birth_date", DATE, description="Date of birth."),
+        Column("diagnosis_date", DATE, description="Date of AL amyloidosis diagnosis."),
+        Column(
+            "isotype",
+            CATEGORY,
+            vocabulary=("kappa", "lambda"),
+            description="Light-chain type of the plasma-cell clone.",
+        ),
+        *(
+            Column(o, FLAG, description=f"Clinician-recorded {o.replace('_', ' ')} involvement (0/1).")
+            for o in ORGANS
+        ),
+    ),
+    key=("patient_id",),
+)
+
+THERAPY_LINES = Table(
+    "therapy_lines",
+    "One row per line of therapy given before the salvage regimen.",
+    (
+        Column("patient_id", ID, description="Patient identifier (in patients.csv)."),
+        Column("line", INT, minimum=1, maximum=30, description="Line number, 1..n in time order."),
+        Column("regimen", TEXT, description="Regimen name as recorded (free text)."),
+        Column(
+            "agents",
+            TEXT,
+            description="';'-separated lower-case generic drug names, e.g. 'bortezomib;dexamethasone'.",
+        ),
+        Column("start_date", DATE, description="First day of the line."),
+        Column("end_date", DATE, description="Last day of the line."),
+        Column(
+            "best_response",
+            CATEGORY,
+            vocabulary=BEST_RESPONSES,
+            description="Best hematologic response recorded for the line.",
+        ),
+        Column(
+            "progression_date",
+            DATE,
+            nullable=True,
+            description="Date of hematologic progression/relapse after the line (empty if none recorded).",
+        ),
+        Column(
+            "last_bortezomib_date",
+            DATE,
+            required=False,
+            nullable=True,
+            description="Last bortezomib dose of the line (optional; end_date is used when empty).",
+        ),
+    ),
+    key=("patient_id", "line"),
+)
+
+SALVAGE_CYCLES = Table(
+    "salvage_cycles",
+    "One row per cycle of the lenalidomide salvage regimen.",
+    (
+        Column("patient_id", ID, description="Patient identifier (in patients.csv)."),
+        Column("cycle", INT, minimum=1, maximum=200, description="Cycle number, 1..n."),
+        Column("start_date", DATE, description="Day 1 of the cycle."),
+        Column(
+            "lenalidomide_mg",
+            FLOAT,
+            minimum=0,
+            maximum=50,
+            description="Daily lenalidomide dose in the cycle (mg).",
+        ),
+        Column(
+            "dexamethasone_mg",
+            FLOAT,
+            required=False,
+            nullable=True,
+            minimum=0,
+            maximum=160,
+            description="Weekly dexamethasone dose in the cycle (mg; optional).",
+        ),
+        Column(
+            "partner",
+            CATEGORY,
+            vocabulary=PARTNERS,
+            description="Third agent given with lenalidomide in the cycle.",
+        ),
+    ),
+    key=("patient_id", "cycle"),
+)
+
+OUTCOMES = Table(
+    "outcomes",
+    "One row per patient: end of salvage therapy, later events and follow-up.",
+    (
+        Column("patient_id", ID, description="Patient identifier (in patients.csv)."),
+        Column(
+            "salvage_end_date",
+            DATE,
+            nullable=True,
+            description="Last day of lenalidomide (empty only when stop_reason is 'ongoing').",
+        ),
+        Column(
+            "stop_reason",
+            CATEGORY,
+            vocabulary=STOP_REASONS,
+            description="Why lenalidomide stopped ('completed' = planned therapy finished).",
+        ),
+        Column("next_line_date", DATE, nullable=True, description="Start of the next line of therapy."),
+        Column(
+            "dialysis_start_date",
+            DATE,
+            nullable=True,
+            description="Start of chronic dialysis (may precede the salvage regimen).",
+        ),
+        Column("last_contact_date", DATE, description="Last date the patient was known alive or died."),
+        Column("death_date", DATE, nullable=True, description="Date of death from any cause."),
+    ),
+    key=("patient_id",),
+)
+
+# Lab analytes: canonical unit, accepted units and the factor that converts each
+# accepted unit to the canonical one.  Qualitative analytes (IFE) have no unit.
+QUALITATIVE_VALUES = {"positive": 1.0, "negative": 0.0}
+
+
+@dataclass(frozen=True)
+class Analyte:
+    name: str
+    canonical_unit: str
+    units: dict[str, float]  # accepted unit -> multiply by this to get canonical
+    minimum: float = 0.0
+    maximum: float = float("inf")
+    qualitative: bool = False
+    description: str = ""
+
+
+def _a(name, unit, units=None, maximum=float("inf"), description="", minimum=0.0):
+    conv = {unit: 1.0}
+    conv.update(units or {})
+    return Analyte(name, unit, conv, minimum=minimum, maximum=maximum, description=description)
+
+
+ANALYTES: dict[str, Analyte] = {
+    a.name: a
+    for a in (
+        _a("flc_kappa", "mg/L", {"mg/dL": 10.0}, 1e6, "Serum free kappa light chain."),
+        _a("flc_lambda", "mg/L", {"mg/dL": 10.0}, 1e6, "Serum free lambda light chain."),
+        Analyte(
+            "serum_ife",
+            "",
+            {"": 1.0},
+            0,
+            1,
+            True,
+            "Serum immunofixation: positive/negative (stored as 1/0).",
+        ),
+        Analyte(
+            "urine_ife",
+            "",
+            {"": 1.0},
+            0,
+            1,
+            True,
+            "Urine immunofixation: positive/negative (stored as 1/0).",
+        ),
+        _a("serum_mprotein", "g/L", {"g/dL": 10.0}, 200, "Serum M-protein."),
+        _a("urine_mprotein", "mg/24h", {"g/24h": 1000.0}, 1e5, "Urine M-protein (24-h)."),
+        _a("ntprobnp", "ng/L", {"pg/mL": 1.0}, 1e6, "NT-proBNP (BNP is a different analyte)."),
+        _a("ctnt", "ng/L", {"ug/L": 1000.0, "ng/mL": 1000.0}, 1e5, "Conventional cardiac troponin T."),
+        _a("hs_ctnt", "ng/L", {"ug/L": 1000.0, "ng/mL": 1000.0}, 1e5, "High-sensitivity troponin T."),
+        _a("ctni", "ng/L", {"ug/L": 1000.0, "ng/mL": 1000.0}, 1e5, "Cardiac troponin I."),
+        _a("creatinine", "mg/dL", {"umol/L": 1 / 88.4}, 30, "Serum creatinine (IDMS)."),
+        _a("egfr", "mL/min/1.73m2", {}, 200, "Reported eGFR."),
+        _a("proteinuria_24h", "g/24h", {"mg/24h": 1 / 1000}, 50, "24-hour urine protein."),
+        _a("alp", "U/L", {}, 1e4, "Alkaline phosphatase (with the lab's ULN in 'uln')."),
+        _a("hemoglobin", "g/dL", {"g/L": 0.1}, 25, "Hemoglobin."),
+        _a("platelets", "10^9/L", {"/mm3": 1 / 1000}, 3000, "Platelet count."),
+        _a("anc", "10^9/L", {"/mm3": 1 / 1000}, 200, "Absolute neutrophil count."),
+        _a("nyha", "class", {}, 4, "NYHA functional class (1-4).", minimum=1),
+        _a("lvef", "%", {}, 100, "Left-ventricular ejection fraction."),
+    )
+}
+
+LABS = Table(
+    "labs",
+    "Long format: one row per measurement.",
+    (
+        Column("patient_id", ID, description="Patient identifier (in patients.csv)."),
+        Column("date", DATE, description="Sampling date."),
+        Column(
+            "analyte",
+            CATEGORY,
+            vocabulary=tuple(ANALYTES),
+            description="Analyte code (see the analyte table).",
+        ),
+        Column(
+            "value",
+            TEXT,
+            description="Result: a number, or positive/negative for immunofixation.",
+        ),
+        Column("unit", TEXT, nullable=True, description="Unit as reported (empty for immunofixation)."),
+        Column(
+            "uln",
+            FLOAT,
+            required=False,
+            nullable=True,
+            minimum=0,
+            description="Upper limit of normal of the reporting lab, in the reported unit (ALP).",
+        ),
+    ),
+    key=("patient_id", "date", "analyte"),
+)
+
+ADVERSE_EVENTS = Table(
+    "adverse_events",
+    "One row per adverse event during the salvage regimen.",
+    (
+        Column("patient_id", ID, description="Patient identifier (in patients.csv)."),
+        Column("term", TEXT, description="CTCAE v5 term, lower case (e.g. 'anemia')."),
+        Column("grade", INT, minimum=1, maximum=5, description="CTCAE v5 grade (1-5)."),
+        Column("onset_date", DATE, description="Onset date."),
+        Column(
+            "action",
+            CATEGORY,
+            vocabulary=AE_ACTIONS,
+            description="Action taken with lenalidomide.",
+        ),
+    ),
+    key=("patient_id", "term", "onset_date"),
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t for t in (PATIENTS, THERAPY_LINES, SALVAGE_CYCLES, OUTCOMES, LABS, ADVERSE_EVENTS)
+}
