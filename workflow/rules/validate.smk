@@ -13,14 +13,20 @@ rule validate:
         findings="logs/validate.findings.csv",
     benchmark:
         "benchmarks/validate.tsv"
-    params:
-        limits=config["validation"],
-        inputs=config["inputs"],
+    conda:
+        "../envs/validate.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=15,
-    conda:
-        "../envs/validate.yaml"
+    params:
+        limits=config["validation"],
+        inputs=config["inputs"],
+        window_days=config["baseline"]["window_days"],
+        involvement={
+            "kidney_proteinuria_g": config["renal"]["involvement_proteinuria_g"],
+            "heart_ntprobnp_ng_l": config["cardiac"]["involvement_ntprobnp_ng_l"],
+            "liver_alp_x_uln": config["liver"]["involvement_alp_x_uln"],
+        },
     script:
         "../scripts/validate.py"

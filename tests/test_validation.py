@@ -1,0 +1,850 @@
+"""Validation stage: unit tests of the checks, and a corpus of malformed demo cohorts.
+
+Expected values are worked out by hand from the published rules (clinical-criteria
+section 1 for units) and written next to each case.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from alsalvage import contract as C
+from alsalvage import validation as V
+from helpers import DEMO, REPO, snakemake
+
+# --------------------------------------------------------------------------- a hand-written cohort
+
+HEAD = {t.name: [c.name for c in t.columns] for t in C.TABLES.values()}
+ROWS = {
+    "patients": [
+        # P01: heart+kidney; P02: kidney+liver
+        ["P01", "M", "1955-03-10", "2015-06-01", "kappa", "1", "1", "0", "0", "0", "0", "0"],
+        ["P02", "F", "1960-01-20", "2016-02-15", "lambda", "0", "1", "1", "0", "0", "0", "0"],
+    ],
+    "therapy_lines": [
+        ["P01", "1", "VCD", "bortezomib;cyclophosphamide;dexamethasone", "2015-07-01", "2015-12-01", "PR",
+         "2016-09-01", "2015-11-20"],
+        ["P01", "2", "MDex", "melphalan;dexamethasone", "2016-10-01", "2017-03-01", "NR", "", ""],
+        ["P02", "1", "BMDex", "bortezomib;melphalan;dexamethasone", "2016-03-01", "2016-09-01", "VGPR",
+         "2017-10-01", ""],
+    ],
+    "salvage_cycles": [
+        ["P01", "1", "2017-05-01", "10", "20", "none"],
+        ["P01", "2", "2017-05-29", "10", "20", "none"],
+        ["P01", "3", "2017-06-26", "5", "20", "none"],
+        ["P02", "1", "2018-01-10", "15", "", "cyclophosphamide"],
+        ["P02", "2", "2018-02-07", "15", "", "cyclophosphamide"],
+    ],
+    "outcomes": [
+        ["P01", "2017-07-23", "toxicity", "", "", "2019-05-01", ""],
+        ["P02", "2018-03-06", "death", "", "2018-02-20", "2018-03-06", "2018-03-06"],
+    ],
+    "labs": [
+        ["P01", "2017-04-20", "flc_kappa", "12.5", "mg/dL", ""],
+        ["P01", "2017-04-20", "flc_lambda", "12", "mg/L", ""],
+        ["P01", "2017-04-20", "ntprobnp", "2500", "pg/mL", ""],
+        ["P01", "2017-04-20", "creatinine", "132.6", "umol/L", ""],
+        ["P01", "2017-04-20", "proteinuria_24h", "3200", "mg/24h", ""],
+        ["P01", "2017-04-20", "serum_ife", "positive", "", ""],
+        ["P01", "2017-04-20", "alp", "90", "U/L", "120"],
+        ["P01", "2017-04-20", "hemoglobin", "115", "g/L", ""],
+        ["P01", "2017-04-20", "platelets", "210000", "/mm3", ""],
+        ["P01", "2017-04-20", "ctnt", "0.04", "ug/L", ""],
+        ["P01", "2017-04-20", "serum_mprotein", "1.2", "g/dL", ""],
+        ["P01", "2017-06-20", "flc_kappa", "60", "mg/L", ""],
+        ["P02", "2018-01-05", "flc_kappa", "20", "mg/L", ""],
+        ["P02", "2018-01-05", "flc_lambda", "300", "mg/L", ""],
+        ["P02", "2018-01-05", "ntprobnp", "200", "ng/L", ""],
+        ["P02", "2018-01-05", "creatinine", "1.1", "mg/dL", ""],
+        ["P02", "2018-01-05", "proteinuria_24h", "1.0", "g/24h", ""],
+        ["P02", "2018-01-05", "alp", "300", "U/L", "120"],
+        ["P02", "2018-01-05", "urine_ife", "negative", "", ""],
+    ],
+    "adverse_events": [
+        ["P01", "anemia", "3", "2017-06-01", "dose_reduced"],
+        ["P02", "rash", "2", "2018-01-20", "none"],
+    ],
+}
+
+
+def write_cohort(directory: Path, rows=None, head=None) -> dict:
+    rows = rows or ROWS
+    head = head or HEAD
+    directory.mkdir(parents=True, exist_ok=True)
+    for table in HEAD:
+        with open(directory / f"{table}.csv", "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(head[table])
+            w.writerows(rows[table])
+    return {t: directory / f"{t}.csv" for t in HEAD}
+
+
+def run(tmp_path, edit=None):
+    """Check the hand cohort after ``edit(rows, head)``; returns (tables, findings)."""
+    rows, head = copy.deepcopy(ROWS), copy.deepcopy(HEAD)
+    if edit:
+        edit(rows, head)
+    paths = write_cohort(tmp_path / "raw", rows, head)
+    return V.check_all(paths, {t: f"raw/{t}.csv" for t in paths})
+
+
+def cell(table, row, column, value):
+    """An edit that sets one cell (row counted from 0 among data rows)."""
+
+    def edit(rows, head):
+        rows[table][row][HEAD[table].index(column)] = value
+
+    return edit
+
+
+def errors(f):
+    return f[f["severity"] == "error"]
+
+
+def test_hand_cohort_is_valid(tmp_path):
+    tables, f = run(tmp_path)
+    assert f.empty, f.to_string()
+
+
+# --------------------------------------------------------------------------- units
+
+# (analyte, value, unit, canonical value, canonical unit) -- clinical-criteria section 1
+UNIT_CASES = [
+    ("flc_kappa", "12.5", "mg/dL", 125.0, "mg/L"),  # mg/dL x 10
+    ("flc_lambda", "3", "mg/L", 3.0, "mg/L"),  # already canonical
+    ("creatinine", "132.6", "umol/L", 1.5, "mg/dL"),  # 132.6 / 88.4 = 1.5
+    ("creatinine", "88.4", "umol/L", 1.0, "mg/dL"),  # 88.4 / 88.4 = 1
+    ("ctnt", "0.04", "ug/L", 40.0, "ng/L"),  # ug/L x 1000
+    ("ctni", "0.1", "ng/mL", 100.0, "ng/L"),  # ng/mL = ug/L, x 1000
+    ("hs_ctnt", "52", "ng/L", 52.0, "ng/L"),
+    ("serum_mprotein", "1.2", "g/dL", 12.0, "g/L"),  # g/dL x 10
+    ("proteinuria_24h", "3200", "mg/24h", 3.2, "g/24h"),  # mg/24h / 1000
+    ("hemoglobin", "115", "g/L", 11.5, "g/dL"),  # g/L / 10
+    ("platelets", "210000", "/mm3", 210.0, "10^9/L"),  # /mm3 / 1000
+    ("anc", "1500", "/mm3", 1.5, "10^9/L"),  # /mm3 / 1000
+    ("ntprobnp", "2369", "pg/mL", 2369.0, "ng/L"),  # pg/mL is the same number
+    ("urine_mprotein", "0.3", "g/24h", 300.0, "mg/24h"),  # g/24h x 1000
+    ("serum_ife", "positive", "", 1.0, ""),
+    ("urine_ife", "negative", "", 0.0, ""),
+]
+
+
+@pytest.mark.parametrize("analyte,value,unit,expected,canonical", UNIT_CASES,
+                         ids=[f"{c[0]}-{c[2] or 'none'}" for c in UNIT_CASES])
+def test_units_convert_to_canonical(tmp_path, analyte, value, unit, expected, canonical):
+    tables, f = run(tmp_path, lambda r, h: r["labs"].append(["P01", "2017-05-02", analyte, value, unit, ""]))
+    assert errors(f).empty, f.to_string()
+    labs = V.output_frame(tables["labs"], C.LABS)
+    row = labs[(labs["date"] == "2017-05-02") & (labs["analyte"] == analyte)].iloc[0]
+    assert row["value"] == pytest.approx(expected, rel=1e-12)
+    assert row["unit"] == canonical
+
+
+def test_uln_is_converted_with_its_value(tmp_path):
+    tables, _ = run(tmp_path)
+    labs = V.output_frame(tables["labs"], C.LABS)
+    alp = labs[(labs["analyte"] == "alp") & (labs["patient_id"] == "P02")].iloc[0]
+    assert (alp["value"], alp["uln"]) == (300.0, 120.0)
+
+
+# (analyte, value, unit, rule, column)
+LAB_ERROR_CASES = [
+    ("creatinine", "1.2", "mmol/L", "unit", "unit"),  # unknown unit for a known analyte
+    ("flc_kappa", "12", "mg/l", "unit", "unit"),  # units are case-sensitive
+    ("flc_kappa", "12", "", "unit", "unit"),  # a number needs a unit
+    ("serum_ife", "positive", "mg/L", "unit", "unit"),  # IFE has no unit
+    ("ntprobnp", "300", "pmol/L", "unit", "unit"),
+    ("bnp", "300", "pg/mL", "unknown-analyte", "analyte"),  # BNP is not NT-proBNP
+    ("troponin", "0.02", "ug/L", "unknown-analyte", "analyte"),
+    ("serum_ife", "weak", "", "vocabulary", "value"),  # IFE must be positive/negative
+    ("urine_ife", "Positive", "", "vocabulary", "value"),
+    ("flc_kappa", "-5", "mg/L", "range", "value"),  # no negative FLC
+    ("flc_lambda", "-0.1", "mg/dL", "range", "value"),
+    ("nyha", "5", "class", "range", "value"),  # NYHA 1-4
+    ("nyha", "0", "class", "range", "value"),
+    ("nyha", "2.5", "class", "range", "value"),  # NYHA is a whole class
+    ("lvef", "101", "%", "range", "value"),  # LVEF 0-100
+    ("lvef", "-1", "%", "range", "value"),
+    ("hemoglobin", "300", "g/dL", "range", "value"),  # max 25 g/dL
+    ("creatinine", "abc", "mg/dL", "number-format", "value"),
+    ("creatinine", "1,2", "mg/dL", "number-format", "value"),
+    ("creatinine", "nan", "mg/dL", "number-format", "value"),
+    ("creatinine", "", "mg/dL", "missing-value", "value"),
+]
+
+
+@pytest.mark.parametrize("analyte,value,unit,rule,column", LAB_ERROR_CASES,
+                         ids=[f"{c[3]}-{c[0]}-{c[1] or 'empty'}-{c[2] or 'none'}" for c in LAB_ERROR_CASES])
+def test_lab_errors(tmp_path, analyte, value, unit, rule, column):
+    tables, f = run(tmp_path, lambda r, h: r["labs"].append(["P01", "2017-05-02", analyte, value, unit, ""]))
+    line = len(ROWS["labs"]) + 2  # appended after the header and the cohort rows
+    e = errors(f)
+    hit = e[(e["rule"] == rule) & (e["column"] == column) & (e["row"] == line) & (e["file"] == "raw/labs.csv")]
+    assert len(hit) == 1, f.to_string()
+    assert len(e) == 1, f"one defect, one error:\n{f.to_string()}"
+
+
+# --------------------------------------------------------------------------- cell formats
+
+# (text, real date?)
+DATE_CASES = [
+    ("2020-01-31", True),
+    ("2020-02-29", True),  # leap year
+    ("2021-02-29", False),  # not a leap year
+    ("2021-02-30", False),
+    ("2021-04-31", False),
+    ("2021-13-01", False),
+    ("2021-00-10", False),
+    ("2021-1-5", False),  # not zero-padded
+    ("05/01/2021", False),
+    ("2021-01-05T00:00", False),
+    ("20210105", False),
+    ("2021/01/05", False),
+    ("", False),
+]
+
+
+@pytest.mark.parametrize("text,ok", DATE_CASES, ids=[c[0] or "empty" for c in DATE_CASES])
+def test_parse_dates(text, ok):
+    values, bad = V.parse_dates(pd.Series(["2000-01-01", text], dtype=V.STRING))
+    assert values.dtype == "datetime64[ns]"
+    assert values.notna().tolist() == [True, ok]
+    assert bad.tolist() == [False, not ok and text != ""]
+    if ok:
+        assert values[1] == pd.Timestamp(text)
+
+
+# (table, column, text, rule): one bad cell of the hand cohort, first data row (line 2)
+CELL_CASES = [
+    ("salvage_cycles", "cycle", "1.0", "integer-format"),
+    ("salvage_cycles", "cycle", "one", "integer-format"),
+    ("salvage_cycles", "lenalidomide_mg", "10mg", "number-format"),
+    ("salvage_cycles", "lenalidomide_mg", "-5", "range"),  # dose 0-50 mg
+    ("salvage_cycles", "lenalidomide_mg", "75", "range"),
+    ("salvage_cycles", "partner", "bortezomib", "vocabulary"),
+    ("patients", "heart", "2", "flag-format"),
+    ("patients", "heart", "Y", "flag-format"),
+    ("patients", "sex", "male", "vocabulary"),
+    ("patients", "sex", "m", "vocabulary"),  # vocabularies are case-sensitive
+    ("patients", "isotype", "IgG", "vocabulary"),
+    ("patients", "sex", "", "missing-value"),
+    ("patients", "patient_id", " P01", "whitespace"),
+    ("patients", "isotype", "kappa ", "whitespace"),
+    ("patients", "birth_date", "10/03/1955", "date-format"),
+    ("therapy_lines", "best_response", "sCR", "vocabulary"),
+    ("therapy_lines", "agents", "Bortezomib;dexamethasone", "agents-format"),
+    ("therapy_lines", "agents", "bortezomib, dexamethasone", "agents-format"),
+    ("therapy_lines", "agents", "bortezomib;;dexamethasone", "agents-format"),
+    ("therapy_lines", "agents", "bortezomib+dexamethasone", "agents-format"),
+    ("therapy_lines", "regimen", "", "missing-value"),
+    ("outcomes", "stop_reason", "stopped", "vocabulary"),
+    ("outcomes", "last_contact_date", "", "missing-value"),
+    ("adverse_events", "grade", "0", "range"),  # CTCAE 1-5
+    ("adverse_events", "grade", "6", "range"),
+    ("adverse_events", "grade", "III", "integer-format"),
+    ("adverse_events", "action", "stopped", "vocabulary"),
+]
+
+
+@pytest.mark.parametrize("table,column,text,rule", CELL_CASES,
+                         ids=[f"{c[0]}.{c[1]}={c[2] or 'empty'}" for c in CELL_CASES])
+def test_cell_errors(tmp_path, table, column, text, rule):
+    _, f = run(tmp_path, cell(table, 0, column, text))
+    e = errors(f)
+    hit = e[(e["rule"] == rule) & (e["column"] == column) & (e["row"] == 2) & (e["file"] == f"raw/{table}.csv")]
+    assert len(hit) == 1, f.to_string()
+
+
+@pytest.mark.parametrize("text", ["0", "1", "true", "FALSE", "Yes", "no"])
+def test_flag_spellings_accepted(tmp_path, text):
+    tables, f = run(tmp_path, cell("patients", 0, "nerve", text))
+    assert errors(f).empty, f.to_string()
+    expected = text.lower() in ("1", "true", "yes")
+    assert V.output_frame(tables["patients"], C.PATIENTS)["nerve"][0] == expected
+
+
+def test_whitespace_reported_once_and_value_still_checked(tmp_path):
+    # ' M' is a whitespace error only; after stripping, 'M' is in the vocabulary
+    _, f = run(tmp_path, cell("patients", 1, "sex", " F"))
+    assert errors(f)[["row", "column", "rule"]].values.tolist() == [[3, "sex", "whitespace"]]
+
+
+# --------------------------------------------------------------------------- rows, keys, links
+
+
+def drop_row(table, row):
+    return lambda r, h: r[table].pop(row)
+
+
+def dup_row(table, row):
+    return lambda r, h: r[table].append(list(r[table][row]))
+
+
+def both(*edits):
+    def edit(r, h):
+        for e in edits:
+            e(r, h)
+
+    return edit
+
+
+# (id, edit, table, line, column, rule) -- line = data row index + 2
+ROW_CASES = [
+    ("duplicate patient", cell("patients", 1, "patient_id", "P01"), "patients", 3, "patient_id", "unique-key"),
+    ("duplicate outcome", both(dup_row("outcomes", 0), cell("outcomes", 2, "stop_reason", "completed")),
+     "outcomes", 4, "patient_id", "unique-key"),
+    ("duplicate line number", cell("therapy_lines", 1, "line", "1"), "therapy_lines", 3, "patient_id,line",
+     "unique-key"),
+    ("duplicate cycle number", cell("salvage_cycles", 2, "cycle", "2"), "salvage_cycles", 4,
+     "patient_id,cycle", "unique-key"),
+    ("exact duplicate lab row", dup_row("labs", 3), "labs", len(ROWS["labs"]) + 2, "", "duplicate-row"),
+    ("unknown patient in labs", cell("labs", 4, "patient_id", "P99"), "labs", 6, "patient_id", "foreign-key"),
+    ("unknown patient in cycles", cell("salvage_cycles", 0, "patient_id", "P9"), "salvage_cycles", 2,
+     "patient_id", "foreign-key"),
+    ("patient without outcome", drop_row("outcomes", 1), "patients", 3, "patient_id", "cardinality"),
+    ("patient without cycles",
+     both(drop_row("salvage_cycles", 4), drop_row("salvage_cycles", 3)), "patients", 3, "patient_id",
+     "cardinality"),
+    ("line numbers with a gap", cell("therapy_lines", 1, "line", "3"), "therapy_lines", 3, "line", "sequence"),
+    ("lines start at 2", cell("therapy_lines", 2, "line", "2"), "therapy_lines", 4, "line", "sequence"),
+    ("cycle numbers with a gap", cell("salvage_cycles", 2, "cycle", "4"), "salvage_cycles", 4, "cycle",
+     "sequence"),
+    ("cycle start not increasing", cell("salvage_cycles", 1, "start_date", "2017-05-01"), "salvage_cycles", 3,
+     "start_date", "date-order"),
+    # P01 line 1 starts 2015-07-01; line 2 moved to 2015-06-15 (after diagnosis 2015-06-01)
+    ("line start not increasing", cell("therapy_lines", 1, "start_date", "2015-06-15"), "therapy_lines", 3,
+     "start_date", "date-order"),
+]
+
+
+@pytest.mark.parametrize("edit,table,line,column,rule", [c[1:] for c in ROW_CASES], ids=[c[0] for c in ROW_CASES])
+def test_row_errors(tmp_path, edit, table, line, column, rule):
+    _, f = run(tmp_path, edit)
+    e = errors(f)
+    hit = e[(e["rule"] == rule) & (e["column"] == column) & (e["row"] == line) & (e["file"] == f"raw/{table}.csv")]
+    assert len(hit) == 1, f.to_string()
+
+
+# --------------------------------------------------------------------------- dates and consistency
+
+# (id, edit, table, line, column, rule)
+DATE_ORDER_CASES = [
+    # birth 1955-03-10 must precede diagnosis
+    ("diagnosis before birth", cell("patients", 0, "diagnosis_date", "1950-01-01"), "patients", 2,
+     "diagnosis_date", "date-order"),
+    # age at diagnosis (2015-06-01 - 2005-06-01) = 10.0 years < 18
+    ("age 10 at diagnosis", cell("patients", 0, "birth_date", "2005-06-01"), "patients", 2, "birth_date",
+     "range"),
+    # 2015-06-01 - 1910-01-01 = 105.4 years > 100
+    ("age 105 at diagnosis", cell("patients", 0, "birth_date", "1910-01-01"), "patients", 2, "birth_date",
+     "range"),
+    # line 1 of P01 starts 2015-05-01, before diagnosis 2015-06-01
+    ("line before diagnosis", cell("therapy_lines", 0, "start_date", "2015-05-01"), "therapy_lines", 2,
+     "start_date", "date-order"),
+    ("line end before start", cell("therapy_lines", 0, "end_date", "2015-06-30"), "therapy_lines", 2,
+     "end_date", "date-order"),
+    # P01 cycle 1 is 2017-05-01: a prior line must start before it
+    ("line starts on salvage start", cell("therapy_lines", 1, "start_date", "2017-05-01"), "therapy_lines", 3,
+     "start_date", "date-order"),
+    ("last bortezomib after line end", cell("therapy_lines", 0, "last_bortezomib_date", "2015-12-02"),
+     "therapy_lines", 2, "last_bortezomib_date", "date-order"),
+    ("last bortezomib before line start", cell("therapy_lines", 0, "last_bortezomib_date", "2015-06-30"),
+     "therapy_lines", 2, "last_bortezomib_date", "date-order"),
+    ("salvage end before cycle 1", cell("outcomes", 0, "salvage_end_date", "2017-04-30"), "outcomes", 2,
+     "salvage_end_date", "date-order"),
+    # P02 died 2018-03-06
+    ("cycle after death", cell("salvage_cycles", 4, "start_date", "2018-03-07"), "salvage_cycles", 6,
+     "start_date", "date-order"),
+    ("lab after death", cell("labs", 12, "date", "2018-03-07"), "labs", 14, "date", "date-order"),
+    ("adverse event after death", cell("adverse_events", 1, "onset_date", "2018-04-01"), "adverse_events", 3,
+     "onset_date", "date-order"),
+    ("dialysis after death", cell("outcomes", 1, "dialysis_start_date", "2018-03-07"), "outcomes", 3,
+     "dialysis_start_date", "date-order"),
+    ("next line after death", cell("outcomes", 1, "next_line_date", "2018-03-10"), "outcomes", 3,
+     "next_line_date", "date-order"),
+    ("death before salvage end", cell("outcomes", 1, "death_date", "2018-03-05"), "outcomes", 3,
+     "salvage_end_date", "date-order"),
+    ("last contact before death", cell("outcomes", 1, "last_contact_date", "2018-03-05"), "outcomes", 3,
+     "last_contact_date", "date-order"),
+    # P01 last contact 2019-05-01
+    ("lab after last contact", cell("labs", 11, "date", "2019-05-02"), "labs", 13, "date", "date-order"),
+    ("next line after last contact", cell("outcomes", 0, "next_line_date", "2019-06-01"), "outcomes", 2,
+     "next_line_date", "date-order"),
+    # follow-up 2015-06-01 -> 2056-01-01 = 40.6 years > 40
+    ("follow-up over 40 years", cell("outcomes", 0, "last_contact_date", "2056-01-01"), "outcomes", 2,
+     "last_contact_date", "range"),
+    ("end empty while not ongoing", cell("outcomes", 0, "salvage_end_date", ""), "outcomes", 2,
+     "salvage_end_date", "consistency"),
+    ("ongoing with an end date", cell("outcomes", 0, "stop_reason", "ongoing"), "outcomes", 2,
+     "salvage_end_date", "consistency"),
+    ("death reason without death date",
+     both(cell("outcomes", 0, "stop_reason", "death")), "outcomes", 2, "death_date", "consistency"),
+]
+
+
+@pytest.mark.parametrize("edit,table,line,column,rule", [c[1:] for c in DATE_ORDER_CASES],
+                         ids=[c[0] for c in DATE_ORDER_CASES])
+def test_date_rules(tmp_path, edit, table, line, column, rule):
+    _, f = run(tmp_path, edit)
+    e = errors(f)
+    hit = e[(e["rule"] == rule) & (e["column"] == column) & (e["row"] == line) & (e["file"] == f"raw/{table}.csv")]
+    assert len(hit) == 1, f.to_string()
+
+
+def test_ongoing_without_end_date_is_valid(tmp_path):
+    edit = both(cell("outcomes", 0, "stop_reason", "ongoing"), cell("outcomes", 0, "salvage_end_date", ""))
+    _, f = run(tmp_path, edit)
+    assert errors(f).empty, f.to_string()
+
+
+def test_event_on_the_death_day_is_valid(tmp_path):
+    # P02 died 2018-03-06: a lab that day is allowed (death not *before* the event)
+    _, f = run(tmp_path, cell("labs", 12, "date", "2018-03-06"))
+    assert errors(f).empty, f.to_string()
+
+
+def test_age_limits_come_from_params(tmp_path):
+    # P01: 1955-03-10 -> 2015-06-01 = 60.2 years; P02: 1960-01-20 -> 2016-02-15 = 56.1 years.
+    # A minimum of 57 makes P02 (line 3) implausible; a maximum of 60 makes P01 (line 2) implausible.
+    paths = write_cohort(tmp_path / "raw")
+    _, f = V.check_all(paths, limits={"min_age_years": 57, "max_age_years": 100, "max_followup_years": 40})
+    assert errors(f)[["row", "column", "rule"]].values.tolist() == [[3, "birth_date", "range"]]
+    _, f = V.check_all(paths, limits={"min_age_years": 18, "max_age_years": 60, "max_followup_years": 40})
+    assert errors(f)[["row", "column", "rule"]].values.tolist() == [[2, "birth_date", "range"]]
+
+
+# --------------------------------------------------------------------------- warnings
+
+# (id, edit, table, line, column, rule); expected by the involvement definitions of
+# clinical-criteria section 5 with the hand cohort's baseline values
+WARNING_CASES = [
+    # P01 kappa/lambda/NT-proBNP/creatinine on 2017-04-20, cycle 1 on 2017-05-01 (11 days before)
+    ("no baseline kappa", cell("labs", 0, "date", "2017-03-31"), "labs", None, "analyte", "baseline-missing"),
+    # 2017-05-01 - 30 days = 2017-04-01: still inside the window
+    ("baseline on window edge is fine", cell("labs", 0, "date", "2017-04-01"), None, None, None, None),
+    ("no baseline NT-proBNP", cell("labs", 14, "analyte", "hs_ctnt"), "labs", None, "analyte",
+     "baseline-missing"),
+    # eGFR stands in for creatinine
+    ("egfr instead of creatinine", both(cell("labs", 15, "analyte", "egfr"), cell("labs", 15, "value", "60"),
+                                        cell("labs", 15, "unit", "mL/min/1.73m2")), None, None, None, None),
+    # P01 kidney=1 with proteinuria 3200 mg/24h = 3.2 g >= 0.5 ; 400 mg/24h = 0.4 g < 0.5
+    ("kidney flag vs proteinuria", cell("labs", 4, "value", "400"), "patients", 2, "kidney", "involvement-flag"),
+    # 0.5 g is exactly the threshold (>= 0.5): agrees with the flag
+    ("proteinuria at threshold", cell("labs", 4, "value", "500"), None, None, None, None),
+    # P02 heart=0 with NT-proBNP 200; 333 > 332 -> disagreement; 332 is not > 332
+    ("heart flag vs NT-proBNP", cell("labs", 14, "value", "333"), "patients", 3, "heart", "involvement-flag"),
+    ("NT-proBNP at threshold", cell("labs", 14, "value", "332"), None, None, None, None),
+    # on dialysis at the index date (renal failure): NT-proBNP does not define heart involvement
+    ("NT-proBNP on dialysis", both(cell("labs", 14, "value", "5000"),
+                                   cell("outcomes", 1, "dialysis_start_date", "2017-12-01")), None, None, None, None),
+    # P02 liver=1 with ALP 300, ULN 120: 1.5 x 120 = 180; ALP 180 is not > 180
+    ("liver flag vs ALP", cell("labs", 17, "value", "180"), "patients", 3, "liver", "involvement-flag"),
+    ("liver flag without ULN", both(cell("labs", 17, "value", "100"), cell("labs", 17, "uln", "")), None, None,
+     None, None),
+    ("unknown extra column", lambda r, h: (h["patients"].append("height_cm"),
+                                            [x.append("170") for x in r["patients"]]),
+     "patients", 1, "height_cm", "unknown-column"),
+]
+
+
+@pytest.mark.parametrize("edit,table,line,column,rule", [c[1:] for c in WARNING_CASES],
+                         ids=[c[0] for c in WARNING_CASES])
+def test_warnings(tmp_path, edit, table, line, column, rule):
+    _, f = run(tmp_path, edit)
+    assert errors(f).empty, f.to_string()
+    if rule is None:
+        assert f.empty, f.to_string()
+        return
+    assert len(f) == 1, f.to_string()
+    w = f.iloc[0]
+    assert (w["severity"], w["file"], w["column"], w["rule"]) == ("warning", f"raw/{table}.csv", column, rule)
+    assert (pd.isna(w["row"]) and line is None) or w["row"] == line
+
+
+# --------------------------------------------------------------------------- files
+
+
+def test_missing_file(tmp_path):
+    raw, f = V.read_table(tmp_path / "nope.csv", C.PATIENTS, "in/nope.csv")
+    assert raw is None
+    assert f[["file", "rule"]].values.tolist() == [["in/nope.csv", "missing-file"]]
+
+
+@pytest.mark.parametrize(
+    "content,rule,row",
+    [
+        (b"", "empty-file", None),
+        (b"patient_id,term,grade,onset_date,action\n", "empty-file", None),
+        (b"\xef\xbb\xbfpatient_id,term,grade,onset_date,action\nP01,rash,2,2018-01-20,none\n", "encoding", 1),
+        (b"patient_id,term,grade,onset_date,action\nP01,rash,2,2018-01-20,none\nP01,\xe9ruption,2,2018-01-21,none\n",
+         "encoding", 3),
+        (b"patient_id,term,grade,onset_date,action\nP01,rash,2,2018-01-20,none,extra\n", "row-length", 2),
+        (b"patient_id,term,grade,onset_date\nP01,rash,2,2018-01-20\n", "required-column", 1),
+        (b"patient_id,term,grade,grade,onset_date,action\nP01,rash,2,2,2018-01-20,none\n", "duplicate-column", 1),
+        (b"patient_id, term,grade,onset_date,action\nP01,rash,2,2018-01-20,none\n", "whitespace", 1),
+        (b"\npatient_id,term,grade,onset_date,action\nP01,rash,2,2018-01-20,none\n", "empty-file", 1),
+        (b'patient_id,term,grade,onset_date,action\nP01,"rash,2,2018-01-20,none\n', "row-length", 2),
+    ],
+    ids=["zero-bytes", "header-only", "bom", "latin1", "extra-field", "missing-column", "duplicate-column",
+         "header-space", "blank-first-line", "unclosed-quote-ends-at-line-end"],
+)
+def test_file_level_problems(tmp_path, content, rule, row):
+    path = tmp_path / "adverse_events.csv"
+    path.write_bytes(content)
+    _, f = V.read_table(path, C.ADVERSE_EVENTS, "raw/adverse_events.csv")
+    hit = f[f["rule"] == rule]
+    assert len(hit) == 1, f.to_string()
+    assert hit.iloc[0]["file"] == "raw/adverse_events.csv"
+    assert (pd.isna(hit.iloc[0]["row"]) and row is None) or hit.iloc[0]["row"] == row
+    assert "raw/adverse_events.csv" in hit.iloc[0]["message"] or rule not in ("encoding", "empty-file")
+
+
+def test_line_numbers_survive_skipped_rows(tmp_path):
+    path = tmp_path / "ae.csv"
+    path.write_text(
+        "patient_id,term,grade,onset_date,action\n"
+        "P01,rash,2,2018-01-20,none\n"  # line 2
+        "P01,rash\n"  # line 3: too few fields
+        "P01,anemia,9,2018-01-21,none\n"  # line 4: grade out of range
+        "\n"  # line 5: blank line = a row of empty cells
+        "P01,fatigue,2,2018-01-22,none,x\n"  # line 6: too many fields
+        "P01,fever,7,2018-01-23,none\n"  # line 7: grade out of range
+    )
+    raw, f = V.read_table(path, C.ADVERSE_EVENTS)
+    assert f[["row", "rule"]].values.tolist() == [[3, "row-length"], [6, "row-length"]]
+    V.check_whitespace(raw)
+    g = V.concat([V.parse_table(raw, C.ADVERSE_EVENTS), V.check_columns(raw, C.ADVERSE_EVENTS)])
+    assert sorted(g.loc[g["rule"] == "range", "row"].tolist()) == [4, 7]
+    assert set(g.loc[g["rule"] == "missing-value", "row"]) == {5}
+
+
+def test_all_problems_reported_at_once(tmp_path):
+    edit = both(cell("patients", 0, "sex", "X"), cell("labs", 0, "unit", "g/L"),
+                cell("adverse_events", 0, "grade", "9"), cell("salvage_cycles", 3, "patient_id", "P77"))
+    _, f = run(tmp_path, edit)
+    got = set(map(tuple, errors(f)[["file", "row", "rule"]].values.tolist()))
+    assert got >= {("raw/patients.csv", 2, "vocabulary"), ("raw/labs.csv", 2, "unit"),
+                   ("raw/adverse_events.csv", 2, "range"), ("raw/salvage_cycles.csv", 5, "foreign-key")}
+
+
+def test_missing_column_skips_only_dependent_checks(tmp_path):
+    def edit(r, h):
+        i = h["outcomes"].index("death_date")
+        h["outcomes"].pop(i)
+        for row in r["outcomes"]:
+            row.pop(i)
+        r["patients"][0][1] = "X"  # an unrelated error is still found
+
+    _, f = run(tmp_path, edit)
+    got = errors(f)[["file", "column", "rule"]].values.tolist()
+    assert ["raw/outcomes.csv", "death_date", "required-column"] in got
+    assert ["raw/patients.csv", "sex", "vocabulary"] in got
+
+
+def test_log_states_the_failure(tmp_path):
+    _, f = run(tmp_path, both(cell("patients", 0, "sex", "X"), cell("patients", 1, "sex", "Y")))
+    text = V.format_log(f)
+    assert "validation failed in rule validate: 2 errors" in text
+    assert "raw/patients.csv" in text and "line 2, column sex [vocabulary]" in text
+
+
+def test_validate_tables_writes_nothing_on_failure(tmp_path):
+    rows = copy.deepcopy(ROWS)
+    rows["patients"][0][1] = "X"
+    paths = write_cohort(tmp_path / "raw", rows)
+    out = {t: tmp_path / "results" / f"{t}.parquet" for t in paths}
+    with pytest.raises(V.ValidationFailed, match="validation failed in rule validate: 1 errors"):
+        V.validate_tables(paths, {t: str(p) for t, p in paths.items()}, {"min_age_years": 18, "max_age_years": 100,
+                          "max_followup_years": 40}, 30, {"kidney_proteinuria_g": 0.5, "heart_ntprobnp_ng_l": 332,
+                          "liver_alp_x_uln": 1.5}, out, tmp_path / "results" / "findings.csv",
+                          tmp_path / "logs" / "v.log", tmp_path / "logs" / "v.csv")
+    assert not (tmp_path / "results").exists()
+    assert pd.read_csv(tmp_path / "logs" / "v.csv")["rule"].tolist() == ["vocabulary"]
+
+
+# --------------------------------------------------------------------------- data dictionary
+
+
+def test_data_dictionary_mentions_every_column_and_analyte():
+    text = (REPO / "docs" / "data-dictionary.md").read_text()
+    for table in C.TABLES.values():
+        assert f"{table.name}.csv" in text, table.name
+        for col in table.columns:
+            assert f"`{col.name}`" in text, f"{table.name}.{col.name}"
+    for a in C.ANALYTES.values():
+        assert f"`{a.name}`" in text, a.name
+        for unit in a.units:
+            if unit:
+                assert unit in text, f"{a.name} {unit}"
+    for rule in V.RULES:
+        assert f"`{rule}`" in text, rule
+
+
+# --------------------------------------------------------------------------- the workflow on the demo cohort
+
+VALIDATED = [f"results/validated/{t}.parquet" for t in C.TABLES] + ["results/validated/findings.csv"]
+
+
+def demo_frame(project, table):
+    return pd.read_csv(project / "resources" / "demo" / f"{table}.csv", dtype=str, keep_default_na=False)
+
+
+def write_frame(project, table, frame):
+    frame.to_csv(project / "resources" / "demo" / f"{table}.csv", index=False, lineterminator="\n")
+
+
+def first(frame, mask):
+    """Index of the first row matching mask (the defect is applied there)."""
+    idx = frame.index[mask]
+    assert len(idx), "the demo cohort has no row to apply this defect to"
+    return idx[0]
+
+
+def set_cell(column, value, where=None):
+    """Defect: one cell of the first row (or the first row matching ``where(frame)``)."""
+
+    def apply(frame):
+        i = first(frame, where(frame)) if where else 0
+        frame.loc[i, column] = value(frame, i) if callable(value) else value
+        return frame, i + 2
+
+    return apply
+
+
+def analyte(name):
+    return lambda f: f["analyte"] == name
+
+
+def drop_column(column):
+    return lambda f: (f.drop(columns=[column]), 1)
+
+
+def append_copy(row=0):
+    return lambda f: (pd.concat([f, f.iloc[[row]]], ignore_index=True), len(f) + 2)
+
+
+def single_line_patient(f):
+    n = f.groupby("patient_id")["line"].transform("size")
+    return n == 1
+
+
+def shift_date(column, days):
+    return lambda f, i: (pd.Timestamp(f.loc[i, column]) + pd.Timedelta(days=days)).strftime("%Y-%m-%d")
+
+
+def raw_bytes(fn):
+    """Defect on the bytes of the file; fn(bytes) -> (bytes, expected line or None)."""
+    return ("bytes", fn)
+
+
+def latin1_term(data: bytes):
+    lines = data.split(b"\n")
+    head, row = lines[0], lines[1].split(b",")
+    row[1] = "\u00e9ruption".encode("latin-1")
+    lines[1] = b",".join(row)
+    return b"\n".join(lines), 2
+
+
+def extra_field(data: bytes):
+    lines = data.split(b"\n")
+    lines[1] = lines[1] + b",extra"
+    return b"\n".join(lines), 2
+
+
+def line_at_salvage_start(project):
+    """Defect needing two tables: a prior line that starts on the patient's cycle 1 day 1."""
+    cycles = demo_frame(project, "salvage_cycles")
+    c1 = cycles[cycles["cycle"] == "1"].set_index("patient_id")["start_date"]
+
+    def apply(frame):
+        i = frame.index[-1]  # the last line of the last patient
+        frame.loc[i, "start_date"] = c1[frame.loc[i, "patient_id"]]
+        frame.loc[i, "end_date"] = c1[frame.loc[i, "patient_id"]]
+        frame.loc[i, "progression_date"] = ""
+        frame.loc[i, "last_bortezomib_date"] = ""
+        return frame, i + 2
+
+    return apply
+
+
+# (id, table, defect, column, rule, check the row?) -- one defect per variant
+CORPUS = [
+    ("bom", "patients", raw_bytes(lambda b: (b"\xef\xbb\xbf" + b, 1)), "", "encoding", True),
+    ("latin1", "adverse_events", raw_bytes(latin1_term), "", "encoding", True),
+    ("zero-bytes", "adverse_events", raw_bytes(lambda b: (b"", None)), "", "empty-file", True),
+    ("header-only", "salvage_cycles", raw_bytes(lambda b: (b.split(b"\n")[0] + b"\n", None)), "", "empty-file",
+     True),
+    ("extra-field", "labs", raw_bytes(extra_field), "", "row-length", True),
+    ("missing-column", "patients", drop_column("sex"), "sex", "required-column", True),
+    ("trailing-space", "patients", set_cell("isotype", lambda f, i: f.loc[i, "isotype"] + " "), "isotype",
+     "whitespace", True),
+    ("date-format", "patients", set_cell("birth_date", "19/12/1944"), "birth_date", "date-format", True),
+    ("impossible-date", "therapy_lines", set_cell("end_date", "2011-02-30"), "end_date", "date-format", True),
+    ("integer-format", "salvage_cycles", set_cell("cycle", "1.5"), "cycle", "integer-format", True),
+    ("number-format", "salvage_cycles", set_cell("lenalidomide_mg", "ten"), "lenalidomide_mg", "number-format",
+     True),
+    ("flag-format", "patients", set_cell("heart", "maybe"), "heart", "flag-format", True),
+    ("sex-vocabulary", "patients", set_cell("sex", "X"), "sex", "vocabulary", True),
+    ("stop-reason-vocabulary", "outcomes", set_cell("stop_reason", "lost"), "stop_reason", "vocabulary", True),
+    ("grade-6", "adverse_events", set_cell("grade", "6"), "grade", "range", True),
+    ("negative-flc", "labs", set_cell("value", "-5", analyte("flc_kappa")), "value", "range", True),
+    ("nyha-5", "labs", set_cell("value", "5", analyte("nyha")), "value", "range", True),
+    ("lvef-150", "labs", set_cell("value", "150", analyte("lvef")), "value", "range", True),
+    ("bnp-analyte", "labs", set_cell("analyte", "bnp", analyte("ntprobnp")), "analyte", "unknown-analyte", True),
+    ("unknown-unit", "labs", set_cell("unit", "mmol/L", analyte("creatinine")), "unit", "unit", True),
+    ("ife-value", "labs", set_cell("value", "equivocal", analyte("serum_ife")), "value", "vocabulary", True),
+    ("duplicate-patient", "patients", set_cell("patient_id", lambda f, i: f.loc[0, "patient_id"],
+                                               lambda f: f.index == 1), "patient_id", "unique-key", True),
+    ("duplicate-lab-row", "labs", append_copy(0), "", "duplicate-row", True),
+    ("unknown-patient", "labs", set_cell("patient_id", "SYN-999"), "patient_id", "foreign-key", True),
+    ("line-gap", "therapy_lines", set_cell("line", "2", single_line_patient), "line", "sequence", True),
+    ("cycle-dates-not-increasing", "salvage_cycles",
+     set_cell("start_date", lambda f, i: f.loc[i - 1, "start_date"], lambda f: f["cycle"] == "2"), "start_date",
+     "date-order", True),
+    ("lab-after-last-contact", "labs", set_cell("date", "2099-01-01"), "date", "date-order", True),
+    ("birth-after-diagnosis", "patients", set_cell("birth_date", shift_date("diagnosis_date", 1)),
+     "diagnosis_date", "date-order", True),
+    ("age-10-at-diagnosis", "patients", set_cell("birth_date", shift_date("diagnosis_date", -3653)),
+     "birth_date", "range", True),
+    ("line-end-before-start", "therapy_lines", set_cell("end_date", shift_date("start_date", -1)), "end_date",
+     "date-order", True),
+    ("end-empty-not-ongoing", "outcomes",
+     set_cell("salvage_end_date", "", lambda f: f["stop_reason"] != "ongoing"), "salvage_end_date",
+     "consistency", True),
+    ("death-reason-without-date", "outcomes",
+     set_cell("stop_reason", "death", lambda f: f["death_date"] == ""), "death_date", "consistency", True),
+    ("last-contact-before-death", "outcomes",
+     set_cell("last_contact_date", shift_date("death_date", -1), lambda f: f["death_date"] != ""),
+     "last_contact_date", "date-order", True),
+    ("agents-format", "therapy_lines", set_cell("agents", "Cyclophosphamide, thalidomide"), "agents",
+     "agents-format", True),
+]
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("table,defect,column,rule,check_row", [c[1:] for c in CORPUS], ids=[c[0] for c in CORPUS])
+def test_malformed_demo_is_rejected(project, table, defect, column, rule, check_row):
+    path = project / "resources" / "demo" / f"{table}.csv"
+    if isinstance(defect, tuple):
+        data, line = defect[1](path.read_bytes())
+        path.write_bytes(data)
+    else:
+        frame, line = defect(demo_frame(project, table))
+        write_frame(project, table, frame)
+    proc = snakemake(project, "results/validated/patients.parquet")
+    assert proc.returncode != 0
+    found = pd.read_csv(project / "logs" / "validate.findings.csv", dtype={"row": "Int64"}, keep_default_na=False,
+                        na_values={"row": [""]})
+    hit = found[(found["severity"] == "error") & (found["file"] == f"resources/demo/{table}.csv")
+                & (found["column"] == column) & (found["rule"] == rule)]
+    assert len(hit) >= 1, found.to_string()
+    if check_row:
+        rows = hit["row"].tolist()
+        assert (line in rows) if line is not None else hit["row"].isna().all(), found.to_string()
+    assert "validation failed in rule validate" in (project / "logs" / "validate.log").read_text()
+    assert not list((project / "results").glob("validated/*.parquet"))
+    assert not (project / "results" / "validated" / "findings.csv").exists()
+
+
+@pytest.mark.workflow
+def test_defect_needing_two_tables(project):
+    frame, line = line_at_salvage_start(project)(demo_frame(project, "therapy_lines"))
+    write_frame(project, "therapy_lines", frame)
+    proc = snakemake(project, "results/validated/patients.parquet")
+    assert proc.returncode != 0
+    found = pd.read_csv(project / "logs" / "validate.findings.csv", keep_default_na=False)
+    hit = found[(found["file"] == "resources/demo/therapy_lines.csv") & (found["rule"] == "date-order")
+                & (found["column"] == "start_date") & (found["row"].astype(str) == str(line))]
+    assert len(hit) == 1, found.to_string()
+    assert not (project / "results").exists() or not list((project / "results").rglob("*.parquet"))
+
+
+def test_corpus_is_large_enough():
+    assert len(CORPUS) >= 25
+    assert len({c[0] for c in CORPUS}) == len(CORPUS)
+
+
+def digests(directory: Path) -> dict:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.glob("*.csv"))}
+
+
+@pytest.mark.workflow
+def test_demo_cohort_passes_with_typed_canonical_tables(project):
+    before = digests(project / "resources" / "demo")
+    snakemake(project, *VALIDATED, check=True)
+    assert digests(project / "resources" / "demo") == before, "inputs must not be modified"
+    out = project / "results" / "validated"
+    expected = {
+        "patients": {"patient_id": "object", "birth_date": "datetime64[ns]", "heart": "bool", "gi": "bool"},
+        "therapy_lines": {"line": "int64", "start_date": "datetime64[ns]", "last_bortezomib_date": "datetime64[ns]"},
+        "salvage_cycles": {"cycle": "int64", "lenalidomide_mg": "float64", "dexamethasone_mg": "float64"},
+        "outcomes": {"death_date": "datetime64[ns]", "stop_reason": "object"},
+        "labs": {"date": "datetime64[ns]", "value": "float64", "unit": "object", "uln": "float64"},
+        "adverse_events": {"grade": "int64", "onset_date": "datetime64[ns]"},
+    }
+    for name, table in C.TABLES.items():
+        frame = pd.read_parquet(out / f"{name}.parquet")
+        assert list(frame.columns) == [c.name for c in table.columns], name
+        assert len(frame) == len(demo_frame(project, name)), name
+        for col, dtype in expected[name].items():
+            assert str(frame[col].dtype) == dtype, f"{name}.{col}: {frame[col].dtype}"
+        assert frame.equals(frame.sort_values(list(table.key)).reset_index(drop=True)), f"{name} not sorted"
+    labs = pd.read_parquet(out / "labs.parquet")
+    canonical = {a.name: a.canonical_unit for a in C.ANALYTES.values()}
+    assert (labs["unit"] == labs["analyte"].map(canonical)).all()
+    # the raw rows in a non-canonical unit, converted by hand factors (clinical-criteria section 1)
+    raw = demo_frame(project, "labs")
+    hand = {("creatinine", "umol/L"): 1 / 88.4, ("flc_kappa", "mg/dL"): 10, ("hemoglobin", "g/L"): 0.1,
+            ("platelets", "/mm3"): 0.001, ("ctnt", "ug/L"): 1000, ("ntprobnp", "pg/mL"): 1}
+    merged = raw.assign(date=pd.to_datetime(raw["date"])).merge(labs, on=["patient_id", "date", "analyte"],
+                                                                 suffixes=("_raw", ""))
+    checked = 0
+    for (name, unit), factor in hand.items():
+        sel = merged[(merged["analyte"] == name) & (merged["unit_raw"] == unit)]
+        np.testing.assert_allclose(sel["value"], sel["value_raw"].astype(float) * factor, rtol=1e-12)
+        checked += len(sel)
+    assert checked > 0, "the demo cohort has no non-canonical units to check"
+    findings_csv = pd.read_csv(out / "findings.csv")
+    assert list(findings_csv.columns) == V.FINDING_COLUMNS
+    assert (findings_csv["severity"] == "warning").all()
+
+
+@pytest.mark.workflow
+def test_outputs_are_byte_identical_across_runs(project, tmp_path):
+    snakemake(project, *VALIDATED, check=True)
+    first_run = {p.name: p.read_bytes() for p in (project / "results" / "validated").iterdir()}
+    snakemake(project, *VALIDATED, "--forcerun", "validate", check=True)
+    second = {p.name: p.read_bytes() for p in (project / "results" / "validated").iterdir()}
+    assert first_run == second
+
+
+@pytest.mark.workflow
+def test_warnings_do_not_stop_the_run(project):
+    frame = demo_frame(project, "patients")
+    frame["height_cm"] = "170"
+    write_frame(project, "patients", frame)
+    before = digests(project / "resources" / "demo")
+    snakemake(project, *VALIDATED, check=True)
+    found = pd.read_csv(project / "results" / "validated" / "findings.csv", keep_default_na=False)
+    hit = found[(found["rule"] == "unknown-column") & (found["column"] == "height_cm")]
+    assert hit[["severity", "file", "row"]].values.tolist() == [["warning", "resources/demo/patients.csv", 1]]
+    assert "height_cm" not in pd.read_parquet(project / "results" / "validated" / "patients.parquet").columns
+    assert digests(project / "resources" / "demo") == before
+
+
+@pytest.mark.workflow
+def test_failing_run_leaves_inputs_untouched(project):
+    frame = demo_frame(project, "adverse_events")
+    frame.loc[0, "grade"] = "9"
+    write_frame(project, "adverse_events", frame)
+    before = digests(project / "resources" / "demo")
+    assert snakemake(project, *VALIDATED).returncode != 0
+    assert digests(project / "resources" / "demo") == before

@@ -1,0 +1,1041 @@
+"""Validation of the six raw CSV exports against the raw-data contract.
+
+Every check is vectorised (pandas / pyarrow compute, no loop over rows) and returns
+its problems as a *findings* frame with the columns of ``FINDING_COLUMNS``:
+
+* ``severity`` -- ``error`` (the run stops) or ``warning`` (reported, not fatal);
+* ``file``     -- the configured path of the raw file;
+* ``row``      -- line number in the file (header = line 1); empty for file-level findings;
+* ``column``   -- the column concerned (empty when none);
+* ``value``    -- the offending cell text (or key values);
+* ``rule``     -- a short stable code (see ``RULES``);
+* ``message``  -- a sentence for people.
+
+All checks that can run do run, so that one pass reports every problem; a check is
+skipped only when a column it needs is missing from the file (or the file unreadable).
+``validate_tables`` is the entry point used by the rule ``validate``; the rest is
+exposed for the unit tests.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from . import contract as C
+
+FINDING_COLUMNS = ["severity", "file", "row", "column", "value", "rule", "message"]
+ERROR, WARNING = "error", "warning"
+
+RULES = {
+    "missing-file": "the file does not exist",
+    "empty-file": "the file has 0 bytes or only a header",
+    "encoding": "the file is not UTF-8, or starts with a byte-order mark",
+    "csv-format": "the file cannot be parsed as CSV (e.g. an unclosed quote)",
+    "row-length": "a line has more or fewer fields than the header",
+    "duplicate-column": "a column name appears twice in the header",
+    "required-column": "a required column is missing",
+    "unknown-column": "a column not in the contract (warning, ignored)",
+    "whitespace": "a cell or header name with leading/trailing whitespace",
+    "missing-value": "an empty cell in a column that must be filled",
+    "date-format": "not a real calendar date written YYYY-MM-DD",
+    "integer-format": "not a whole number",
+    "number-format": "not a decimal number",
+    "flag-format": "not 0/1 (true/false, yes/no)",
+    "vocabulary": "a value outside the column's closed vocabulary",
+    "range": "a number or age outside its plausible range",
+    "unknown-analyte": "an analyte code not in the analyte table",
+    "unit": "a unit not accepted for the analyte",
+    "agents-format": "agents not lower-case ';'-separated names",
+    "unique-key": "two rows with the same key",
+    "duplicate-row": "a row identical to an earlier row",
+    "foreign-key": "a patient_id not in patients",
+    "cardinality": "a patient without exactly one outcomes row or without salvage cycles",
+    "sequence": "line or cycle numbers not 1..n without gaps",
+    "date-order": "dates in an impossible order",
+    "consistency": "fields that contradict each other",
+    "baseline-missing": "no baseline measurement before cycle 1 (warning)",
+    "involvement-flag": "clinician organ flag disagrees with the biomarker definition (warning)",
+}
+
+NUMBER_RE = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+INT_RE = r"[+-]?[0-9]+"
+DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+AGENTS_RE = r"[a-z][a-z0-9\-]*(?:;[a-z][a-z0-9\-]*)*"
+FLAG_VALUES = {"0": False, "1": True, "false": False, "true": True, "no": False, "yes": True}
+BASELINE_ANALYTES = ("flc_kappa", "flc_lambda", "ntprobnp", "creatinine")
+STRING = pd.StringDtype("pyarrow")
+
+
+class ValidationFailed(Exception):
+    """Raised when at least one error was found; carries the findings frame."""
+
+    def __init__(self, message: str, findings: pd.DataFrame):
+        super().__init__(message)
+        self.findings = findings
+
+
+# --------------------------------------------------------------------------- findings
+
+
+def findings(
+    file: str,
+    rule: str,
+    message,
+    rows=None,
+    column: str = "",
+    value="",
+    severity: str = ERROR,
+) -> pd.DataFrame:
+    """A findings frame; ``rows``/``value``/``message`` may be scalars or aligned arrays."""
+    if rows is None:
+        n = 1 if np.isscalar(message) else len(message)
+        rows = pd.array([pd.NA] * n, dtype="Int64")
+    rows = pd.array(np.asarray(rows, dtype="int64") if len(rows) and not isinstance(rows, pd.arrays.IntegerArray) else rows, dtype="Int64")
+    n = len(rows)
+
+    def col(x):
+        if isinstance(x, (pd.Series, pd.Index, np.ndarray, list, pd.api.extensions.ExtensionArray)):
+            ser = pd.Series(x).astype(object)
+            return np.asarray(ser.where(ser.notna(), "").astype(str), dtype=object)
+        return np.full(n, "" if x is None else str(x), dtype=object)
+
+    return pd.DataFrame(
+        {
+            "severity": np.full(n, severity, dtype=object),
+            "file": np.full(n, file, dtype=object),
+            "row": rows,
+            "column": np.full(n, column, dtype=object),
+            "value": col(value),
+            "rule": np.full(n, rule, dtype=object),
+            "message": col(message),
+        }
+    )
+
+
+def empty_findings() -> pd.DataFrame:
+    return findings("", "", [], rows=[])
+
+
+def concat(frames) -> pd.DataFrame:
+    frames = [f for f in frames if f is not None and len(f)]
+    if not frames:
+        return empty_findings()
+    return pd.concat(frames, ignore_index=True)
+
+
+def _s(x) -> pd.Series:
+    """Text of a Series for messages (dates as YYYY-MM-DD, missing as empty)."""
+    if pd.api.types.is_datetime64_any_dtype(x):
+        return x.dt.strftime("%Y-%m-%d").astype(object).fillna("")
+    x = x.astype(object)
+    return x.where(x.notna(), "").astype(str)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass
+class RawTable:
+    """One raw table: stripped text cells, their line numbers and the typed values."""
+
+    name: str
+    file: str  # configured path, used in findings
+    text: pd.DataFrame  # contract columns present, as strings (whitespace stripped)
+    typed: pd.DataFrame = field(default_factory=pd.DataFrame)  # + "_line"
+    lines: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int64"))
+
+    def has(self, *cols: str) -> bool:
+        return all(c in self.text.columns for c in cols)
+
+
+def check_encoding(path: Path, file: str, chunk: int = 1 << 24) -> pd.DataFrame:
+    """UTF-8 without a byte-order mark, checked in streaming chunks (constant memory)."""
+    out = []
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    newlines = 0
+    with open(path, "rb") as fh:
+        first = True
+        while True:
+            block = fh.read(chunk)
+            if first and block.startswith(codecs.BOM_UTF8):
+                out.append(
+                    findings(
+                        file,
+                        "encoding",
+                        f"{file} starts with a UTF-8 byte-order mark (BOM); save it as UTF-8 without BOM",
+                        rows=[1],
+                    )
+                )
+            first = False
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as err:
+                line = newlines + block[: err.start].count(b"\n") + 1
+                out.append(
+                    findings(
+                        file,
+                        "encoding",
+                        f"{file} is not valid UTF-8: byte 0x{block[err.start]:02x} on line {line} "
+                        "cannot be decoded; export the file as UTF-8",
+                        rows=[line],
+                    )
+                )
+                break
+            if not block:
+                break
+            newlines += block.count(b"\n")
+    return concat(out)
+
+
+def _read_csv(path: Path, names: list[str], on_invalid) -> pa.Table:
+    """Every cell as a string (no NA codes); lines with a wrong field count go to on_invalid."""
+    return pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(use_threads=False, skip_rows=1, column_names=names, block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types={t: pa.string() for t in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
+def read_table(path, table: C.Table, file: str | None = None):
+    """Read one raw CSV as text. Returns (RawTable or None when unreadable, findings)."""
+    path = Path(path)
+    file = file or str(path)
+    if not path.exists():
+        return None, findings(file, "missing-file", f"{file} does not exist")
+    if path.stat().st_size == 0:
+        return None, findings(file, "empty-file", f"{file} is empty (0 bytes)")
+    enc = check_encoding(path, file)
+    if (enc["message"].str.contains("not valid UTF-8")).any():
+        return None, enc
+    out = [enc]
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        header = next(csv.reader([fh.readline()]), [])
+    if not any(h.strip() for h in header):
+        out.append(findings(file, "empty-file", f"{file} has no header line (the first line is empty)", rows=[1]))
+        return None, concat(out)
+    names = [h.strip() for h in header]
+    for raw, name in zip(header, names):
+        if raw != name:
+            out.append(
+                findings(file, "whitespace", f"header name {raw!r} has leading/trailing whitespace",
+                         rows=[1], column=name, value=raw)
+            )
+    seen = set()
+    for name in names:
+        if name in seen:
+            out.append(findings(file, "duplicate-column", f"column {name!r} appears more than once in the header",
+                                rows=[1], column=name, value=name))
+        seen.add(name)
+    known = [c.name for c in table.columns]
+    for name in names:
+        if name not in known:
+            out.append(
+                findings(file, "unknown-column",
+                         f"column {name!r} is not part of the {table.name} contract and is ignored",
+                         rows=[1], column=name, value=name, severity=WARNING)
+            )
+    missing = [c for c in table.required_columns if c not in names]
+    for name in missing:
+        out.append(findings(file, "required-column", f"required column {name!r} is missing from {file}",
+                            rows=[1], column=name))
+
+    skipped = []
+
+    def on_invalid(row):
+        skipped.append((row.number, row.actual_columns, row.text))
+        return "skip"
+
+    tmp = [f"c{i}" for i in range(len(header))]
+    try:
+        tbl = _read_csv(path, tmp, on_invalid)
+    except pa.ArrowInvalid as err:
+        out.append(findings(file, "csv-format", f"{file} cannot be parsed as CSV: {err}"))
+        return None, concat(out)
+    if skipped:
+        nums = [s[0] for s in skipped]
+        out.append(
+            findings(
+                file, "row-length",
+                [f"line has {s[1]} fields, the header has {len(header)}" for s in skipped],
+                rows=nums, value=[s[2][:80] for s in skipped],
+            )
+        )
+    n = tbl.num_rows
+    # line numbers of the kept records: header is line 1; skipped lines shift the rest
+    skip_lines = np.sort(np.array([s[0] for s in skipped if s[0] is not None], dtype="int64"))
+    idx = np.arange(n, dtype="int64")
+    shift = np.searchsorted(skip_lines - 2 - np.arange(len(skip_lines)), idx, side="right")
+    lines = idx + 2 + shift
+    if n == 0:
+        out.append(findings(file, "empty-file", f"{file} has a header but no data rows"))
+        return None, concat(out)
+    cols = {}
+    for i, name in enumerate(names):
+        if name in known and name not in cols:
+            cols[name] = tbl.column(i).to_pandas(types_mapper=lambda t: STRING)
+    text = pd.DataFrame(cols)
+    text.index = pd.RangeIndex(n)
+    return RawTable(table.name, file, text, lines=lines), concat(out)
+
+
+# --------------------------------------------------------------------------- cell checks
+
+
+def check_whitespace(raw: RawTable) -> pd.DataFrame:
+    """Stray leading/trailing whitespace in any cell (error); the cells are then stripped."""
+    out = []
+    for col in raw.text.columns:
+        s = raw.text[col]
+        stripped = s.str.strip()
+        bad = (stripped != s).to_numpy(dtype=bool, na_value=False)
+        if bad.any():
+            out.append(
+                findings(raw.file, "whitespace",
+                         "cell has leading or trailing whitespace: '" + s[bad].astype(object) + "'",
+                         rows=raw.lines[bad], column=col, value=s[bad])
+            )
+            raw.text[col] = stripped
+    return concat(out)
+
+
+def _fullmatch(s: pd.Series, pattern: str) -> np.ndarray:
+    arr = pa.array(s.to_numpy(dtype=object, na_value="")) if s.dtype != STRING else pa.array(s.array)
+    return pc.match_substring_regex(arr, f"^(?:{pattern})$").to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _to_float(s: pd.Series, ok: np.ndarray) -> np.ndarray:
+    """float64 of the cells where ``ok`` (NaN elsewhere), cast by pyarrow without Python objects."""
+    arr = pa.array(s.array) if s.dtype == STRING else pa.array(s.astype(object).fillna(""), pa.string())
+    arr = pc.if_else(pa.array(ok), arr, pa.scalar(None, arr.type))
+    return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def parse_dates(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Parse YYYY-MM-DD strings; returns (datetime64[ns] with NaT, mask of bad non-empty cells)."""
+    arr = pa.array(s.array) if s.dtype == STRING else pa.array(s.astype(object).fillna(""), pa.string())
+    arr = arr.cast(pa.string())
+    shaped = pc.match_substring_regex(arr, f"^{DATE_RE}$")
+    parsed = pc.strptime(pc.if_else(shaped, arr, pa.scalar(None, pa.string())), format="%Y-%m-%d", unit="s",
+                         error_is_null=True)
+    # strptime rolls 2021-02-30 over to 2021-03-02: a real date must print back as written
+    real = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), arr)
+    real = pc.fill_null(real, False)
+    parsed = pc.if_else(real, parsed, pa.scalar(None, parsed.type))
+    empty = pc.equal(pc.utf8_length(arr), 0).to_numpy(zero_copy_only=False)
+    values = pd.Series(parsed.cast(pa.timestamp("ns")).to_pandas(), index=s.index).astype("datetime64[ns]")
+    bad = ~real.to_numpy(zero_copy_only=False).astype(bool) & ~empty
+    return values, bad
+
+
+def parse_table(raw: RawTable, table: C.Table) -> pd.DataFrame:
+    """Type every present contract column; report empty required cells and bad formats."""
+    out = []
+    typed = {}
+    for col in table.columns:
+        if col.name not in raw.text.columns:
+            continue
+        s = raw.text[col.name]
+        empty = (s.str.len() == 0).to_numpy(dtype=bool, na_value=True)
+        if not col.nullable and empty.any():
+            out.append(findings(raw.file, "missing-value", f"{col.name} must not be empty",
+                                rows=raw.lines[empty], column=col.name))
+        if col.kind == C.DATE:
+            values, bad = parse_dates(s)
+            if bad.any():
+                out.append(findings(raw.file, "date-format",
+                                    "'" + s[bad].astype(object) + "' is not a real date written YYYY-MM-DD",
+                                    rows=raw.lines[bad], column=col.name, value=s[bad]))
+        elif col.kind in (C.INT, C.FLOAT):
+            ok = _fullmatch(s, INT_RE if col.kind == C.INT else NUMBER_RE)
+            bad = ~ok & ~empty
+            if bad.any():
+                what = "a whole number" if col.kind == C.INT else "a number"
+                rule = "integer-format" if col.kind == C.INT else "number-format"
+                out.append(findings(raw.file, rule, "'" + s[bad].astype(object) + f"' is not {what}",
+                                    rows=raw.lines[bad], column=col.name, value=s[bad]))
+            if col.kind == C.INT:
+                values = pd.to_numeric(s.where(ok, None).astype(object), errors="coerce").astype("Int64")
+            else:
+                values = pd.Series(_to_float(s, ok), index=s.index)
+        elif col.kind == C.FLAG:
+            low = s.str.lower()
+            ok = low.isin(list(FLAG_VALUES)).to_numpy(dtype=bool, na_value=False)
+            bad = ~ok & ~empty
+            if bad.any():
+                out.append(findings(raw.file, "flag-format",
+                                    "'" + s[bad].astype(object) + "' is not a flag (0/1, true/false, yes/no)",
+                                    rows=raw.lines[bad], column=col.name, value=s[bad]))
+            values = low.map(FLAG_VALUES).astype("boolean")
+        else:
+            values = s
+        typed[col.name] = values
+    frame = pd.DataFrame(typed, index=raw.text.index)
+    frame["_line"] = raw.lines
+    raw.typed = frame
+    return concat(out)
+
+
+def _pandera_findings(raw: RawTable, failure_cases: pd.DataFrame, rules: dict) -> pd.DataFrame:
+    """Turn pandera failure cases (index, column, check) into findings."""
+    out = []
+    fc = failure_cases.dropna(subset=["index"])
+    fc = fc[fc["schema_context"] == "Column"]
+    for (column, check), grp in fc.groupby(["column", "check"], sort=True):
+        idx = grp["index"].astype("int64").to_numpy()
+        rule, text = rules[(column, check)]
+        values = raw.text[column].iloc[idx].astype(object).to_numpy()
+        out.append(findings(raw.file, rule, "'" + pd.Series(values, dtype=object) + "' " + text,
+                            rows=raw.lines[idx], column=column, value=values))
+    return concat(out)
+
+
+def check_columns(raw: RawTable, table: C.Table) -> pd.DataFrame:
+    """Vocabularies and ranges with pandera (lazy: every failure at once)."""
+    import pandera.pandas as pdr
+
+    columns = {}
+    for col in table.columns:
+        if col.name not in raw.typed.columns:
+            continue
+        checks = []
+        if col.kind == C.CATEGORY and col.vocabulary:
+            checks.append(pdr.Check.isin(list(col.vocabulary)))
+        if col.kind in (C.INT, C.FLOAT) and (col.minimum is not None or col.maximum is not None):
+            lo = -np.inf if col.minimum is None else col.minimum
+            hi = np.inf if col.maximum is None else col.maximum
+            checks.append(pdr.Check.in_range(lo, hi))
+        if checks:
+            columns[col.name] = pdr.Column(nullable=True, required=False, checks=checks)
+    if not columns:
+        return empty_findings()
+    schema = pdr.DataFrameSchema(columns)
+    frame = raw.typed[list(columns)]
+    # empty vocabulary cells are reported as missing values, not as vocabulary errors
+    frame = frame.apply(lambda s: s.mask(s == "") if s.dtype == STRING else s)
+    try:
+        schema.validate(frame, lazy=True)
+        return empty_findings()
+    except pdr.errors.SchemaErrors as err:
+        fc = err.failure_cases
+    rules = {}
+    for col in table.columns:
+        if col.name not in columns:
+            continue
+        if col.kind == C.CATEGORY:
+            if table.name == "labs" and col.name == "analyte":
+                rules[(col.name, "isin")] = (
+                    "unknown-analyte",
+                    "is not a known analyte code (see the analyte table; BNP, for one, is not NT-proBNP)",
+                )
+            else:
+                rules[(col.name, "isin")] = ("vocabulary", f"is not one of {', '.join(col.vocabulary)}")
+        else:
+            rules[(col.name, "in_range")] = ("range", f"is outside the range {col.minimum:g} to {col.maximum:g}"
+                                             if col.maximum is not None else f"is below {col.minimum:g}")
+    fc = fc.copy()
+    fc["check"] = fc["check"].astype(str).str.split("(").str[0]
+    return _pandera_findings(raw, fc, rules)
+
+
+def row_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """One int64 code per row, equal exactly when the rows are equal in ``columns``.
+
+    Columns are factorised one at a time and the codes combined and re-factorised, so
+    that memory stays at a few integer arrays whatever the number of columns."""
+    codes = np.zeros(len(frame), dtype="int64")
+    for col in columns:
+        c, uniq = pd.factorize(frame[col], use_na_sentinel=False)
+        codes, _ = pd.factorize(codes * (len(uniq) + 1) + c)
+        codes = codes.astype("int64")
+    return codes
+
+
+def check_unique(raw: RawTable, table: C.Table) -> pd.DataFrame:
+    """Exact duplicate rows, then duplicate keys among the remaining rows (pandera)."""
+    import pandera.pandas as pdr
+
+    out = []
+    codes = row_codes(raw.text, list(raw.text.columns))
+    _, first_idx, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    first = first_idx[inverse]
+    dup = first != np.arange(len(codes))
+    del codes, inverse
+    if dup.any():
+        out.append(findings(raw.file, "duplicate-row",
+                            "row is identical to line " + pd.Series(raw.lines[first[dup]]).astype(str),
+                            rows=raw.lines[dup]))
+    key = list(table.key)
+    if key and raw.has(*key):
+        complete = ~dup
+        for k in key:
+            complete &= (raw.text[k].str.len() > 0).to_numpy(dtype=bool, na_value=False)
+            complete &= raw.typed[k].notna().to_numpy(dtype=bool)
+        frame = pd.DataFrame({"key": row_codes(raw.typed, key)[complete]}, index=raw.text.index[complete])
+        schema = pdr.DataFrameSchema({"key": pdr.Column(unique=True, report_duplicates="exclude_first")})
+        try:
+            schema.validate(frame, lazy=True)
+        except pdr.errors.SchemaErrors as err:
+            idx = np.unique(err.failure_cases["index"].dropna().astype("int64").to_numpy())
+            vals = raw.text.loc[idx, key[0]].astype(object)
+            for k in key[1:]:
+                vals = vals + "|" + raw.text.loc[idx, k].astype(object)
+            out.append(findings(raw.file, "unique-key",
+                                f"another row has the same ({', '.join(key)})",
+                                rows=raw.lines[idx], column=",".join(key), value=vals.to_numpy()))
+    return concat(out)
+
+
+# --------------------------------------------------------------------------- table-specific
+
+
+def unit_table() -> pd.DataFrame:
+    """analyte x accepted unit -> factor to the canonical unit, with the canonical range."""
+    rows = [
+        (a.name, unit, factor, a.canonical_unit, a.qualitative, a.minimum, a.maximum)
+        for a in C.ANALYTES.values()
+        for unit, factor in a.units.items()
+    ]
+    return pd.DataFrame(rows, columns=["analyte", "unit", "factor", "canonical", "qualitative", "lo", "hi"])
+
+
+def _unit_lookup(analyte: pd.Series, unit: pd.Series) -> pd.DataFrame:
+    """Per lab row: factor, canonical unit, qualitative flag and range of (analyte, unit).
+
+    Works on the codes of the few distinct analytes and units, so that ten million rows
+    need no Python string objects. Unknown pairs get factor NaN."""
+    units = unit_table()
+    a_codes, a_uniq = pd.factorize(analyte, use_na_sentinel=False)
+    u_codes, u_uniq = pd.factorize(unit, use_na_sentinel=False)
+    grid = pd.MultiIndex.from_product([pd.Index(np.asarray(a_uniq, dtype=object)),
+                                       pd.Index(np.asarray(u_uniq, dtype=object))], names=["analyte", "unit"])
+    grid = grid.to_frame(index=False).merge(units, how="left", on=["analyte", "unit"], sort=False)
+    combo = a_codes.astype("int64") * len(u_uniq) + u_codes
+    canon = grid["canonical"].astype(object)
+    canon_names = pa.array(canon.where(canon.notna(), None).tolist(), pa.large_string())
+    canonical = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([canon_names.take(pa.array(combo))])),
+                          index=analyte.index)
+    return pd.DataFrame(
+        {
+            "factor": grid["factor"].to_numpy(dtype="float64")[combo],
+            "qualitative": grid["qualitative"].eq(True).to_numpy(dtype=bool)[combo],
+            "lo": grid["lo"].to_numpy(dtype="float64")[combo],
+            "hi": grid["hi"].to_numpy(dtype="float64")[combo],
+            "canonical": canonical,
+        },
+        index=analyte.index,
+    )
+
+
+def convert_labs(raw: RawTable) -> pd.DataFrame:
+    """Units, values and ULNs of the lab rows: converts to the canonical unit in ``raw.typed``."""
+    out = []
+    if not raw.has("analyte", "value", "unit"):
+        return empty_findings()
+    t = raw.text
+    conv = _unit_lookup(t["analyte"], t["unit"])
+    known = t["analyte"].isin(list(C.ANALYTES)).to_numpy(dtype=bool, na_value=False)
+    factor = conv["factor"].to_numpy()
+    bad_unit = known & np.isnan(factor)
+    if bad_unit.any():
+        accepted = {a.name: ", ".join(repr(u) if u else "(empty)" for u in a.units) for a in C.ANALYTES.values()}
+        msg = ("unit '" + t["unit"][bad_unit].astype(object) + "' is not accepted for "
+               + t["analyte"][bad_unit].astype(object) + " (accepted: "
+               + t["analyte"][bad_unit].astype(object).map(accepted) + ")")
+        out.append(findings(raw.file, "unit", msg, rows=raw.lines[bad_unit], column="unit",
+                            value=t["unit"][bad_unit]))
+    qual = conv["qualitative"].eq(True).to_numpy(dtype=bool) | (
+        t["analyte"].isin([a.name for a in C.ANALYTES.values() if a.qualitative]).to_numpy(dtype=bool, na_value=False)
+    )
+    value = t["value"]
+    empty = (value.str.len() == 0).to_numpy(dtype=bool, na_value=True)
+    qv = np.full(len(value), np.nan)
+    for word, number in C.QUALITATIVE_VALUES.items():
+        qv[(value == word).to_numpy(dtype=bool, na_value=False)] = number
+    bad_q = qual & np.isnan(qv) & ~empty
+    if bad_q.any():
+        out.append(findings(raw.file, "vocabulary",
+                            "'" + value[bad_q].astype(object) + "' is not positive or negative (immunofixation)",
+                            rows=raw.lines[bad_q], column="value", value=value[bad_q]))
+    isnum = _fullmatch(value, NUMBER_RE)
+    bad_n = known & ~qual & ~isnum & ~empty
+    if bad_n.any():
+        out.append(findings(raw.file, "number-format", "'" + value[bad_n].astype(object) + "' is not a number",
+                            rows=raw.lines[bad_n], column="value", value=value[bad_n]))
+    num = _to_float(value, isnum & ~qual)
+    canon = np.where(qual, qv, num * factor)
+    lo, hi = conv["lo"].to_numpy(), conv["hi"].to_numpy()
+    out_range = ~np.isnan(canon) & ((canon < lo) | (canon > hi)) & ~qual
+    nyha = (t["analyte"] == "nyha").to_numpy(dtype=bool, na_value=False)
+    out_range |= nyha & ~np.isnan(canon) & (canon != np.round(canon))
+    if out_range.any():
+        ana = t["analyte"][out_range].astype(object)
+        msg = ("value " + value[out_range].astype(object) + " " + t["unit"][out_range].astype(object)
+               + " is outside the plausible range of " + ana + " ("
+               + pd.Series(lo[out_range]).map("{:g}".format).to_numpy() + " to "
+               + pd.Series(hi[out_range]).map("{:g}".format).to_numpy() + " "
+               + conv["canonical"][out_range].to_numpy() + ")")
+        out.append(findings(raw.file, "range", msg, rows=raw.lines[out_range], column="value",
+                            value=value[out_range]))
+    raw.typed["value"] = pd.Series(canon, index=t.index)
+    raw.typed["unit"] = conv["canonical"]
+    if "uln" in raw.typed.columns:
+        raw.typed["uln"] = raw.typed["uln"] * factor
+    return concat(out)
+
+
+def check_agents(raw: RawTable) -> pd.DataFrame:
+    if not raw.has("agents"):
+        return empty_findings()
+    s = raw.text["agents"]
+    bad = ~_fullmatch(s, AGENTS_RE) & (s.str.len() > 0).to_numpy(dtype=bool, na_value=False)
+    if not bad.any():
+        return empty_findings()
+    return findings(raw.file, "agents-format",
+                    "'" + s[bad].astype(object) + "' is not a list of lower-case drug names separated by ';'",
+                    rows=raw.lines[bad], column="agents", value=s[bad])
+
+
+def check_age(patients: RawTable, limits: dict) -> pd.DataFrame:
+    if not patients.has("birth_date", "diagnosis_date"):
+        return empty_findings()
+    t = patients.typed
+    age = (t["diagnosis_date"] - t["birth_date"]).dt.days / 365.25
+    lo, hi = limits["min_age_years"], limits["max_age_years"]
+    bad = (age.notna() & ((age < lo) | (age > hi))).to_numpy(dtype=bool)
+    if not bad.any():
+        return empty_findings()
+    return findings(patients.file, "range",
+                    "age at diagnosis " + age[bad].map("{:.1f}".format) + f" years is outside {lo}-{hi} "
+                    "(config validation.min_age_years/max_age_years)",
+                    rows=t["_line"].to_numpy()[bad], column="birth_date", value=_s(t["birth_date"][bad]))
+
+
+# --------------------------------------------------------------------------- cross-table
+
+
+def _report(raw: RawTable, frame: pd.DataFrame, mask, column: str, rule: str, message, severity=ERROR,
+            value=None):
+    """Findings for the rows of ``frame`` (which carries ``_line``) selected by ``mask``."""
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return empty_findings()
+    if callable(message):  # built for the selected rows only (large tables)
+        msg = np.asarray(message(frame[mask]), dtype=object)
+    else:
+        msg = message if isinstance(message, str) else np.asarray(message, dtype=object)[mask]
+    if value is not None:
+        val = np.asarray(value, dtype=object)[mask]
+    elif column in frame.columns:
+        val = _s(frame[column][mask])
+    else:
+        val = ""
+    return findings(raw.file, rule, msg, rows=frame["_line"].to_numpy()[mask], column=column, value=val,
+                    severity=severity)
+
+
+def _lt(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """a < b where both are known (NaT compares False)."""
+    return (a < b).to_numpy(dtype=bool)
+
+
+def check_foreign_keys(tables: dict[str, RawTable]) -> pd.DataFrame:
+    pats = tables.get("patients")
+    if pats is None or not pats.has("patient_id"):
+        return empty_findings()
+    ids = pats.text["patient_id"].unique()
+    out = []
+    for name, raw in tables.items():
+        if name == "patients" or raw is None or not raw.has("patient_id"):
+            continue
+        s = raw.text["patient_id"]
+        bad = ~s.isin(ids).to_numpy(dtype=bool, na_value=False) & (s.str.len() > 0).to_numpy(dtype=bool)
+        if bad.any():
+            out.append(findings(raw.file, "foreign-key",
+                                "patient_id '" + s[bad].astype(object) + f"' is not in {pats.file}",
+                                rows=raw.lines[bad], column="patient_id", value=s[bad]))
+    for name, what in (("outcomes", "an outcomes row"), ("salvage_cycles", "any salvage cycle")):
+        raw = tables.get(name)
+        if raw is None or not raw.has("patient_id"):
+            continue
+        s = pats.text["patient_id"]
+        bad = ~s.isin(raw.text["patient_id"].unique()).to_numpy(dtype=bool, na_value=False)
+        if bad.any():
+            out.append(findings(pats.file, "cardinality",
+                                "patient '" + s[bad].astype(object) + f"' has no {what} in {raw.file}",
+                                rows=pats.lines[bad], column="patient_id", value=s[bad]))
+    return concat(out)
+
+
+def check_sequence(raw: RawTable, number: str, what: str) -> pd.DataFrame:
+    """Numbers 1..n without gaps per patient, and start dates increasing with the number."""
+    if raw is None or not raw.has("patient_id", number):
+        return empty_findings()
+    t = raw.typed[["patient_id", number, "_line"] + (["start_date"] if raw.has("start_date") else [])]
+    t = t[t[number].notna()].sort_values(["patient_id", number, "_line"], kind="stable")
+    expected = t.groupby("patient_id", sort=False).cumcount() + 1
+    gap = (t[number] != expected).to_numpy(dtype=bool)
+    first_gap = gap & ~pd.Series(gap, index=t.index).groupby(t["patient_id"]).cummax().groupby(
+        t["patient_id"]).shift(1, fill_value=False).to_numpy(dtype=bool)
+    t = t.assign(_expected=expected)
+    out = [_report(raw, t, first_gap, number, "sequence",
+                   lambda x: f"{what} number " + x[number].astype(str) + " where " + x["_expected"].astype(str)
+                   + f" was expected: {what}s must be numbered 1..n without gaps")]
+    if "start_date" in t.columns:
+        t = t.assign(_prev=t.groupby("patient_id", sort=False)["start_date"].shift(1))
+        bad = ~_lt(t["_prev"], t["start_date"]) & t["_prev"].notna().to_numpy() & t["start_date"].notna().to_numpy()
+        out.append(_report(raw, t, bad, "start_date", "date-order",
+                           lambda x: "start_date " + _s(x["start_date"])
+                           + f" is not after the start of the previous {what} (" + _s(x["_prev"]) + ")"))
+    return concat(out)
+
+
+def check_dates(tables: dict[str, RawTable]) -> pd.DataFrame:
+    """Date order within and across tables."""
+    out = []
+    P, L, S, O = (tables.get(n) for n in ("patients", "therapy_lines", "salvage_cycles", "outcomes"))
+    ok = lambda r, *c: r is not None and r.has(*c)  # noqa: E731
+
+    if ok(P, "birth_date", "diagnosis_date"):
+        t = P.typed
+        out.append(_report(P, t, ~_lt(t["birth_date"], t["diagnosis_date"]) & t[["birth_date", "diagnosis_date"]]
+                           .notna().all(axis=1).to_numpy(), "diagnosis_date", "date-order",
+                           "diagnosis_date " + _s(t["diagnosis_date"]) + " is not after birth_date "
+                           + _s(t["birth_date"])))
+    # index date = cycle 1 day 1
+    index = None
+    if ok(S, "patient_id", "cycle", "start_date"):
+        c1 = S.typed[S.typed["cycle"] == 1]
+        index = c1.drop_duplicates("patient_id")[["patient_id", "start_date"]].rename(
+            columns={"start_date": "index_date"})
+    if ok(L, "patient_id", "start_date", "end_date"):
+        t = L.typed
+        out.append(_report(L, t, _lt(t["end_date"], t["start_date"]), "end_date", "date-order",
+                           "end_date " + _s(t["end_date"]) + " is before start_date " + _s(t["start_date"])))
+        if ok(P, "patient_id", "diagnosis_date"):
+            m = t.merge(P.typed[["patient_id", "diagnosis_date"]].drop_duplicates("patient_id"), on="patient_id",
+                        how="left")
+            out.append(_report(L, m, _lt(m["start_date"], m["diagnosis_date"]), "start_date", "date-order",
+                               "line start_date " + _s(m["start_date"]) + " is before diagnosis_date "
+                               + _s(m["diagnosis_date"])))
+        if index is not None:
+            m = t.merge(index, on="patient_id", how="left")
+            out.append(_report(L, m, ~_lt(m["start_date"], m["index_date"]) & m[["start_date", "index_date"]]
+                               .notna().all(axis=1).to_numpy(), "start_date", "date-order",
+                               "prior line starts " + _s(m["start_date"])
+                               + ", not before the salvage start (cycle 1, " + _s(m["index_date"]) + ")"))
+        if L.has("last_bortezomib_date"):
+            lb = t["last_bortezomib_date"]
+            bad = _lt(lb, t["start_date"]) | _lt(t["end_date"], lb)
+            out.append(_report(L, t, bad, "last_bortezomib_date", "date-order",
+                               "last_bortezomib_date " + _s(lb) + " is outside the line (" + _s(t["start_date"])
+                               + " to " + _s(t["end_date"]) + ")"))
+    if ok(O, "patient_id"):
+        t = O.typed
+        if O.has("salvage_end_date", "stop_reason"):
+            end_empty = (O.text["salvage_end_date"].str.len() == 0).to_numpy(dtype=bool)
+            ongoing = (O.text["stop_reason"] == "ongoing").to_numpy(dtype=bool, na_value=False)
+            out.append(_report(O, t, end_empty & ~ongoing & (O.text["stop_reason"].str.len() > 0).to_numpy(bool),
+                               "salvage_end_date", "consistency",
+                               "salvage_end_date is empty but stop_reason is '" + O.text["stop_reason"].astype(object)
+                               + "' (empty only when ongoing)"))
+            out.append(_report(O, t, ~end_empty & ongoing, "salvage_end_date", "consistency",
+                               "salvage_end_date " + O.text["salvage_end_date"].astype(object)
+                               + " is given but stop_reason is 'ongoing'"))
+        if O.has("stop_reason", "death_date"):
+            bad = ((O.text["stop_reason"] == "death") & (O.text["death_date"].str.len() == 0)).to_numpy(bool)
+            out.append(_report(O, t, bad, "death_date", "consistency",
+                               "stop_reason is 'death' but death_date is empty"))
+        if O.has("last_contact_date", "death_date"):
+            out.append(_report(O, t, _lt(t["last_contact_date"], t["death_date"]), "last_contact_date",
+                               "date-order", "last_contact_date " + _s(t["last_contact_date"])
+                               + " is before death_date " + _s(t["death_date"])))
+        if index is not None and O.has("salvage_end_date"):
+            m = t.merge(index, on="patient_id", how="left")
+            out.append(_report(O, m, _lt(m["salvage_end_date"], m["index_date"]), "salvage_end_date", "date-order",
+                               "salvage_end_date " + _s(m["salvage_end_date"]) + " is before the salvage start "
+                               "(cycle 1, " + _s(m["index_date"]) + ")"))
+        out.append(check_events_vs_death(tables))
+    return concat(out)
+
+
+EVENT_COLUMNS = {
+    "therapy_lines": ("start_date", "end_date", "progression_date", "last_bortezomib_date"),
+    "salvage_cycles": ("start_date",),
+    "labs": ("date",),
+    "adverse_events": ("onset_date",),
+    "outcomes": ("salvage_end_date", "next_line_date", "dialysis_start_date"),
+}
+
+
+def check_events_vs_death(tables: dict[str, RawTable]) -> pd.DataFrame:
+    """No event after death; the last contact is not before any event (one finding per cell)."""
+    O = tables.get("outcomes")
+    if O is None or not O.has("patient_id"):
+        return empty_findings()
+    ref_cols = [c for c in ("death_date", "last_contact_date") if O.has(c)]
+    if not ref_cols:
+        return empty_findings()
+    ref = O.typed[["patient_id"] + ref_cols].drop_duplicates("patient_id")
+    out = []
+    for name, cols in EVENT_COLUMNS.items():
+        raw = tables.get(name)
+        if raw is None or not raw.has("patient_id"):
+            continue
+        cols = [c for c in cols if raw.has(c)]
+        if not cols:
+            continue
+        if name == "outcomes":
+            m = raw.typed[["patient_id", "_line"] + cols + ref_cols]
+        else:
+            m = raw.typed[["patient_id", "_line"] + cols].merge(ref, on="patient_id", how="left")
+        for col in cols:
+            after_death = _lt(m["death_date"], m[col]) if "death_date" in m else np.zeros(len(m), bool)
+            out.append(_report(raw, m, after_death, col, "date-order",
+                               lambda x, col=col: col + " " + _s(x[col]) + " is after the patient's death_date "
+                               + _s(x["death_date"])))
+            if "last_contact_date" in m:
+                after_lc = _lt(m["last_contact_date"], m[col]) & ~after_death
+                out.append(_report(raw, m, after_lc, col, "date-order",
+                                   lambda x, col=col: col + " " + _s(x[col])
+                                   + " is after the patient's last_contact_date " + _s(x["last_contact_date"])))
+    return concat(out)
+
+
+def check_followup(tables: dict[str, RawTable], limits: dict) -> pd.DataFrame:
+    P, O = tables.get("patients"), tables.get("outcomes")
+    if P is None or O is None or not (P.has("patient_id", "diagnosis_date") and O.has("patient_id",
+                                                                                      "last_contact_date")):
+        return empty_findings()
+    m = O.typed[["patient_id", "_line", "last_contact_date"]].merge(
+        P.typed[["patient_id", "diagnosis_date"]].drop_duplicates("patient_id"), on="patient_id", how="left")
+    years = (m["last_contact_date"] - m["diagnosis_date"]).dt.days / 365.25
+    hi = limits["max_followup_years"]
+    bad = (years > hi).to_numpy(dtype=bool, na_value=False)
+    return _report(O, m, bad, "last_contact_date", "range",
+                   "follow-up from diagnosis of " + years.map("{:.1f}".format) + f" years exceeds {hi} "
+                   "(config validation.max_followup_years)")
+
+
+# --------------------------------------------------------------------------- warnings
+
+
+def baseline_values(labs: pd.DataFrame, index: pd.DataFrame, window_days: int) -> pd.DataFrame:
+    """Last value per patient and analyte in [index - window, index] (value, uln)."""
+    m = labs.merge(index, on="patient_id", how="inner")
+    lo = m["index_date"] - pd.Timedelta(days=window_days)
+    m = m[(m["date"] >= lo) & (m["date"] <= m["index_date"]) & m["value"].notna()]
+    m = m.sort_values(["patient_id", "analyte", "date", "_line"], kind="stable")
+    return m.drop_duplicates(["patient_id", "analyte"], keep="last")
+
+
+def check_baseline(tables: dict[str, RawTable], window_days: int, involvement: dict) -> pd.DataFrame:
+    """Warnings: missing baseline labs; organ flags disagreeing with biomarker definitions."""
+    P, S, Lb = (tables.get(n) for n in ("patients", "salvage_cycles", "labs"))
+    if any(r is None for r in (P, S, Lb)) or not (S.has("patient_id", "cycle", "start_date")
+                                                 and Lb.has("patient_id", "date", "analyte", "value")
+                                                 and P.has("patient_id")):
+        return empty_findings()
+    index = (S.typed[S.typed["cycle"] == 1].dropna(subset=["start_date"]).drop_duplicates("patient_id")
+             [["patient_id", "start_date"]].rename(columns={"start_date": "index_date"}))
+    index = index[index["patient_id"].isin(P.text["patient_id"].unique())]
+    cols = ["patient_id", "date", "analyte", "value", "_line"] + (["uln"] if "uln" in Lb.typed else [])
+    wanted = list(BASELINE_ANALYTES) + ["egfr", "proteinuria_24h", "alp"]
+    labs = Lb.typed.loc[Lb.typed["analyte"].isin(wanted).to_numpy(dtype=bool, na_value=False), cols]
+    base = baseline_values(labs, index, window_days)
+    base = base.assign(analyte=base["analyte"].astype(object), patient_id=base["patient_id"].astype(object))
+    wide = base.pivot(index="patient_id", columns="analyte", values="value")
+    idx = index.set_index(index["patient_id"].astype(object))
+    wide = wide.reindex(idx.index)
+    for a in wanted:
+        if a not in wide:
+            wide[a] = np.nan
+    out = []
+    for a in BASELINE_ANALYTES:
+        missing = wide[a].isna()
+        if a == "creatinine":
+            missing &= wide["egfr"].isna()
+        if missing.any():
+            pid = pd.Series(wide.index[missing.to_numpy()])
+            what = "creatinine or egfr" if a == "creatinine" else a
+            msg = ("patient '" + pid + f"' has no {what} in the {window_days} days up to cycle 1 ("
+                   + _s(idx.loc[pid, "index_date"]).to_numpy() + ")")
+            out.append(findings(Lb.file, "baseline-missing", msg, column="analyte", value=[a] * len(pid),
+                                severity=WARNING))
+    # clinician flags vs biomarker definitions (only where the baseline value is known)
+    uln = base[base["analyte"] == "alp"].set_index("patient_id")["uln"] if "uln" in base else pd.Series(dtype=float)
+    p = P.typed.copy()
+    p["pid"] = p["patient_id"].astype(object)
+    p = p.merge(wide, left_on="pid", right_index=True, how="left")
+    p["alp_uln"] = p["pid"].map(uln)
+    rules = [
+        ("kidney", "proteinuria_24h", p["proteinuria_24h"] >= involvement["kidney_proteinuria_g"],
+         f"24-h proteinuria >= {involvement['kidney_proteinuria_g']:g} g"),
+        ("heart", "ntprobnp", p["ntprobnp"] > involvement["heart_ntprobnp_ng_l"],
+         f"NT-proBNP > {involvement['heart_ntprobnp_ng_l']:g} ng/L"),
+        ("liver", "alp", p["alp"] > involvement["liver_alp_x_uln"] * p["alp_uln"],
+         f"ALP > {involvement['liver_alp_x_uln']:g} x ULN"),
+    ]
+    # NT-proBNP defines heart involvement only without renal failure: skip patients on
+    # dialysis at the index date
+    on_dialysis = pd.Series(False, index=p.index)
+    O = tables.get("outcomes")
+    if O is not None and O.has("patient_id", "dialysis_start_date"):
+        dial = O.typed[["patient_id", "dialysis_start_date"]].drop_duplicates("patient_id")
+        dial = dial.assign(pid=dial["patient_id"].astype(object)).set_index("pid")["dialysis_start_date"]
+        idx_date = p["pid"].map(idx["index_date"])
+        on_dialysis = (p["pid"].map(dial) <= idx_date).fillna(False).astype(bool)
+    for flag, analyte, biomarker, text in rules:
+        if flag not in p or not P.has(flag):
+            continue
+        known = p[analyte].notna() & p[flag].notna()
+        if analyte == "alp":
+            known &= p["alp_uln"].notna()
+        if flag == "heart":
+            known &= ~on_dialysis
+        flagged = p[flag].astype("boolean").fillna(False).astype(bool)
+        bad = (known & (flagged != biomarker.fillna(False).astype(bool))).to_numpy(dtype=bool)
+        msg = (f"clinician {flag} flag is '" + P.text[flag].astype(object).to_numpy() + f"' but baseline {analyte} "
+               "is " + p[analyte].map("{:g}".format) + f" (definition: {text})")
+        out.append(_report(P, p, bad, flag, "involvement-flag", msg, severity=WARNING,
+                           value=P.text[flag].to_numpy(dtype=object)))
+    return concat(out)
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def check_all(paths: dict, files: dict | None = None, limits: dict | None = None, window_days: int = 30,
+              involvement: dict | None = None):
+    """Read and check every table. Returns (tables, findings)."""
+    files = files or {k: str(v) for k, v in paths.items()}
+    limits = limits or {"min_age_years": 18, "max_age_years": 100, "max_followup_years": 40}
+    involvement = involvement or {"kidney_proteinuria_g": 0.5, "heart_ntprobnp_ng_l": 332, "liver_alp_x_uln": 1.5}
+    out, tables = [], {}
+    for name, table in C.TABLES.items():
+        raw, f = read_table(paths[name], table, files.get(name, str(paths[name])))
+        out.append(f)
+        tables[name] = raw
+        if raw is None:
+            continue
+        out.append(check_whitespace(raw))
+        out.append(parse_table(raw, table))
+        out.append(check_columns(raw, table))
+        out.append(check_unique(raw, table))
+        if name == "labs":
+            out.append(convert_labs(raw))
+        if name == "therapy_lines":
+            out.append(check_agents(raw))
+        if name == "patients":
+            out.append(check_age(raw, limits))
+    out.append(check_foreign_keys(tables))
+    out.append(check_sequence(tables.get("therapy_lines"), "line", "line"))
+    out.append(check_sequence(tables.get("salvage_cycles"), "cycle", "cycle"))
+    out.append(check_dates(tables))
+    out.append(check_followup(tables, limits))
+    out.append(check_baseline(tables, window_days, involvement))
+    return tables, sort_findings(concat(out), files)
+
+
+def sort_findings(f: pd.DataFrame, files: dict) -> pd.DataFrame:
+    order = {v: i for i, v in enumerate(files.values())}
+    f = f.assign(_f=f["file"].map(order).fillna(len(order)), _r=f["row"].fillna(0))
+    f = f.sort_values(["_f", "_r", "column", "rule", "message"], kind="stable").drop(columns=["_f", "_r"])
+    return f.drop_duplicates().reset_index(drop=True)
+
+
+def format_log(f: pd.DataFrame, max_per_file: int = 200) -> str:
+    """Readable report grouped by file."""
+    n_err = int((f["severity"] == ERROR).sum())
+    n_warn = int((f["severity"] == WARNING).sum())
+    lines = []
+    for file, grp in f.groupby("file", sort=False):
+        e = int((grp["severity"] == ERROR).sum())
+        w = int((grp["severity"] == WARNING).sum())
+        lines.append(f"{file}: {e} error(s), {w} warning(s)")
+        for r in grp.head(max_per_file).itertuples(index=False):
+            where = f"line {r.row}" if not pd.isna(r.row) else "file"
+            col = f", column {r.column}" if r.column else ""
+            lines.append(f"  {r.severity.upper():7s} {where}{col} [{r.rule}]: {r.message}")
+        if len(grp) > max_per_file:
+            lines.append(f"  ... and {len(grp) - max_per_file} more (see the findings CSV)")
+    if n_err:
+        lines.append(f"validation failed in rule validate: {n_err} errors, {n_warn} warnings")
+    else:
+        lines.append(f"validation passed: 0 errors, {n_warn} warnings")
+    return "\n".join(lines) + "\n"
+
+
+def write_findings(f: pd.DataFrame, path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    f[FINDING_COLUMNS].to_csv(path, index=False, lineterminator="\n")
+
+
+OUTPUT_TYPES = {C.DATE: "datetime64[ns]", C.INT: "int64", C.FLOAT: "float64", C.FLAG: "bool"}
+
+
+def output_frame(raw: RawTable, table: C.Table) -> pd.DataFrame:
+    """The typed table of docs/interfaces.md: every contract column, rows sorted by key."""
+    t = raw.typed
+    cols = {}
+    for col in table.columns:
+        if col.name in t.columns:
+            s = t[col.name]
+        else:
+            s = pd.Series(np.nan, index=t.index)
+        if table.name == "labs" and col.name in ("value", "uln"):
+            s = s.astype("float64")
+        elif col.kind in OUTPUT_TYPES:
+            s = s.astype(OUTPUT_TYPES[col.kind])
+        else:
+            s = s.astype(STRING)
+        cols[col.name] = s
+    frame = pd.DataFrame(cols)
+    frame = frame.sort_values(list(table.key), kind="stable").reset_index(drop=True)
+    return frame
+
+
+def write_parquet(frame: pd.DataFrame, path) -> None:
+    """Parquet with text columns recorded as plain (object) strings in the pandas metadata."""
+    text = [c for c in frame.columns if frame[c].dtype == STRING]
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for c in text:
+        i = table.schema.get_field_index(c)
+        table = table.set_column(i, c, table.column(c).cast(pa.string()))
+    meta = pa.Table.from_pandas(frame.head(0).astype({c: object for c in text}), preserve_index=False).schema.metadata
+    table = table.replace_schema_metadata(meta)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, compression="zstd")
+
+
+def validate_tables(paths: dict, files: dict, limits: dict, window_days: int, involvement: dict,
+                    tables_out: dict, findings_out, log_path, log_findings) -> pd.DataFrame:
+    """Run every check; on success write the tables and the warnings, else raise ValidationFailed."""
+    tables, f = check_all(paths, files, limits, window_days, involvement)
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(log_path).write_text(format_log(f))
+    write_findings(f, log_findings)
+    n_err = int((f["severity"] == ERROR).sum())
+    if n_err:
+        raise ValidationFailed(
+            f"validation failed in rule validate: {n_err} errors (see {log_path} and {log_findings})\n"
+            + format_log(f[f["severity"] == ERROR], max_per_file=20), f)
+    for name, table in C.TABLES.items():
+        write_parquet(output_frame(tables[name], table), tables_out[name])
+    write_findings(f, findings_out)
+    return f
