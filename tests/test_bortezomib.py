@@ -1,0 +1,170 @@
+"""Prior-bortezomib categories (clinical-criteria section 7; Rajkumar 2011 for refractory_60d).
+
+Day counts are done by hand next to each case (2018 is not a leap year: Jan 31, Feb 28,
+Mar 31, Apr 30, May 31, Jun 30, Jul 31, Aug 31 days). Thresholds: sensitive when the
+relapse came > 182.6 days after the last dose and the line reached >= PR; refractory_60d
+when NR/NE or progression <= 60 days after the last dose.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import yaml
+
+from alsalvage.bortezomib import bortezomib_categories, contains_bortezomib
+from helpers import REPO
+
+CFG = yaml.safe_load((REPO / "config.yaml").read_text())["bortezomib"]
+INDEX = "2019-06-01"
+BZ = "bortezomib;dexamethasone"
+MDEX = "melphalan;dexamethasone"
+
+# Each case: lines (line, agents, start, end, best, progression, last_bortezomib_date),
+# index date, expected (BORTGRP, BORTR60, BORTPDIM), hand reasoning.
+CASES = {
+    "naive": (
+        [(1, MDEX, "2017-01-01", "2017-06-01", "PR", "2018-01-01", None)],
+        INDEX, ("naive", 0, 0), "no bortezomib line",
+    ),
+    "relapse_182_days": (
+        [(1, BZ, "2017-07-01", "2018-01-01", "PR", "2018-07-02", None)],
+        INDEX, ("refractory", 0, 0), "end 2018-01-01 -> 2018-07-02 = 31+28+31+30+31+30+1 = 182 d, not > 182.6",
+    ),
+    "relapse_183_days": (
+        [(1, BZ, "2017-07-01", "2018-01-01", "PR", "2018-07-03", None)],
+        INDEX, ("sensitive", 0, 0), "2018-01-01 -> 2018-07-03 = 183 d > 182.6 with PR",
+    ),
+    "last_dose_date_wins_over_end_date": (
+        [(1, BZ, "2017-07-01", "2018-01-01", "VGPR", "2018-06-15", "2017-12-01")],
+        INDEX, ("sensitive", 0, 0), "2017-12-01 -> 2018-06-15 = 31+165 = 196 d (from end_date only 165 d)",
+    ),
+    "late_relapse_without_response": (
+        [(1, BZ, "2017-07-01", "2018-01-01", "NR", "2018-12-01", None)],
+        INDEX, ("refractory", 1, 0), "NR: never sensitive, and refractory_60d by no response",
+    ),
+    "ne_counts_as_no_response": (
+        [(1, BZ, "2017-07-01", "2018-01-01", "NE", "2018-12-01", None)],
+        INDEX, ("refractory", 1, 0), "NE: not evaluable is not a response",
+    ),
+    "progression_60_days": (
+        [(1, BZ, "2017-07-01", "2018-01-01", "PR", "2018-03-02", None)],
+        INDEX, ("refractory", 1, 0), "2018-01-01 -> 2018-03-02 = 31+28+1 = 60 d <= 60",
+    ),
+    "progression_61_days": (
+        [(1, BZ, "2017-07-01", "2018-01-01", "PR", "2018-03-03", None)],
+        INDEX, ("refractory", 0, 0), "61 d: refractory by the seed rule (<= 182.6) but not refractory_60d",
+    ),
+    "progression_on_therapy": (
+        [(1, BZ, "2017-07-01", "2018-01-01", "PR", "2017-11-01", None)],
+        INDEX, ("refractory", 1, 0), "progression before the last dose: -61 d",
+    ),
+    "missing_progression_next_line": (
+        [
+            (1, BZ, "2017-07-01", "2018-01-01", "PR", None, None),
+            (2, MDEX, "2018-09-01", "2019-01-01", "PR", "2019-05-01", None),
+        ],
+        INDEX, ("sensitive", 0, 1), "imputed 2018-09-01: 31+28+31+30+31+30+31+31 = 243 d > 182.6, flagged",
+    ),
+    "missing_progression_salvage_start": (
+        [(1, BZ, "2017-07-01", "2018-01-01", "CR", None, None)],
+        "2018-05-01", ("refractory", 0, 1), "last line: imputed index 2018-05-01 = 120 d; flagged",
+    ),
+    "earlier_line_not_most_recent": (
+        [
+            (1, BZ, "2015-01-01", "2015-06-01", "PR", "2016-12-01", None),
+            (2, "thalidomide;dexamethasone", "2017-01-01", "2017-06-01", "PR", "2018-01-01", None),
+            (3, "bortezomib;cyclophosphamide;dexamethasone", "2018-02-01", "2018-06-01", "NR", "2018-07-01", None),
+        ],
+        INDEX, ("refractory", 1, 0), "line 1 was sensitive (549 d) but line 3 is the most recent: NR",
+    ),
+    "earlier_refractory_then_sensitive": (
+        [
+            (1, BZ, "2015-01-01", "2015-06-01", "NR", "2015-07-01", None),
+            (2, "daratumumab;Bortezomib;dexamethasone", "2016-01-01", "2017-01-01", "CR", "2018-01-01", None),
+        ],
+        INDEX, ("sensitive", 0, 0), "line 2 (upper-case name matched): 2017-01-01 -> 2018-01-01 = 365 d, CR",
+    ),
+    "bortezomib_only_after_index": (
+        [
+            (1, MDEX, "2017-01-01", "2017-06-01", "PR", "2018-01-01", None),
+            (2, BZ, "2019-07-01", "2019-12-01", "PR", None, None),
+        ],
+        INDEX, ("naive", 0, 0), "line 2 starts after the index date: not prior therapy",
+    ),
+    "missing_progression_earlier_line": (
+        [
+            (1, BZ, "2017-01-01", "2017-06-01", "VGPR", None, None),
+            (2, MDEX, "2017-08-01", "2018-01-01", "PR", "2019-01-01", None),
+        ],
+        INDEX, ("refractory", 0, 1), "imputed from line 2: 2017-06-01 -> 2017-08-01 = 30+31 = 61 d",
+    ),
+}  # fmt: skip
+
+
+def _frame(cases):
+    rows, idx = [], []
+    for pid, (lines, index, _, _) in cases.items():
+        idx.append((pid, index))
+        for line, agents, start, end, best, prog, lastbz in lines:
+            rows.append((pid, line, agents, agents, start, end, best, prog, lastbz))
+    lines = pd.DataFrame(
+        rows,
+        columns=[
+            "patient_id", "line", "regimen", "agents", "start_date", "end_date",
+            "best_response", "progression_date", "last_bortezomib_date",
+        ],
+    )  # fmt: skip
+    for c in ("start_date", "end_date", "progression_date", "last_bortezomib_date"):
+        lines[c] = pd.to_datetime(lines[c])
+    lines["line"] = lines["line"].astype("int64")
+    index = pd.DataFrame(idx, columns=["patient_id", "index_date"])
+    index["index_date"] = pd.to_datetime(index["index_date"])
+    return lines, index
+
+
+@pytest.fixture(scope="module")
+def result():
+    lines, index = _frame(CASES)
+    return bortezomib_categories(lines, index, CFG).set_index("patient_id")
+
+
+@pytest.mark.parametrize("pid", list(CASES))
+def test_bortezomib_category(result, pid):
+    grp, r60, pdim = CASES[pid][2]
+    row = result.loc[pid]
+    why = CASES[pid][3]
+    assert row["BORTGRP"] == grp, why
+    assert row["BORTR60"] == r60, why
+    assert row["BORTPDIM"] == pdim, why
+    assert row["BORTEXP"] == (0 if grp == "naive" else 1), why
+
+
+def test_every_patient_gets_a_row_even_without_lines():
+    lines, index = _frame(CASES)
+    extra = pd.DataFrame({"patient_id": ["nolines"], "index_date": pd.to_datetime(["2019-01-01"])})
+    out = bortezomib_categories(lines, pd.concat([index, extra]), CFG).set_index("patient_id")
+    assert out.loc["nolines", "BORTGRP"] == "naive"
+    assert len(out) == len(CASES) + 1
+
+
+@pytest.mark.parametrize(
+    "agents,expected",
+    [
+        ("bortezomib", True),
+        ("cyclophosphamide;bortezomib;dexamethasone", True),
+        ("Bortezomib; dexamethasone", True),
+        ("carfilzomib;dexamethasone", False),
+        ("ixazomib", False),
+        ("", False),
+    ],
+)
+def test_contains_bortezomib(agents, expected):
+    assert bool(contains_bortezomib(pd.Series([agents]))[0]) is expected
+
+
+def test_threshold_is_a_parameter():
+    # the 183-day relapse becomes refractory when the threshold is 200 days
+    lines, index = _frame({"p": CASES["relapse_183_days"]})
+    out = bortezomib_categories(lines, index, {**CFG, "sensitive_relapse_after_days": 200})
+    assert out.loc[0, "BORTGRP"] == "refractory"

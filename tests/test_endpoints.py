@@ -1,0 +1,183 @@
+"""Time-to-event endpoints (ADTTE): OS, time to dialysis, hematologic PFS, time on treatment.
+
+Index date 2020-01-01 for everybody; expected days and months worked out by hand
+(months = days / 30.4375) in the comment next to each case.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from alsalvage import endpoints as ep
+from alsalvage.derive_common import DerivationError, months
+
+T0 = pd.Timestamp("2020-01-01")
+DPM = 30.4375
+NaT = pd.NaT
+
+
+def d(days):
+    return T0 + pd.Timedelta(days=days)
+
+
+def cohort(rows):
+    """rows: id -> dict of outcome days (None = missing) and DIALBL."""
+    adsl, out = [], []
+    for pid, r in rows.items():
+        adsl.append(dict(USUBJID=pid, TRTSDT=T0, DIALBL=r.get("dialbl", 0)))
+        conv = lambda k: NaT if r.get(k) is None else d(r[k])  # noqa: E731
+        out.append(
+            dict(
+                patient_id=pid,
+                salvage_end_date=conv("end"),
+                stop_reason=r.get("stop", "completed"),
+                next_line_date=conv("next"),
+                dialysis_start_date=conv("dial"),
+                last_contact_date=conv("last"),
+                death_date=conv("death"),
+            )
+        )
+    return pd.DataFrame(adsl), pd.DataFrame(out)
+
+
+def adrs_of(rows):
+    return pd.DataFrame(
+        [dict(USUBJID=p, PARAMCD=c, ADT=d(day)) for p, c, day in rows], columns=["USUBJID", "PARAMCD", "ADT"]
+    ).astype({"ADT": "datetime64[ns]"})
+
+
+def derive(rows, adrs_rows=()):
+    adsl, out = cohort(rows)
+    t = ep.derive_adtte(adsl, adrs_of(adrs_rows), out, {"days_per_month": DPM})
+    return {(r.USUBJID, r.PARAMCD): r for r in t.itertuples()}
+
+
+@pytest.mark.parametrize(
+    "days, expected",
+    [
+        (365.25, 12.0),  # 365.25 / 30.4375 = 12
+        (30.4375, 1.0),
+        (1461, 48.0),  # four years incl. one leap day: 1461 / 30.4375 = 48
+        (0, 0.0),
+    ],
+)
+def test_months(days, expected):
+    assert months(days, DPM) == expected
+
+
+def test_overall_survival():
+    t = derive(
+        {
+            # died 2024-01-01: 366 + 365 + 365 + 365 = 1461 days = 48.0 months, event
+            "A": dict(end=100, death=1461, last=1461),
+            # alive, last contact day 730 -> censored, 730 / 30.4375 = 23.98 months
+            "B": dict(end=100, last=730),
+        }
+    )
+    a, b = t[("A", "OS")], t[("B", "OS")]
+    assert (a.CNSR, a.ADT, a.AVAL, a.EVNTDESC) == (0, d(1461), 48.0, "Death (any cause)")
+    assert (b.CNSR, b.ADT) == (1, d(730))
+    assert b.AVAL == pytest.approx(730 / 30.4375)
+    assert b.CNSDTDSC == "Alive at last contact" and b.EVNTDESC is None
+
+
+def test_time_to_dialysis():
+    t = derive(
+        {
+            "DIAL": dict(dial=200, death=400, last=400),  # dialysis day 200 -> event (CNSR 0)
+            "DEAD": dict(death=300, last=300),  # death without dialysis -> competing (2)
+            "CENS": dict(last=500),  # alive, no dialysis -> censored day 500 (1)
+            "ONDIAL": dict(dialbl=1, dial=-100, last=500),  # on dialysis at index -> no row
+        }
+    )
+    assert (t[("DIAL", "TTDIAL")].CNSR, t[("DIAL", "TTDIAL")].ADT) == (0, d(200))
+    assert (t[("DEAD", "TTDIAL")].CNSR, t[("DEAD", "TTDIAL")].ADT) == (2, d(300))
+    assert (t[("CENS", "TTDIAL")].CNSR, t[("CENS", "TTDIAL")].ADT) == (1, d(500))
+    assert ("ONDIAL", "TTDIAL") not in t
+    assert ("ONDIAL", "OS") in t  # every patient has OS
+    assert t[("DIAL", "TTDIAL")].AVAL == pytest.approx(200 / 30.4375)
+
+
+def test_hematologic_pfs():
+    t = derive(
+        {
+            "PROG": dict(death=300, last=300),  # progression day 120 before death -> 120, event
+            "DEATH": dict(death=250, last=250),  # no progression, death day 250 -> event
+            "NEXT": dict(next=150, death=400, last=400),  # death after next line -> censored
+            "NONE": dict(last=365),  # no assessment at all -> censored at index (0 months)
+        },
+        [
+            ("PROG", "HEMRESP", 60),
+            ("PROG", "HEMRESP", 120),
+            ("PROG", "HEMPROG", 120),
+            ("DEATH", "HEMRESP", 90),
+            ("NEXT", "HEMRESP", 90),
+            ("NEXT", "HEMRESP", 150),  # on the next-line date: still counts as last assessment
+            ("NEXT", "HEMRESP", 200),  # after the next line: ignored
+        ],
+    )
+    p, dd, n, z = (t[(k, "HEMPFS")] for k in ("PROG", "DEATH", "NEXT", "NONE"))
+    assert (p.CNSR, p.ADT, p.EVNTDESC) == (0, d(120), "Hematologic progression")
+    assert (dd.CNSR, dd.ADT, dd.EVNTDESC) == (0, d(250), "Death")
+    assert (n.CNSR, n.ADT, n.CNSDTDSC) == (1, d(150), "Last hematologic assessment")
+    assert (z.CNSR, z.ADT, z.AVAL) == (1, T0, 0.0)
+
+
+def test_time_on_treatment():
+    t = derive(
+        {
+            "TOX": dict(end=90, stop="toxicity", last=400),  # stopped day 90 -> event
+            "DONE": dict(end=365, stop="completed", last=400),  # completed: also an event
+            "ON": dict(end=None, stop="ongoing", last=500),  # ongoing -> censored day 500
+        }
+    )
+    assert (t[("TOX", "TOT")].CNSR, t[("TOX", "TOT")].ADT) == (0, d(90))
+    assert t[("TOX", "TOT")].EVNTDESC == "Lenalidomide stopped: toxicity"
+    assert (t[("DONE", "TOT")].CNSR, t[("DONE", "TOT")].ADT) == (0, d(365))
+    assert (t[("ON", "TOT")].CNSR, t[("ON", "TOT")].ADT) == (1, d(500))
+    assert t[("ON", "TOT")].CNSDTDSC == "Ongoing at last contact"
+
+
+def test_bad_input_lists_every_problem():
+    adsl, out = cohort(
+        {
+            "A": dict(death=-5, last=100),  # death before index
+            "B": dict(end=None, stop="toxicity", last=100),  # stopped without an end date
+        }
+    )
+    files = {"adsl": "results/derived/adsl.parquet", "adrs": "results/derived/adrs.parquet", "outcomes": "o.parquet"}
+    with pytest.raises(DerivationError) as err:
+        ep.check_inputs(adsl, adrs_of([]), out, files)
+    msg = str(err.value)
+    assert "derive_endpoints" in msg
+    assert "patient A, column death_date" in msg
+    assert "patient B, column salvage_end_date" in msg
+    with pytest.raises(DerivationError, match="column 'DIALBL' is missing"):
+        ep.check_inputs(adsl.drop(columns="DIALBL"), adrs_of([]), out, files)
+
+
+@pytest.mark.parametrize("text", ["plain", "with, comma", 'with "quote"'])
+def test_fast_csv_writer_matches_the_shared_writer(tmp_path, text):
+    """The Arrow-based writer used for ADRS/ADTTE gives the same bytes as
+    derive_common.write_dataset (the comma/quote cases take the pandas fallback)."""
+    import numpy as np
+
+    from alsalvage import csvout
+    from alsalvage.derive_common import write_dataset
+
+    df = pd.DataFrame(
+        {
+            "USUBJID": ["B", "A", "C"],
+            "TXT": [text, None, "x"],
+            "AVAL": [1.0, np.nan, 15.835728952772074],
+            "CNSR": [0, 1, 2],
+            "ADY": pd.array([3, None, -1], dtype="Int64"),
+            "ADT": [d(1), NaT, d(400)],
+            "FL": [True, False, True],
+        }
+    )
+    write_dataset(df, tmp_path / "a.csv", tmp_path / "a.parquet", ["USUBJID"])
+    csvout.write_dataset(df, tmp_path / "b.csv", tmp_path / "b.parquet", ["USUBJID"])
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert pd.read_parquet(tmp_path / "a.parquet").equals(pd.read_parquet(tmp_path / "b.parquet"))

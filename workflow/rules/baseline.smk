@@ -1,0 +1,59 @@
+# Stage 2: baseline derivations (ADSL) and adverse events (ADAE) from the validated tables.
+# Params carry only the config keys these rules read: a response threshold does not rerun them.
+
+
+rule derive_baseline:
+    input:
+        patients="results/validated/patients.parquet",
+        therapy_lines="results/validated/therapy_lines.parquet",
+        salvage_cycles="results/validated/salvage_cycles.parquet",
+        outcomes="results/validated/outcomes.parquet",
+        labs="results/validated/labs.parquet",
+        code=pkg(
+            "contract", "derive_common", "egfr", "staging", "bortezomib", "baseline"
+        ),
+    output:
+        csv="results/derived/adsl.csv",
+        parquet="results/derived/adsl.parquet",
+    log:
+        "logs/derive_baseline.log",
+    benchmark:
+        "benchmarks/derive_baseline.tsv"
+    conda:
+        "../envs/derive.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=15,
+    params:
+        window_days=config["baseline"]["window_days"],
+        egfr_equation=config["egfr"]["equation"],
+        staging=config["staging"],
+        bortezomib=config["bortezomib"],
+        measurable_dflc_mg_l=config["hematologic"]["measurable_dflc_mg_l"],
+        low_dflc_min_mg_l=config["hematologic"]["low_dflc_min_mg_l"],
+        days_per_month=config["endpoints"]["days_per_month"],
+        death_on_treatment_days=config["exposure"]["death_on_treatment_days"],
+    script:
+        "../scripts/derive_baseline.py"
+
+
+rule derive_adverse_events:
+    input:
+        adverse_events="results/validated/adverse_events.parquet",
+        code=pkg("derive_common", "adverse_events"),
+    output:
+        csv="results/derived/adae.csv",
+        parquet="results/derived/adae.parquet",
+    log:
+        "logs/derive_adverse_events.log",
+    benchmark:
+        "benchmarks/derive_adverse_events.tsv"
+    conda:
+        "../envs/derive.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../scripts/derive_adverse_events.py"

@@ -1,0 +1,56 @@
+# Stage 3: responses (ADRS) and time-to-event endpoints (ADTTE) from ADSL and the
+# validated labs/outcomes. A response threshold reruns these two rules only.
+
+
+rule derive_responses:
+    input:
+        labs="results/validated/labs.parquet",
+        outcomes="results/validated/outcomes.parquet",
+        adsl="results/derived/adsl.parquet",
+        code=pkg("derive_common", "csvout", "egfr", "hematologic", "organ", "responses"),
+    output:
+        csv="results/derived/adrs.csv",
+        parquet="results/derived/adrs.parquet",
+    log:
+        "logs/derive_responses.log",
+    benchmark:
+        "benchmarks/derive_responses.tsv"
+    conda:
+        "../envs/derive.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=15,
+    params:
+        hematologic=config["hematologic"],
+        cardiac=config["cardiac"],
+        renal=config["renal"],
+        liver=config["liver"],
+        egfr=config["egfr"],
+    script:
+        "../scripts/derive_responses.py"
+
+
+rule derive_endpoints:
+    input:
+        adsl="results/derived/adsl.parquet",
+        adrs="results/derived/adrs.parquet",
+        outcomes="results/validated/outcomes.parquet",
+        code=pkg("csvout", "derive_common", "endpoints"),
+    output:
+        csv="results/derived/adtte.csv",
+        parquet="results/derived/adtte.parquet",
+    log:
+        "logs/derive_endpoints.log",
+    benchmark:
+        "benchmarks/derive_endpoints.tsv"
+    conda:
+        "../envs/derive.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        endpoints=config["endpoints"],
+    script:
+        "../scripts/derive_endpoints.py"

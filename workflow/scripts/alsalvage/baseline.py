@@ -1,0 +1,338 @@
+"""ADSL: one row per patient with baseline, staging, prior-therapy and exposure variables.
+
+Input: the validated tables (docs/interfaces.md, canonical units already applied by the
+validation stage). Output columns and their order: ``ADSL_COLUMNS`` (the ADSL contract
+of docs/interfaces.md). All work is vectorised (merge/groupby); choices are documented in
+docs/methods.md, section "Baseline, staging and prior therapy".
+
+``params`` (a mapping, built by the rule from config):
+  window_days                baseline window (days before index, inclusive)
+  egfr_equation              'ckd_epi_2009' or 'ckd_epi_2021'
+  staging                    the ``staging`` config section
+  bortezomib                 the ``bortezomib`` config section
+  measurable_dflc_mg_l       hematologic evaluability: dFLC-measurable at or above
+  low_dflc_min_mg_l          low-dFLC group lower bound (inclusive)
+  days_per_month             days per month
+  death_on_treatment_days    death within this many days after the last dose = on therapy
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from . import bortezomib as bz
+from . import staging
+from .contract import ANALYTES
+from .derive_common import (
+    DerivationError,
+    baseline_values,
+    baseline_wide,
+    days_between,
+    in_window,
+    last_in_window,
+    months,
+)
+from .egfr import baseline_egfr
+
+RULE = "derive_baseline"
+
+ORGAN_COLUMNS = {
+    "heart": "HEART",
+    "kidney": "KIDNEY",
+    "liver": "LIVER",
+    "nerve": "NERVE",
+    "autonomic": "AUTONOMIC",
+    "soft_tissue": "SOFTTISS",
+    "gi": "GI",
+}
+
+# analyte -> ADSL baseline column (FLCs are handled as a same-day pair, see below)
+LAB_COLUMNS = {
+    "serum_ife": "SIFEBL",
+    "urine_ife": "UIFEBL",
+    "serum_mprotein": "SMPROTBL",
+    "urine_mprotein": "UMPROTBL",
+    "ntprobnp": "NTPROBL",
+    "ctnt": "CTNTBL",
+    "hs_ctnt": "HSCTNTBL",
+    "ctni": "CTNIBL",
+    "creatinine": "CREATBL",
+    "egfr": "EGFRREP",  # reported eGFR, input to EGFRBL
+    "proteinuria_24h": "PROTUBL",
+    "alp": "ALPBL",
+    "nyha": "NYHABL",
+    "lvef": "LVEFBL",
+}
+
+EARLY_STOP_REASONS = (
+    "progression",
+    "no_response",
+    "toxicity",
+    "patient_decision",
+    "physician_decision",
+    "other",
+)
+
+ADSL_COLUMNS = [
+    "USUBJID", "SEX", "AGE", "BRTHDT", "DIAGDT", "TRTSDT", "TRTEDT", "ISOTYPE",
+    "HEART", "KIDNEY", "LIVER", "NERVE", "AUTONOMIC", "SOFTTISS", "GI", "NORGAN",
+    "KAPPABL", "LAMBDABL", "IFLCBL", "UFLCBL", "DFLCBL", "KLRATBL", "SIFEBL", "UIFEBL",
+    "SMPROTBL", "UMPROTBL", "NTPROBL", "CTNTBL", "HSCTNTBL", "CTNIBL", "CREATBL",
+    "EGFRBL", "EGFRSRC", "PROTUBL", "ALPBL", "ALPULNBL", "NYHABL", "LVEFBL", "DIALBL",
+    "MAYO04", "EUSTG", "MAYO12", "RENSTG", "STGFL", "HEMEVAL",
+    "NPRIOR", "FLSTDT", "FLTOIDXM", "BORTEXP", "BORTGRP", "BORTR60", "BORTPDIM",
+    "LENSTDOS", "LENMDDOS", "LENMXDOS", "NCYCLES", "TRTDURM", "STOPRSN", "EARLYDSC",
+    "DTHONTRT", "DTHDT", "LSTCNTDT", "DIALDT", "NXTLNDT", "SAFFL", "ITTFL",
+]  # fmt: skip
+
+REQUIRED = {
+    "patients": ["patient_id", "sex", "birth_date", "diagnosis_date", "isotype", *ORGAN_COLUMNS],
+    "therapy_lines": ["patient_id", "line", "agents", "start_date", "end_date", "best_response", "progression_date"],
+    "salvage_cycles": ["patient_id", "cycle", "start_date", "lenalidomide_mg"],
+    "outcomes": [
+        "patient_id",
+        "salvage_end_date",
+        "stop_reason",
+        "next_line_date",
+        "dialysis_start_date",
+        "last_contact_date",
+        "death_date",
+    ],
+    "labs": ["patient_id", "date", "analyte", "value"],
+}
+
+
+def age_years(birth: pd.Series, at: pd.Series) -> pd.Series:
+    """Completed years between ``birth`` and ``at`` (floor), nullable integer."""
+    b = pd.to_datetime(birth)
+    a = pd.to_datetime(at)
+    years = a.dt.year - b.dt.year
+    before_birthday = (a.dt.month < b.dt.month) | ((a.dt.month == b.dt.month) & (a.dt.day < b.dt.day))
+    return (years - before_birthday.astype("float64")).astype("Int64")
+
+
+def index_dates(cycles: pd.DataFrame) -> pd.DataFrame:
+    """patient_id, index_date = start of the first salvage cycle (cycle 1 day 1)."""
+    first = cycles.sort_values(["patient_id", "cycle"], kind="mergesort").groupby("patient_id").head(1)
+    return first[["patient_id", "start_date"]].rename(columns={"start_date": "index_date"}).reset_index(drop=True)
+
+
+def check_inputs(tables: Mapping[str, pd.DataFrame], files: Mapping[str, str] | None = None) -> None:
+    """Raise one DerivationError listing every structural problem of the inputs."""
+    files = files or {k: k for k in tables}
+    problems: list[str] = []
+    for name, cols in REQUIRED.items():
+        if name not in tables:
+            problems.append(f"table {name}: not given (needed by rule {RULE})")
+            continue
+        problems += [
+            f"file {files.get(name, name)}: column '{c}' is missing (needed by rule {RULE})"
+            for c in cols
+            if c not in tables[name].columns
+        ]
+    if problems:
+        raise DerivationError(RULE, problems)
+    known = set(tables["patients"]["patient_id"])
+    for name in ("therapy_lines", "salvage_cycles", "outcomes", "labs"):
+        df = tables[name].reset_index(drop=True)
+        if set(pd.unique(df["patient_id"])) <= known:
+            continue
+        bad = df.index[~df["patient_id"].isin(known)]
+        for i in bad[:20]:
+            problems.append(
+                f"file {files.get(name, name)}: row {i + 1} column 'patient_id': "
+                f"'{df.at[i, 'patient_id']}' is not in patients"
+            )
+        if len(bad) > 20:
+            problems.append(f"file {files.get(name, name)}: {len(bad) - 20} more unknown patient_id rows")
+    problems += canonical_unit_problems(tables["labs"], files.get("labs", "labs"))
+    out = tables["outcomes"]
+    missing = sorted(known - set(out["patient_id"]))
+    for pid in missing[:20]:
+        problems.append(f"file {files.get('outcomes', 'outcomes')}: column 'patient_id': no row for patient '{pid}'")
+    if len(missing) > 20:
+        problems.append(f"file {files.get('outcomes', 'outcomes')}: {len(missing) - 20} more patients without a row")
+    if problems:
+        raise DerivationError(RULE, problems)
+
+
+def canonical_unit_problems(labs: pd.DataFrame, file: str, rule: str = RULE) -> list[str]:
+    """Derivations read canonical units only (converted at validation): report every lab
+    row whose unit is not the canonical unit of its analyte (a table that skipped validation)."""
+    if "unit" not in labs.columns:
+        return []
+    canon = {k: a.canonical_unit for k, a in ANALYTES.items()}
+    # compare on the distinct (analyte, unit) pairs (cheap on millions of rows, also on
+    # categorical columns), then locate the rows of the bad pairs; code -1 = missing
+    a_codes, a_uni = pd.factorize(labs["analyte"])
+    u_codes, u_uni = pd.factorize(labs["unit"])
+    a_names = np.append(np.asarray(a_uni, dtype=object), None)
+    u_names = np.append(np.asarray(u_uni, dtype=object), "")
+    base = len(u_names)
+    pair = (a_codes.astype("int64") + 1) * base + (u_codes + 1)
+    bad_pairs = [p for p in np.unique(pair) if canon.get(a_names[p // base - 1]) != u_names[p % base - 1]]
+    if not bad_pairs:
+        return []
+    bad = np.flatnonzero(np.isin(pair, bad_pairs))
+    analyte = a_names[a_codes[bad]]
+    unit = u_names[u_codes[bad]]
+    problems = [
+        f"file {file}: row {i + 1} column 'unit': '{u}' for analyte '{a}' "
+        f"is not the canonical unit '{canon.get(a)}' (rule {rule} reads validated tables only)"
+        for i, a, u in list(zip(bad, analyte, unit))[:20]
+    ]
+    if len(bad) > 20:
+        problems.append(f"file {file}: {len(bad) - 20} more rows with a non-canonical unit")
+    return problems
+
+
+def _flc_pair(labs: pd.DataFrame, index: pd.DataFrame, window_days: float) -> pd.DataFrame:
+    """Baseline kappa and lambda from the last day in the window with both measured."""
+    flc = labs[labs["analyte"].isin(["flc_kappa", "flc_lambda"])].dropna(subset=["value"])
+    wide = flc.pivot_table(
+        index=["patient_id", "date"], columns="analyte", values="value", aggfunc="last", observed=True
+    ).reset_index()
+    for a in ("flc_kappa", "flc_lambda"):
+        if a not in wide.columns:
+            wide[a] = np.nan
+    wide = wide.dropna(subset=["flc_kappa", "flc_lambda"])
+    sel = last_in_window(wide, index, window_days)
+    return sel[["patient_id", "flc_kappa", "flc_lambda"]].rename(
+        columns={"flc_kappa": "KAPPABL", "flc_lambda": "LAMBDABL"}
+    )
+
+
+def _lab_baselines(labs: pd.DataFrame, index: pd.DataFrame, window_days: float) -> pd.DataFrame:
+    long = baseline_values(labs, index, window_days, analytes=list(LAB_COLUMNS))
+    wide = baseline_wide(long, "value", LAB_COLUMNS).rename(columns=LAB_COLUMNS)
+    alp = long[long["analyte"] == "alp"].set_index("patient_id")
+    wide["ALPULNBL"] = alp["uln"] if "uln" in alp.columns else np.nan
+    return wide[[*LAB_COLUMNS.values(), "ALPULNBL"]].reset_index()
+
+
+def _prior_therapy(lines: pd.DataFrame, index: pd.DataFrame, days_per_month: float) -> pd.DataFrame:
+    prior = bz.prior_lines(lines, index)
+    agg = prior.groupby("patient_id").agg(NPRIOR=("line", "size"), FLSTDT=("start_date", "min"))
+    out = index.merge(agg, left_on="patient_id", right_index=True, how="left")
+    out["NPRIOR"] = out["NPRIOR"].fillna(0).astype("int64")
+    out["FLTOIDXM"] = months(days_between(out["FLSTDT"], out["index_date"]), days_per_month)
+    return out[["patient_id", "NPRIOR", "FLSTDT", "FLTOIDXM"]]
+
+
+def _exposure(cycles: pd.DataFrame) -> pd.DataFrame:
+    """Lenalidomide doses over the cycles actually dosed (> 0 mg)."""
+    dosed = cycles[cycles["lenalidomide_mg"] > 0].sort_values(["patient_id", "cycle"], kind="mergesort")
+    return (
+        dosed.groupby("patient_id")["lenalidomide_mg"]
+        .agg(LENSTDOS="first", LENMDDOS="median", LENMXDOS="max", NCYCLES="size")
+        .reset_index()
+    )
+
+
+def derive_adsl(tables: Mapping[str, pd.DataFrame], params: Mapping, files: Mapping[str, str] | None = None):
+    """Build ADSL from the validated tables (see module docstring for ``params``)."""
+    check_inputs(tables, files)
+    pts = tables["patients"]
+    lines = tables["therapy_lines"]
+    cycles = tables["salvage_cycles"]
+    outc = tables["outcomes"]
+    labs = tables["labs"]
+    window = float(params["window_days"])
+    dpm = float(params["days_per_month"])
+
+    idx = pts[["patient_id"]].merge(index_dates(cycles), on="patient_id", how="left")
+    a = pts.rename(
+        columns={
+            "patient_id": "USUBJID",
+            "sex": "SEX",
+            "birth_date": "BRTHDT",
+            "diagnosis_date": "DIAGDT",
+            "isotype": "ISOTYPE",
+        }
+    )
+    a = a.merge(idx.rename(columns={"patient_id": "USUBJID", "index_date": "TRTSDT"}), on="USUBJID", how="left")
+    a["AGE"] = age_years(a["BRTHDT"], a["TRTSDT"])
+    for src, dst in ORGAN_COLUMNS.items():
+        a[dst] = a[src].fillna(False).astype(bool).astype("int64")
+    a["NORGAN"] = a[list(ORGAN_COLUMNS.values())].sum(axis=1).astype("int64")
+
+    # outcomes
+    o = outc.rename(
+        columns={
+            "patient_id": "USUBJID",
+            "salvage_end_date": "TRTEDT",
+            "stop_reason": "STOPRSN",
+            "next_line_date": "NXTLNDT",
+            "dialysis_start_date": "DIALDT",
+            "last_contact_date": "LSTCNTDT",
+            "death_date": "DTHDT",
+        }
+    )[["USUBJID", "TRTEDT", "STOPRSN", "NXTLNDT", "DIALDT", "LSTCNTDT", "DTHDT"]]
+    a = a.merge(o, on="USUBJID", how="left")
+    a["DIALBL"] = (a["DIALDT"].notna() & a["TRTSDT"].notna() & (a["DIALDT"] <= a["TRTSDT"])).astype("int64")
+
+    # baseline labs: one pass over the whole labs table, then work on the window only
+    labs = in_window(labs, idx, window).drop(columns="index_date")
+    labs = labs.astype({c: object for c in labs.columns if isinstance(labs[c].dtype, pd.CategoricalDtype)})
+    labsbl = _lab_baselines(labs, idx, window).rename(columns={"patient_id": "USUBJID"})
+    flc = _flc_pair(labs, idx, window).rename(columns={"patient_id": "USUBJID"})
+    a = a.merge(labsbl, on="USUBJID", how="left").merge(flc, on="USUBJID", how="left")
+    for c in [*LAB_COLUMNS.values(), "ALPULNBL", "KAPPABL", "LAMBDABL"]:
+        a[c] = a[c].astype("float64")
+    kappa_clone = a["ISOTYPE"] == "kappa"
+    a["IFLCBL"] = np.where(kappa_clone, a["KAPPABL"], a["LAMBDABL"])
+    a["UFLCBL"] = np.where(kappa_clone, a["LAMBDABL"], a["KAPPABL"])
+    a["DFLCBL"] = a["IFLCBL"] - a["UFLCBL"]
+    a["KLRATBL"] = a["KAPPABL"] / a["LAMBDABL"].where(a["LAMBDABL"] > 0)
+
+    egfr, src = baseline_egfr(
+        a["CREATBL"], a["AGE"].astype("float64"), a["SEX"], a["EGFRREP"], a["DIALBL"] == 1, params["egfr_equation"]
+    )
+    a["EGFRBL"] = egfr
+    a["EGFRSRC"] = src
+
+    st = params["staging"]
+    a["MAYO04"] = staging.mayo2004(a["NTPROBL"], a["CTNTBL"], a["HSCTNTBL"], a["CTNIBL"], st)
+    a["EUSTG"] = staging.european(a["NTPROBL"], a["CTNTBL"], a["HSCTNTBL"], a["CTNIBL"], st)
+    a["MAYO12"] = staging.mayo2012(a["DFLCBL"], a["NTPROBL"], a["CTNTBL"], a["HSCTNTBL"], st)
+    a["RENSTG"] = staging.renal_stage(a["EGFRBL"], a["PROTUBL"], a["DIALBL"] == 1, st)
+    a["STGFL"] = staging.stage_flags(a["MAYO04"], a["EUSTG"], a["MAYO12"], a["RENSTG"], a["DIALBL"] == 1)
+
+    d = a["DFLCBL"]
+    a["HEMEVAL"] = np.where(
+        d >= float(params["measurable_dflc_mg_l"]),
+        "measurable",
+        np.where(d >= float(params["low_dflc_min_mg_l"]), "low_dflc", "not_measurable"),
+    ).astype(object)
+
+    # prior therapy
+    prior = _prior_therapy(lines, idx, dpm).rename(columns={"patient_id": "USUBJID"})
+    bcat = bz.bortezomib_categories(lines, idx, params["bortezomib"]).rename(columns={"patient_id": "USUBJID"})
+    a = a.merge(prior, on="USUBJID", how="left").merge(
+        bcat[["USUBJID", "BORTEXP", "BORTGRP", "BORTR60", "BORTPDIM"]], on="USUBJID", how="left"
+    )
+
+    # exposure and discontinuation
+    a = a.merge(_exposure(cycles).rename(columns={"patient_id": "USUBJID"}), on="USUBJID", how="left")
+    a["NCYCLES"] = a["NCYCLES"].fillna(0).astype("int64")
+    end = a["TRTEDT"].fillna(a["LSTCNTDT"])
+    a["TRTDURM"] = months(days_between(a["TRTSDT"], end), dpm)
+    a["EARLYDSC"] = a["STOPRSN"].isin(EARLY_STOP_REASONS).astype("int64")
+    after_last_dose = days_between(a["TRTEDT"], a["DTHDT"])
+    a["DTHONTRT"] = (
+        (a["STOPRSN"] == "death")
+        | ((after_last_dose >= 0) & (after_last_dose <= float(params["death_on_treatment_days"])))
+    ).astype("int64")
+    treated = np.where(a["NCYCLES"] > 0, "Y", "N").astype(object)
+    a["SAFFL"] = treated
+    a["ITTFL"] = treated
+
+    out = a[ADSL_COLUMNS].sort_values("USUBJID", kind="mergesort").reset_index(drop=True)
+    for c in ("LENSTDOS", "LENMDDOS", "LENMXDOS", "FLTOIDXM", "TRTDURM", "EGFRBL", "IFLCBL", "UFLCBL", "DFLCBL"):
+        out[c] = out[c].astype("float64")
+    for c in ("MAYO04", "EUSTG", "MAYO12", "RENSTG", "STGFL", "EGFRSRC", "HEMEVAL", "BORTGRP"):
+        out[c] = out[c].astype(object)
+    return out

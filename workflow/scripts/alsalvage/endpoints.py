@@ -1,0 +1,211 @@
+"""ADTTE: time-to-event endpoints from the index date (lenalidomide cycle 1 day 1).
+
+One row per patient and PARAMCD: OS, TTDIAL (patients not on dialysis at index),
+HEMPFS and TOT. AVAL = days / days_per_month; CNSR 0 = event, 1 = censored,
+2 = competing event (TTDIAL: death without dialysis). Pure, vectorised functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from .derive_common import DerivationError, days_between, months, require_columns
+
+RULE = "derive_endpoints"
+PARAMS = {
+    "OS": "Overall survival (months)",
+    "TTDIAL": "Time to chronic dialysis (months)",
+    "HEMPFS": "Hematologic progression-free survival (months)",
+    "TOT": "Time on lenalidomide (months)",
+}
+ADTTE_COLUMNS = ["USUBJID", "PARAMCD", "PARAM", "STARTDT", "ADT", "AVAL", "CNSR", "EVNTDESC", "CNSDTDSC"]
+ADSL_COLUMNS = ["USUBJID", "TRTSDT", "DIALBL"]
+ADRS_COLUMNS = ["USUBJID", "PARAMCD", "ADT"]
+OUTCOME_COLUMNS = [
+    "patient_id",
+    "salvage_end_date",
+    "stop_reason",
+    "next_line_date",
+    "dialysis_start_date",
+    "last_contact_date",
+    "death_date",
+]
+
+
+def _rows(df: pd.DataFrame, paramcd: str, adt, cnsr, evnt, cnsd, days_per_month: float) -> pd.DataFrame:
+    out = pd.DataFrame(
+        {
+            "USUBJID": df["USUBJID"].to_numpy(),
+            "PARAMCD": paramcd,
+            "PARAM": PARAMS[paramcd],
+            "STARTDT": df["TRTSDT"].to_numpy(),
+            "ADT": pd.to_datetime(pd.Series(adt)).to_numpy(),
+            "CNSR": np.asarray(cnsr, dtype="int64"),
+            "EVNTDESC": np.asarray(evnt, dtype=object),
+            "CNSDTDSC": np.asarray(cnsd, dtype=object),
+        }
+    )
+    out["AVAL"] = months(days_between(out["STARTDT"], out["ADT"]), days_per_month)
+    out["EVNTDESC"] = out["EVNTDESC"].where(out["EVNTDESC"].notna(), None)
+    out["CNSDTDSC"] = out["CNSDTDSC"].where(out["CNSDTDSC"].notna(), None)
+    return out[ADTTE_COLUMNS]
+
+
+def overall_survival(p: pd.DataFrame, dpm: float) -> pd.DataFrame:
+    """Index -> death from any cause; alive patients censored at last contact."""
+    dead = p["DTHDT"].notna().to_numpy()
+    adt = np.where(dead, p["DTHDT"], p["LSTCNTDT"])
+    return _rows(
+        p,
+        "OS",
+        adt,
+        np.where(dead, 0, 1),
+        np.where(dead, "Death (any cause)", None),
+        np.where(dead, None, "Alive at last contact"),
+        dpm,
+    )
+
+
+def time_to_dialysis(p: pd.DataFrame, dpm: float) -> pd.DataFrame:
+    """Patients not on dialysis at index. Event: start of chronic dialysis (CNSR 0);
+    death without dialysis: competing event (CNSR 2, at death); otherwise censored at
+    last contact (CNSR 1)."""
+    q = p[p["DIALBL"].astype("float64") != 1]
+    dial = q["DIALDT"].notna().to_numpy()
+    dead = q["DTHDT"].notna().to_numpy() & ~dial
+    adt = np.where(dial, q["DIALDT"], np.where(dead, q["DTHDT"], q["LSTCNTDT"]))
+    return _rows(
+        q,
+        "TTDIAL",
+        adt,
+        np.select([dial, dead], [0, 2], 1),
+        np.select([dial, dead], ["Start of chronic dialysis", "Death without dialysis (competing event)"], None),
+        np.where(dial | dead, None, "Alive without dialysis at last contact"),
+        dpm,
+    )
+
+
+def hematologic_pfs(p: pd.DataFrame, adrs: pd.DataFrame, dpm: float) -> pd.DataFrame:
+    """Index -> first hematologic progression (ADRS HEMPROG) or death, whichever
+    first. A death after the start of a next line does not count. Without an event:
+    censored at the last hematologic assessment (ADRS HEMRESP) up to the next-line
+    start, death or last contact; with no such assessment, at the index date."""
+    prog = adrs.loc[adrs["PARAMCD"] == "HEMPROG"].groupby("USUBJID")["ADT"].min().rename("PRGDT")
+    ha = adrs.loc[adrs["PARAMCD"] == "HEMRESP", ["USUBJID", "ADT"]].merge(
+        p[["USUBJID", "PRGEND"]], on="USUBJID", how="inner"
+    )
+    last = ha[ha["ADT"] <= ha["PRGEND"]].groupby("USUBJID")["ADT"].max().rename("LASTADT")
+    q = p.merge(prog, on="USUBJID", how="left").merge(last, on="USUBJID", how="left")
+    death_ok = q["DTHDT"].notna() & (q["NXTLNDT"].isna() | (q["DTHDT"] <= q["NXTLNDT"]))
+    dthdt = q["DTHDT"].where(death_ok)
+    is_prog = q["PRGDT"].notna() & (dthdt.isna() | (q["PRGDT"] <= dthdt))
+    is_death = dthdt.notna() & ~is_prog
+    has_last = q["LASTADT"].notna()
+    adt = np.where(is_prog, q["PRGDT"], np.where(is_death, dthdt, np.where(has_last, q["LASTADT"], q["TRTSDT"])))
+    event = (is_prog | is_death).to_numpy()
+    return _rows(
+        q,
+        "HEMPFS",
+        adt,
+        np.where(event, 0, 1),
+        np.select([is_prog, is_death], ["Hematologic progression", "Death"], None),
+        np.select(
+            [event, has_last.to_numpy()],
+            [None, "Last hematologic assessment"],
+            "No hematologic assessment after index (censored at index)",
+        ),
+        dpm,
+    )
+
+
+def time_on_treatment(p: pd.DataFrame, dpm: float) -> pd.DataFrame:
+    """Index -> salvage end. Event: stop for any reason (completed, progression,
+    toxicity, death, decision, ...); 'ongoing' therapy is censored at last contact."""
+    ongoing = (p["STOPRSN"] == "ongoing").to_numpy()
+    adt = np.where(ongoing, p["LSTCNTDT"], p["TRTEDT"])
+    return _rows(
+        p,
+        "TOT",
+        adt,
+        np.where(ongoing, 1, 0),
+        np.where(ongoing, None, "Lenalidomide stopped: " + p["STOPRSN"].astype(str)),
+        np.where(ongoing, "Ongoing at last contact", None),
+        dpm,
+    )
+
+
+def build_base(adsl: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
+    o = outcomes.rename(
+        columns={
+            "patient_id": "USUBJID",
+            "salvage_end_date": "TRTEDT",
+            "stop_reason": "STOPRSN",
+            "next_line_date": "NXTLNDT",
+            "dialysis_start_date": "DIALDT",
+            "last_contact_date": "LSTCNTDT",
+            "death_date": "DTHDT",
+        }
+    )[["USUBJID", "TRTEDT", "STOPRSN", "NXTLNDT", "DIALDT", "LSTCNTDT", "DTHDT"]]
+    p = adsl[ADSL_COLUMNS].merge(o, on="USUBJID", how="left", validate="one_to_one")
+    p["PRGEND"] = pd.concat([p["NXTLNDT"], p["DTHDT"], p["LSTCNTDT"]], axis=1).min(axis=1, skipna=True)
+    return p.sort_values("USUBJID", kind="mergesort").reset_index(drop=True)
+
+
+def read_inputs(files: Mapping[str, str]) -> dict[str, pd.DataFrame]:
+    """Read ADSL, the outcomes and the ADRS columns used (USUBJID, PARAMCD, ADT)."""
+    missing = [f"file {p}: not found" for p in files.values() if not Path(p).exists()]
+    if missing:
+        raise DerivationError(RULE, missing)
+    have = set(pq.read_schema(files["adrs"]).names)
+    adrs = pd.read_parquet(files["adrs"], columns=[c for c in ADRS_COLUMNS if c in have])
+    return {"adsl": pd.read_parquet(files["adsl"]), "adrs": adrs, "outcomes": pd.read_parquet(files["outcomes"])}
+
+
+def check_inputs(adsl, adrs, outcomes, files: Mapping[str, str]) -> None:
+    """Every problem at once, naming file, patient/row and column."""
+    problems = (
+        require_columns(adsl, ADSL_COLUMNS, files["adsl"], RULE)
+        + require_columns(adrs, ADRS_COLUMNS, files["adrs"], RULE)
+        + require_columns(outcomes, OUTCOME_COLUMNS, files["outcomes"], RULE)
+    )
+    if problems:
+        raise DerivationError(RULE, problems)
+    p = build_base(adsl, outcomes)
+    fo, fa = files["outcomes"], files["adsl"]
+    checks = [
+        (p["LSTCNTDT"].isna(), fo, "last_contact_date", "missing (patient has no outcome row?)"),
+        (p["TRTSDT"].isna(), fa, "TRTSDT", "index date missing"),
+        (p["DTHDT"] < p["TRTSDT"], fo, "death_date", "before the index date"),
+        (p["LSTCNTDT"] < p["TRTSDT"], fo, "last_contact_date", "before the index date"),
+        (
+            (p["DIALBL"].astype("float64") != 1) & (p["DIALDT"] <= p["TRTSDT"]),
+            fo,
+            "dialysis_start_date",
+            "on or before the index date but ADSL DIALBL is not 1",
+        ),
+        ((p["STOPRSN"] != "ongoing") & p["TRTEDT"].isna(), fo, "salvage_end_date", "missing for a stopped regimen"),
+    ]
+    for mask, file, col, msg in checks:
+        for pid in p.loc[mask.fillna(False).astype(bool), "USUBJID"]:
+            problems.append(f"file {file}: patient {pid}, column {col}: {msg}")
+    if problems:
+        raise DerivationError(RULE, problems)
+
+
+def derive_adtte(adsl: pd.DataFrame, adrs: pd.DataFrame, outcomes: pd.DataFrame, params: Mapping) -> pd.DataFrame:
+    """ADTTE from ADSL, ADRS and the validated outcomes; ``params`` = config endpoints."""
+    dpm = float(params["days_per_month"])
+    p = build_base(adsl, outcomes)
+    parts = [
+        overall_survival(p, dpm),
+        time_to_dialysis(p, dpm),
+        hematologic_pfs(p, adrs, dpm),
+        time_on_treatment(p, dpm),
+    ]
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["USUBJID", "PARAMCD"], kind="mergesort").reset_index(drop=True)

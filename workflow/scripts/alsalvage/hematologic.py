@@ -1,0 +1,272 @@
+"""Hematologic response and progression (Palladini 2012; Comenzo 2012; Milani 2017).
+
+Pure, vectorised functions on DataFrames. The inputs are
+
+- ``base``: one row per patient with USUBJID, TRTSDT (index date), ISOTYPE
+  (kappa/lambda), DFLCBL, IFLCBL, SMPROTBL, UMPROTBL (baseline values), WINEND (last
+  day of the best-response window) and PRGEND (last day progression is looked for);
+  see :func:`window_ends`;
+- ``labs``: validated labs in long format (patient_id, date, analyte, value).
+
+Thresholds come from the ``hematologic`` section of config.yaml (passed as ``params``).
+An *assessment* is a date after the index date with a free light chain and/or an
+immunofixation result; M-protein values measured on the same date are attached to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+FLC_ANALYTES = ("flc_kappa", "flc_lambda", "serum_ife", "urine_ife")
+HEM_ANALYTES = FLC_ANALYTES + ("serum_mprotein", "urine_mprotein")
+
+MEASURABLE, LOW_DFLC, NOT_MEASURABLE = "measurable", "low_dflc", "not_measurable"
+
+# AVAL ranks of the hematologic categories (higher = better). A response is AVAL >= PR.
+RANK = {"CR": 5, "VGPR": 4, "PR": 3, "NR": 1, "PD": 0}
+LOWDFLC_COUNTED, LOWDFLC_NOT_COUNTED = 4, 2
+RESPONSE_MIN_RANK = RANK["PR"]
+
+# Percentages are compared after rounding to this many decimals so that a fall of
+# exactly 50% computed in binary floating point is exactly 50.
+_PCT_DECIMALS = 9
+
+
+def pct_change(value, reference) -> np.ndarray:
+    """100 * (value - reference) / reference, rounded to hide binary noise.
+
+    NaN when either is missing; +/-inf when the reference is 0 and the value is not.
+    """
+    v = np.asarray(value, dtype="float64")
+    r = np.asarray(reference, dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = 100.0 * (v - r) / r
+    return np.round(out, _PCT_DECIMALS)
+
+
+def lowdflc_rank(params: Mapping) -> int:
+    """AVAL of a low-dFLC response: VGPR-equivalent when counted, else between NR and PR."""
+    return LOWDFLC_COUNTED if params["low_dflc_counts_as_response"] else LOWDFLC_NOT_COUNTED
+
+
+def category_rank(avalc: pd.Series, params: Mapping) -> pd.Series:
+    ranks = dict(RANK, LOWDFLC=lowdflc_rank(params))
+    return avalc.map(ranks).astype("float64")
+
+
+def baseline_group(dflc_bl, params: Mapping) -> np.ndarray:
+    """Hematologic evaluability from the baseline dFLC (mg/L).
+
+    measurable: dFLC >= measurable_dflc_mg_l; low_dflc: low_dflc_min_mg_l <= dFLC <
+    measurable; otherwise (including a missing dFLC) not measurable by FLC.
+    """
+    d = np.asarray(dflc_bl, dtype="float64")
+    with np.errstate(invalid="ignore"):
+        return np.select(
+            [d >= params["measurable_dflc_mg_l"], d >= params["low_dflc_min_mg_l"]],
+            [MEASURABLE, LOW_DFLC],
+            default=NOT_MEASURABLE,
+        ).astype(object)
+
+
+def flc_measures(kappa, lam, isotype) -> pd.DataFrame:
+    """iFLC (the clone's light chain), uFLC (the other), dFLC = iFLC - uFLC (may be
+    negative) and the kappa/lambda ratio. NaN where a chain is missing."""
+    k = np.asarray(kappa, dtype="float64")
+    lm = np.asarray(lam, dtype="float64")
+    iso = np.asarray(pd.Series(isotype).astype("object"))
+    is_k = iso == "kappa"
+    is_l = iso == "lambda"
+    iflc = np.where(is_k, k, np.where(is_l, lm, np.nan))
+    uflc = np.where(is_k, lm, np.where(is_l, k, np.nan))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = k / lm
+    return pd.DataFrame({"IFLC": iflc, "UFLC": uflc, "DFLC": iflc - uflc, "KLRAT": ratio})
+
+
+def classify(a: pd.DataFrame, params: Mapping) -> np.ndarray:
+    """Hematologic category at each assessment, the highest that applies.
+
+    ``a`` columns: SIFE, UIFE (1 positive / 0 negative / NaN missing), KLRAT, DFLC,
+    DFLCBL, HEMEVAL. CR needs both IFE results negative on the assessment date and a
+    ratio within [flc_ratio_low, flc_ratio_high] (both ends normal); a missing IFE or
+    ratio rules CR out. VGPR/PR need a dFLC-measurable baseline, LOWDFLC a low-dFLC one.
+    """
+    sife = a["SIFE"].to_numpy(dtype="float64")
+    uife = a["UIFE"].to_numpy(dtype="float64")
+    ratio = a["KLRAT"].to_numpy(dtype="float64")
+    dflc = a["DFLC"].to_numpy(dtype="float64")
+    group = a["HEMEVAL"].to_numpy(dtype=object)
+    fall = -pct_change(dflc, a["DFLCBL"].to_numpy(dtype="float64"))
+    with np.errstate(invalid="ignore"):
+        cr = (
+            (sife == 0)
+            & (uife == 0)
+            & (ratio >= params["flc_ratio_low"])
+            & (ratio <= params["flc_ratio_high"])
+        )
+        meas = group == MEASURABLE
+        vgpr = meas & (dflc < params["vgpr_dflc_below_mg_l"])
+        pr = meas & (fall > params["pr_fall_pct"])
+        low = (group == LOW_DFLC) & (dflc < params["low_dflc_response_below_mg_l"])
+    return np.select([cr, vgpr, pr, low], ["CR", "VGPR", "PR", "LOWDFLC"], default="NR").astype(object)
+
+
+def window_ends(
+    trtedt, next_line, death, last_contact, after_end_days: int
+) -> tuple[pd.Series, pd.Series]:
+    """(WINEND, PRGEND) per patient.
+
+    WINEND, the end of the best-response window: the earliest of next-line start,
+    salvage end + ``after_end_days``, death and last contact (salvage end missing =
+    ongoing: no cap from it). PRGEND, the end of the progression look-out: the earliest
+    of next-line start, death and last contact. Both ends are included.
+    """
+    trtedt = pd.to_datetime(pd.Series(trtedt)).reset_index(drop=True)
+    cap = trtedt + pd.to_timedelta(after_end_days, unit="D")
+    parts = [pd.to_datetime(pd.Series(x)).reset_index(drop=True) for x in (next_line, death, last_contact)]
+    prg = pd.concat(parts, axis=1).min(axis=1, skipna=True)
+    win = pd.concat([prg, cap], axis=1).min(axis=1, skipna=True)
+    return win, prg
+
+
+def wide_labs(labs: pd.DataFrame, analytes, patients=None) -> pd.DataFrame:
+    """One row per (patient_id, date) with one column per analyte (NaN when not measured).
+
+    Rows come sorted by patient and date. The validated key (patient_id, date, analyte)
+    is unique, so no aggregation is involved (a duplicate would keep the last row)."""
+    analytes = list(analytes)
+    lab = labs[labs["analyte"].isin(analytes)]
+    if patients is not None:
+        lab = lab[lab["patient_id"].isin(patients)]
+    lab = lab.sort_values(["patient_id", "date"], kind="mergesort")
+    pid, date = lab["patient_id"].to_numpy(), lab["date"].to_numpy()
+    new_row = np.ones(len(lab), dtype=bool)
+    new_row[1:] = (pid[1:] != pid[:-1]) | (date[1:] != date[:-1])
+    row = np.cumsum(new_row) - 1
+    col = pd.Categorical(lab["analyte"], categories=analytes).codes
+    grid = np.full((int(new_row.sum()), len(analytes)), np.nan)
+    grid[row, col] = lab["value"].to_numpy(dtype="float64")
+    wide = pd.DataFrame({"patient_id": pid[new_row], "date": date[new_row]})
+    for j, an in enumerate(analytes):
+        wide[an] = grid[:, j]
+    return wide
+
+
+def assessments(labs: pd.DataFrame, base: pd.DataFrame, params: Mapping) -> pd.DataFrame:
+    """One row per patient and assessment date after the index date, with the FLC
+    measures, IFE results, M-protein, category (AVALC/AVAL) and the window flags
+    (ANL01FL: within the best-response window; INPRG: within the progression look-out)."""
+    keep = ["USUBJID", "TRTSDT", "ISOTYPE", "DFLCBL", "IFLCBL", "SMPROTBL", "UMPROTBL", "HEMEVAL", "WINEND", "PRGEND"]
+    base = base[keep]
+    wide = wide_labs(labs, HEM_ANALYTES, patients=base["USUBJID"])
+    wide = wide[wide[list(FLC_ANALYTES)].notna().any(axis=1)]
+    a = wide.rename(
+        columns={
+            "patient_id": "USUBJID",
+            "date": "ADT",
+            "flc_kappa": "KAPPA",
+            "flc_lambda": "LAMBDA",
+            "serum_ife": "SIFE",
+            "urine_ife": "UIFE",
+            "serum_mprotein": "SMPROT",
+            "urine_mprotein": "UMPROT",
+        }
+    ).merge(base, on="USUBJID", how="inner", validate="many_to_one")
+    a = a[a["ADT"] > a["TRTSDT"]].reset_index(drop=True)
+    a = pd.concat([a, flc_measures(a["KAPPA"], a["LAMBDA"], a["ISOTYPE"])], axis=1)
+    a["AVALC"] = classify(a, params)
+    a["AVAL"] = category_rank(a["AVALC"], params)
+    a["ANL01FL"] = np.where(a["ADT"] <= a["WINEND"], "Y", "N")
+    a["INPRG"] = a["ADT"] <= a["PRGEND"]
+    return a.sort_values(["USUBJID", "ADT"], kind="mergesort").reset_index(drop=True)
+
+
+def _first_rows_of_best(rows: pd.DataFrame, key: str = "USUBJID") -> pd.DataFrame:
+    """Per patient, the earliest row with the highest AVAL."""
+    best = rows.groupby(key)["AVAL"].transform("max")
+    hit = rows[rows["AVAL"] == best]
+    return hit.sort_values([key, "ADT"], kind="mergesort").groupby(key).head(1)
+
+
+def best_response(a: pd.DataFrame, base: pd.DataFrame) -> pd.DataFrame:
+    """BESTHEM per patient of ``base`` (intention to treat): the best category among
+    the assessments within the window (ADT of its first occurrence). A patient without
+    an assessment in the window is NR with ADT missing. EVALFL = Y when the baseline is
+    FLC-evaluable (measurable or low-dFLC) and >= 1 assessment lies in the window."""
+    inwin = a[a["ANL01FL"] == "Y"]
+    first = _first_rows_of_best(inwin)[["USUBJID", "AVALC", "AVAL", "ADT"]]
+    out = base[["USUBJID", "HEMEVAL"]].merge(first, on="USUBJID", how="left")
+    assessed = out["ADT"].notna()
+    out["AVALC"] = out["AVALC"].where(assessed, "NR")
+    out["AVAL"] = out["AVAL"].where(assessed, float(RANK["NR"]))
+    out["EVALFL"] = np.where(assessed & out["HEMEVAL"].isin([MEASURABLE, LOW_DFLC]), "Y", "N")
+    out["ANL01FL"] = "Y"
+    return out.drop(columns="HEMEVAL")
+
+
+def _prev_nadir(a: pd.DataFrame, col: str, baseline_col: str) -> np.ndarray:
+    """Lowest value of ``col`` from baseline up to (not including) each assessment."""
+    g = a["USUBJID"]
+    running = a.groupby(g, sort=False)[col].cummin()
+    running = running.groupby(g, sort=False).ffill()
+    prev = running.groupby(g, sort=False).shift(1)
+    return np.fmin(prev.to_numpy(dtype="float64"), a[baseline_col].to_numpy(dtype="float64"))
+
+
+def progression(a: pd.DataFrame, params: Mapping) -> pd.DataFrame:
+    """Per-assessment progression flag (Comenzo 2012), judged against the best
+    response reached before the assessment and the nadir before it (baseline included).
+
+    From CR: a positive serum or urine IFE, or an abnormal ratio with the involved
+    FLC at least twice its nadir. From PR/VGPR/LOWDFLC (and from NR when
+    ``progression_from_nonresponse``): serum M-protein >= rise% above its nadir and >
+    the serum floor, or urine M-protein likewise above the urine floor, or iFLC >=
+    rise% above its nadir and > the iFLC floor. Only assessments within the
+    progression look-out count. Returns ``a`` (those rows) with a PROG column.
+    """
+    a = a[a["INPRG"]].sort_values(["USUBJID", "ADT"], kind="mergesort").reset_index(drop=True)
+    g = a["USUBJID"]
+    prev_best = a.groupby(g, sort=False)["AVAL"].cummax().groupby(g, sort=False).shift(1)
+    prev_best = prev_best.to_numpy(dtype="float64")
+    nadir_ifl = _prev_nadir(a, "IFLC", "IFLCBL")
+    nadir_sm = _prev_nadir(a, "SMPROT", "SMPROTBL")
+    nadir_um = _prev_nadir(a, "UMPROT", "UMPROTBL")
+    rise = params["progression_rise_pct"]
+    lo, hi = params["flc_ratio_low"], params["flc_ratio_high"]
+    ifl = a["IFLC"].to_numpy(dtype="float64")
+    ratio = a["KLRAT"].to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore"):
+        from_cr = prev_best >= RANK["CR"]
+        ife_pos = (a["SIFE"].to_numpy(dtype="float64") == 1) | (a["UIFE"].to_numpy(dtype="float64") == 1)
+        abnormal = (ratio < lo) | (ratio > hi)
+        doubled = ifl >= 2.0 * nadir_ifl
+        pd_cr = from_cr & (ife_pos | (abnormal & doubled))
+
+        sm, um = a["SMPROT"].to_numpy(dtype="float64"), a["UMPROT"].to_numpy(dtype="float64")
+        pd_partial = (
+            ((pct_change(sm, nadir_sm) >= rise) & (sm > params["progression_serum_m_min_g_l"]))
+            | ((pct_change(um, nadir_um) >= rise) & (um > params["progression_urine_m_min_mg"]))
+            | ((pct_change(ifl, nadir_ifl) >= rise) & (ifl > params["progression_ifl_min_mg_l"]))
+        )
+        # Ranks 2-4 are the partial responses (PR, VGPR, LOWDFLC counted or not).
+        responder = (prev_best >= LOWDFLC_NOT_COUNTED) & (prev_best < RANK["CR"])
+        if params["progression_from_nonresponse"]:
+            responder |= np.isnan(prev_best) | (prev_best == RANK["NR"])
+    a["PROG"] = pd_cr | (responder & pd_partial)
+    return a
+
+
+def first_progression(a: pd.DataFrame, params: Mapping) -> pd.DataFrame:
+    """HEMPROG rows: one per patient who progressed, ADT = first progression date."""
+    p = progression(a, params)
+    first = p[p["PROG"]].groupby("USUBJID", sort=True).head(1)
+    out = first[["USUBJID", "ADT"]].copy()
+    out["AVALC"] = "PD"
+    out["AVAL"] = float(RANK["PD"])
+    out["EVALFL"] = "Y"
+    out["ANL01FL"] = np.where(first["ADT"] <= first["WINEND"], "Y", "N")
+    return out.reset_index(drop=True)

@@ -1,0 +1,248 @@
+"""Organ response and progression: heart, kidney, liver (and nerve: not evaluable).
+
+Pure, vectorised functions on DataFrames. ``base`` holds one row per patient with
+the ADSL columns used here (USUBJID, TRTSDT, TRTEDT, SEX, BRTHDT, HEART, KIDNEY,
+LIVER, NTPROBL, NYHABL, CTNTBL, HSCTNTBL, CTNIBL, LVEFBL, EGFRBL, PROTUBL, DIALBL,
+ALPBL, ALPULNBL), DIALDT (start of chronic dialysis) and WINEND (last day of the
+best-response window, shared with the hematologic response). ``labs`` are the
+validated labs in long format. Thresholds come from the ``cardiac``, ``renal`` and
+``liver`` sections of config.yaml.
+
+Every call is made at an assessment date after the index date and is one of RESP
+(response), STABLE or PROG (progression); progression wins when both apply at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .egfr import ckd_epi
+from .hematologic import pct_change, wide_labs
+
+RANK = {"RESP": 2, "STABLE": 1, "NR": 1, "PROG": 0}
+CARD_ANALYTES = ("ntprobnp", "nyha", "ctnt", "hs_ctnt", "ctni", "lvef")
+TROPONINS = {"ctnt": "CTNTBL", "hs_ctnt": "HSCTNTBL", "ctni": "CTNIBL"}
+RENAL_ANALYTES = ("proteinuria_24h", "egfr", "creatinine")
+
+
+def _f(s) -> np.ndarray:
+    return np.asarray(s, dtype="float64")
+
+
+def _call(resp, prog) -> np.ndarray:
+    return np.select([prog, resp], ["PROG", "RESP"], default="STABLE").astype(object)
+
+
+def age_at(birth, date) -> np.ndarray:
+    """Completed years of age at ``date`` (floor)."""
+    b = pd.to_datetime(pd.Series(birth)).reset_index(drop=True)
+    d = pd.to_datetime(pd.Series(date)).reset_index(drop=True)
+    years = d.dt.year - b.dt.year
+    before = (d.dt.month < b.dt.month) | ((d.dt.month == b.dt.month) & (d.dt.day < b.dt.day))
+    return _f(years - before.astype("float64"))
+
+
+# ----------------------------------------------------------------------------- eGFR
+def followup_egfr(labs: pd.DataFrame, base: pd.DataFrame, equation: str) -> pd.DataFrame:
+    """eGFR at each date after the index date with an eGFR or a creatinine: the
+    reported value when present, else CKD-EPI (``equation``) from creatinine, sex and
+    age at that date. Columns USUBJID, ADT, EGFR, EGFRFALL (% fall from EGFRBL)."""
+    w = wide_labs(labs, ("egfr", "creatinine"), patients=base["USUBJID"])
+    w = w.rename(columns={"patient_id": "USUBJID", "date": "ADT"}).merge(
+        base[["USUBJID", "TRTSDT", "SEX", "BRTHDT", "EGFRBL"]], on="USUBJID", how="inner"
+    )
+    w = w[w["ADT"] > w["TRTSDT"]].reset_index(drop=True)
+    computed = ckd_epi(w["creatinine"], age_at(w["BRTHDT"], w["ADT"]), w["SEX"], equation)
+    w["EGFR"] = np.where(w["egfr"].notna(), _f(w["egfr"]), computed)
+    w["EGFRFALL"] = -pct_change(w["EGFR"], w["EGFRBL"])
+    w = w[w["EGFR"].notna()]
+    return w[["USUBJID", "ADT", "EGFR", "EGFRFALL"]].reset_index(drop=True)
+
+
+def _asof(left: pd.DataFrame, right: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """For each (USUBJID, ADT) of ``left``, the last row of ``right`` dated on or before ADT."""
+    order = left.index
+    lft = left.assign(_row=np.arange(len(left))).sort_values("ADT", kind="mergesort")
+    rgt = right.rename(columns={"ADT": "_RDT"}).sort_values("_RDT", kind="mergesort")
+    m = pd.merge_asof(
+        lft[["_row", "USUBJID", "ADT"]],
+        rgt[["USUBJID", "_RDT", *cols]],
+        left_on="ADT",
+        right_on="_RDT",
+        by="USUBJID",
+        direction="backward",
+    )
+    m = m.sort_values("_row").set_index(order)
+    return m[cols]
+
+
+# -------------------------------------------------------------------------- cardiac
+def cardiac_evaluable(base: pd.DataFrame, params: Mapping) -> np.ndarray:
+    """Heart involved and baseline NT-proBNP >= evaluable_ntprobnp_ng_l, or NYHA III-IV."""
+    with np.errstate(invalid="ignore"):
+        return (_f(base["HEART"]) == 1) & (
+            (_f(base["NTPROBL"]) >= params["evaluable_ntprobnp_ng_l"]) | (_f(base["NYHABL"]) >= 3)
+        )
+
+
+def cardiac_calls(labs: pd.DataFrame, base: pd.DataFrame, egfr: pd.DataFrame, params: Mapping) -> pd.DataFrame:
+    """CARDRESP calls of the evaluable patients at each date after the index date with
+    NT-proBNP, NYHA, troponin or LVEF.
+
+    Response: NT-proBNP down > response_fall_pct % AND > response_fall_min_ng_l, or
+    NYHA down >= nyha_response_classes. Progression: NT-proBNP up > progression_rise_pct
+    % AND > progression_rise_min_ng_l, or a troponin (same assay as at baseline) up >=
+    progression_troponin_rise_pct %, or LVEF down >= progression_lvef_fall_points.
+    IMIDFL = Y when the call is made on lenalidomide (index < ADT <= salvage end;
+    ongoing therapy has no end); EGFRFLFL = Y when, by ADT, an eGFR after the index
+    date fell >= egfr_fall_flag_pct % below baseline or chronic dialysis had started.
+    """
+    cols = ["USUBJID", "TRTSDT", "TRTEDT", "NTPROBL", "NYHABL", *TROPONINS.values(), "LVEFBL", "DIALDT", "WINEND"]
+    ev = base.loc[cardiac_evaluable(base, params), cols]
+    w = wide_labs(labs, CARD_ANALYTES, patients=ev["USUBJID"])
+    a = w.rename(columns={"patient_id": "USUBJID", "date": "ADT"}).merge(ev, on="USUBJID", how="inner")
+    a = a[a["ADT"] > a["TRTSDT"]].reset_index(drop=True)
+    nt, ntbl = _f(a["ntprobnp"]), _f(a["NTPROBL"])
+    change = nt - ntbl
+    pct = pct_change(nt, ntbl)
+    with np.errstate(invalid="ignore"):
+        resp = ((-pct > params["response_fall_pct"]) & (-change > params["response_fall_min_ng_l"])) | (
+            _f(a["NYHABL"]) - _f(a["nyha"]) >= params["nyha_response_classes"]
+        )
+        prog = (pct > params["progression_rise_pct"]) & (change > params["progression_rise_min_ng_l"])
+        for an, bl in TROPONINS.items():
+            prog |= pct_change(a[an], a[bl]) >= params["progression_troponin_rise_pct"]
+        prog |= _f(a["LVEFBL"]) - _f(a["lvef"]) >= params["progression_lvef_fall_points"]
+    a["AVALC"] = _call(resp, prog)
+    on_len = (a["ADT"] > a["TRTSDT"]) & (a["TRTEDT"].isna() | (a["ADT"] <= a["TRTEDT"]))
+    a["IMIDFL"] = np.where(on_len, "Y", "N")
+    worst = egfr.assign(EGFRFALLMAX=egfr.groupby("USUBJID")["EGFRFALL"].cummax())
+    fallen = _asof(a[["USUBJID", "ADT"]], worst, ["EGFRFALLMAX"])["EGFRFALLMAX"]
+    with np.errstate(invalid="ignore"):
+        egfr_fell = _f(fallen) >= params["egfr_fall_flag_pct"]
+    dial = a["DIALDT"].notna() & (a["DIALDT"] > a["TRTSDT"]) & (a["DIALDT"] <= a["ADT"])
+    a["EGFRFLFL"] = np.where(egfr_fell | dial.to_numpy(), "Y", "N")
+    return _finish(a, "CARDRESP")
+
+
+# ---------------------------------------------------------------------------- renal
+def renal_evaluable(base: pd.DataFrame, params: Mapping) -> np.ndarray:
+    """Kidney involved, baseline proteinuria >= involvement_proteinuria_g, not on dialysis."""
+    with np.errstate(invalid="ignore"):
+        return (
+            (_f(base["KIDNEY"]) == 1)
+            & (_f(base["PROTUBL"]) >= params["involvement_proteinuria_g"])
+            & (_f(base["DIALBL"]) != 1)
+        )
+
+
+def renal_calls(labs: pd.DataFrame, base: pd.DataFrame, egfr: pd.DataFrame, params: Mapping) -> pd.DataFrame:
+    """RENRESP calls of the evaluable patients at each date after the index date with
+    proteinuria or an eGFR (plus the dialysis start date when dialysis counts as
+    progression).
+
+    Progression: the latest eGFR on or before ADT (after the index date) >=
+    progression_egfr_fall_pct % below baseline, or chronic dialysis started on or
+    before ADT (when dialysis_is_progression). Response: proteinuria on ADT down >=
+    response_fall_pct % or below response_below_g, and no progression at that call.
+    """
+    ev = base.loc[renal_evaluable(base, params), ["USUBJID", "TRTSDT", "PROTUBL", "DIALDT", "WINEND"]]
+    w = wide_labs(labs, ("proteinuria_24h",), patients=ev["USUBJID"])
+    w = w.rename(columns={"patient_id": "USUBJID", "date": "ADT"})
+    dates = [w[["USUBJID", "ADT"]], egfr.loc[egfr["USUBJID"].isin(ev["USUBJID"]), ["USUBJID", "ADT"]]]
+    if params["dialysis_is_progression"]:
+        d = ev.loc[ev["DIALDT"].notna(), ["USUBJID", "DIALDT"]].rename(columns={"DIALDT": "ADT"})
+        dates.append(d)
+    keys = pd.concat(dates, ignore_index=True).drop_duplicates()
+    a = keys.merge(w, on=["USUBJID", "ADT"], how="left").merge(ev, on="USUBJID", how="inner")
+    a = a[a["ADT"] > a["TRTSDT"]].sort_values(["USUBJID", "ADT"], kind="mergesort").reset_index(drop=True)
+    fall_egfr = _f(_asof(a[["USUBJID", "ADT"]], egfr, ["EGFRFALL"])["EGFRFALL"])
+    on_dial = (a["DIALDT"].notna() & (a["DIALDT"] <= a["ADT"])).to_numpy()
+    prot = _f(a["proteinuria_24h"])
+    with np.errstate(invalid="ignore"):
+        prog = fall_egfr >= params["progression_egfr_fall_pct"]
+        if params["dialysis_is_progression"]:
+            prog |= on_dial
+        resp = (
+            (-pct_change(prot, a["PROTUBL"]) >= params["response_fall_pct"]) | (prot < params["response_below_g"])
+        ) & ~prog
+    a["AVALC"] = _call(resp, prog)
+    return _finish(a, "RENRESP")
+
+
+# ---------------------------------------------------------------------------- liver
+def liver_evaluable(base: pd.DataFrame, params: Mapping) -> np.ndarray:
+    """Liver involved and baseline ALP above the lab's ULN (at the ULN: not evaluable)."""
+    with np.errstate(invalid="ignore"):
+        return (_f(base["LIVER"]) == 1) & (_f(base["ALPBL"]) > _f(base["ALPULNBL"]))
+
+
+def liver_calls(labs: pd.DataFrame, base: pd.DataFrame, params: Mapping) -> pd.DataFrame:
+    """LIVRESP calls at each ALP after the index date. Response: ALP down >=
+    response_fall_pct % from baseline (of the total value). Progression: ALP >=
+    progression_rise_pct % above its lowest value so far (baseline included)."""
+    ev = base.loc[liver_evaluable(base, params), ["USUBJID", "TRTSDT", "ALPBL", "WINEND"]]
+    w = wide_labs(labs, ("alp",), patients=ev["USUBJID"]).rename(columns={"patient_id": "USUBJID", "date": "ADT"})
+    a = w.merge(ev, on="USUBJID", how="inner")
+    a = a[(a["ADT"] > a["TRTSDT"]) & a["alp"].notna()]
+    a = a.sort_values(["USUBJID", "ADT"], kind="mergesort").reset_index(drop=True)
+    g = a["USUBJID"]
+    prev_low = a.groupby(g, sort=False)["alp"].cummin().groupby(g, sort=False).shift(1)
+    nadir = np.fmin(_f(prev_low), _f(a["ALPBL"]))
+    with np.errstate(invalid="ignore"):
+        resp = -pct_change(a["alp"], a["ALPBL"]) >= params["response_fall_pct"]
+        prog = pct_change(a["alp"], nadir) >= params["progression_rise_pct"]
+    a["AVALC"] = _call(resp, prog)
+    return _finish(a, "LIVRESP")
+
+
+# ----------------------------------------------------------------------------- best
+def _finish(a: pd.DataFrame, paramcd: str) -> pd.DataFrame:
+    a["PARAMCD"] = paramcd
+    a["AVAL"] = a["AVALC"].map(RANK).astype("float64")
+    a["EVALFL"] = "Y"
+    a["ANL01FL"] = np.where(a["ADT"] <= a["WINEND"], "Y", "N")
+    for c in ("IMIDFL", "EGFRFLFL"):
+        if c not in a.columns:
+            a[c] = np.nan
+    cols = ["USUBJID", "PARAMCD", "AVALC", "AVAL", "ADT", "EVALFL", "ANL01FL", "IMIDFL", "EGFRFLFL"]
+    return a[cols].sort_values(["USUBJID", "ADT"], kind="mergesort").reset_index(drop=True)
+
+
+def best_organ(calls: pd.DataFrame, base: pd.DataFrame, evaluable, paramcd: str) -> pd.DataFrame:
+    """Best call per patient of ``base`` within the window (ADT of its first occurrence).
+    Not evaluable: NE (AVAL missing, EVALFL N). Evaluable without a call in the window:
+    NR (no response recorded, ranked with STABLE)."""
+    inwin = calls[calls["ANL01FL"] == "Y"]
+    best = inwin.groupby("USUBJID")["AVAL"].transform("max")
+    first = inwin[inwin["AVAL"] == best].groupby("USUBJID", sort=True).head(1)
+    out = base[["USUBJID"]].merge(first[["USUBJID", "AVALC", "AVAL", "ADT"]], on="USUBJID", how="left")
+    ev = np.asarray(evaluable, dtype=bool)
+    out["AVALC"] = np.where(ev, out["AVALC"].fillna("NR"), "NE")
+    out["AVAL"] = np.where(ev, out["AVAL"].fillna(float(RANK["NR"])), np.nan)
+    out["ADT"] = out["ADT"].where(ev)
+    out["EVALFL"] = np.where(ev, "Y", "N")
+    out["ANL01FL"] = "Y"
+    out["PARAMCD"] = paramcd
+    return out
+
+
+def best_any_organ(bests: list[pd.DataFrame]) -> pd.DataFrame:
+    """BESTORG: Y when >= 1 organ's best call is RESP, among patients evaluable for
+    >= 1 organ (N otherwise); NE for patients evaluable for no organ. ADT = the
+    earliest first-response date over the organs."""
+    allb = pd.concat(bests, ignore_index=True)
+    allb["_ev"] = allb["EVALFL"] == "Y"
+    allb["_resp"] = allb["AVALC"] == "RESP"
+    allb["_rdt"] = allb["ADT"].where(allb["_resp"])
+    agg = allb.groupby("USUBJID", sort=True).agg(ev=("_ev", "any"), resp=("_resp", "any"), ADT=("_rdt", "min"))
+    out = agg.reset_index()
+    out["AVALC"] = np.select([out["resp"], out["ev"]], ["Y", "N"], default="NE")
+    out["AVAL"] = np.select([out["resp"], out["ev"]], [1.0, 0.0], default=np.nan)
+    out["EVALFL"] = np.where(out["ev"], "Y", "N")
+    out["ANL01FL"] = "Y"
+    out["PARAMCD"] = "BESTORG"
+    return out.drop(columns=["ev", "resp"])
