@@ -1,0 +1,160 @@
+"""Survival statistics against hand-worked examples (alsalvage.survival).
+
+R's survival package is the reference for the conventions; tests/test_r_crosscheck.py
+compares with R itself.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import REPO
+from stats_data import random_survival
+
+sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+from alsalvage import survival as S  # noqa: E402
+
+Z = 1.959963984540054
+NAN = float("nan")
+
+# 7 patients: times 1, 2, 2+, 3, 4+, 5, 5 (+ = censored)
+T7 = [1, 2, 2, 3, 4, 5, 5]
+E7 = [1, 1, 0, 1, 0, 1, 1]
+
+
+def test_km_curve_by_hand():
+    k = S.km(T7, E7)
+    tab = k.table.set_index("time")
+    # S(1) = 6/7; S(2) = 6/7 * 5/6 = 5/7; S(3) = 5/7 * 3/4 = 15/28; S(4) = 15/28 (censoring); S(5) = 0
+    assert tab["surv"].tolist() == pytest.approx([6 / 7, 5 / 7, 15 / 28, 15 / 28, 0.0])
+    assert tab["n_risk"].tolist() == [7, 6, 4, 3, 2]
+    assert k.events == 5 and k.n == 7
+    assert k.at(2.5)[0] == pytest.approx(5 / 7)
+    assert k.at(0.5) == (1.0, 1.0, 1.0)
+    assert all(math.isnan(v) for v in k.at(6))  # beyond the last follow-up
+
+
+def test_km_loglog_ci_by_hand():
+    """At t = 1: S = 6/7, Greenwood var(log S) = 1 / (7 * 6); log(-log) CI:
+    exp(-exp(log(-log S) -+ z se / log S))."""
+    s, se = 6 / 7, math.sqrt(1 / 42)
+    lo = math.exp(-math.exp(math.log(-math.log(s)) - Z * se / math.log(s)))
+    hi = math.exp(-math.exp(math.log(-math.log(s)) + Z * se / math.log(s)))
+    assert (lo, hi) == pytest.approx((0.334054, 0.978561), abs=1e-6)
+    _, l1, h1 = S.km(T7, E7).at(1)
+    assert (l1, h1) == pytest.approx((lo, hi), rel=1e-9)
+
+
+def test_km_ci_undefined_where_survival_is_zero():
+    tab = S.km(T7, E7).table
+    last = tab.iloc[-1]
+    assert last["surv"] == 0 and math.isnan(last["lower"]) and math.isnan(last["upper"])
+
+
+@pytest.mark.parametrize(
+    "times, events, median, lifelines_median",
+    [
+        # S = 0.75, 0.5, 0.25, 0: S(t) = 0.5 exactly on [2, 3). R: midpoint 2.5; lifelines: 2
+        ([1, 2, 3, 4], [1, 1, 1, 1], 2.5, 2.0),
+        # S = 0.75, 0.5 then flat to the last follow-up at 4: midpoint of [2, 4] = 3
+        ([1, 2, 3, 4], [1, 1, 0, 0], 3.0, 2.0),
+        # S = 0.8, 0.6, 0.4, 0.2, 0: no flat 0.5 -> first time S <= 0.5 = 3 (both agree)
+        ([1, 2, 3, 4, 5], [1, 1, 1, 1, 1], 3.0, 3.0),
+        # S = 0.9, ..., 0.5 at t = 5 until t = 8 (the next event): (5 + 8) / 2 = 6.5
+        (list(range(1, 11)), [1, 1, 1, 1, 1, 0, 0, 1, 1, 1], None, 5.0),
+        # S = 0.75 and never lower: not reached
+        ([1, 2, 3, 4], [1, 0, 0, 0], NAN, math.inf),
+    ],
+)
+def test_median_convention(times, events, median, lifelines_median):
+    k = S.km(times, events)
+    if median is None:
+        # hand: S(1..5) = 0.9, 0.8, 0.7, 0.6, 0.5; 6, 7 censored (S stays 0.5);
+        # at t = 8, 3 at risk: S = 0.5 * 2/3 = 1/3 -> S = 0.5 on [5, 8): median 6.5
+        median = 6.5
+    if math.isnan(median):
+        assert math.isnan(k.median)
+    else:
+        assert k.median == pytest.approx(median)
+    assert S.lifelines_median(times, events)[0] == pytest.approx(lifelines_median)
+
+
+def test_reverse_km_follow_up_by_hand():
+    """t = 1..5, deaths at 1 and 3. Reverse KM (censoring = event): at 2, 4 at risk -> 3/4;
+    at 4, 2 at risk -> 3/8 <= 0.5: median follow-up 4."""
+    assert S.reverse_km([1, 2, 3, 4, 5], [1, 0, 1, 0, 0]).median == pytest.approx(4.0)
+
+
+def test_logrank_by_hand():
+    """A: deaths at 1, 3; B: deaths at 2, 4.
+    t=1: n=4 (2A), E_A = 1/2, V = 2*2*1*3/(16*3) = 1/4
+    t=2: n=3 (1A), E_A = 1/3, V = 1*2*1*2/(9*2) = 2/9
+    t=3: n=2 (1A), E_A = 1/2, V = 1*1*1*1/(4*1) = 1/4
+    O_A - E_A = 2 - 4/3 = 2/3; V = 13/18; chi2 = (4/9) / (13/18) = 8/13."""
+    r = S.logrank_pair([1, 3], [1, 1], [2, 4], [1, 1])
+    assert r.statistic == pytest.approx(8 / 13, rel=1e-12)
+    assert r.p == pytest.approx(math.erfc(math.sqrt(8 / 13 / 2)), rel=1e-9)
+    m = S.logrank([1, 3, 2, 4], [1, 1, 1, 1], ["a", "a", "b", "b"])
+    assert (m.statistic, m.df) == (pytest.approx(8 / 13, rel=1e-12), 1)
+
+
+def test_aalen_johansen_by_hand():
+    """Times 1 (dialysis), 2 (death), 3 (dialysis), 4 (censored); no ties.
+    All-cause KM just before: 1, 3/4 (after 1), 1/2 (after 2).
+    CIF dialysis: at 1: 1 * 1/4 = 1/4; at 3: 1/4 + 1/2 * 1/2 = 1/2. CIF death at 2: 3/4 * 1/3 = 1/4."""
+    cif = S.aalen_johansen([1, 2, 3, 4], [1, 2, 1, 0], seed=1)
+    assert cif(0.5, 1)[0] == 0.0
+    assert cif(2.5, 1)[0] == pytest.approx(0.25)
+    assert cif(3, 1)[0] == pytest.approx(0.5)
+    assert cif(3, 2)[0] == pytest.approx(0.25)
+    assert math.isnan(cif(5, 1)[0])  # beyond follow-up
+
+
+def test_aalen_johansen_jitter_is_seeded():
+    """Tied event times are jittered by lifelines; the same seed gives the same numbers."""
+    d = random_survival(60, 11, ties=True)
+    status = np.where(d["E"] == 1, np.where(d["x"] == 1, 1, 2), 0)
+    a = [S.aalen_johansen(d["T"], status, seed=7)(t, 1) for t in (12, 24)]
+    b = [S.aalen_johansen(d["T"], status, seed=7)(t, 1) for t in (12, 24)]
+    assert a == b
+    assert 0 < a[0][0] < a[1][0] < 1
+
+
+def test_cox_events_per_parameter_warning():
+    few = random_survival(25, 3, ties=False)
+    few = few.assign(s2=(few["stage"] == "II").astype(float), s3=(few["stage"] == "III").astype(float))
+    res = S.cox(few, "T", "E", ["x", "s2", "s3"], min_events_per_parameter=10)
+    assert res.events == int(few["E"].sum()) and res.events < 30
+    assert res.events_per_parameter == pytest.approx(res.events / 3)
+    assert res.warning is not None and "per parameter" in res.warning
+    assert S.cox(few, "T", "E", ["x"], min_events_per_parameter=1).warning is None
+
+
+def test_cox_hazard_ratio_is_exp_coef_and_ci_is_wald():
+    d = random_survival(120, 8, ties=True)
+    res = S.cox(d, "T", "E", ["x"])
+    row = res.summary.loc["x"]
+    assert row["hr"] == pytest.approx(math.exp(row["coef"]))
+    assert row["hr_low"] == pytest.approx(math.exp(row["coef"] - Z * row["se"]))
+    assert row["p"] == pytest.approx(math.erfc(abs(row["coef"] / row["se"]) / math.sqrt(2)))
+    assert 0 <= row["ph_p"] <= 1
+
+
+def test_cox_constant_covariate_is_an_error():
+    d = random_survival(40, 9).assign(c=1.0)
+    with pytest.raises(ValueError, match="constant"):
+        S.cox(d, "T", "E", ["x", "c"])
+
+
+def test_bad_survival_input_is_rejected():
+    with pytest.raises(ValueError):
+        S.km([1, -2], [1, 0])
+    with pytest.raises(ValueError):
+        S.km([1, 2], [1, 3])
+    with pytest.raises(ValueError):
+        S.aalen_johansen([1, 2], [1, 5], seed=1)

@@ -1,0 +1,314 @@
+"""Time-to-event statistics on ADTTE-style data (AVAL months, event indicator 1 = event).
+
+Conventions (docs/methods.md, section "Statistics"):
+- Kaplan-Meier with Greenwood variance and the log(-log) ("exponential Greenwood")
+  transform for the pointwise survival CI, as lifelines computes it and as R's
+  survfit(conf.type = "log-log") does.
+- Quantiles (the median) follow R's survival package (quantile.survfit / findq): the
+  median is the first time S(t) <= 0.5, except that when S(t) equals 0.5 (within
+  sqrt(machine eps)) over a flat interval, the median is the midpoint of that interval
+  (or of the interval up to the last follow-up time when the curve ends at 0.5).
+  lifelines' median_survival_times takes the left end of the interval instead; the
+  project uses R's convention so that its medians equal R's. The median's CI applies the
+  same rule to the lower and upper survival-CI curves.
+- Survival at t: the KM step function at t (NaN when t is beyond the last follow-up).
+- Median follow-up: reverse Kaplan-Meier (censoring as the event).
+- Log-rank: lifelines logrank_test / multivariate_logrank_test (chi-square, as survdiff).
+- Cox: lifelines CoxPHFitter (Efron ties) with tight Newton-Raphson tolerances; Wald p;
+  Schoenfeld-residual test with the rank transform.
+- Competing risks: lifelines AalenJohansenFitter; it breaks tied event times by a random
+  jitter drawn from numpy's global generator, which the seed (a rule param) fixes.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+TOL = math.sqrt(np.finfo(float).eps)
+COX_FIT_OPTIONS = {"precision": 1e-12, "r_precision": 1e-14, "max_steps": 500}
+KM_METHOD = "Kaplan-Meier, Greenwood variance, log(-log) transformed 95% CI"
+
+
+def _arrays(durations, events):
+    t = np.asarray(durations, dtype=float)
+    e = np.asarray(events, dtype=float)
+    if t.shape != e.shape:
+        raise ValueError("durations and events differ in length")
+    if np.isnan(t).any() or np.isnan(e).any():
+        raise ValueError("durations/events contain missing values")
+    if (t < 0).any():
+        raise ValueError("negative durations")
+    if not np.isin(e, (0, 1)).all():
+        raise ValueError("events must be 0/1")
+    return t, e.astype(int)
+
+
+def km_table(durations, events, alpha: float = 0.05) -> pd.DataFrame:
+    """The KM curve (lifelines KaplanMeierFitter) at every distinct observed time:
+    time, n_risk, n_event, surv, lower, upper.
+
+    lifelines uses the Greenwood variance and the log(-log) transform for the CI. Where
+    S = 0 that CI is undefined: lifelines reports 0, R's survfit NA; NaN is used here (as
+    R), so that a median CI limit the curve never reaches is "NR", not the last time."""
+    from lifelines import KaplanMeierFitter
+
+    t, e = _arrays(durations, events)
+    if len(t) == 0:
+        return pd.DataFrame(columns=["time", "n_risk", "n_event", "surv", "lower", "upper"], dtype=float)
+    kmf = KaplanMeierFitter(alpha=alpha).fit(t, e)
+    sf = kmf.survival_function_.iloc[:, 0]
+    ci = kmf.confidence_interval_survival_function_
+    et = kmf.event_table
+    tab = pd.DataFrame(
+        {
+            "time": sf.index.to_numpy(dtype=float),
+            "n_risk": et["at_risk"].to_numpy(),
+            "n_event": et["observed"].to_numpy(),
+            "surv": sf.to_numpy(dtype=float),
+            "lower": ci.iloc[:, 0].to_numpy(dtype=float),
+            "upper": ci.iloc[:, 1].to_numpy(dtype=float),
+        }
+    )
+    # lifelines' timeline starts at 0 even when nobody has time 0: keep observed times only
+    tab = tab[np.isin(tab["time"], t)].reset_index(drop=True)
+    zero = tab["surv"] == 0
+    tab.loc[zero, ["lower", "upper"]] = np.nan
+    return tab
+
+
+def quantile_time(times, surv, p: float = 0.5, first_time: float = 0.0, tol: float = TOL) -> float:
+    """Time at which 1 - S(t) reaches p (p = 0.5: the median), in R's convention (findq).
+
+    `times`/`surv` are the curve at each distinct observed time (censoring times included),
+    the curve being 1 before the first. Returns NaN when the curve never reaches 1 - p
+    (median not reached)."""
+    x = np.concatenate([[first_time], np.asarray(times, dtype=float)])
+    y = np.concatenate([[0.0], 1 - np.asarray(surv, dtype=float)])
+    xmax = x[-1]
+    if np.all(np.isnan(y)) or np.nanmax(y) < p:
+        return float("nan")
+    # drop repeated values of y, first occurrence kept (NaN repeats NaN), as R's duplicated()
+    keep = ~pd.Series(y).duplicated().to_numpy()
+    x, y = x[keep], y[keep]
+    last = y[-1]
+    ok = ~np.isnan(y)
+    xo, yo = x[ok], y[ok]
+
+    def first_at_least(target_y):
+        j = np.searchsorted(target_y, p, side="left")
+        return None if j >= len(target_y) else j
+
+    i1 = first_at_least(yo + tol)
+    i2 = first_at_least(yo - tol)
+    if p == 0:
+        return float(x[0])
+    if not np.isnan(last) and abs(p - last) < tol:
+        return float((xo[i1] + xmax) / 2) if i1 is not None else float("nan")
+    if i1 is None or i2 is None:
+        return float("nan")
+    return float((xo[i1] + xo[i2]) / 2)
+
+
+@dataclass(frozen=True)
+class KMSummary:
+    n: int
+    events: int
+    median: float
+    median_low: float
+    median_high: float
+    table: pd.DataFrame = field(repr=False)
+
+    def at(self, t: float) -> tuple[float, float, float]:
+        """Survival and CI at time t (the step function); NaN beyond the last follow-up."""
+        tab = self.table
+        if len(tab) == 0 or t > tab["time"].max():
+            return (float("nan"),) * 3
+        before = tab[tab["time"] <= t]
+        if before.empty:
+            return 1.0, 1.0, 1.0
+        row = before.iloc[-1]
+        return float(row["surv"]), float(row["lower"]), float(row["upper"])
+
+
+def km(durations, events, alpha: float = 0.05) -> KMSummary:
+    """KM curve, median and its CI (R's quantile convention, log(-log) CI curves)."""
+    t, e = _arrays(durations, events)
+    tab = km_table(t, e, alpha)
+    return KMSummary(
+        n=int(len(t)),
+        events=int(e.sum()),
+        median=quantile_time(tab["time"], tab["surv"]),
+        median_low=quantile_time(tab["time"], tab["lower"]),
+        median_high=quantile_time(tab["time"], tab["upper"]),
+        table=tab,
+    )
+
+
+def lifelines_median(durations, events, alpha: float = 0.05) -> tuple[float, float, float]:
+    """The same median by lifelines (smallest t with S(t) <= 0.5) and its CI from
+    median_survival_times on the CI frame - kept for the documented comparison."""
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import median_survival_times
+
+    kmf = KaplanMeierFitter(alpha=alpha).fit(durations, events)
+    ci = median_survival_times(kmf.confidence_interval_)
+    return float(kmf.median_survival_time_), float(ci.iloc[0, 0]), float(ci.iloc[0, 1])
+
+
+def reverse_km(durations, events, alpha: float = 0.05) -> KMSummary:
+    """Median follow-up by reverse Kaplan-Meier: censoring is the event, deaths censor."""
+    t, e = _arrays(durations, events)
+    return km(t, 1 - e, alpha)
+
+
+@dataclass(frozen=True)
+class TestResult:
+    statistic: float
+    df: int
+    p: float
+
+
+def logrank(durations, events, groups) -> TestResult:
+    """Log-rank test across 2 or more groups (chi-square with k - 1 df, as R's survdiff)."""
+    from lifelines.statistics import multivariate_logrank_test
+
+    t, e = _arrays(durations, events)
+    g = np.asarray(groups)
+    k = len(pd.unique(g))
+    if k < 2:
+        return TestResult(float("nan"), 0, float("nan"))
+    res = multivariate_logrank_test(t, g, e)
+    return TestResult(float(res.test_statistic), int(k - 1), float(res.p_value))
+
+
+def logrank_pair(durations_a, events_a, durations_b, events_b) -> TestResult:
+    """Two-group log-rank test (lifelines logrank_test)."""
+    from lifelines.statistics import logrank_test
+
+    ta, ea = _arrays(durations_a, events_a)
+    tb, eb = _arrays(durations_b, events_b)
+    if len(ta) == 0 or len(tb) == 0:
+        return TestResult(float("nan"), 1, float("nan"))
+    res = logrank_test(ta, tb, event_observed_A=ea, event_observed_B=eb)
+    return TestResult(float(res.test_statistic), 1, float(res.p_value))
+
+
+@dataclass(frozen=True)
+class CoxResult:
+    summary: pd.DataFrame  # per term: coef, se, z, p, hr, hr_low, hr_high, ph_p
+    n: int
+    events: int
+    n_parameters: int
+    events_per_parameter: float
+    warning: str | None
+
+
+def cox(
+    df: pd.DataFrame,
+    duration_col: str,
+    event_col: str,
+    covariates: list[str],
+    alpha: float = 0.05,
+    min_events_per_parameter: float = 10,
+) -> CoxResult:
+    """Cox PH model (Efron ties) on complete cases; Wald tests; Schoenfeld PH test (rank).
+
+    Columns of `covariates` must be numeric (dummy-code categories beforehand). A term
+    constant in the data cannot be estimated and stops with an error naming it."""
+    from lifelines import CoxPHFitter
+    from lifelines.statistics import proportional_hazard_test
+    from scipy.stats import norm
+
+    data = df[[duration_col, event_col, *covariates]].dropna().astype(float)
+    constant = [c for c in covariates if data[c].nunique() < 2]
+    if constant:
+        raise ValueError(f"Cox model: covariate(s) {constant} constant in the {len(data)} complete cases")
+    events = int(data[event_col].sum())
+    if events == 0:
+        raise ValueError(f"Cox model: no events in the {len(data)} complete cases")
+    n_par = len(covariates)
+    epp = events / n_par if n_par else float("nan")
+    warning = None
+    if epp < min_events_per_parameter:
+        warning = (
+            f"{events} events for {n_par} parameters ({epp:.1f} per parameter, "
+            f"fewer than {min_events_per_parameter:g}): estimates may be unstable"
+        )
+    cph = CoxPHFitter(alpha=alpha)  # Efron ties is lifelines' only (default) method
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cph.fit(data, duration_col=duration_col, event_col=event_col, fit_options=COX_FIT_OPTIONS)
+        ph = proportional_hazard_test(cph, data, time_transform="rank")
+    s = cph.summary
+    z = norm.ppf(1 - alpha / 2)
+    ph_sum = ph.summary
+    ph_p = pd.Series(
+        ph_sum["p"].to_numpy(dtype=float), index=[i[0] if isinstance(i, tuple) else i for i in ph_sum.index]
+    )
+    with np.errstate(over="ignore"):  # a diverging coefficient gives HR = inf, reported as NR
+        out = _cox_table(s, z)
+    out["ph_p"] = ph_p.reindex(out.index).to_numpy()
+    out.index.name = "term"
+    diverging = out.index[(out["coef"].abs() > 10) | ~np.isfinite(out["se"])].tolist()
+    if diverging:  # monotone likelihood (e.g. no events in a level): the HR is not estimable
+        msg = f"coefficient(s) {diverging} diverge (monotone likelihood): HR not estimable"
+        warning = f"{warning}; {msg}" if warning else msg
+    return CoxResult(out, int(len(data)), events, n_par, float(epp), warning)
+
+
+def _cox_table(s: pd.DataFrame, z: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "coef": s["coef"],
+            "se": s["se(coef)"],
+            "z": s["z"],
+            "p": s["p"],
+            "hr": np.exp(s["coef"]),
+            "hr_low": np.exp(s["coef"] - z * s["se(coef)"]),
+            "hr_high": np.exp(s["coef"] + z * s["se(coef)"]),
+        }
+    )
+
+
+def aalen_johansen(durations, status, seed: int, alpha: float = 0.05):
+    """Cumulative incidence of the event (status 1) with a competing event (status 2).
+
+    Returns a function cif(t, cause) -> (estimate, low, high). Ties between event
+    times are broken by lifelines' jitter, seeded here for reproducibility."""
+    from lifelines import AalenJohansenFitter
+
+    t = np.asarray(durations, dtype=float)
+    s = np.asarray(status, dtype=int)
+    if not np.isin(s, (0, 1, 2)).all():
+        raise ValueError("status must be 0 (censored), 1 (event) or 2 (competing)")
+    fits = {}
+    for cause in (1, 2):
+        if (s == cause).sum() == 0:
+            fits[cause] = None
+            continue
+        ajf = AalenJohansenFitter(seed=seed, alpha=alpha, calculate_variance=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ajf.fit(pd.Series(t), pd.Series(s), event_of_interest=cause)
+        fits[cause] = ajf
+
+    def cif(time: float, cause: int = 1) -> tuple[float, float, float]:
+        if len(t) == 0 or time > t.max():
+            return (float("nan"),) * 3
+        ajf = fits[cause]
+        if ajf is None:
+            return 0.0, float("nan"), float("nan")
+        cd = ajf.cumulative_density_
+        ci = ajf.confidence_interval_
+        idx = cd.index[cd.index <= time]
+        if len(idx) == 0:
+            return 0.0, float("nan"), float("nan")
+        at = idx[-1]
+        return float(cd.loc[at].iloc[0]), float(ci.loc[at].iloc[0]), float(ci.loc[at].iloc[1])
+
+    return cif
