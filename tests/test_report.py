@@ -1,0 +1,362 @@
+"""The HTML report: escaping, strict templates, numbers copied from results.json, the
+published-vs-reproduced table, provenance and the absence of identifiers."""
+
+from __future__ import annotations
+
+import hashlib
+import html as htmllib
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import jinja2
+import pytest
+import yaml
+
+from alsalvage import report
+from helpers import REPO
+from report_fixtures import XSS, load_config, make_results, write_fixture
+
+SEED = yaml.safe_load((REPO / "resources" / "seed_study.yaml").read_text())
+TEMPLATE = REPO / "workflow" / "templates" / "report.html.j2"
+# The published table of the seed study has 28 rows (counted by hand: baseline 7, prior
+# therapy 3, hematologic response 4, organ response 2, renal outcome 1, survival 3,
+# exposure 2, discontinuation 3, toxicity 3).
+SEED_ROWS = 28
+
+
+def tiny_svg(tmp: Path, name: str) -> tuple[Path, Path]:
+    svg = tmp / f"{name}.svg"
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>')
+    cap = tmp / f"{name}.json"
+    cap.write_text(json.dumps({"name": name, "title": name, "caption": f"caption of {name}"}))
+    return svg, cap
+
+
+def build(tmp: Path, *, tox_label="Anemia", finding_text="lambda", config_edit=None, results_edit=None) -> str:
+    p = write_fixture(tmp / "in", n=12, tox_label=tox_label, finding_text=finding_text)
+    if results_edit:
+        r = json.loads(p["results"].read_text())
+        results_edit(r)
+        p["results"].write_text(json.dumps(r))
+    cfg, _ = load_config()
+    if config_edit:
+        config_edit(cfg)
+    svgs, caps = {}, {}
+    for name in ("km_os", "flow"):
+        svgs[name], caps[name] = tiny_svg(tmp, name)
+    return report.build_report(
+        results_path=p["results"],
+        findings_path=p["findings"],
+        adsl_path=p["adsl"],
+        seed_study_path=REPO / "resources" / "seed_study.yaml",
+        strobe_path=REPO / "resources" / "strobe_cohort.yaml",
+        schema_path=REPO / "workflow" / "schemas" / "config.schema.yaml",
+        template_path=TEMPLATE,
+        svgs=svgs,
+        captions=caps,
+        raw_inputs=p["raw"],
+        config=cfg,
+        repo_dir=tmp,
+    )
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("report"))
+
+
+def _cells(row_html: str) -> list[str]:
+    return [
+        htmllib.unescape(re.sub(r"<[^>]+>", " ", c)).strip()
+        for c in re.findall(r"<td[^>]*>(.*?)</td>", row_html, flags=re.S)
+    ]
+
+
+def repro_row(html: str, row_id: str) -> list[str]:
+    """Cells of a reproduction row: figure, item, published, reproduced, difference,
+    tolerance, within, notes ('' when the row has no notes)."""
+    m = re.search(rf'<tr class="(yes|no)" id="repro-{row_id}">(.*?)</tr>', html, flags=re.S)
+    assert m, f"no reproduction row {row_id}"
+    notes = re.search(rf'<tr class="repro-notes" id="repro-notes-{row_id}">(.*?)</tr>', html, flags=re.S)
+    return _cells(m.group(2)) + [" ".join(_cells(notes.group(1))).strip() if notes else ""]
+
+
+# ---------------------------------------------------------------- escaping, strictness
+
+
+def test_script_in_free_text_renders_inert(tmp_path):
+    out = build(tmp_path, tox_label=XSS, finding_text=XSS)
+    assert "<script" not in out.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
+
+
+def test_template_autoescapes_and_is_strict():
+    env = report.environment(TEMPLATE.parent)
+    assert env.autoescape is True or env.autoescape(TEMPLATE.name)
+    assert env.undefined is jinja2.StrictUndefined
+
+
+def test_a_missing_context_key_raises(tmp_path):
+    p = write_fixture(tmp_path / "in", n=8)
+    cfg, schema = load_config()
+    import pandas as pd
+
+    ctx = report.build_context(
+        results=json.loads(p["results"].read_text()),
+        findings=pd.read_csv(p["findings"], dtype=str),
+        seed_study=SEED,
+        strobe=yaml.safe_load((REPO / "resources" / "strobe_cohort.yaml").read_text()),
+        config=cfg,
+        schema=schema,
+        figures={},
+        patient_ids=[],
+        inputs=[],
+        software=[],
+        git={"commit": "unknown", "dirty": "unknown"},
+    )
+    report.render_html(ctx, TEMPLATE)  # complete context renders
+    del ctx["provenance"]["config_sha256"]
+    with pytest.raises(jinja2.UndefinedError, match="config_sha256"):
+        report.render_html(ctx, TEMPLATE)
+
+
+# ---------------------------------------------------------------- numbers from results.json
+
+
+def test_every_formatted_result_appears_in_the_html(html):
+    text = htmllib.unescape(html)
+    for key, rec in make_results()["results"].items():
+        if key.rsplit(".", 1)[-1] in ("min", "max") and key.rsplit(".", 1)[0] + ".median" in make_results()["results"]:
+            continue  # carried by the median's "median (range)" string
+        assert rec["formatted"] in text, f"{key}: {rec['formatted']!r} not in the report"
+
+
+def test_specific_numbers_sit_next_to_their_labels(html):
+    text = htmllib.unescape(html)
+    assert re.search(r"Response >= PR \(ITT\)</td><td[^>]*>28 \(56%\)</td><td[^>]*>41-70</td>", text)
+    assert re.search(r"Median OS</td><td[^>]*>29\.3 \(18\.2-NR\)</td>", text)
+    # Table 1 group column from the by_bortgrp record of the fixture
+    assert re.search(r"Age, years</td><td[^>]*>63 \(42-82\)</td><td[^>]*></td>\s*<td[^>]*>61 \(45-80\)</td>", text)
+
+
+def test_toxicity_is_pivoted_by_term(html):
+    text = htmllib.unescape(html)
+    # anemia: grade >= 3 in 8 (16%), any grade in 13 (26%) in the fixture
+    assert re.search(r"<td>Anemia</td><td[^>]*>13 \(26%\)</td><td[^>]*>8 \(16%\)</td>", text)
+
+
+# ---------------------------------------------------------------- reproduction table
+
+
+def test_seed_study_file_has_every_published_row():
+    figures = {r["figure"] for r in SEED["rows"]}
+    assert len(figures) == SEED_ROWS
+    assert len({r["id"] for r in SEED["rows"]}) == len(SEED["rows"])
+
+
+def test_reproduction_table_has_every_seed_row(html):
+    for row in SEED["rows"]:
+        assert f'id="repro-{row["id"]}"' in html, row["id"]
+    text = htmllib.unescape(html)
+    for figure in {r["figure"] for r in SEED["rows"]}:
+        assert figure in text
+
+
+@pytest.mark.parametrize(
+    "row_id, published, reproduced, difference, tolerance, within",
+    [
+        # 28/50 = 56.0%; 57 - 56 = -1.0; tolerance 100/50 + 0.5 = 2.5 points
+        ("hem_ge_pr", "57%", "56.0% (28/50)", "-1.0 points", "+-2.5 points", "yes"),
+        # 20/29 = 68.97 -> 69.0%; 69.0 - 62 = 7.0 > 100/29 + 0.5 = 3.95 -> 3.9 shown
+        ("hem_non_refractory", "62%", "69.0% (20/29)", "7.0 points", "+-3.9 points", "no"),
+        # 8/50 = 16.0%, published 17: -1.0, within 2.5
+        ("death_on_therapy", "17%", "16.0% (8/50)", "-1.0 points", "+-2.5 points", "yes"),
+        # median 63.0 vs 63, tolerance 0.5 (a fractional tolerance shows one decimal)
+        ("age_median", "63", "63.0", "0.0", "+-0.5", "yes"),
+        # 7.2 months exactly
+        ("duration_median", "7.2", "7.2", "0.0", "+-0.05", "yes"),
+        # 29.3 vs 29 with tolerance 1 month
+        ("os_median", "29", "29.3", "0.3", "+-1", "yes"),
+        # count of dialysis 10 vs 10
+        ("dialysis_count", "10", "10", "0", "+-1", "yes"),
+        # 0.0842 and 0.084 both above 0.05
+        ("hem_refractory_p", "p = 0.084", "p = 0.084", "direction only", "same side of 0.05", "yes"),
+        # HR 0.41 < 1 and p 0.028 < 0.05 as published
+        ("os_naive_adjusted", "p = 0.028", "p = 0.028; HR 0.41 (0.19-0.91)", "direction only", "same side of 0.05", "yes"),
+    ],
+)
+def test_reproduction_rows_by_hand(html, row_id, published, reproduced, difference, tolerance, within):
+    cells = repro_row(html, row_id)
+    assert cells[2:7] == [published, reproduced, difference, tolerance, within]
+
+
+def test_p_on_the_other_side_is_not_within(tmp_path):
+    def flip(r):
+        r["results"]["os.sensitive_vs_refractory.logrank_p"]["p"] = 0.01  # published 0.395
+
+    cells = repro_row(build(tmp_path, results_edit=flip), "os_sens_vs_ref")
+    assert cells[3] == "p = 0.010" and cells[6] == "no"
+
+
+def test_missing_result_is_reported_not_hidden(tmp_path):
+    def drop(r):
+        del r["results"]["tox.gr3.pneumonitis"]
+
+    cells = repro_row(build(tmp_path, results_edit=drop), "tox_pneumonitis")
+    assert cells[3] == "not in results" and cells[6] == "no"
+    assert "tox.gr3.pneumonitis" in cells[7]
+
+
+@pytest.mark.parametrize(
+    "pct, denominator, expected",
+    [
+        (57, 50, set()),  # 28/50 = 56%, 29/50 = 58%
+        (56, 50, {28}),
+        (58, 14, set()),  # 8/14 = 57.1%, 9/14 = 64.3%
+        (38, 21, {8}),  # 8/21 = 38.1%
+        (62, 29, {18}),  # 18/29 = 62.07%
+        (5, 50, set()),  # 2/50 = 4%, 3/50 = 6%
+        (0, 30, {0}),
+        (50, 4, {2}),
+        (13, 8, {1}),  # 1/8 = 12.5% rounds half up to 13
+    ],
+)
+def test_feasible_counts_by_hand(pct, denominator, expected):
+    assert report._feasible_counts(pct, denominator) == expected
+
+
+def test_infeasible_published_values_are_noted(html):
+    notes = {r["id"]: repro_row(html, r["id"])[7] for r in SEED["rows"]}
+    assert "No whole number of patients out of 50 gives 57%" in notes["hem_ge_pr"]
+    assert "No whole number of patients out of 14 gives 58%" in notes["hem_naive"]
+    # 38% of 21 (8) + 62% of 29 (18) = 26 but 57% of 50 has no integer count
+    assert "No integer cohort satisfies" in notes["hem_refractory"]
+    assert "No integer cohort satisfies" in notes["hem_non_refractory"]
+    # 10% + 26% + 10% of 50 = 5 + 13 + 5 = 23 = 46% of 50: satisfiable, no note
+    for row_id in ("stop_progression", "stop_toxicity", "stop_decision", "early_stop"):
+        assert notes[row_id] == "", (row_id, notes[row_id])
+    assert "10 of all 50" in notes["dialysis_pct"]
+
+
+# ---------------------------------------------------------------- identifiers, banner, provenance
+
+
+def test_no_patient_identifiers_or_dates(html):
+    assert "SYN-" not in html
+    dates = set(re.findall(r"\b\d{4}-\d{2}-\d{2}\b", html))
+    assert dates == {"2026-01-01"}, dates  # only the configured analysis date
+    assert "[patient]" in html and "[date]" in html  # the finding's id and date were masked
+
+
+def test_a_leaked_identifier_stops_the_report(tmp_path):
+    with pytest.raises(report.ReportInputError, match="patient identifier"):
+        build(tmp_path, tox_label="SYN-0003")
+
+
+@pytest.mark.parametrize(
+    "text, ids, expected",
+    [
+        ("P1 and P12 on 2013-04-02", ["P1", "P12"], "[patient] and [patient] on [date]"),
+        ("AP1 P1X", ["P1"], "AP1 P1X"),  # not a whole token
+        ("row of SYN-001.", ["SYN-001"], "row of [patient]."),
+        ("SYN-001-B", ["SYN-001"], "[patient]-B"),  # a run of parts
+        ("SYN-0011", ["SYN-001"], "SYN-0011"),
+        ("x_P1_y", ["P1"], "x_[patient]_y"),
+        ("A-B-C", ["A-B", "B-C"], "[patient]-C"),  # longest match from the left first
+    ],
+)
+def test_mask_identifiers(text, ids, expected):
+    assert report.mask_identifiers(text, ids) == expected
+
+
+def test_identifier_check_ignores_embedded_figures_and_numbers():
+    html = '<img src="data:image/svg+xml;base64,U1lOLTAwMQSYN-001"><td>17</td>'
+    report.check_no_identifiers(html, ["SYN-001", "17"])  # inside a data URI / numeric id
+    with pytest.raises(report.ReportInputError):
+        report.check_no_identifiers(html + "<td>SYN-001</td>", ["SYN-001"])
+
+
+def test_identifier_check_is_fast_for_large_cohorts():
+    # 5000 identifiers against a 2 MB page: one pass over the text (no timing assertion;
+    # the old per-identifier search took minutes here)
+    ids = [f"SYN-{i:05d}" for i in range(5000)]
+    report.check_no_identifiers("<td>12 (24%)</td>" * 120_000, ids)
+
+
+def test_synthetic_banner_follows_the_config(tmp_path, html):
+    assert "SYNTHETIC DATA" in html
+
+    def real(cfg):
+        cfg["study"]["synthetic"] = False
+
+    assert "SYNTHETIC DATA" not in build(tmp_path, config_edit=real)
+
+
+def test_provenance_hashes_and_rows(tmp_path):
+    out = build(tmp_path)
+    raw = tmp_path / "in" / "raw_labs.csv"
+    assert hashlib.sha256(raw.read_bytes()).hexdigest() in out
+    # raw files of the fixture: header + 2 data rows
+    assert re.search(r"<td>labs</td><td><code>[^<]*raw_labs\.csv</code></td><td[^>]*>2</td>", out)
+    cfg, _ = load_config()
+    cfg_hash = hashlib.sha256(yaml.safe_dump(cfg, sort_keys=True, default_flow_style=False).encode()).hexdigest()
+    assert cfg_hash in out
+    assert "figures.seed</code> = 20190607" in out and "demo.seed</code> = 20190607" in out
+    # tmp_path is not a git repository
+    assert re.search(r"Git commit</th><td><code>unknown</code>", out)
+
+
+def test_count_csv_rows_handles_quoted_newlines(tmp_path):
+    f = tmp_path / "x.csv"
+    f.write_text('a,b\n1,"two\nlines"\n3,4\n')
+    assert report.count_csv_rows(f) == 2
+
+
+def test_git_state_outside_a_repository(tmp_path):
+    assert report.git_state(tmp_path) == {"commit": "unknown", "dirty": "unknown"}
+
+
+def test_thresholds_used_are_listed_from_the_config(tmp_path):
+    def change(cfg):
+        cfg["hematologic"]["vgpr_dflc_below_mg_l"] = 37
+
+    out = build(tmp_path, config_edit=change)
+    assert re.search(r"<code>hematologic\.vgpr_dflc_below_mg_l</code></td><td[^>]*>37</td>", out)
+
+
+def test_strobe_appendix_has_all_22_items(html):
+    items = yaml.safe_load((REPO / "resources" / "strobe_cohort.yaml").read_text())["items"]
+    assert [i["item"] for i in items] == [str(k) for k in range(1, 23)]
+    section_ids = set(re.findall(r'<section id="([\w-]+)"', html)) | {"top"}
+    for i in items:
+        assert i["section"] == "none" or i["section"] in section_ids, i
+        assert i["topic"] in htmllib.unescape(html)
+
+
+def test_self_contained(html):
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
+    assert "@import" not in html and "@font-face" not in html
+    assert "@media print" in html
+
+
+def test_two_builds_in_separate_processes_are_identical(tmp_path):
+    code = (
+        "import sys; sys.path[:0] = [{s!r}, {t!r}]\n"
+        "from pathlib import Path\n"
+        "import test_report\n"
+        "Path({o!r}).write_text(test_report.build(Path({d!r})))\n"
+    )
+    outs = []
+    for k in range(2):
+        o = tmp_path / f"r{k}.html"
+        subprocess.run(
+            [sys.executable, "-c", code.format(s=str(REPO / "workflow/scripts"), t=str(REPO / "tests"), o=str(o), d=str(tmp_path / "w"))],
+            check=True,
+            cwd=REPO,
+            timeout=300,
+        )
+        outs.append(o.read_bytes())
+    assert outs[0] == outs[1]

@@ -1,0 +1,35 @@
+# Stage 6: the self-contained HTML report a clinician opens (results/report.html).
+
+
+rule report:
+    input:
+        results="results/stats/results.json",
+        findings="results/validated/findings.csv",
+        adsl="results/derived/adsl.parquet",
+        svgs=expand("results/figures/{figure}.svg", figure=FIGURES),
+        captions=expand("results/figures/{figure}.json", figure=FIGURES),
+        seed_study="resources/seed_study.yaml",
+        strobe="resources/strobe_cohort.yaml",
+        schema="workflow/schemas/config.schema.yaml",
+        template="workflow/templates/report.html.j2",
+        raw=list(config["inputs"].values()),
+        code=pkg("formatting", "report"),
+    output:
+        html="results/report.html",
+    log:
+        "logs/report.log",
+    benchmark:
+        "benchmarks/report.tsv"
+    localrule: True
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        config=config,
+        inputs=config["inputs"],
+        repo_dir=workflow.basedir,
+    script:
+        "../scripts/report.py"

@@ -1,0 +1,789 @@
+"""Figures of the report: survival curves, competing risks, forest, waterfall,
+swimmer, NT-proBNP trajectories and the patient flow.
+
+Every figure is drawn by a pure function ``draw_<name>(data, params)`` that returns
+a matplotlib Figure and a caption.  ``render`` writes the same figure as SVG, PNG
+and PDF with deterministic bytes: fixed ``svg.hashsalt``, a bundled font (DejaVu
+Sans), no creation dates or software strings in the metadata, seeded sampling.
+Per-patient figures sample (seeded) beyond ``max_patients`` and say so in the caption.
+No patient identifier or calendar date is drawn: times are months from the index date.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import FancyBboxPatch, Patch  # noqa: E402
+
+from .formatting import fmt_hr, fmt_p  # noqa: E402
+
+# Okabe-Ito colour-blind-safe palette.
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "skyblue": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "grey": "#999999",
+}
+RESPONSE_COLOURS = {
+    "CR": OKABE_ITO["blue"],
+    "VGPR": OKABE_ITO["green"],
+    "PR": OKABE_ITO["skyblue"],
+    "LOWDFLC": OKABE_ITO["purple"],
+    "NR": OKABE_ITO["grey"],
+    "NE": OKABE_ITO["yellow"],
+}
+RESPONSE_ORDER = ["CR", "VGPR", "PR", "LOWDFLC", "NR", "NE"]
+RESPONSE_LABELS = {"LOWDFLC": "low-dFLC response"}
+GROUP_COLOURS = {
+    "naive": OKABE_ITO["blue"],
+    "sensitive": OKABE_ITO["green"],
+    "refractory": OKABE_ITO["vermillion"],
+}
+RESPONDER = {"CR", "VGPR", "PR", "LOWDFLC"}
+
+FIGURES = (
+    "km_os",
+    "km_os_bortezomib",
+    "landmark_os",
+    "cif_dialysis",
+    "forest_cox",
+    "waterfall_dflc",
+    "swimmer",
+    "ntprobnp",
+    "flow",
+)
+FORMATS = ("svg", "png", "pdf")
+
+# Metadata keys per format: None removes the entry (dates, software strings).
+METADATA = {
+    "svg": {"Date": None, "Creator": None},
+    "png": {"Software": None},
+    "pdf": {"Creator": None, "Producer": None, "CreationDate": None, "ModDate": None},
+}
+
+STYLE = {
+    "svg.hashsalt": "alsalvage-figures",
+    "svg.fonttype": "path",
+    "pdf.fonttype": 42,
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "path.simplify": False,
+}
+
+WIDTH_IN = 7.0  # two-column journal width
+
+
+class FigureInputError(ValueError):
+    """An input needed by a figure is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class FigureParams:
+    seed: int = 20190607  # sampling of per-patient figures
+    jitter_seed: int = 20190607  # Aalen-Johansen tie jitter (the statistics stage's seed)
+    max_patients: int = 200
+    landmark_months: tuple[float, ...] = (3.0, 6.0)
+    days_per_month: float = 30.4375
+    alpha: float = 0.05
+    ntprobnp_rise_pct: float = 30.0
+    pr_fall_pct: float = 50.0
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def sample_patients(ids: pd.Series, max_patients: int, seed: int) -> tuple[pd.Index, str]:
+    """Seeded sample of at most max_patients ids (sorted); the note says what was done."""
+    ids = pd.Index(sorted(pd.unique(ids)))
+    if len(ids) <= max_patients:
+        return ids, ""
+    chosen = _rng(seed).choice(len(ids), size=max_patients, replace=False)
+    note = (
+        f" A random sample of {max_patients} of {len(ids)} patients is shown "
+        f"(seed {seed}); summary statistics use all patients."
+    )
+    return pd.Index(sorted(ids[np.sort(chosen)])), note
+
+
+def _months(days, days_per_month: float):
+    return days / days_per_month
+
+
+def format_p(p) -> str:
+    """'p = 0.028' / 'p < 0.001' / 'p = NA' (3 decimals, rounded half up)."""
+    shown = fmt_p(p)
+    return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+
+
+def _require(df: pd.DataFrame, name: str, columns: list[str]) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise FigureInputError(f"{name}: missing column(s) {', '.join(missing)}")
+
+
+def _tte(adtte: pd.DataFrame, paramcd: str) -> pd.DataFrame:
+    _require(adtte, "adtte", ["USUBJID", "PARAMCD", "AVAL", "CNSR"])
+    return adtte.loc[adtte["PARAMCD"] == paramcd].sort_values("USUBJID").reset_index(drop=True)
+
+
+def _km(durations, events, label, alpha):
+    from lifelines import KaplanMeierFitter
+
+    kmf = KaplanMeierFitter(alpha=alpha)
+    kmf.fit(np.asarray(durations, float), np.asarray(events, int), label=label)
+    return kmf
+
+
+def _km_axes(ax, title: str):
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("Months")
+    ax.set_ylabel("Overall survival")
+    ax.set_title(title, loc="left")
+    ax.grid(axis="y", color="#e6e6e6", linewidth=0.6)
+
+
+# --------------------------------------------------------------------------- survival
+
+
+def draw_km_os(data: dict, params: FigureParams):
+    from lifelines.plotting import add_at_risk_counts
+
+    os_ = _tte(data["adtte"], "OS")
+    kmf = _km(os_["AVAL"], os_["CNSR"] == 0, "All treated", params.alpha)
+    fig, ax = plt.subplots(figsize=(WIDTH_IN * 0.75, 4.2))
+    kmf.plot_survival_function(
+        ax=ax,
+        ci_show=True,
+        show_censors=True,
+        censor_styles={"marker": "|", "ms": 7, "mew": 1},
+        color=OKABE_ITO["blue"],
+    )
+    med = kmf.median_survival_time_
+    if np.isfinite(med):
+        ax.axhline(0.5, color=OKABE_ITO["grey"], lw=0.7, ls=":")
+    _km_axes(ax, "Overall survival from the start of lenalidomide")
+    ax.legend(loc="lower left", frameon=False)
+    add_at_risk_counts(kmf, ax=ax, rows_to_show=["At risk"])
+    fig.tight_layout()
+    n, events = len(os_), int((os_["CNSR"] == 0).sum())
+    med_txt = f"{med:.1f} months" if np.isfinite(med) else "not reached"
+    caption = (
+        f"Kaplan-Meier estimate of overall survival (n = {n}, {events} deaths); shaded band: "
+        f"pointwise {100 * (1 - params.alpha):.0f}% confidence interval (log-log transform); "
+        f"ticks: censored patients; table: number at risk. Median {med_txt}."
+    )
+    return fig, caption
+
+
+def draw_km_os_bortezomib(data: dict, params: FigureParams):
+    from lifelines.plotting import add_at_risk_counts
+
+    adsl = data["adsl"]
+    _require(adsl, "adsl", ["USUBJID", "BORTGRP"])
+    os_ = _tte(data["adtte"], "OS").merge(adsl[["USUBJID", "BORTGRP"]], on="USUBJID", how="left")
+    fig, ax = plt.subplots(figsize=(WIDTH_IN * 0.75, 4.6))
+    fitters = []
+    for grp in ("naive", "sensitive", "refractory"):
+        sub = os_.loc[os_["BORTGRP"] == grp]
+        if sub.empty:
+            continue
+        label = {"naive": "Bortezomib-naive", "sensitive": "Potentially sensitive"}.get(
+            grp, "Bortezomib-refractory"
+        )
+        kmf = _km(sub["AVAL"], sub["CNSR"] == 0, f"{label} (n = {len(sub)})", params.alpha)
+        kmf.plot_survival_function(
+            ax=ax,
+            ci_show=False,
+            show_censors=True,
+            censor_styles={"marker": "|", "ms": 7, "mew": 1},
+            color=GROUP_COLOURS[grp],
+        )
+        fitters.append(kmf)
+    _km_axes(ax, "Overall survival by prior bortezomib")
+    ptext = "; ".join(f"{label}: {format_p(p)}" for label, p in data.get("bortezomib_p", []))
+    if ptext:
+        ax.text(0.98, 0.97, "Log-rank\n" + ptext.replace("; ", "\n"), transform=ax.transAxes, ha="right", va="top", fontsize=7.5)
+    ax.legend(loc="lower left", frameon=False)
+    if fitters:
+        add_at_risk_counts(*fitters, ax=ax, rows_to_show=["At risk"])
+    fig.tight_layout()
+    caption = (
+        "Kaplan-Meier overall survival by prior-bortezomib group (naive, potentially sensitive, "
+        "refractory). p-values are the log-rank tests reported in the statistics results."
+    )
+    return fig, caption
+
+
+def landmark_table(adtte: pd.DataFrame, adrs: pd.DataFrame, landmark: float, days_per_month: float):
+    """Patients alive and followed at the landmark, their response by then and OS after it."""
+    os_ = _tte(adtte, "OS")
+    _require(adrs, "adrs", ["USUBJID", "PARAMCD", "AVALC", "ADY"])
+    alive = os_.loc[os_["AVAL"] > landmark, ["USUBJID", "AVAL", "CNSR"]].copy()
+    resp = adrs.loc[
+        (adrs["PARAMCD"] == "HEMRESP")
+        & adrs["AVALC"].isin(RESPONDER)
+        & (adrs["ADY"] <= landmark * days_per_month)
+    ]
+    responders = set(resp["USUBJID"])
+    alive["RESP"] = np.where(alive["USUBJID"].isin(responders), "Responder", "Non-responder")
+    alive["AVAL"] = alive["AVAL"] - landmark
+    return alive
+
+
+def draw_landmark_os(data: dict, params: FigureParams):
+    marks = list(params.landmark_months)
+    fig, axes = plt.subplots(1, len(marks), figsize=(WIDTH_IN, 3.4), sharey=True, squeeze=False)
+    notes = []
+    for ax, lm in zip(axes[0], marks):
+        tab = landmark_table(data["adtte"], data["adrs"], lm, params.days_per_month)
+        for grp, colour in (("Responder", OKABE_ITO["blue"]), ("Non-responder", OKABE_ITO["vermillion"])):
+            sub = tab.loc[tab["RESP"] == grp]
+            if sub.empty:
+                continue
+            kmf = _km(sub["AVAL"], sub["CNSR"] == 0, f"{grp} (n = {len(sub)})", params.alpha)
+            kmf.plot_survival_function(
+                ax=ax,
+                ci_show=False,
+                show_censors=True,
+                censor_styles={"marker": "|", "ms": 6, "mew": 1},
+                color=colour,
+            )
+        _km_axes(ax, f"Landmark {lm:g} months")
+        ax.set_xlabel(f"Months after the {lm:g}-month landmark")
+        p = data.get("landmark_p", {}).get(lm)
+        if p is not None:
+            ax.text(0.98, 0.97, f"Log-rank {format_p(p)}", transform=ax.transAxes, ha="right", va="top", fontsize=7.5)
+        ax.legend(loc="lower left", frameon=False)
+        notes.append(f"{len(tab)} patients alive at {lm:g} months")
+    fig.tight_layout()
+    caption = (
+        "Landmark analysis of overall survival by hematologic response (>= PR, or low-dFLC "
+        "response when counted) reached by the landmark, among patients alive at it; survival is "
+        "measured from the landmark (" + "; ".join(notes) + ")."
+    )
+    return fig, caption
+
+
+def draw_cif_dialysis(data: dict, params: FigureParams):
+    from lifelines import AalenJohansenFitter
+
+    tte = _tte(data["adtte"], "TTDIAL")
+    # ADTTE CNSR: 0 = dialysis, 1 = censored, 2 = death without dialysis (competing).
+    code = tte["CNSR"].map({0: 1, 1: 0, 2: 2}).astype(int)
+    fig, ax = plt.subplots(figsize=(WIDTH_IN * 0.75, 3.8))
+    for event, label, colour in ((1, "Dialysis", OKABE_ITO["vermillion"]), (2, "Death without dialysis", OKABE_ITO["grey"])):
+        ajf = AalenJohansenFitter(seed=params.jitter_seed, alpha=params.alpha, calculate_variance=True)
+        ajf.fit(tte["AVAL"].to_numpy(float), code.to_numpy(), event_of_interest=event, label=label)
+        ajf.plot_cumulative_density(ax=ax, ci_show=(event == 1), color=colour)
+    ax.set_ylim(0, 1.0)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("Months")
+    ax.set_ylabel("Cumulative incidence")
+    ax.set_title("Dialysis with death as a competing risk", loc="left")
+    ax.grid(axis="y", color="#e6e6e6", linewidth=0.6)
+    ax.legend(loc="upper left", frameon=False)
+    fig.tight_layout()
+    n = len(tte)
+    caption = (
+        f"Cumulative incidence of chronic dialysis (Aalen-Johansen) with death without dialysis "
+        f"as a competing event, among the {n} patients not on dialysis at the start of lenalidomide "
+        f"({int((code == 1).sum())} dialysis, {int((code == 2).sum())} competing deaths). Tied times "
+        f"are separated by a seeded jitter (seed {params.jitter_seed})."
+    )
+    return fig, caption
+
+
+def draw_forest_cox(data: dict, params: FigureParams):
+    cox = data["cox"]
+    terms = pd.DataFrame(cox["terms"])
+    _require(terms, "results.json cox terms", ["label", "hr", "ci_low", "ci_high", "p"])
+    k = len(terms)
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.45 * k + 1.4))
+    y = np.arange(k)[::-1]
+    ax.hlines(y, terms["ci_low"], terms["ci_high"], color=OKABE_ITO["black"], lw=1.2)
+    ax.plot(terms["hr"], y, "s", color=OKABE_ITO["blue"], ms=6)
+    ax.axvline(1.0, color=OKABE_ITO["grey"], ls="--", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yticks(y)
+    ax.set_yticklabels(terms["label"])
+    lo = float(min(terms["ci_low"].min(), 0.5))
+    hi = float(max(terms["ci_high"].max(), 2.0))
+    ax.set_xlim(lo / 1.3, hi * 1.3)
+    ticks = [t for t in (0.0625, 0.125, 0.25, 0.5, 1, 2, 4, 8, 16, 32) if lo / 1.3 <= t <= hi * 1.3]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{t:g}" for t in ticks])
+    ax.minorticks_off()
+    ax.set_ylim(-0.8, k - 0.2)
+    ax.set_xlabel("Hazard ratio (log scale)")
+    for yi, (_, row) in zip(y, terms.iterrows()):
+        ax.annotate(
+            f"{fmt_hr(row['hr'], row['ci_low'], row['ci_high'])}, {format_p(row['p'])}",
+            xy=(1.02, yi),
+            xycoords=("axes fraction", "data"),
+            va="center",
+            fontsize=8,
+            annotation_clip=False,
+        )
+    ax.set_title(
+        f"Cox model of overall survival (n = {cox['n']}, {cox['events']} deaths)",
+        loc="left",
+    )
+    fig.tight_layout()
+    fig.subplots_adjust(right=0.62)
+    caption = (
+        "Forest plot of the Cox proportional-hazards model (Efron ties): hazard ratio with 95% "
+        "confidence interval and Wald p for each term; dashed line: no effect (HR = 1)."
+    )
+    return fig, caption
+
+
+# --------------------------------------------------------------------------- per patient
+
+
+def best_dflc_change(adsl: pd.DataFrame, adrs: pd.DataFrame, labs: pd.DataFrame) -> pd.DataFrame:
+    """Best (lowest) percent change of dFLC from baseline over the assessments inside the
+    best-response window (HEMRESP rows with ANL01FL = Y), per FLC-evaluable patient."""
+    _require(adsl, "adsl", ["USUBJID", "ISOTYPE", "DFLCBL", "HEMEVAL"])
+    _require(labs, "labs", ["patient_id", "date", "analyte", "value"])
+    flc = labs.loc[labs["analyte"].isin(["flc_kappa", "flc_lambda"])]
+    wide = flc.pivot_table(index=["patient_id", "date"], columns="analyte", values="value", aggfunc="last")
+    wide = wide.reindex(columns=["flc_kappa", "flc_lambda"]).reset_index()
+    wide = wide.rename(columns={"patient_id": "USUBJID", "date": "ADT"})
+    window = adrs.loc[(adrs["PARAMCD"] == "HEMRESP") & (adrs["ANL01FL"] == "Y"), ["USUBJID", "ADT"]]
+    ev = adsl.loc[adsl["HEMEVAL"].isin(["measurable", "low_dflc"]) & (adsl["DFLCBL"] > 0)]
+    m = window.merge(wide, on=["USUBJID", "ADT"]).merge(ev[["USUBJID", "ISOTYPE", "DFLCBL"]], on="USUBJID")
+    kappa = m["ISOTYPE"] == "kappa"
+    dflc = np.where(kappa, m["flc_kappa"] - m["flc_lambda"], m["flc_lambda"] - m["flc_kappa"])
+    m["PCHG"] = (dflc - m["DFLCBL"]) / m["DFLCBL"] * 100.0
+    best = m.groupby("USUBJID", as_index=False)["PCHG"].min()
+    resp = adrs.loc[adrs["PARAMCD"] == "BESTHEM", ["USUBJID", "AVALC"]].drop_duplicates("USUBJID")
+    return best.merge(resp, on="USUBJID", how="left").fillna({"AVALC": "NR"})
+
+
+def draw_waterfall_dflc(data: dict, params: FigureParams):
+    best = best_dflc_change(data["adsl"], data["adrs"], data["labs"])
+    ids, note = sample_patients(best["USUBJID"], params.max_patients, params.seed)
+    shown = best.loc[best["USUBJID"].isin(ids)].copy()
+    shown["PLOT"] = shown["PCHG"].clip(upper=100)
+    shown = shown.sort_values(["PLOT", "USUBJID"], ascending=[False, True]).reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.6))
+    colours = shown["AVALC"].map(RESPONSE_COLOURS).fillna(OKABE_ITO["grey"])
+    ax.bar(np.arange(len(shown)), shown["PLOT"], color=colours, width=0.85, linewidth=0)
+    ax.axhline(-params.pr_fall_pct, color=OKABE_ITO["black"], ls="--", lw=0.9)
+    ax.text(-0.5, -params.pr_fall_pct - 2, f"-{params.pr_fall_pct:g}%", ha="left", va="top", fontsize=8)
+    ax.axhline(0, color=OKABE_ITO["black"], lw=0.6)
+    ax.set_xticks([])
+    ax.set_xlim(-1, max(len(shown), 1))
+    ax.set_ylim(-105, 105)
+    ax.set_xlabel("Patients with FLC-evaluable disease, ordered by best change")
+    ax.set_ylabel("Best dFLC change from baseline (%)")
+    ax.set_title("Best change in dFLC", loc="left")
+    present = [r for r in RESPONSE_ORDER if r in set(shown["AVALC"])]
+    ax.legend(
+        handles=[Patch(color=RESPONSE_COLOURS[r], label=RESPONSE_LABELS.get(r, r)) for r in present],
+        title="Best response",
+        loc="upper right",
+        frameon=False,
+        ncol=len(present) or 1,
+    )
+    fig.tight_layout()
+    n_capped = int((shown["PCHG"] > 100).sum())
+    caption = (
+        f"Waterfall of the best dFLC change from baseline during the response window, one bar "
+        f"per patient with measurable or low-dFLC disease (n = {len(shown)}), coloured by best "
+        f"hematologic response; dashed line: -{params.pr_fall_pct:g}%."
+        + (f" {n_capped} rises above +100% are drawn at +100%." if n_capped else "")
+        + note
+    )
+    return fig, caption
+
+
+def swimmer_table(adsl, adrs, adtte, days_per_month: float) -> pd.DataFrame:
+    _require(adsl, "adsl", ["USUBJID", "TRTSDT", "TRTEDT", "LSTCNTDT", "DTHDT", "DIALDT", "DIALBL"])
+    t = adsl[["USUBJID", "TRTSDT", "TRTEDT", "LSTCNTDT", "DTHDT", "DIALDT", "DIALBL"]].copy()
+
+    def since(col):
+        return (pd.to_datetime(t[col]) - pd.to_datetime(t["TRTSDT"])).dt.days / days_per_month
+
+    t["ONGOING"] = t["TRTEDT"].isna()
+    t["END"] = since("TRTEDT").fillna(since("LSTCNTDT"))
+    t["FU"] = since("LSTCNTDT")
+    t["DEATH"] = since("DTHDT")
+    t["DIAL"] = np.where(t["DIALBL"] == 1, np.nan, since("DIALDT"))
+    hem = adrs.loc[adrs["PARAMCD"] == "HEMRESP"]
+    first_resp = (
+        hem.loc[hem["AVALC"].isin(RESPONDER)].groupby("USUBJID", as_index=False)["ADY"].min()
+        .rename(columns={"ADY": "RESPD"})
+    )
+    prog = adrs.loc[(adrs["PARAMCD"] == "HEMPROG") & adrs["AVALC"].isin(["PD", "Y", "PROG"])]
+    first_prog = prog.groupby("USUBJID", as_index=False)["ADY"].min().rename(columns={"ADY": "PROGD"})
+    t = t.merge(first_resp, on="USUBJID", how="left").merge(first_prog, on="USUBJID", how="left")
+    t["RESP"] = t["RESPD"] / days_per_month
+    t["PROG"] = t["PROGD"] / days_per_month
+    return t
+
+
+def draw_swimmer(data: dict, params: FigureParams):
+    t = swimmer_table(data["adsl"], data["adrs"], data["adtte"], params.days_per_month)
+    ids, note = sample_patients(t["USUBJID"], params.max_patients, params.seed)
+    t = t.loc[t["USUBJID"].isin(ids)].sort_values(["END", "USUBJID"]).reset_index(drop=True)
+    n = len(t)
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, max(3.0, min(0.12 * n + 1.2, 9.5))))
+    y = np.arange(n)
+    ax.hlines(y, 0, t["FU"], color="#cccccc", lw=0.8)
+    ax.barh(y, t["END"], height=0.7, color=OKABE_ITO["skyblue"], linewidth=0)
+    ongoing = t["ONGOING"].to_numpy()
+    ms = 5 if n <= 60 else 3
+    ax.plot(t["END"][ongoing], y[ongoing], ">", color=OKABE_ITO["skyblue"], ms=ms)
+    ax.plot(t["RESP"], y, "D", color=OKABE_ITO["green"], ms=ms, ls="none")
+    ax.plot(t["PROG"], y, "x", color=OKABE_ITO["orange"], ms=ms + 1, mew=1.4, ls="none")
+    ax.plot(t["DIAL"], y, "s", color=OKABE_ITO["purple"], ms=ms, ls="none")
+    ax.plot(t["DEATH"], y, "|", color=OKABE_ITO["black"], ms=ms + 3, mew=1.8, ls="none")
+    ax.set_yticks([])
+    ax.set_ylim(-1, n)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("Months from the start of lenalidomide")
+    ax.set_ylabel("Patients (ordered by time on lenalidomide)")
+    ax.set_title("Time on lenalidomide and events", loc="left")
+    handles = [
+        Patch(color=OKABE_ITO["skyblue"], label="On lenalidomide"),
+        Line2D([], [], color="#cccccc", label="Follow-up"),
+        Line2D([], [], marker=">", color=OKABE_ITO["skyblue"], ls="none", label="Ongoing"),
+        Line2D([], [], marker="D", color=OKABE_ITO["green"], ls="none", label="First response"),
+        Line2D([], [], marker="x", color=OKABE_ITO["orange"], ls="none", mew=1.4, label="Hematologic progression"),
+        Line2D([], [], marker="s", color=OKABE_ITO["purple"], ls="none", label="Dialysis start"),
+        Line2D([], [], marker="|", color=OKABE_ITO["black"], ls="none", mew=1.8, ms=8, label="Death"),
+    ]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=7)
+    fig.tight_layout()
+    caption = (
+        f"Swimmer plot: one row per patient (n = {n}), bar = time on lenalidomide, grey line = "
+        "follow-up; marks for first hematologic response, hematologic progression, start of "
+        "dialysis and death." + note
+    )
+    return fig, caption
+
+
+def ntprobnp_changes(adsl: pd.DataFrame, labs: pd.DataFrame, days_per_month: float) -> pd.DataFrame:
+    _require(adsl, "adsl", ["USUBJID", "TRTSDT", "NTPROBL"])
+    nt = labs.loc[labs["analyte"] == "ntprobnp", ["patient_id", "date", "value"]]
+    nt = nt.rename(columns={"patient_id": "USUBJID"}).merge(
+        adsl.loc[adsl["NTPROBL"] > 0, ["USUBJID", "TRTSDT", "NTPROBL"]], on="USUBJID"
+    )
+    nt["MONTH"] = (pd.to_datetime(nt["date"]) - pd.to_datetime(nt["TRTSDT"])).dt.days / days_per_month
+    nt = nt.loc[nt["MONTH"] >= 0].copy()
+    nt["PCHG"] = (nt["value"] - nt["NTPROBL"]) / nt["NTPROBL"] * 100.0
+    nt["VISIT"] = nt["MONTH"].round().astype(int)
+    return nt.sort_values(["USUBJID", "MONTH"]).reset_index(drop=True)
+
+
+def draw_ntprobnp(data: dict, params: FigureParams):
+    nt = ntprobnp_changes(data["adsl"], data["labs"], params.days_per_month)
+    ids, note = sample_patients(nt["USUBJID"], params.max_patients, params.seed)
+    fig, ax = plt.subplots(figsize=(WIDTH_IN * 0.75, 3.8))
+    shown = nt.loc[nt["USUBJID"].isin(ids)]
+    for _, g in shown.groupby("USUBJID", sort=True):
+        ax.plot(g["MONTH"], g["PCHG"].clip(-100, 400), color="#bbbbbb", lw=0.6, alpha=0.8)
+    med = nt.groupby("VISIT").agg(PCHG=("PCHG", "median"), N=("USUBJID", "nunique")).reset_index()
+    med = med.loc[med["N"] >= 5]
+    ax.plot(med["VISIT"], med["PCHG"].clip(-100, 400), "-o", color=OKABE_ITO["vermillion"], lw=2, ms=4, label="Median")
+    ax.axhline(0, color=OKABE_ITO["black"], lw=0.7)
+    ax.axhline(params.ntprobnp_rise_pct, color=OKABE_ITO["blue"], ls="--", lw=0.8)
+    ax.axhline(-params.ntprobnp_rise_pct, color=OKABE_ITO["green"], ls="--", lw=0.8)
+    ax.set_ylim(-100, 400)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("Months from the start of lenalidomide")
+    ax.set_ylabel("NT-proBNP change from baseline (%)")
+    ax.set_title("NT-proBNP on lenalidomide", loc="left")
+    ax.legend(
+        handles=[
+            Line2D([], [], color="#bbbbbb", label="Individual patients"),
+            Line2D([], [], color=OKABE_ITO["vermillion"], marker="o", lw=2, label="Median by month (n >= 5)"),
+            Line2D([], [], color=OKABE_ITO["blue"], ls="--", label=f"+{params.ntprobnp_rise_pct:g}%"),
+            Line2D([], [], color=OKABE_ITO["green"], ls="--", label=f"-{params.ntprobnp_rise_pct:g}%"),
+        ],
+        loc="upper right",
+        frameon=False,
+    )
+    fig.tight_layout()
+    rising = nt.groupby("USUBJID")["PCHG"].max().gt(0)
+    caption = (
+        f"Relative change of NT-proBNP from baseline in {nt['USUBJID'].nunique()} patients with a "
+        f"baseline value: thin lines per patient, bold line the median by month from the start of "
+        f"lenalidomide. {int(rising.sum())} patients had a rise at some time on follow-up, the "
+        "expected effect of immunomodulatory drugs that confounds NT-proBNP cardiac criteria. "
+        "Values above +400% are drawn at +400%." + note
+    )
+    return fig, caption
+
+
+# --------------------------------------------------------------------------- flow
+
+
+def flow_counts(adsl: pd.DataFrame, adrs: pd.DataFrame, landmark_months: float) -> dict:
+    """Patients treated, evaluable per analysis, and why the others are not."""
+    _require(adsl, "adsl", ["USUBJID", "SAFFL", "HEMEVAL", "HEART", "KIDNEY", "LIVER", "DIALBL"])
+    treated = adsl.loc[adsl["SAFFL"] == "Y"]
+    n = len(treated)
+
+    def evaluable(paramcd):
+        rows = adrs.loc[(adrs["PARAMCD"] == paramcd) & (adrs["EVALFL"] == "Y")]
+        return treated["USUBJID"].isin(set(rows["USUBJID"]))
+
+    hem = treated["HEMEVAL"].value_counts()
+    card, ren, liv = evaluable("BESTCARD"), evaluable("BESTREN"), evaluable("BESTLIV")
+    heart, kidney, liver = (treated[c] == 1 for c in ("HEART", "KIDNEY", "LIVER"))
+    dial = treated["DIALBL"] == 1
+    return {
+        "treated": n,
+        "boxes": [
+            {
+                "title": "Hematologic response (intention to treat)",
+                "n": n,
+                "lines": [
+                    f"dFLC >= threshold: {int(hem.get('measurable', 0))}",
+                    f"low dFLC: {int(hem.get('low_dflc', 0))}",
+                    f"not FLC-measurable: {int(hem.get('not_measurable', 0))}",
+                ],
+            },
+            {
+                "title": "Cardiac response",
+                "n": int(card.sum()),
+                "lines": [
+                    f"heart not involved: {int((~heart).sum())}",
+                    f"NT-proBNP below threshold or missing: {int((heart & ~card).sum())}",
+                ],
+            },
+            {
+                "title": "Renal response",
+                "n": int(ren.sum()),
+                "lines": [
+                    f"kidney not involved: {int((~kidney).sum())}",
+                    f"on dialysis: {int((kidney & dial & ~ren).sum())}",
+                    f"proteinuria below threshold or missing: {int((kidney & ~dial & ~ren).sum())}",
+                ],
+            },
+            {
+                "title": "Liver response",
+                "n": int(liv.sum()),
+                "lines": [
+                    f"liver not involved: {int((~liver).sum())}",
+                    f"ALP not above ULN or missing: {int((liver & ~liv).sum())}",
+                ],
+            },
+            {
+                "title": "Time to dialysis",
+                "n": int((~dial).sum()),
+                "lines": [f"on dialysis at start: {int(dial.sum())}"],
+            },
+        ],
+    }
+
+
+def draw_flow(data: dict, params: FigureParams):
+    fc = flow_counts(data["adsl"], data["adrs"], params.landmark_months[0])
+    boxes = fc["boxes"]
+    k = len(boxes)
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 4.2))
+    ax.set_axis_off()
+    ax.set_xlim(0, k)
+    ax.set_ylim(0, 1)
+    style = dict(boxstyle="round,pad=0.01", linewidth=1.0)
+    top_w = 2.4
+    ax.add_patch(
+        FancyBboxPatch((k / 2 - top_w / 2, 0.84), top_w, 0.13, facecolor="#eaf4fb", edgecolor=OKABE_ITO["blue"], **style)
+    )
+    ax.text(k / 2, 0.905, f"Treated with >= 1 dose of lenalidomide\nn = {fc['treated']}", ha="center", va="center", fontsize=9)
+    for i, b in enumerate(boxes):
+        cx = i + 0.5
+        ax.annotate("", xy=(cx, 0.66), xytext=(k / 2, 0.84), arrowprops=dict(arrowstyle="->", lw=0.8, color="#555555"))
+        ax.add_patch(
+            FancyBboxPatch((i + 0.04, 0.46), 0.92, 0.2, facecolor="#eef8f3", edgecolor=OKABE_ITO["green"], **style)
+        )
+        ax.text(cx, 0.56, f"{_wrap(b['title'], 16)}\nevaluable\nn = {b['n']}", ha="center", va="center", fontsize=7.2)
+        ax.add_patch(
+            FancyBboxPatch((i + 0.04, 0.02), 0.92, 0.36, facecolor="#fbf3ea", edgecolor=OKABE_ITO["orange"], **style)
+        )
+        ax.annotate("", xy=(cx, 0.38), xytext=(cx, 0.46), arrowprops=dict(arrowstyle="->", lw=0.8, color="#555555"))
+        text = "\n\n".join(_wrap(line, 19) for line in b["lines"])
+        ax.text(cx, 0.2, text, ha="center", va="center", fontsize=6.5, linespacing=1.15)
+    caption = (
+        "Patient flow: all treated patients enter the intention-to-treat hematologic analysis "
+        "(non-measurable and unassessed patients count as non-responders); organ-response and "
+        "dialysis analyses include the evaluable patients only; the lower boxes give the numbers "
+        "not evaluable and why."
+    )
+    return fig, caption
+
+
+def _wrap(text: str, width: int) -> str:
+    words, lines, cur = text.split(), [], ""
+    for w in words:
+        if cur and len(cur) + 1 + len(w) > width:
+            lines.append(cur)
+            cur = w
+        else:
+            cur = f"{cur} {w}".strip()
+    lines.append(cur)
+    return "\n".join(lines)
+
+
+DRAW = {
+    "km_os": draw_km_os,
+    "km_os_bortezomib": draw_km_os_bortezomib,
+    "landmark_os": draw_landmark_os,
+    "cif_dialysis": draw_cif_dialysis,
+    "forest_cox": draw_forest_cox,
+    "waterfall_dflc": draw_waterfall_dflc,
+    "swimmer": draw_swimmer,
+    "ntprobnp": draw_ntprobnp,
+    "flow": draw_flow,
+}
+TITLES = {
+    "km_os": "Overall survival",
+    "km_os_bortezomib": "Overall survival by prior bortezomib",
+    "landmark_os": "Landmark overall survival by hematologic response",
+    "cif_dialysis": "Cumulative incidence of dialysis",
+    "forest_cox": "Cox model of overall survival",
+    "waterfall_dflc": "Best dFLC change",
+    "swimmer": "Time on lenalidomide",
+    "ntprobnp": "NT-proBNP after the start of lenalidomide",
+    "flow": "Patient flow",
+}
+
+
+# --------------------------------------------------------------------------- I/O
+
+
+def save(fig, paths: dict[str, str | Path]) -> None:
+    """Write the figure in each format with stripped metadata (deterministic bytes)."""
+    for fmt, path in paths.items():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, format=fmt, metadata=METADATA[fmt], bbox_inches="tight", pad_inches=0.08)
+
+
+def render(name: str, data: dict, params: FigureParams, paths: dict[str, str | Path]) -> str:
+    """Draw figure ``name`` and write it; returns the caption."""
+    if name not in DRAW:
+        raise FigureInputError(f"unknown figure '{name}' (known: {', '.join(FIGURES)})")
+    with matplotlib.rc_context(STYLE):
+        fig, caption = DRAW[name](data, params)
+        try:
+            save(fig, paths)
+        finally:
+            plt.close(fig)
+    return caption
+
+
+# Where the figures find their statistics in results.json (keys of docs/results.md).
+BORTEZOMIB_P_KEYS = (
+    ("3 groups", "os.by_bortgrp.logrank_p"),
+    ("sensitive vs refractory", "os.sensitive_vs_refractory.logrank_p"),
+    ("naive vs exposed", "os.naive_vs_exposed.logrank_p"),
+)
+COX_TERMS = (
+    ("Bortezomib-naive vs exposed", "os.cox.naive_vs_exposed.hr"),
+    ("Mayo 2004 stage II vs I", "os.cox.mayo2004_II.hr"),
+    ("Mayo 2004 stage III vs I", "os.cox.mayo2004_III.hr"),
+)
+
+
+def result(results: dict, key: str) -> dict:
+    """One record of results.json; KeyError naming the key when absent."""
+    try:
+        return results["results"][key]
+    except KeyError:
+        raise KeyError(f"results.json has no record '{key}' (see docs/results.md)") from None
+
+
+def results_for_figures(results: dict, landmarks_months) -> dict:
+    """The pieces of results.json that figures draw (log-rank p, landmark p, Cox terms)."""
+    out = {"bortezomib_p": [(label, result(results, key)["p"]) for label, key in BORTEZOMIB_P_KEYS]}
+    out["landmark_p"] = {
+        float(lm): result(results, f"os.landmark_{lm:g}m.logrank_p")["p"] for lm in landmarks_months
+    }
+    terms = []
+    for label, key in COX_TERMS:
+        rec = result(results, key)
+        terms.append({"label": label, "hr": rec["estimate"], "ci_low": rec["ci_low"], "ci_high": rec["ci_high"], "p": rec["p"]})
+    main = result(results, COX_TERMS[0][1])
+    out["cox"] = {"terms": terms, "n": main["n"], "events": result(results, "os.cox.events")["estimate"]}
+    return out
+
+
+# Columns the figures read, per input (docs/interfaces.md).
+REQUIRED_COLUMNS = {
+    "adsl": [
+        "USUBJID", "SAFFL", "TRTSDT", "TRTEDT", "LSTCNTDT", "DTHDT", "DIALDT", "DIALBL", "ISOTYPE",
+        "DFLCBL", "NTPROBL", "HEMEVAL", "BORTGRP", "HEART", "KIDNEY", "LIVER",
+    ],
+    "adrs": ["USUBJID", "PARAMCD", "AVALC", "ADT", "ADY", "EVALFL", "ANL01FL"],
+    "adtte": ["USUBJID", "PARAMCD", "AVAL", "CNSR"],
+    "labs": ["patient_id", "date", "analyte", "value"],
+}  # fmt: skip
+
+
+def check_inputs(data: dict, paths: dict) -> None:
+    """Every missing column of every input at once, naming the file."""
+    problems = [
+        f"{paths[name]}: missing column {col}"
+        for name, cols in REQUIRED_COLUMNS.items()
+        for col in cols
+        if col not in data[name].columns
+    ]
+    if problems:
+        raise FigureInputError("inputs of the figures do not match docs/interfaces.md:\n  " + "\n  ".join(problems))
+
+
+def load_inputs(adsl, adrs, adtte, labs, results, landmarks_months) -> dict:
+    paths = {"adsl": adsl, "adrs": adrs, "adtte": adtte, "labs": labs}
+    data = {name: pd.read_parquet(path) for name, path in paths.items()}
+    check_inputs(data, paths)
+    with open(results) as fh:
+        try:
+            data.update(results_for_figures(json.load(fh), landmarks_months))
+        except KeyError as err:
+            raise FigureInputError(f"{results}: {err.args[0]}") from None
+    return data
+
+
+def drawing_software() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {pkg: version(pkg) for pkg in ("matplotlib", "lifelines", "numpy", "pandas")}
+
+
+def write_caption(path: str | Path, name: str, caption: str) -> None:
+    """The figure's title and caption, and the versions of the libraries that drew it."""
+    meta = {"name": name, "title": TITLES[name], "caption": caption, "software": drawing_software()}
+    Path(path).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")

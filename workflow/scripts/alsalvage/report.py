@@ -1,0 +1,614 @@
+"""The self-contained HTML report: context building and jinja2 rendering.
+
+``build_context`` turns the statistics (results.json, keys of docs/results.md), the
+validation findings, the figures, the published seed-study values and the provenance
+into plain data; ``render_html`` fills ``workflow/templates/report.html.j2`` with it
+(autoescape on, StrictUndefined: a missing key is an error, never an empty cell).
+The report holds aggregates only: patient identifiers and calendar dates found in
+free text (validation findings) are masked, and ``check_no_identifiers`` refuses to
+write a report in which an identifier survived.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import json
+import re
+import subprocess
+from decimal import Decimal
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+import yaml
+
+from .formatting import fmt_number, round_half_up
+
+SOFTWARE = (
+    "snakemake",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "pandera",
+    "scipy",
+    "statsmodels",
+    "lifelines",
+    "matplotlib",
+    "jinja2",
+    "markupsafe",
+    "pyyaml",
+)
+
+# Report sections fed by results.json key prefixes (docs/results.md), in order.
+SECTIONS = (
+    ("patients", "Patients", ("baseline.",)),
+    ("prior", "Prior therapy", ("prior.",)),
+    ("exposure", "Exposure and discontinuation", ("exposure.", "discontinuation.")),
+    ("hematologic", "Hematologic response", ("hem.",)),
+    ("organ", "Organ response and renal outcome", ("organ.", "renal.")),
+    ("survival", "Survival", ("os.",)),
+    ("toxicity", "Toxicity", ("tox.",)),
+)
+FIGURE_SECTIONS = {
+    "flow": "patients",
+    "swimmer": "exposure",
+    "waterfall_dflc": "hematologic",
+    "cif_dialysis": "organ",
+    "ntprobnp": "organ",
+    "km_os": "survival",
+    "km_os_bortezomib": "survival",
+    "landmark_os": "survival",
+    "forest_cox": "survival",
+}
+GROUPS = ("naive", "sensitive", "refractory")
+GROUP_LABELS = {"naive": "Bortezomib-naive", "sensitive": "Potentially sensitive", "refractory": "Refractory"}
+# Clinical order of Table 1 / prior-therapy rows (second part of the key); others follow.
+ROW_ORDER = (
+    "n", "age", "sex", "organ", "egfr", "dialysis", "ntprobnp", "dflc", "mayo2004", "eustage",
+    "mayo2012", "renal_stage", "hemeval", "lines", "fl_to_index_months", "bortezomib",
+)  # fmt: skip
+# Sub-statistics that the main record's `formatted` string already carries.
+SUBSTATS = ("q1", "q3", "min", "max", "missing")
+ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+
+class ReportInputError(ValueError):
+    """An input of the report is missing or malformed."""
+
+
+# --------------------------------------------------------------------------- results
+
+
+def records(results: dict) -> dict:
+    if "results" not in results or not isinstance(results["results"], dict):
+        raise ReportInputError("results.json: no 'results' mapping (see docs/results.md)")
+    return results["results"]
+
+
+def _is_substat(key: str, recs: dict) -> bool:
+    head, _, last = key.rpartition(".")
+    return last in SUBSTATS and f"{head}.median" in recs
+
+
+def _group_key(key: str, group: str) -> str:
+    parts = key.split(".")
+    return ".".join(parts[:2] + ["by_bortgrp", group] + parts[2:])
+
+
+def _clinical_order(key: str):
+    part = key.split(".")[1] if "." in key else key
+    return (ROW_ORDER.index(part) if part in ROW_ORDER else len(ROW_ORDER), key)
+
+
+def result_row(key: str, rec: dict) -> dict:
+    """One results.json record as a table row (the record's own formatted strings)."""
+    value = rec.get("formatted")
+    if value is None:
+        value = "NA" if rec.get("estimate") is None else fmt_number(rec["estimate"], 2)
+    p = rec.get("p")
+    return {
+        "key": key,
+        "label": rec.get("label") or key,
+        "value": value,
+        "ci": rec.get("formatted_ci") or "",
+        "method": rec.get("method") or "",
+        "note": rec.get("note") or "",
+        "p": "" if p is None or rec.get("unit") == "p" else _fmt_p(p),
+    }
+
+
+def _fmt_p(p) -> str:
+    from .formatting import fmt_p
+
+    return fmt_p(p)
+
+
+def section_tables(recs: dict) -> dict:
+    """Per report section: a table of its records; Table 1 and prior therapy also get
+    the by-bortezomib-group columns; toxicity is pivoted term x (any grade, grade >= 3)."""
+    out = {}
+    used = set()
+    for sid, _title, prefixes in SECTIONS:
+        keys = sorted(k for k in recs if k.startswith(prefixes))
+        used.update(keys)
+        main = [k for k in keys if not _is_substat(k, recs)]
+        if sid in ("patients", "prior"):
+            main = sorted(main, key=_clinical_order)
+            # the group records become columns of their overall row
+            main = [k for k in main if ".by_bortgrp." not in k]
+            rows = []
+            for k in main:
+                row = result_row(k, recs[k])
+                row["groups"] = [
+                    recs[_group_key(k, g)].get("formatted") or "" if _group_key(k, g) in recs else ""
+                    for g in GROUPS
+                ]
+                rows.append(row)
+            out[sid] = {"kind": "grouped", "rows": rows}
+        elif sid == "toxicity":
+            out[sid] = toxicity_table(recs, main)
+        else:
+            out[sid] = {"kind": "plain", "rows": [result_row(k, recs[k]) for k in main]}
+    other = sorted(k for k in recs if k not in used)
+    out["other"] = {"kind": "plain", "rows": [result_row(k, recs[k]) for k in other]}
+    return out
+
+
+def toxicity_table(recs: dict, keys: list[str]) -> dict:
+    terms = {}
+    totals = []
+    for k in keys:
+        parts = k.split(".")
+        if len(parts) == 3 and parts[1] in ("any", "gr3"):
+            t = terms.setdefault(parts[2], {"slug": parts[2], "label": "", "any": "", "gr3": ""})
+            t[parts[1]] = recs[k].get("formatted") or ""
+            label = recs[k].get("label") or parts[2]
+            if parts[1] == "any" or not t["label"]:
+                t["label"] = label
+        else:
+            totals.append(result_row(k, recs[k]))
+    rows = sorted(terms.values(), key=lambda t: t["slug"])
+    return {"kind": "toxicity", "rows": rows, "totals": totals}
+
+
+def methods_used(recs: dict) -> list[str]:
+    return sorted({r["method"] for r in recs.values() if r.get("method")})
+
+
+# --------------------------------------------------------------------------- reproduction
+
+
+def _feasible_counts(pct: float, denominator: int) -> set[int]:
+    """Counts k in 0..denominator whose percentage rounds (half up) to the published one."""
+    if not denominator:
+        return set()
+    target = Decimal(repr(float(pct)))
+    return {
+        k
+        for k in range(int(denominator) + 1)
+        if round_half_up(float(Decimal(k) * 100 / Decimal(int(denominator))), 0) == target.quantize(Decimal(1))
+    }
+
+
+def _sums_possible(parts: list[set[int]], targets: set[int]) -> bool:
+    sums = {0}
+    for s in parts:
+        sums = {a + b for a in sums for b in s}
+        if not sums:
+            return False
+    return bool(sums & targets)
+
+
+def reproduction_rows(seed: dict, recs: dict) -> list[dict]:
+    """Published vs reproduced, one row per published value, with the tolerance verdict
+    and a note when no integer cohort can give the published value(s)."""
+    alpha = float(seed["alpha"])
+    cohort = int(seed["cohort_size"])
+    rows = []
+    feasible = {}
+    for entry in seed["rows"]:
+        kind = entry["kind"]
+        rec = recs.get(entry["key"])
+        row = {
+            "id": entry["id"],
+            "area": entry["area"],
+            "figure": entry["figure"],
+            "item": str(entry["item"]),
+            "published": _fmt_published(entry),
+            "reproduced": "not in results",
+            "difference": "",
+            "tolerance": "",
+            "within": "no",
+            "notes": [entry["note"]] if entry.get("note") else [],
+            "key": entry["key"],
+        }
+        if rec is None:
+            row["notes"].append(f"results.json has no record {entry['key']}")
+            rows.append(row)
+            continue
+        pub = float(entry["published"])
+        if kind == "percent":
+            denominator = rec.get("denominator") or cohort
+            est = rec.get("estimate")
+            if est is not None:
+                val = 100.0 * float(est)
+                tol = 100.0 / denominator + 0.5
+                diff = val - pub
+                row.update(
+                    reproduced=f"{fmt_number(val, 1)}% ({rec.get('n')}/{denominator})",
+                    difference=f"{fmt_number(diff, 1, 'NA')} points",
+                    tolerance=f"+-{fmt_number(tol, 1)} points",
+                    within="yes" if abs(diff) <= tol + 1e-9 else "no",
+                )
+            feasible[entry["id"]] = (_feasible_counts(pub, denominator), denominator)
+            if not feasible[entry["id"]][0]:
+                row["notes"].append(f"No whole number of patients out of {denominator} gives {entry['published']}%.")
+        elif kind in ("value", "count"):
+            val = rec.get("n") if kind == "count" else rec.get("estimate")
+            tol = float(entry.get("tolerance", 0))
+            if val is not None:
+                diff = float(val) - pub
+                digits = 1 if (kind == "value" and (pub % 1 or tol % 1 or float(val) % 1)) else 0
+                row.update(
+                    reproduced=fmt_number(val, digits),
+                    difference=fmt_number(diff, digits),
+                    tolerance=f"+-{tol:g}" if tol else "exact",
+                    within="yes" if abs(diff) <= tol + 1e-9 else "no",
+                )
+            elif kind == "value":
+                row["reproduced"] = rec.get("formatted") or "NA"
+        elif kind in ("p_direction", "hr_direction"):
+            p = rec.get("p")
+            if p is not None:
+                same_side = (p < alpha) == (pub < alpha)
+                verdict = same_side
+                extra = ""
+                if kind == "hr_direction":
+                    est = rec.get("estimate")
+                    right_way = est is not None and (
+                        (est < 1) if entry.get("direction", "below_1") == "below_1" else (est > 1)
+                    )
+                    verdict = same_side and right_way
+                    extra = f"; HR {rec.get('formatted') or fmt_number(est, 2)}"
+                shown = _fmt_p(p)
+                row.update(
+                    reproduced=(f"p {shown}" if shown.startswith("<") else f"p = {shown}") + extra,
+                    difference="direction only",
+                    tolerance=f"same side of {alpha:g}",
+                    within="yes" if verdict else "no",
+                )
+        else:
+            raise ReportInputError(f"resources/seed_study.yaml: row {entry['id']}: unknown kind '{kind}'")
+        rows.append(row)
+    # Rows whose counts must add up to another row's count.
+    by_id = {r["id"]: r for r in rows}
+    groups = {}
+    for entry in seed["rows"]:
+        if entry.get("sums_to"):
+            groups.setdefault((entry["figure"], entry["sums_to"]), []).append(entry["id"])
+    for (figure, target), members in groups.items():
+        if target not in feasible or any(m not in feasible for m in members):
+            continue
+        if not _sums_possible([feasible[m][0] for m in members], feasible[target][0]):
+            t = by_id[target]
+            parts = " + ".join(f"{by_id[m]['item']} {by_id[m]['published']}" for m in members)
+            msg = (
+                f"No integer cohort satisfies {parts} (of {', '.join(str(feasible[m][1]) for m in members)}) "
+                f"together with {t['figure']} {t['published']} (of {feasible[target][1]})."
+            )
+            for m in members:
+                by_id[m]["notes"].append(msg)
+    return rows
+
+
+def _fmt_published(entry: dict) -> str:
+    v = entry["published"]
+    if entry["kind"] == "percent":
+        return f"{v}%"
+    if entry["kind"] in ("p_direction", "hr_direction"):
+        return f"p = {v}"
+    return str(v)
+
+
+# --------------------------------------------------------------------------- config, provenance
+
+
+def flatten_config(cfg: dict, schema: dict, prefix: str = "") -> list[dict]:
+    """Every leaf of the resolved configuration with its schema description."""
+    rows = []
+    props = schema.get("properties", {})
+    for key in sorted(cfg):
+        path = f"{prefix}{key}"
+        sub = props.get(key, {})
+        val = cfg[key]
+        if isinstance(val, dict):
+            rows.extend(flatten_config(val, sub, path + "."))
+        else:
+            rows.append({"key": path, "value": json.dumps(val), "description": sub.get("description", "")})
+    return rows
+
+
+def config_sections(cfg: dict, schema: dict) -> list[dict]:
+    out = []
+    props = schema.get("properties", {})
+    for key in sorted(cfg):
+        if not isinstance(cfg[key], dict):
+            continue
+        out.append(
+            {
+                "name": key,
+                "description": props.get(key, {}).get("description", ""),
+                "rows": flatten_config(cfg[key], props.get(key, {}), f"{key}."),
+            }
+        )
+    return out
+
+
+def config_text(cfg: dict) -> str:
+    return yaml.safe_dump(cfg, sort_keys=True, default_flow_style=False)
+
+
+def seeds(cfg: dict, prefix: str = "") -> list[dict]:
+    out = []
+    for key in sorted(cfg):
+        val = cfg[key]
+        if isinstance(val, dict):
+            out.extend(seeds(val, f"{prefix}{key}."))
+        elif "seed" in key:
+            out.append({"key": f"{prefix}{key}", "value": val})
+    return out
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def count_csv_rows(path: str | Path) -> int:
+    """Data rows of a CSV file (header excluded; quoted newlines handled)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        return max(sum(1 for _ in csv.reader(fh)) - 1, 0)
+
+
+def input_provenance(inputs: dict) -> list[dict]:
+    return [
+        {"table": name, "path": str(path), "sha256": sha256_file(path), "rows": count_csv_rows(path)}
+        for name, path in sorted(inputs.items())
+    ]
+
+
+def software_versions() -> list[dict]:
+    import platform
+
+    out = [{"name": "python", "version": platform.python_version()}]
+    for name in SOFTWARE:
+        try:
+            out.append({"name": name, "version": version(name)})
+        except PackageNotFoundError:
+            out.append({"name": name, "version": "not installed"})
+    return out
+
+
+def git_state(repo_dir: str | Path) -> dict:
+    """Commit and dirty flag of the repository (tracked files only); 'unknown' without git."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo_dir, capture_output=True, text=True, timeout=30
+        )
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo_dir,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": "unknown", "dirty": "unknown"}
+    if commit.returncode != 0 or status.returncode != 0:
+        return {"commit": "unknown", "dirty": "unknown"}
+    return {"commit": commit.stdout.strip(), "dirty": "yes" if status.stdout.strip() else "no"}
+
+
+# --------------------------------------------------------------------------- findings, figures
+
+
+TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)*")
+SEPARATOR = re.compile(r"([-_.])")
+
+
+def _mask_token(token: str, ids: set[str]) -> str:
+    """The token with every identifier in it (whole, or a run of its '-', '_', '.'-separated
+    parts) replaced by '[patient]'; longest match first."""
+    if token in ids:
+        return "[patient]"
+    parts = SEPARATOR.split(token)
+    words, seps = parts[0::2], parts[1::2]
+    n = len(words)
+    if n == 1:
+        return token
+    pieces, i = [], 0
+    while i < n:
+        nxt = i + 1
+        for j in range(n, i, -1):
+            cand = words[i] + "".join(seps[k] + words[k + 1] for k in range(i, j - 1))
+            if cand in ids:
+                nxt = j
+                break
+        pieces.append("[patient]" if nxt > i + 1 or words[i] in ids else words[i])
+        if nxt < n:
+            pieces.append(seps[nxt - 1])
+        i = nxt
+    return "".join(pieces)
+
+
+def mask_identifiers(text: str, ids) -> str:
+    """Replace patient identifiers and ISO dates in free text by placeholders
+    (one pass over the text, whatever the number of identifiers)."""
+    idset = set(ids)
+    out = ISO_DATE.sub("[date]", str(text))
+    return TOKEN.sub(lambda m: _mask_token(m.group(0), idset), out)
+
+
+def findings_rows(findings: pd.DataFrame, ids: list[str]) -> dict:
+    cols = ["severity", "file", "row", "column", "value", "rule", "message"]
+    missing = [c for c in cols if c not in findings.columns]
+    if missing:
+        raise ReportInputError(f"findings.csv: missing column(s) {', '.join(missing)}")
+    f = findings[cols].fillna("").astype(str)
+    f = f.sort_values(["severity", "file", "rule", "row", "column"], kind="stable")
+    masked = f.apply(lambda col: col.map(lambda v: mask_identifiers(v, ids)))
+    by_rule = (
+        f.groupby(["severity", "rule"]).size().reset_index(name="n").sort_values(["severity", "rule"])
+    )
+    return {
+        "rows": masked.to_dict("records"),
+        "summary": by_rule.to_dict("records"),
+        "n": len(f),
+    }
+
+
+def figure_software(captions: dict) -> list[dict]:
+    """Libraries that drew the figures (recorded by the figure rule in each caption file)."""
+    seen = {}
+    for name in sorted(captions):
+        for pkg, ver in json.loads(Path(captions[name]).read_text()).get("software", {}).items():
+            seen.setdefault(pkg, set()).add(ver)
+    return [{"name": pkg, "version": ", ".join(sorted(v))} for pkg, v in sorted(seen.items())]
+
+
+def figure_entries(svgs: dict, captions: dict) -> dict:
+    """Figures as base64 SVG data URIs, grouped by report section."""
+    out = {}
+    for name in svgs:
+        meta = json.loads(Path(captions[name]).read_text())
+        data = base64.b64encode(Path(svgs[name]).read_bytes()).decode("ascii")
+        out.setdefault(FIGURE_SECTIONS.get(name, "survival"), []).append(
+            {"name": name, "title": meta["title"], "caption": meta["caption"], "src": f"data:image/svg+xml;base64,{data}"}
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- context, render
+
+
+def build_context(
+    *,
+    results: dict,
+    findings: pd.DataFrame,
+    seed_study: dict,
+    strobe: dict,
+    config: dict,
+    schema: dict,
+    figures: dict,
+    patient_ids: list[str],
+    inputs: list[dict],
+    software: list[dict],
+    git: dict,
+    figure_software: list[dict] = (),
+) -> dict:
+    recs = records(results)
+    tables = section_tables(recs)
+    repro = reproduction_rows(seed_study, recs)
+    study = config["study"]
+    cfg_text = config_text(config)
+    sections = [
+        {"id": sid, "title": title, "table": tables[sid], "figures": figures.get(sid, [])}
+        for sid, title, _ in SECTIONS
+    ]
+    return {
+        "title": study["title"],
+        "synthetic": bool(study["synthetic"]),
+        "reference_date": study["reference_date"],
+        "days_per_month": config["endpoints"]["days_per_month"],
+        "n_treated": results.get("meta", {}).get("n_treated", recs.get("baseline.n", {}).get("estimate")),
+        "sections": sections,
+        "other_results": tables["other"],
+        "group_labels": [GROUP_LABELS[g] for g in GROUPS],
+        "reproduction": repro,
+        "reproduction_within": sum(r["within"] == "yes" for r in repro),
+        "methods": methods_used(recs),
+        "config_sections": config_sections(config, schema),
+        "findings": findings_rows(findings, patient_ids),
+        "provenance": {
+            "inputs": inputs,
+            "software": software,
+            "figure_software": list(figure_software),
+            "git": git,
+            "config_sha256": hashlib.sha256(cfg_text.encode("utf-8")).hexdigest(),
+            "config_text": cfg_text,
+            "seeds": seeds(config),
+            "results_schema": results.get("meta", {}).get("schema", "unknown"),
+        },
+        "strobe": strobe["items"],
+    }
+
+
+def environment(template_dir: str | Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html(context: dict, template: str | Path) -> str:
+    template = Path(template)
+    return environment(template.parent).get_template(template.name).render(**context)
+
+
+def check_no_identifiers(html: str, patient_ids: list[str]) -> None:
+    """Refuse a report in which a patient identifier (one with a letter, so that ids cannot
+    be confused with numbers) appears as a token of the text (embedded figures excluded)."""
+    ids = {pid for pid in patient_ids if re.search(r"[A-Za-z]", pid)}
+    text = re.sub(r"data:[^\"'\s]+", "", html)
+    leaked = sorted({m.group(0) for m in TOKEN.finditer(text) if _mask_token(m.group(0), ids) != m.group(0)})
+    if leaked:
+        raise ReportInputError(
+            f"report would contain {len(leaked)} patient identifier(s), e.g. {leaked[0]!r}; nothing written"
+        )
+
+
+def build_report(
+    *,
+    results_path,
+    findings_path,
+    adsl_path,
+    seed_study_path,
+    strobe_path,
+    schema_path,
+    template_path,
+    svgs: dict,
+    captions: dict,
+    raw_inputs: dict,
+    config: dict,
+    repo_dir,
+) -> str:
+    with open(results_path) as fh:
+        results = json.load(fh)
+    ids = sorted(pd.read_parquet(adsl_path, columns=["USUBJID"])["USUBJID"].astype(str).unique())
+    context = build_context(
+        results=results,
+        findings=pd.read_csv(findings_path, dtype=str, keep_default_na=False),
+        seed_study=yaml.safe_load(Path(seed_study_path).read_text()),
+        strobe=yaml.safe_load(Path(strobe_path).read_text()),
+        config=config,
+        schema=yaml.safe_load(Path(schema_path).read_text()),
+        figures=figure_entries(svgs, captions),
+        patient_ids=ids,
+        inputs=input_provenance(raw_inputs),
+        software=software_versions(),
+        git=git_state(repo_dir),
+        figure_software=figure_software(captions),
+    )
+    html = render_html(context, template_path)
+    check_no_identifiers(html, ids)
+    return html
