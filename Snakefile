@@ -10,6 +10,11 @@ configfile: "config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/validate.smk"
+include: "workflow/rules/baseline.smk"
+include: "workflow/rules/response.smk"
+include: "workflow/rules/stats.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
 include: "workflow/rules/demo.smk"
 
 

@@ -1,4 +1,4 @@
-# Helpers shared by every rule file: configuration checks, package paths, targets.
+# Helpers shared by all the rule files (configuration checks, package paths, targets).
 from pathlib import Path
 
 from jsonschema import Draft7Validator
@@ -48,5 +48,18 @@ def raw_inputs(wildcards=None):
 
 def final_outputs():
     return expand("results/validated/{table}.parquet", table=TABLES) + [
-        "results/validated/findings.csv"
+        "results/validated/findings.csv",
+        "results/derived/adsl.csv",
+        "results/derived/adae.csv",
+        "results/derived/adrs.csv",
+        "results/derived/adtte.csv",
+        "results/stats/results.json",
+        "results/tables/table1.csv",
+        "results/tables/response.csv",
+        "results/tables/organ.csv",
+        "results/tables/renal.csv",
+        "results/tables/survival.csv",
+        "results/tables/exposure.csv",
+        "results/tables/toxicity.csv",
+        "results/report.html",
     ]
