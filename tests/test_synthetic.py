@@ -320,8 +320,11 @@ def test_exposure_and_toxicity_from_raw(raw):
 
 
 def test_survival_helpers_hand_computed():
-    # KM: 4 deaths at 1, 2, 3, 4 -> S = .75, .5 -> median 2 (smallest t with S <= .5)
-    assert syn.km_median(np.array([1, 2, 3, 4]), np.array([1, 1, 1, 1])) == 2
+    # KM: 4 deaths at 1, 2, 3, 4 -> S = .75, .5, .25: S sits at exactly .5 on [2, 3),
+    # so the median is the midpoint (2 + 3) / 2 = 2.5 (R's convention, as the stats stage)
+    assert syn.km_median(np.array([1, 2, 3, 4]), np.array([1, 1, 1, 1])) == 2.5
+    # 5 deaths at 1..5: S = .8, .6, .4 -> first S <= .5 at t = 3, no flat .5 -> median 3
+    assert syn.km_median(np.arange(1, 6), np.ones(5)) == 3
     # censored at 1; deaths at 2, 3, 4 (3 at risk at t=2): S(2) = 2/3, S(3) = 1/3 -> median 3
     assert syn.km_median(np.array([1, 2, 3, 4]), np.array([0, 1, 1, 1])) == 3
     # median not reached: S(1) = 2/3 only

@@ -37,6 +37,7 @@ from alsalvage import contract
 log = logging.getLogger(__name__)
 
 REFERENCE_N = 50
+CREATININE_CAP_MG_DL = 20.0  # highest follow-up creatinine written (contract ceiling: 30)
 DAYS_PER_MONTH = 30.4375
 EPOCH = np.datetime64("1970-01-01", "D")
 
@@ -215,7 +216,12 @@ def assign_sorted(values_sorted: np.ndarray, score: np.ndarray) -> np.ndarray:
 
 
 def km_median(time: np.ndarray, event: np.ndarray) -> float:
-    """Kaplan-Meier median (smallest time with S(t) <= 0.5); inf if not reached."""
+    """Kaplan-Meier median by the statistics stage's convention (R's survival package):
+    the smallest time with S(t) <= 0.5, except that when S(t) sits at exactly 0.5 over an
+    interval the median is the midpoint of that interval. inf if not reached.
+
+    The generator calibrates the demo cohort's median overall survival with it, so it must
+    agree with how the report computes the median (see docs/methods.md, "Statistics")."""
     order = np.lexsort((~event.astype(bool), time))
     t, e = time[order], event[order].astype(float)
     ut, first = np.unique(t, return_index=True)
@@ -223,7 +229,14 @@ def km_median(time: np.ndarray, event: np.ndarray) -> float:
     n_at = t.size - first
     surv = np.cumprod(1.0 - d / n_at)
     hit = np.flatnonzero(surv <= 0.5 + 1e-12)
-    return float(ut[hit[0]]) if hit.size else float("inf")
+    if not hit.size:
+        return float("inf")
+    i = hit[0]
+    if abs(surv[i] - 0.5) <= 1e-12:
+        below = np.flatnonzero(surv < 0.5 - 1e-12)
+        if below.size:
+            return float((ut[i] + ut[below[0]]) / 2.0)
+    return float(ut[i])
 
 
 def egfr_ckd_epi_2009(scr, age, female):
@@ -1098,7 +1111,10 @@ def _labs(P, rng, ids, cyc_day, cyc_pat, ae_info) -> pa.Table:
         key_a = ae_info["p"][ak].astype(np.int64) * 100000 + ae_info["day"][ak]
         aki = np.isin(key_v, key_a)
     creat = np.where(aki, creat * 2.4, creat)
-    creat = np.where(base, c0, creat * _noise(rng, V, 0.05))
+    # An AKI on top of a pre-dialysis rise can compound past anything a clinic records
+    # (and the contract's 30 mg/dL ceiling) in cohorts of 10,000+; cap follow-up values at
+    # CREATININE_CAP_MG_DL. No random draw depends on it: cohorts below the cap are unchanged.
+    creat = np.where(base, c0, np.minimum(creat * _noise(rng, V, 0.05), CREATININE_CAP_MG_DL))
     creat = np.round(creat, 2)
     age = P["age"][vp] + np.floor(np.maximum(vd, 0) / 365.25)
     egfr_val = egfr_ckd_epi_2009(creat, age, P["female"][vp])
