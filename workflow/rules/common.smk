@@ -1,7 +1,7 @@
 # Helpers shared by all the rule files (configuration checks, package paths, targets).
 from pathlib import Path
 
-from jsonschema import Draft7Validator
+from jsonschema import Draft202012Validator
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 import yaml
@@ -22,7 +22,7 @@ def check_config(cfg, schema_path):
     with open(schema_path) as fh:
         schema = yaml.safe_load(fh)
     problems = []
-    for err in Draft7Validator(schema).iter_errors(cfg):
+    for err in Draft202012Validator(schema).iter_errors(cfg):
         where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         problems.append(f"  config key {where}: {err.message}")
     if problems:
