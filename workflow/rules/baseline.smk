@@ -10,7 +10,13 @@ rule derive_baseline:
         outcomes="results/validated/outcomes.parquet",
         labs="results/validated/labs.parquet",
         code=pkg(
-            "contract", "derive_common", "egfr", "staging", "bortezomib", "baseline"
+            "contract",
+            "derive_common",
+            "egfr",
+            "staging",
+            "bortezomib",
+            "baseline",
+            "rulelog",
         ),
     output:
         csv="results/derived/adsl.csv",
@@ -41,7 +47,7 @@ rule derive_baseline:
 rule derive_adverse_events:
     input:
         adverse_events="results/validated/adverse_events.parquet",
-        code=pkg("derive_common", "adverse_events"),
+        code=pkg("derive_common", "adverse_events", "rulelog"),
     output:
         csv="results/derived/adae.csv",
         parquet="results/derived/adae.parquet",

@@ -21,7 +21,7 @@ rule figure:
         adtte="results/derived/adtte.parquet",
         labs="results/validated/labs.parquet",
         results="results/stats/results.json",
-        code=pkg("figures", "formatting"),
+        code=pkg("figures", "formatting", "rulelog"),
     output:
         svg="results/figures/{figure}.svg",
         png="results/figures/{figure}.png",

@@ -13,7 +13,7 @@ rule report:
         schema="workflow/schemas/config.schema.yaml",
         template="workflow/templates/report.html.j2",
         raw=list(config["inputs"].values()),
-        code=pkg("formatting", "report"),
+        code=pkg("formatting", "report", "rulelog"),
     output:
         html="results/report.html",
     log:
@@ -30,6 +30,5 @@ rule report:
     params:
         config=config,
         inputs=config["inputs"],
-        repo_dir=workflow.basedir,
     script:
         "../scripts/report.py"

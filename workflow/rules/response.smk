@@ -7,7 +7,15 @@ rule derive_responses:
         labs="results/validated/labs.parquet",
         outcomes="results/validated/outcomes.parquet",
         adsl="results/derived/adsl.parquet",
-        code=pkg("derive_common", "csvout", "egfr", "hematologic", "organ", "responses"),
+        code=pkg(
+            "derive_common",
+            "csvout",
+            "egfr",
+            "hematologic",
+            "organ",
+            "responses",
+            "rulelog",
+        ),
     output:
         csv="results/derived/adrs.csv",
         parquet="results/derived/adrs.parquet",
@@ -36,7 +44,7 @@ rule derive_endpoints:
         adsl="results/derived/adsl.parquet",
         adrs="results/derived/adrs.parquet",
         outcomes="results/validated/outcomes.parquet",
-        code=pkg("csvout", "derive_common", "endpoints"),
+        code=pkg("csvout", "derive_common", "endpoints", "rulelog"),
     output:
         csv="results/derived/adtte.csv",
         parquet="results/derived/adtte.parquet",

@@ -1,15 +1,11 @@
 """Rule derive_responses: ADRS (hematologic/organ responses, hematologic progression)."""
 
-import logging
-
 from alsalvage.csvout import write_dataset
-from alsalvage.derive_common import DerivationError
 from alsalvage.responses import check_inputs, derive_adrs, read_inputs
+from alsalvage.rulelog import rule_log
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-logging.basicConfig(filename=sm.log[0], filemode="w", level=logging.INFO, format="%(levelname)s %(message)s")
-log = logging.getLogger("derive_responses")
-try:
+with rule_log(sm.log[0], "derive_responses", sm.input) as log:
     files = {"adsl": sm.input.adsl, "outcomes": sm.input.outcomes, "labs": sm.input.labs}
     tables = read_inputs(files)
     check_inputs(tables["adsl"], tables["outcomes"], tables["labs"], files)
@@ -20,6 +16,3 @@ try:
     # derive_adrs returns the rows sorted by USUBJID, PARAMCD, ADT: no second sort
     write_dataset(adrs, sm.output.csv, sm.output.parquet, sort_by=())
     log.info("ADRS: %d rows, %d patients", len(adrs), adrs["USUBJID"].nunique())
-except DerivationError as err:
-    log.error("%s", err)
-    raise

@@ -1,14 +1,11 @@
 """Rule figure: one figure of the report as SVG, PNG and PDF, plus its caption."""
 
-import logging
-
-from alsalvage.figures import FigureInputError, FigureParams, load_inputs, render, write_caption
+from alsalvage.figures import FigureParams, load_inputs, render, write_caption
+from alsalvage.rulelog import rule_log
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-logging.basicConfig(filename=sm.log[0], filemode="w", level=logging.INFO, format="%(levelname)s %(message)s")
-log = logging.getLogger("figure")
 name = sm.wildcards.figure
-try:
+with rule_log(sm.log[0], f"figure ({name})", sm.input) as log:
     data = load_inputs(
         sm.input.adsl, sm.input.adrs, sm.input.adtte, sm.input.labs, sm.input.results, sm.params.landmarks_months
     )
@@ -25,6 +22,3 @@ try:
     caption = render(name, data, params, {"svg": sm.output.svg, "png": sm.output.png, "pdf": sm.output.pdf})
     write_caption(sm.output.caption, name, caption)
     log.info("figure %s: %s", name, caption)
-except (FigureInputError, KeyError, OSError) as err:
-    log.error("rule figure (%s): %s", name, err)
-    raise FigureInputError(f"rule figure ({name}): {err}") from err

@@ -395,8 +395,15 @@ def software_versions() -> list[dict]:
     return out
 
 
-def git_state(repo_dir: str | Path) -> dict:
-    """Commit and dirty flag of the repository (tracked files only); 'unknown' without git."""
+# The repository this package was loaded from (workflow/scripts/alsalvage/report.py).
+WORKFLOW_ROOT = Path(__file__).resolve().parents[3]
+
+
+def git_state(repo_dir: str | Path = WORKFLOW_ROOT) -> dict:
+    """Commit and dirty flag of the repository (tracked files only); 'unknown' without git.
+
+    Found from the package's own location rather than passed as a rule param: an absolute
+    path in params would make every copy or move of a finished project rerun the report."""
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=repo_dir, capture_output=True, text=True, timeout=30
@@ -590,7 +597,7 @@ def build_report(
     captions: dict,
     raw_inputs: dict,
     config: dict,
-    repo_dir,
+    repo_dir: str | Path = WORKFLOW_ROOT,
 ) -> str:
     with open(results_path) as fh:
         results = json.load(fh)
