@@ -43,14 +43,19 @@ def copy_project(dest: Path) -> Path:
     return dest
 
 
-def snakemake(workdir: Path, *args: str, check: bool = False, timeout: int = 900):
-    """Run Snakemake in workdir with this interpreter's environment."""
+def snakemake_env() -> dict[str, str]:
+    """The environment for Snakemake runs: this interpreter's venv first on PATH."""
     env = dict(os.environ)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("MPLBACKEND", "Agg")
+    return env
+
+
+def snakemake(workdir: Path, *args: str, check: bool = False, timeout: int = 900):
+    """Run Snakemake in workdir with this interpreter's environment."""
     cmd = [str(BIN / "snakemake"), "--cores", "2", "--nolock", *args]
     proc = subprocess.run(
-        cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout
+        cmd, cwd=workdir, env=snakemake_env(), capture_output=True, text=True, timeout=timeout
     )
     if check and proc.returncode != 0:
         raise AssertionError(
