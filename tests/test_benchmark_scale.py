@@ -1,0 +1,236 @@
+"""The scale benchmark command (workflow/scripts/benchmark_scale.py) runs end to end on a
+tiny cohort and reports every job of the DAG. No timing is asserted anywhere: the numbers
+are measurements for docs/performance.md, not pass/fail criteria of the test suite."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from helpers import REPO, snakemake_env
+
+sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+import benchmark_scale as bs  # noqa: E402
+
+SCRIPT = REPO / "workflow" / "scripts" / "benchmark_scale.py"
+ROW = re.compile(r"^\| (?P<key>[a-z_0-9]+(?:\[[a-z_0-9,]+\])?) \| (?P<wall>[\d.]+) \| (?P<cpu>[\d.]+) \| (?P<peak>\d+) \|")
+
+
+def job_counts(snakemake_log: str) -> dict[str, int]:
+    """Snakemake's own 'Job stats' table of a run: rule -> number of jobs."""
+    block = snakemake_log.split("Job stats:", 1)[1]
+    counts = {}
+    for line in block.splitlines()[3:]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_benchmark_runs_end_to_end_and_lists_every_job(tmp_path):
+    out = tmp_path / "scale"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--sizes", "60", "--seed", "3", "--out", str(out), "--demo"],
+        cwd=REPO, env=snakemake_env(), capture_output=True, text=True, timeout=1800,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    printed = proc.stdout
+
+    # Every job Snakemake ran for `all` (its Job stats) has one row with wall, CPU, peak.
+    counts = job_counts((out / "n60" / "snakemake.log").read_text())
+    counts.pop("all")
+    counts.pop("total")
+    assert counts.get("validate") == 1 and counts.get("report") == 1, counts
+    section = printed.split("### n = 60 patients", 1)[1].split("###", 1)[0]
+    rows = [m.groupdict() for m in map(ROW.match, section.splitlines()) if m]
+    per_rule: dict[str, int] = {}
+    for r in rows:
+        per_rule[r["key"].split("[")[0]] = per_rule.get(r["key"].split("[")[0], 0) + 1
+        assert float(r["cpu"]) > 0 and int(r["peak"]) > 0, r  # the probe recorded the job
+    assert per_rule == counts
+    assert "| **whole workflow** (`snakemake --cores 2`) |" in section
+    assert "Cohort generation" in section
+
+    # The demo part: three runs, and a template-only edit reruns the report alone.
+    demo = printed.split("### Demo cohort", 1)[1]
+    for run in ("cold, from raw inputs to report", "no-op rerun", "template-only edit"):
+        assert re.search(rf"^\| {run} \| [\d.]+ \| [\d.]+ \| [\d.]+ \| (met|MISSED) \|$", demo, re.M), run
+    assert "Jobs rerun after the template edit: report;" in demo
+    assert (out / "scale.json").is_file() and (out / "scale.md").read_text().strip() in printed
+
+
+def test_size_table_rows_imports_and_sums():
+    """The probe's record names the heavy libraries a job imported; the table hides the
+    ubiquitous ones (numpy, pandas, pyarrow) and lists the others."""
+    res = {
+        "n": 10, "lab_rows": 100, "load_before": 1.0, "cores": 2,
+        "run": {"wall_s": 9.0, "cpu_s": 8.0, "load_after": 1.5},
+        "generate": {"wall_s": 1.0, "cpu_s": 0.5, "peak_mib": 99.0},
+        "rules": {
+            "validate": {"wall_s": 2.0, "cpu_s": 1.5, "peak_mib": 150.0, "imports": ["numpy", "pandas", "pandera"]},
+            "figure[km_os]": {"wall_s": 3.0, "cpu_s": 2.5, "peak_mib": 250.0,
+                              "imports": ["lifelines", "matplotlib", "numpy", "pandas"]},
+        },
+    }
+    lines = bs.size_table(res)
+    assert "| validate | 2.0 | 1.5 | 150 | pandera |" in lines
+    assert "| figure[km_os] | 3.0 | 2.5 | 250 | lifelines, matplotlib |" in lines
+    # sums by hand: wall 2.0 + 3.0, CPU 1.5 + 2.5, peak max(150, 250)
+    assert "| **sum of rules** | 5.0 | 4.0 | 250 (max) | |" in lines
+
+
+@pytest.mark.parametrize(
+    "cpu_small, cpu_big, expected",
+    [
+        (1.0, 10.0, "x10.0"),  # linear in patients: x10
+        (2.0, 23.0, "x11.5 (over)"),  # above the x11 target is flagged
+        (4.0, 44.0, "x11.0"),  # exactly the target is within it
+    ],
+)
+def test_growth_factor_and_flag(cpu_small, cpu_big, expected):
+    small = {"n": 10_000, "rules": {"derive_baseline": {"cpu_s": cpu_small, "wall_s": 1.0}}}
+    big = {"n": 100_000, "rules": {"derive_baseline": {"cpu_s": cpu_big, "wall_s": 8.0}}}
+    lines = bs.growth_table(small, big)
+    row = next(line for line in lines if line.startswith("| derive_baseline |"))
+    assert row.split(" | ")[3] == expected
+    assert row.endswith("| x8.0 |")  # wall growth 8.0 / 1.0
+
+
+def test_benchmark_keys_match_probe_keys(tmp_path):
+    """A wildcard job's benchmark file (benchmarks/figure/km_os.tsv) and its probe record
+    ({"rule": "figure", "wildcards": {"figure": "km_os"}}) land on the same row."""
+    bench = tmp_path / "benchmarks" / "figure"
+    bench.mkdir(parents=True)
+    (bench / "km_os.tsv").write_text("s\th:m:s\tmax_rss\tcpu_time\n4.5\t0:00:04\t120.0\t1.2\n")
+    (tmp_path / "benchmarks" / "validate.tsv").write_text("s\th:m:s\tmax_rss\tcpu_time\n2.5\t0:00:02\t90.0\t0.8\n")
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    (probe / "figure.km_os.1.json").write_text(
+        '{"rule": "figure", "wildcards": {"figure": "km_os"}, "wall_s": 4.4, "cpu_s": 1.9,'
+        ' "peak_mib": 260.0, "imports": ["matplotlib"]}'
+    )
+    rows = bs.per_rule(tmp_path, probe)
+    assert set(rows) == {"figure[km_os]", "validate"}
+    assert rows["figure[km_os]"]["wall_s"] == 4.5 and rows["figure[km_os]"]["cpu_s"] == 1.9
+    assert rows["figure[km_os]"]["peak_mib"] == 260.0 and rows["figure[km_os]"]["sampled_max_rss_mib"] == 120.0
+    # no probe record: the benchmark's sampled values stand in
+    assert rows["validate"]["cpu_s"] == 0.8 and rows["validate"]["peak_mib"] == 90.0
+
+
+def test_generated_labs_stay_inside_the_contract_ranges_at_registry_size(tmp_path):
+    """The benchmark feeds generator cohorts to the validating workflow: at n = 10,000 and
+    seed 1 an AKI on a pre-dialysis creatinine rise once reached 33.4 mg/dL, above the
+    contract's plausible ceiling (30), and the validate rule rightly stopped the run. Every
+    lab value, in its canonical unit, must lie inside [minimum, maximum] of its analyte."""
+    import pandas as pd
+
+    from alsalvage import contract
+    from alsalvage.synthetic import CREATININE_CAP_MG_DL, write_cohort
+
+    write_cohort(10_000, 1, tmp_path)
+    labs = pd.read_csv(tmp_path / "labs.csv", dtype=str, keep_default_na=False)
+    quantitative = {a for a, x in contract.ANALYTES.items() if not x.qualitative}
+    labs = labs[labs["analyte"].isin(quantitative)]
+    factor = [contract.ANALYTES[a].units[u] for a, u in zip(labs["analyte"], labs["unit"])]
+    canonical = labs["value"].astype(float) * factor
+    lo = labs["analyte"].map({a: x.minimum for a, x in contract.ANALYTES.items()})
+    hi = labs["analyte"].map({a: x.maximum for a, x in contract.ANALYTES.items()})
+    outside = labs[(canonical < lo) | (canonical > hi)]
+    assert outside.empty, outside.head()
+    creat = canonical[labs["analyte"] == "creatinine"]
+    # 20 mg/dL written as 1768 umol/L reads back as 20.0 (rounding to 2 decimals either way)
+    assert creat.max() <= CREATININE_CAP_MG_DL + 0.01
+
+
+def test_figure_inputs_are_read_on_first_use_and_labs_only_for_drawn_analytes(tmp_path):
+    """Scale: a figure reads only the tables it draws, and of the labs only the analytes a
+    figure draws (flc_kappa, flc_lambda, ntprobnp), in file order."""
+    import pandas as pd
+
+    from alsalvage import figures
+
+    labs = pd.DataFrame(
+        {
+            "patient_id": ["P1", "P1", "P2", "P2", "P3", "P3"],
+            "date": pd.to_datetime(["2020-01-01"] * 6),
+            "analyte": ["creatinine", "ntprobnp", "flc_lambda", "hemoglobin", "flc_kappa", "ntprobnp"],
+            "value": [1.1, 900.0, 120.0, 11.0, 15.0, 700.0],
+            "unit": ["mg/dL", "ng/L", "mg/L", "g/dL", "mg/L", "ng/L"],
+            "uln": [float("nan")] * 6,
+        }
+    )
+    labs.to_parquet(tmp_path / "labs.parquet", index=False)
+    pd.DataFrame({"USUBJID": ["P1"]}).to_parquet(tmp_path / "adsl.parquet", index=False)
+    data = figures.LazyInputs({"labs": tmp_path / "labs.parquet", "adsl": tmp_path / "adsl.parquet"})
+    assert "labs" not in data and "adsl" not in data  # nothing read yet
+    got = data["labs"]
+    # rows 2, 3 and 5, 6 of the file (1-based), in that order; index renumbered
+    assert got["analyte"].tolist() == ["ntprobnp", "flc_lambda", "flc_kappa", "ntprobnp"]
+    assert got["value"].tolist() == [900.0, 120.0, 15.0, 700.0]
+    assert list(got.columns) == list(labs.columns)
+    assert "labs" in data and "adsl" not in data
+    with pytest.raises(KeyError):
+        data["adtte"]
+
+
+@pytest.mark.parametrize(
+    "content, rows",
+    [
+        (b"", 0),  # empty file: no header, no rows
+        (b"a,b\n", 0),  # header only
+        (b"a,b", 0),  # header only, no final newline
+        (b"a,b\n1,2", 1),  # last row without final newline still counts
+        (b"a,b\n1,2\n3,4\n", 2),
+        (b"a,b\n\n1,2\n\n", 3),  # csv.reader yields a record for each blank line
+        (b'a,b\n"x\ny",2\n', 1),  # quoted line break: one record (csv.reader path)
+        (b"a,b\r\n1,2\r\n", 1),  # CRLF (csv.reader path)
+        ("a,b\n\u00e9,2\n".encode(), 1),  # UTF-8 text
+    ],
+)
+def test_report_counts_csv_rows_fast_and_like_csv_reader(tmp_path, content, rows):
+    """Scale: the report counts the rows of each raw export (600 MB of labs at 100k)
+    without csv.reader when no quote or carriage return can make a record span lines."""
+    from alsalvage import report
+
+    f = tmp_path / "t.csv"
+    f.write_bytes(content)
+    assert report.count_csv_rows(f) == rows
+
+
+def test_report_row_count_still_rejects_invalid_utf8(tmp_path):
+    from alsalvage import report
+
+    f = tmp_path / "t.csv"
+    f.write_bytes(b"a,b\n\xff,1\n")
+    with pytest.raises(UnicodeDecodeError):
+        report.count_csv_rows(f)
+
+
+def test_stats_read_only_the_lab_rows_they_analyse(tmp_path):
+    """Scale: stats rules read only the NT-proBNP rows of the labs (file order kept); a
+    labs file without the analyte column is read whole, so check_inputs can name it."""
+    import pandas as pd
+
+    from alsalvage import tables
+
+    labs = pd.DataFrame(
+        {
+            "patient_id": ["P1", "P1", "P2", "P3"],
+            "date": pd.to_datetime(["2020-01-01", "2020-02-01", "2020-01-01", "2020-03-01"]),
+            "analyte": ["ntprobnp", "creatinine", "flc_kappa", "ntprobnp"],
+            "value": [900.0, 1.2, 30.0, 450.0],
+        }
+    )
+    labs.to_parquet(tmp_path / "labs.parquet", index=False)
+    got = tables._read_input("labs", tmp_path / "labs.parquet")
+    assert got["patient_id"].tolist() == ["P1", "P3"] and got["value"].tolist() == [900.0, 450.0]
+    labs.drop(columns="analyte").to_parquet(tmp_path / "bad.parquet", index=False)
+    assert len(tables._read_input("labs", tmp_path / "bad.parquet")) == 4
+    with pytest.raises(tables.StatsInputError, match="column analyte: required column missing"):
+        tables.check_inputs({"labs": tables._read_input("labs", tmp_path / "bad.parquet")}, {"labs": "labs.parquet"}, "stats_organ")
