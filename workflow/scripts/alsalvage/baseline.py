@@ -34,6 +34,7 @@ from .derive_common import (
     in_window,
     last_in_window,
     months,
+    outcomes_adam,
 )
 from .egfr import baseline_egfr
 
@@ -260,17 +261,7 @@ def derive_adsl(tables: Mapping[str, pd.DataFrame], params: Mapping, files: Mapp
     a["NORGAN"] = a[list(ORGAN_COLUMNS.values())].sum(axis=1).astype("int64")
 
     # outcomes
-    o = outc.rename(
-        columns={
-            "patient_id": "USUBJID",
-            "salvage_end_date": "TRTEDT",
-            "stop_reason": "STOPRSN",
-            "next_line_date": "NXTLNDT",
-            "dialysis_start_date": "DIALDT",
-            "last_contact_date": "LSTCNTDT",
-            "death_date": "DTHDT",
-        }
-    )[["USUBJID", "TRTEDT", "STOPRSN", "NXTLNDT", "DIALDT", "LSTCNTDT", "DTHDT"]]
+    o = outcomes_adam(outc)
     a = a.merge(o, on="USUBJID", how="left")
     a["DIALBL"] = (a["DIALDT"].notna() & a["TRTSDT"].notna() & (a["DIALDT"] <= a["TRTSDT"])).astype("int64")
 

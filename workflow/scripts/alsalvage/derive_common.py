@@ -43,6 +43,23 @@ class DerivationError(ValueError):
         super().__init__(f"rule {rule}: {len(self.problems)} problem(s) in the input:\n{lines}")
 
 
+# Validated outcomes columns -> their ADaM-style names in ADSL/ADTTE.
+OUTCOME_COLUMNS = {
+    "patient_id": "USUBJID",
+    "salvage_end_date": "TRTEDT",
+    "stop_reason": "STOPRSN",
+    "next_line_date": "NXTLNDT",
+    "dialysis_start_date": "DIALDT",
+    "last_contact_date": "LSTCNTDT",
+    "death_date": "DTHDT",
+}
+
+
+def outcomes_adam(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """The validated outcomes table with ADaM-style column names (OUTCOME_COLUMNS)."""
+    return outcomes.rename(columns=OUTCOME_COLUMNS)[list(OUTCOME_COLUMNS.values())]
+
+
 def require_columns(df: pd.DataFrame, columns: Iterable[str], file: str, rule: str = "") -> list[str]:
     """One problem string per column of ``columns`` that ``df`` lacks."""
     need = f" (needed by rule {rule})" if rule else ""

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from .derive_common import DerivationError, days_between, months, require_columns
+from .derive_common import DerivationError, days_between, months, outcomes_adam, require_columns
 
 RULE = "derive_endpoints"
 PARAMS = {
@@ -140,17 +140,7 @@ def time_on_treatment(p: pd.DataFrame, dpm: float) -> pd.DataFrame:
 
 
 def build_base(adsl: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
-    o = outcomes.rename(
-        columns={
-            "patient_id": "USUBJID",
-            "salvage_end_date": "TRTEDT",
-            "stop_reason": "STOPRSN",
-            "next_line_date": "NXTLNDT",
-            "dialysis_start_date": "DIALDT",
-            "last_contact_date": "LSTCNTDT",
-            "death_date": "DTHDT",
-        }
-    )[["USUBJID", "TRTEDT", "STOPRSN", "NXTLNDT", "DIALDT", "LSTCNTDT", "DTHDT"]]
+    o = outcomes_adam(outcomes)
     p = adsl[ADSL_COLUMNS].merge(o, on="USUBJID", how="left", validate="one_to_one")
     p["PRGEND"] = pd.concat([p["NXTLNDT"], p["DTHDT"], p["LSTCNTDT"]], axis=1).min(axis=1, skipna=True)
     return p.sort_values("USUBJID", kind="mergesort").reset_index(drop=True)
