@@ -253,7 +253,7 @@ def test_flow_counts_by_hand():
     fc = figures.flow_counts(adsl, adrs, 3.0)
     assert fc["treated"] == 4
     boxes = {b["title"]: b for b in fc["boxes"]}
-    hem = boxes["Hematologic response (intention to treat)"]
+    hem = boxes["Hematologic response (ITT)"]
     assert hem["n"] == 4
     assert hem["lines"] == ["dFLC >= threshold: 2", "low dFLC: 1", "not FLC-measurable: 1"]
     assert boxes["Cardiac response"]["n"] == 1

@@ -568,7 +568,7 @@ def flow_counts(adsl: pd.DataFrame, adrs: pd.DataFrame, landmark_months: float) 
         "treated": n,
         "boxes": [
             {
-                "title": "Hematologic response (intention to treat)",
+                "title": "Hematologic response (ITT)",
                 "n": n,
                 "lines": [
                     f"dFLC >= threshold: {int(hem.get('measurable', 0))}",
