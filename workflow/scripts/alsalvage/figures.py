@@ -217,9 +217,9 @@ def draw_km_os_bortezomib(data: dict, params: FigureParams):
         sub = os_.loc[os_["BORTGRP"] == grp]
         if sub.empty:
             continue
-        label = {"naive": "Bortezomib-naive", "sensitive": "Potentially sensitive"}.get(
-            grp, "Bortezomib-refractory"
-        )
+        # short labels: they also head the rows of the at-risk table, where long ones
+        # squeezed the axes and pushed the legend over the curves
+        label = {"naive": "Naive", "sensitive": "Sensitive"}.get(grp, "Refractory")
         kmf = _km(sub["AVAL"], sub["CNSR"] == 0, f"{label} (n = {len(sub)})", params.alpha)
         kmf.plot_survival_function(
             ax=ax,
@@ -238,8 +238,9 @@ def draw_km_os_bortezomib(data: dict, params: FigureParams):
         add_at_risk_counts(*fitters, ax=ax, rows_to_show=["At risk"])
     fig.tight_layout()
     caption = (
-        "Kaplan-Meier overall survival by prior-bortezomib group (naive, potentially sensitive, "
-        "refractory). p-values are the log-rank tests reported in the statistics results."
+        "Kaplan-Meier overall survival by prior-bortezomib group: naive (never given bortezomib), "
+        "sensitive (potentially bortezomib-sensitive) and refractory. p-values are the log-rank "
+        "tests reported in the statistics results."
     )
     return fig, caption
 
