@@ -3,7 +3,7 @@
 # merged by stats_collect into results/stats/results.json (keys: docs/results.md).
 
 STATS = ["table1", "response", "organ", "renal", "survival", "exposure", "toxicity"]
-STATS_PKG = ("formatting", "proportions", "tables")
+STATS_PKG = ("derive_common", "formatting", "proportions", "tables")
 STATS_SURV_PKG = STATS_PKG + ("survival",)
 
 

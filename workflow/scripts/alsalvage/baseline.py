@@ -27,6 +27,8 @@ from . import bortezomib as bz
 from . import staging
 from .contract import ANALYTES
 from .derive_common import (
+    ORGAN_COLUMNS,
+    OUTCOME_COLUMNS,
     DerivationError,
     baseline_values,
     baseline_wide,
@@ -39,16 +41,6 @@ from .derive_common import (
 from .egfr import baseline_egfr
 
 RULE = "derive_baseline"
-
-ORGAN_COLUMNS = {
-    "heart": "HEART",
-    "kidney": "KIDNEY",
-    "liver": "LIVER",
-    "nerve": "NERVE",
-    "autonomic": "AUTONOMIC",
-    "soft_tissue": "SOFTTISS",
-    "gi": "GI",
-}
 
 # analyte -> ADSL baseline column (FLCs are handled as a same-day pair, see below)
 LAB_COLUMNS = {
@@ -93,15 +85,7 @@ REQUIRED = {
     "patients": ["patient_id", "sex", "birth_date", "diagnosis_date", "isotype", *ORGAN_COLUMNS],
     "therapy_lines": ["patient_id", "line", "agents", "start_date", "end_date", "best_response", "progression_date"],
     "salvage_cycles": ["patient_id", "cycle", "start_date", "lenalidomide_mg"],
-    "outcomes": [
-        "patient_id",
-        "salvage_end_date",
-        "stop_reason",
-        "next_line_date",
-        "dialysis_start_date",
-        "last_contact_date",
-        "death_date",
-    ],
+    "outcomes": list(OUTCOME_COLUMNS),
     "labs": ["patient_id", "date", "analyte", "value"],
 }
 

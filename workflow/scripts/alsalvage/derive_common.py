@@ -43,6 +43,17 @@ class DerivationError(ValueError):
         super().__init__(f"rule {rule}: {len(self.problems)} problem(s) in the input:\n{lines}")
 
 
+# Clinician involvement flags (patients table) -> their ADSL column names.
+ORGAN_COLUMNS = {
+    "heart": "HEART",
+    "kidney": "KIDNEY",
+    "liver": "LIVER",
+    "nerve": "NERVE",
+    "autonomic": "AUTONOMIC",
+    "soft_tissue": "SOFTTISS",
+    "gi": "GI",
+}
+
 # Validated outcomes columns -> their ADaM-style names in ADSL/ADTTE.
 OUTCOME_COLUMNS = {
     "patient_id": "USUBJID",

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from .derive_common import DerivationError, days_between, months, outcomes_adam, require_columns
+from .derive_common import OUTCOME_COLUMNS, DerivationError, days_between, months, outcomes_adam, require_columns
 
 RULE = "derive_endpoints"
 PARAMS = {
@@ -26,15 +26,6 @@ PARAMS = {
 ADTTE_COLUMNS = ["USUBJID", "PARAMCD", "PARAM", "STARTDT", "ADT", "AVAL", "CNSR", "EVNTDESC", "CNSDTDSC"]
 ADSL_COLUMNS = ["USUBJID", "TRTSDT", "DIALBL"]
 ADRS_COLUMNS = ["USUBJID", "PARAMCD", "ADT"]
-OUTCOME_COLUMNS = [
-    "patient_id",
-    "salvage_end_date",
-    "stop_reason",
-    "next_line_date",
-    "dialysis_start_date",
-    "last_contact_date",
-    "death_date",
-]
 
 
 def _rows(df: pd.DataFrame, paramcd: str, adt, cnsr, evnt, cnsd, days_per_month: float) -> pd.DataFrame:
@@ -161,7 +152,7 @@ def check_inputs(adsl, adrs, outcomes, files: Mapping[str, str]) -> None:
     problems = (
         require_columns(adsl, ADSL_COLUMNS, files["adsl"], RULE)
         + require_columns(adrs, ADRS_COLUMNS, files["adrs"], RULE)
-        + require_columns(outcomes, OUTCOME_COLUMNS, files["outcomes"], RULE)
+        + require_columns(outcomes, list(OUTCOME_COLUMNS), files["outcomes"], RULE)
     )
     if problems:
         raise DerivationError(RULE, problems)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import formatting as F
+from .derive_common import ORGAN_COLUMNS as ORGANS
 from .proportions import CP_METHOD, clopper_pearson, compare_2x2
 
 FIELDS = [
@@ -39,15 +40,6 @@ TABLE_COLUMNS = ["key", "section", "group", "label", "formatted", "formatted_ci"
 ]
 BORTGRPS = ["naive", "sensitive", "refractory"]
 HEM_LEVELS = ["CR", "VGPR", "LOWDFLC", "PR", "NR"]
-ORGANS = {
-    "heart": "HEART",
-    "kidney": "KIDNEY",
-    "liver": "LIVER",
-    "nerve": "NERVE",
-    "autonomic": "AUTONOMIC",
-    "soft_tissue": "SOFTTISS",
-    "gi": "GI",
-}
 
 
 class StatsInputError(ValueError):
