@@ -1,9 +1,8 @@
 # Helpers shared by all the rule files (configuration checks, package paths, targets).
 from pathlib import Path
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 import yaml
 
 CONFIG_SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
@@ -17,12 +16,29 @@ TABLES = [
 ]
 
 
+def _with_defaults(validator_class):
+    """The validator, extended to fill in each property's schema default where the
+    configuration leaves it out (at every level, as snakemake.utils.validate does)."""
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub:
+                    instance.setdefault(name, sub["default"])
+        yield from check_properties(validator, properties, instance, schema)
+
+    return validators.extend(validator_class, {"properties": set_defaults})
+
+
 def check_config(cfg, schema_path):
-    """Stop with one message listing every unknown key and wrong type, by key path."""
+    """Fill in the schema defaults, then stop with one message listing every unknown
+    key and wrong type, by key path. The schema is read with libyaml and validated in
+    one pass: this runs at every start of Snakemake, including a no-op rerun."""
     with open(schema_path) as fh:
-        schema = yaml.safe_load(fh)
+        schema = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     problems = []
-    for err in Draft202012Validator(schema).iter_errors(cfg):
+    for err in _with_defaults(Draft202012Validator)(schema).iter_errors(cfg):
         where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         problems.append(f"  config key {where}: {err.message}")
     if problems:
@@ -33,7 +49,6 @@ def check_config(cfg, schema_path):
 
 
 check_config(config, CONFIG_SCHEMA)
-validate(config, CONFIG_SCHEMA, set_default=True)
 
 
 def pkg(*modules):
