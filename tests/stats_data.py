@@ -175,16 +175,7 @@ def random_survival(n: int, seed: int, ties: bool = True):
     return pd.DataFrame({"T": t, "E": e, "group": group, "stage": stage, "x": (group != "naive").astype(int)})
 
 
-STATS_RULES = [
-    "stats_table1",
-    "stats_response",
-    "stats_organ",
-    "stats_renal",
-    "stats_survival",
-    "stats_exposure",
-    "stats_toxicity",
-    "stats_collect",
-]
+STATS_RULES = ["stats"]  # the rule that turns derived datasets into tables and results.json
 
 
 def write_derived(project, data: dict) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 
 import pandas as pd
@@ -183,25 +184,27 @@ def test_bad_input_lists_every_problem(d):
 
 def test_outputs_are_deterministic(d, tmp_path):
     recs = T.survival(d["adsl"], d["adtte"], d["adrs"])
-    T.write_outputs(recs, tmp_path / "a.csv", tmp_path / "a.json", ["note"])
-    T.write_outputs(recs, tmp_path / "b.csv", tmp_path / "b.json", ["note"])
+    T.write_table(recs, tmp_path / "a.csv", ["note"])
+    T.write_table(recs, tmp_path / "b.csv", ["note"])
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
-    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
     table = pd.read_csv(tmp_path / "a.csv")
     assert {"key", "formatted", "estimate", "ci_low", "ci_high", "n", "denominator", "p"} <= set(
         table.columns
     )
-    part = json.loads((tmp_path / "a.json").read_text())
+    assert table["key"].iloc[-1] == "footnote.1" and table["label"].iloc[-1] == "note"
+    part = T._to_records_json(recs)
     assert set(part["os.median"]) == set(T.FIELDS)
-    obj = T.collect([tmp_path / "a.json"], tmp_path / "r.json", {"alpha": 0.05})
-    assert list(obj["results"]) == sorted(obj["results"])
-    with pytest.raises(ValueError, match="defined in both"):
-        T.collect([tmp_path / "a.json", tmp_path / "b.json"], tmp_path / "r2.json", {})
+    obj = T.merge_results({"survival": part}, {"alpha": 0.05})
+    assert obj["meta"] == {"alpha": 0.05}
+    T.dump_json(obj, tmp_path / "r.json")
+    assert list(json.loads((tmp_path / "r.json").read_text())["results"]) == sorted(obj["results"])
+    with pytest.raises(ValueError, match="produced by both analysis a and analysis b"):
+        T.merge_results({"b": part, "a": part}, {})
 
 
 def test_no_nan_in_json(d, tmp_path):
     recs = T.survival(d["adsl"], d["adtte"], d["adrs"])
-    T.write_outputs(recs, tmp_path / "a.csv", tmp_path / "a.json")
+    T.dump_json(T._to_records_json(recs), tmp_path / "a.json")
     text = (tmp_path / "a.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     part = json.loads(text)
@@ -220,3 +223,145 @@ def test_survival_without_events_keeps_every_key(d):
     assert math.isnan(r["os.median"]["estimate"]) and r["os.median"]["formatted"].startswith("NR")
     cox = r["os.cox.naive_vs_exposed.hr"]
     assert cox["estimate"] is None and "not estimable" in cox["note"]
+
+
+# --------------------------------------------------------------------------- the stats job
+PARAMS = {  # config.yaml defaults (workflow/schemas/config.schema.yaml)
+    "alpha": 0.05,
+    "low_dflc_counts": True,
+    "landmarks": [3, 6],
+    "timepoints": [12, 24],
+    "lab_window_days": 30,
+    "events_per_parameter": 10,
+    "seed": 20190607,
+    "days_per_month": 30.4375,
+}
+META = {"schema": "alsalvage-results/1", "synthetic": True, "reference_date": "2026-01-01", "alpha": 0.05}
+
+
+def stats_job(project, workers, params=PARAMS):
+    """run_stats on the small cohort placed in project/ as the workflow would place it;
+    returns the output paths (tables by analysis, results.json, log)."""
+    from stats_data import write_derived
+
+    if not (project / "results" / "derived" / "adsl.parquet").exists():
+        write_derived(project, small_cohort())
+    inputs = {k: project / "results" / "derived" / f"{k}.parquet" for k in ("adsl", "adrs", "adtte", "adae")}
+    inputs["labs"] = project / "results" / "validated" / "labs.parquet"
+    tables = {n: project / "results" / "tables" / f"{n}.csv" for n in T.ANALYSES}
+    out = {"tables": tables, "results": project / "results" / "stats" / "results.json", "log": project / "stats.log"}
+    T.run_stats(inputs, tables, out["results"], out["log"], dict(params), dict(META), workers=workers)
+    return out
+
+
+def written(out) -> dict:
+    files = [*out["tables"].values(), out["results"]]
+    return {p.name: p.read_bytes() for p in files if p.exists()}
+
+
+def test_stats_job_bytes_do_not_depend_on_the_number_of_workers(tmp_path):
+    got = {w: written(stats_job(tmp_path / f"w{w}", w)) for w in (1, 2, 3)}
+    assert len(got[1]) == 8  # seven tables and results.json
+    assert got[2] == got[1] and got[3] == got[1]
+    obj = json.loads(got[1]["results.json"])
+    assert obj["meta"]["n_treated"] == 10  # all ten patients of the small cohort are treated
+    # every analysis contributes its keys: one per table
+    for key in ("baseline.n", "hem.itt.ge_pr", "organ.any", "renal.dialysis.crude", "os.median",
+                "exposure.dose.median", "tox.any_event"):
+        assert key in obj["results"], key
+    assert nd(obj["results"]["renal.dialysis.crude"]) == (3, 8)  # P02 P04 P09 of the 8 not on dialysis
+
+
+def test_stats_job_log_names_each_analysis_and_its_warnings(tmp_path):
+    out = stats_job(tmp_path, 2)
+    log = out["log"].read_text()
+    assert "workers: 2" in log
+    for name in T.ANALYSES:
+        assert f"analysis {name}: " in log
+    # 6 deaths among the 9 patients with a Mayo stage, 3 model parameters (see test_survival)
+    assert "warning: 6 events for 3 parameters" in log and "(analysis survival)" in log
+
+
+def test_analyses_leave_their_inputs_unchanged(d):
+    """Analyses running one after another in one worker share the input frames: none may
+    modify them, or the outputs would depend on which analyses share a worker."""
+    frames = {k: v.copy(deep=True) for k, v in d.items()}
+    res = T.run_analyses(frames, PARAMS, workers=1)
+    assert [n for n, r in res.items() if r.error] == []
+    for k in d:
+        pd.testing.assert_frame_equal(frames[k], d[k], check_exact=True)
+
+
+def test_input_problems_are_listed_once_with_the_analyses_they_stop(d):
+    adtte = d["adtte"].copy()
+    adtte.loc[0, "CNSR"] = 7
+    adsl = d["adsl"].drop(columns=["LENSTDOS"])
+    frames = {**d, "adtte": adtte, "adsl": adsl}
+    files = {k: f"{k}.csv" for k in frames}
+    problems = T.stats_problems(frames, files)
+    # adtte is read by renal, survival and exposure; LENSTDOS is needed by exposure only
+    assert problems == [
+        "adtte.csv: row 2, column CNSR: not 0/1/2 (value 7) (analyses: renal, survival, exposure)",
+        "adsl.csv: column LENSTDOS: required column missing (analyses: exposure)",
+    ]
+
+
+def test_bad_input_stops_the_stats_job_before_any_output(tmp_path):
+    from stats_data import write_derived
+
+    data = small_cohort()
+    data["adtte"].loc[0, "CNSR"] = 7  # first data row: CSV line 2
+    data["adtte"].loc[3, "AVAL"] = -2.0  # line 5
+    write_derived(tmp_path, data)
+    with pytest.raises(T.StatsInputError) as err:
+        stats_job(tmp_path, 2)
+    msg = str(err.value)
+    assert msg.startswith("rule stats: 2 problem(s)")
+    assert "results/derived/adtte.csv: row 2, column CNSR" in msg
+    assert "results/derived/adtte.csv: row 5, column AVAL" in msg
+    assert "(analyses: renal, survival, exposure)" in msg
+    assert msg in (tmp_path / "stats.log").read_text()
+    assert not (tmp_path / "results" / "tables").exists() and not (tmp_path / "results" / "stats").exists()
+
+
+def test_unreadable_input_is_named(tmp_path):
+    from stats_data import write_derived
+
+    write_derived(tmp_path, small_cohort())
+    (tmp_path / "results" / "derived" / "adae.parquet").write_bytes(b"not parquet")
+    with pytest.raises(T.StatsInputError, match=r"adae\.parquet: cannot read"):
+        stats_job(tmp_path, 2)
+    assert "adae.parquet: cannot read" in (tmp_path / "stats.log").read_text()
+    assert not (tmp_path / "results" / "stats").exists()
+
+
+def _boom(*args, **kwargs):
+    raise ZeroDivisionError("injected failure")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_failing_analysis_is_named_and_nothing_is_written(tmp_path, monkeypatch, workers):
+    # forked workers inherit the patched module
+    monkeypatch.setattr(T, "renal", _boom)
+    monkeypatch.setattr(T, "toxicity", _boom)
+    with pytest.raises(T.StatsAnalysisError) as err:
+        stats_job(tmp_path, workers)
+    msg = str(err.value)
+    assert msg.startswith("rule stats: 2 of 7 analyses failed")
+    assert "analysis renal: ZeroDivisionError: injected failure" in msg
+    assert "analysis toxicity: ZeroDivisionError: injected failure" in msg
+    log = (tmp_path / "stats.log").read_text()
+    assert msg in log and "Traceback" in log and "_boom" in log
+    assert not (tmp_path / "results" / "tables").exists() and not (tmp_path / "results" / "stats").exists()
+
+
+def _die(*args, **kwargs):
+    os._exit(9)  # a worker killed (e.g. out of memory) without a Python exception
+
+
+def test_a_dead_worker_fails_the_job(tmp_path, monkeypatch):
+    monkeypatch.setattr(T, "organ", _die)
+    with pytest.raises(T.StatsAnalysisError) as err:
+        stats_job(tmp_path, 2)
+    assert "analysis organ: worker process failed" in str(err.value)
+    assert not (tmp_path / "results" / "stats").exists()

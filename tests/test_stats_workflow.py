@@ -1,6 +1,7 @@
-"""The stats_* rules end to end: hand-built derived data in a project copy, byte-identical
+"""The stats rule end to end: hand-built derived data in a project copy, byte-identical
 reruns, bad input stopping the run with file/row/column/rule, and on the demo cohort a
-results.json that holds every key docs/results.md maps the published figures to."""
+results.json that holds every key docs/results.md maps the published figures to, with the
+same bytes from one worker process as from two."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ OUTPUTS = [
 ] + ["results/stats/results.json"]
 
 
-def run_stats(project, **kw):
-    return snakemake(project, "results/stats/results.json", "--allowed-rules", *STATS_RULES, **kw)
+def run_stats(project, *args, **kw):
+    return snakemake(project, "results/stats/results.json", "--allowed-rules", *STATS_RULES, *args, **kw)
 
 
 @pytest.mark.workflow
@@ -34,7 +35,7 @@ def test_stats_rules_are_deterministic(tmp_path):
     run_stats(project, check=True)
     for p in OUTPUTS:
         assert (project / p).read_bytes() == first[p], f"{p} differs between two runs"
-    assert "warning: 6 events for 3 parameters" in (project / "logs" / "stats_survival.log").read_text()
+    assert "warning: 6 events for 3 parameters" in (project / "logs" / "stats.log").read_text()
 
 
 @pytest.mark.workflow
@@ -48,11 +49,28 @@ def test_bad_derived_data_stops_the_rule(tmp_path):
     proc = run_stats(project)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "rule stats_survival" in out
+    assert "rule stats: 2 problem(s)" in out
     assert "results/derived/adtte.csv: row 2, column CNSR" in out
     assert "results/derived/adtte.csv: row 5, column AVAL" in out
-    assert not (project / "results" / "stats" / "results.json").exists()
-    assert not (project / "results" / "tables" / "survival.csv").exists()
+    assert "(analyses: renal, survival, exposure)" in out  # the analyses reading ADTTE
+    log = (project / "logs" / "stats.log").read_text()
+    assert "results/derived/adtte.csv: row 5, column AVAL" in log
+    for p in OUTPUTS:
+        assert not (project / p).exists(), f"{p} written although the input is bad"
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_demo_outputs_are_the_same_from_one_worker(demo_stats_project, tmp_path):
+    """The demo run used two worker processes (--cores 2); one gives the same bytes."""
+    project = copy_project(tmp_path / "project")
+    for sub in ("derived", "validated"):
+        shutil.copytree(demo_stats_project / "results" / sub, project / "results" / sub)
+    run_stats(project, "--set-threads", "stats=1", check=True)
+    assert "workers: 1" in (project / "logs" / "stats.log").read_text()
+    assert "workers: 2" in (demo_stats_project / "logs" / "stats.log").read_text()
+    for p in OUTPUTS:
+        assert (project / p).read_bytes() == (demo_stats_project / p).read_bytes(), f"{p} differs"
 
 
 def documented_keys() -> list[str]:

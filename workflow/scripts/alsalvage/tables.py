@@ -4,12 +4,18 @@ Each analysis (table1, response, organ, renal, survival, exposure, toxicity) tak
 derived datasets (docs/interfaces.md) and returns a list of records. A record carries
 the fields of docs/results.md plus `section` and `group` for the CSV table. The CSV
 (results/tables/<name>.csv) lists the records with publication strings AND raw numbers;
-the JSON fragment (results/stats/parts/<name>.json) maps key -> record.
+results/stats/results.json maps key -> record for every analysis. One job (rule `stats`,
+entry `run_stats`) runs the seven analyses in forked worker processes.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -227,8 +233,8 @@ def _to_records_json(records: list[dict]) -> dict:
     return out
 
 
-def write_outputs(records: list[dict], csv_path, json_path, footnotes: list[str] = ()) -> None:
-    """CSV table (records + footnote rows) and JSON fragment (key -> record), deterministic."""
+def write_table(records: list[dict], csv_path, footnotes: list[str] = ()) -> None:
+    """CSV table of one analysis (records + footnote rows), deterministic."""
     rows = pd.DataFrame(records, columns=TABLE_COLUMNS)
     if footnotes:
         foot = pd.DataFrame(
@@ -245,7 +251,6 @@ def write_outputs(records: list[dict], csv_path, json_path, footnotes: list[str]
         rows[f] = rows[f].map(F.sig)
     Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
     rows.to_csv(csv_path, index=False, lineterminator="\n")
-    dump_json(_to_records_json(records), json_path)
 
 
 def dump_json(obj, path) -> None:
@@ -253,21 +258,19 @@ def dump_json(obj, path) -> None:
     Path(path).write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
-def collect(part_paths, out_path, meta: dict) -> dict:
-    """Merge JSON fragments into results.json; a key defined twice is an error."""
+def merge_results(parts: dict, meta: dict) -> dict:
+    """results.json from the analyses' key -> record mappings ({analysis: mapping});
+    a key produced by two analyses is an error naming both."""
     merged, origin = {}, {}
-    for p in sorted(map(str, part_paths)):
-        part = json.loads(Path(p).read_text())
-        for k, v in part.items():
+    for name in sorted(parts):
+        for k, v in parts[name].items():
             if k in merged:
-                raise ValueError(f"results key {k} defined in both {origin[k]} and {p}")
-            merged[k], origin[k] = v, p
+                raise ValueError(f"results key {k} produced by both analysis {origin[k]} and analysis {name}")
+            merged[k], origin[k] = v, name
     meta = dict(meta)
     if "baseline.n" in merged:
         meta["n_treated"] = merged["baseline.n"]["estimate"]
-    obj = {"meta": {k: F.sig(v) for k, v in meta.items()}, "results": merged}
-    dump_json(obj, out_path)
-    return obj
+    return {"meta": {k: F.sig(v) for k, v in meta.items()}, "results": merged}
 
 
 # --------------------------------------------------------------------------- input checks
@@ -280,8 +283,8 @@ REQUIRED = {
 }
 
 
-def check_inputs(frames: dict, files: dict, rule: str, extra_required: dict | None = None) -> None:
-    """Collect every problem of the derived inputs and raise one StatsInputError."""
+def input_problems(frames: dict, files: dict, extra_required: dict | None = None) -> list[tuple[str, str]]:
+    """Every problem of the derived inputs, as (dataset, message naming file, row, column)."""
     problems = []
     req = {k: list(v) for k, v in REQUIRED.items()}
     for k, v in (extra_required or {}).items():
@@ -290,15 +293,15 @@ def check_inputs(frames: dict, files: dict, rule: str, extra_required: dict | No
     def bad(name, mask, column, message):
         df = frames[name]
         for i in np.flatnonzero(np.asarray(mask)):
+            value = df[column].iloc[i]
+            value = value.item() if isinstance(value, np.generic) else value  # 7, not np.int64(7)
             # row = line in the CSV export (header = line 1)
-            problems.append(
-                f"{files[name]}: row {i + 2}, column {column}: {message} (value {df[column].iloc[i]!r})"
-            )
+            problems.append((name, f"{files[name]}: row {i + 2}, column {column}: {message} (value {value!r})"))
 
     for name, df in frames.items():
         missing = [c for c in req.get(name, []) if c not in df.columns]
         for c in missing:
-            problems.append(f"{files[name]}: column {c}: required column missing")
+            problems.append((name, f"{files[name]}: column {c}: required column missing"))
         if missing:
             continue
         if name == "adsl":
@@ -323,6 +326,12 @@ def check_inputs(frames: dict, files: dict, rule: str, extra_required: dict | No
         for name in ("adrs", "adtte", "adae"):
             if name in frames and "USUBJID" in frames[name]:
                 bad(name, ~frames[name]["USUBJID"].isin(known), "USUBJID", "patient not in ADSL")
+    return problems
+
+
+def check_inputs(frames: dict, files: dict, rule: str, extra_required: dict | None = None) -> None:
+    """Collect every problem of the derived inputs and raise one StatsInputError."""
+    problems = [msg for _, msg in input_problems(frames, files, extra_required)]
     if problems:
         raise StatsInputError(
             f"rule {rule}: {len(problems)} problem(s) in the derived data:\n  " + "\n  ".join(problems)
@@ -1253,7 +1262,7 @@ def _analysis(name: str, d: dict, p: dict):
 
 # The only lab rows an analysis reads (organ: NT-proBNP change at the landmarks). At
 # 100,000 patients the validated labs hold about 15 million rows; reading only these
-# keeps stats_organ at a third of the memory.
+# keeps the organ analysis at a third of the memory.
 STATS_LAB_ANALYTES = ("ntprobnp",)
 
 
@@ -1266,31 +1275,183 @@ def _read_input(name: str, path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def run_rule(name: str, rule: str, inputs: dict, csv_path, json_path, log_path, params: dict) -> None:
-    """Entry of a stats_* rule: read inputs, check them all at once, analyse, write outputs.
+# The derived datasets each analysis reads, and the columns it needs beyond REQUIRED.
+ANALYSES = {
+    "table1": ("adsl",),
+    "response": ("adsl", "adrs"),
+    "organ": ("adsl", "adrs", "labs"),
+    "renal": ("adsl", "adtte"),
+    "survival": ("adsl", "adtte", "adrs"),
+    "exposure": ("adsl", "adtte"),
+    "toxicity": ("adsl", "adae"),
+}
+EXTRA_REQUIRED = {
+    "organ": {"adsl": ["TRTSDT", "NTPROBL"]},
+    "exposure": {"adsl": ["LENSTDOS", "LENMXDOS", "NCYCLES", "TRTDURM", "STOPRSN", "EARLYDSC", "DTHONTRT"]},
+}
+# CPU seconds of each analysis at 100,000 patients (docs/performance.md): the workers take
+# the longest first, so that the last one to finish is a short one.
+CPU_AT_100K = {
+    "survival": 22,
+    "organ": 11,
+    "renal": 11,
+    "response": 5,
+    "table1": 3,
+    "toxicity": 3,
+    "exposure": 2,
+}
 
-    On bad input nothing is written; the log and the error name file, row, column and rule."""
-    frames = {k: _read_input(k, v) for k, v in inputs.items()}
+
+class StatsAnalysisError(RuntimeError):
+    """One or more analyses failed: the message names each one and its error."""
+
+
+@dataclass
+class AnalysisResult:
+    name: str
+    records: list | None = None
+    footnotes: list | None = None
+    part: dict | None = None  # key -> record, as in results.json
+    error: str | None = None  # one line: exception type and message
+    detail: str = ""  # traceback, for the log
+    cpu_s: float = 0.0
+
+
+def stats_problems(frames: dict, files: dict) -> list[str]:
+    """Every input problem once, each followed by the analyses it stops."""
+    users = {ds: [a for a, used in ANALYSES.items() if ds in used] for ds in frames}
+    stopped: dict[str, list[str]] = {}
+    for ds, msg in input_problems(frames, files):
+        stopped.setdefault(msg, []).extend(users[ds])
+    for analysis, extra in EXTRA_REQUIRED.items():
+        for ds, cols in extra.items():
+            if ds in frames:
+                for c in cols:
+                    if c not in frames[ds].columns:
+                        stopped.setdefault(f"{files[ds]}: column {c}: required column missing", []).append(analysis)
+    order = list(ANALYSES)
+    return [
+        f"{msg} (analyses: {', '.join(sorted(set(names), key=order.index))})" for msg, names in stopped.items()
+    ]
+
+
+def _import_for_workers(names) -> None:
+    """Import here what the analyses import lazily (the survival module, lifelines: about
+    a second), so that the forked workers share it instead of each importing it again."""
+    if set(names) & {"renal", "survival", "exposure"}:
+        import lifelines  # noqa: F401
+        import lifelines.statistics  # noqa: F401
+        import lifelines.utils  # noqa: F401
+
+        from . import survival  # noqa: F401
+
+
+# Inputs and params of the current run_analyses call: forked workers inherit them
+# (copy-on-write) instead of receiving pickled copies.
+_SHARED: dict = {}
+
+
+def _run_analysis(name: str) -> AnalysisResult:
+    """One analysis on the shared inputs; never raises (errors come back named)."""
+    start = time.process_time()
+    res = AnalysisResult(name)
+    try:
+        frames, params = _SHARED["frames"], _SHARED["params"]
+        res.records, res.footnotes = _analysis(name, {k: frames[k] for k in ANALYSES[name]}, params)
+        res.part = _to_records_json(res.records)
+    except Exception as exc:
+        res.records = res.footnotes = res.part = None
+        res.error = f"{type(exc).__name__}: {str(exc).strip()}"
+        res.detail = traceback.format_exc().rstrip()
+    res.cpu_s = time.process_time() - start
+    return res
+
+
+def run_analyses(frames: dict, params: dict, workers: int = 1, names=None) -> dict[str, AnalysisResult]:
+    """Run the analyses (default: all), in `workers` processes forked from this one (the
+    imports and inputs are shared, not repeated); with one worker, in this process. The
+    results do not depend on the number of workers: each analysis is a pure function of
+    its inputs (the competing-risks jitter is seeded by a param)."""
+    names = list(ANALYSES if names is None else names)
+    order = sorted(names, key=lambda n: -CPU_AT_100K.get(n, 0))
+    _SHARED.update(frames=frames, params=params)
+    try:
+        if workers <= 1 or len(names) == 1:
+            done = [_run_analysis(n) for n in order]
+        else:
+            _import_for_workers(names)
+            ctx = multiprocessing.get_context("fork")
+            done = []
+            with ProcessPoolExecutor(max_workers=min(workers, len(names)), mp_context=ctx) as pool:
+                futures = [(n, pool.submit(_run_analysis, n)) for n in order]
+                for n, fut in futures:
+                    try:
+                        done.append(fut.result())
+                    except Exception as exc:  # the worker died (killed, out of memory)
+                        msg = f"worker process failed: {type(exc).__name__}: {exc}"
+                        done.append(AnalysisResult(n, error=msg))
+    finally:
+        _SHARED.clear()
+    return {r.name: r for r in done}
+
+
+def _read_inputs(inputs: dict) -> dict:
+    frames, problems = {}, []
+    for k, v in inputs.items():
+        try:
+            frames[k] = _read_input(k, v)
+        except Exception as exc:
+            problems.append(f"{v}: cannot read: {type(exc).__name__}: {str(exc).strip()}")
+    if problems:
+        raise StatsInputError(f"rule stats: {len(problems)} unreadable input(s):\n  " + "\n  ".join(problems))
+    return frames
+
+
+def run_stats(inputs: dict, tables: dict, results_path, log_path, params: dict, meta: dict, workers: int = 1):
+    """Entry of rule `stats`: read each input once, check them all, run the seven analyses
+    in `workers` processes, then write results/tables/<name>.csv and results.json.
+
+    Any input problem (file, row, column, the analyses it stops) or failed analysis (named,
+    with its error; tracebacks in the log) fails the job with every problem listed, and
+    nothing is written."""
+    if set(tables) != set(ANALYSES):
+        raise ValueError(f"rule stats: tables for {sorted(tables)}, expected {sorted(ANALYSES)}")
     # derived datasets are named by their CSV export (same rows, header = line 1)
     files = {
         k: str(v).replace(".parquet", ".csv") if "derived" in str(v) else str(v) for k, v in inputs.items()
     }
     log = Path(log_path)
     log.parent.mkdir(parents=True, exist_ok=True)
+    results: dict[str, AnalysisResult] = {}
     try:
-        extra = {"adsl": ["TRTSDT", "NTPROBL"]} if name == "organ" else None
-        if name == "exposure":
-            extra = {
-                "adsl": ["LENSTDOS", "LENMXDOS", "NCYCLES", "TRTDURM", "STOPRSN", "EARLYDSC", "DTHONTRT"]
-            }
-        check_inputs(frames, files, rule, extra)
-        records, footnotes = _analysis(name, frames, params)
+        frames = _read_inputs(inputs)
+        problems = stats_problems(frames, files)
+        if problems:
+            raise StatsInputError(
+                f"rule stats: {len(problems)} problem(s) in the derived data:\n  " + "\n  ".join(problems)
+            )
+        results = run_analyses(frames, params, workers)
+        failed = [results[n] for n in ANALYSES if results[n].error]
+        if failed:
+            raise StatsAnalysisError(
+                f"rule stats: {len(failed)} of {len(ANALYSES)} analyses failed:\n  "
+                + "\n  ".join(f"analysis {r.name}: {r.error}" for r in failed)
+            )
+        obj = merge_results({n: results[n].part for n in ANALYSES}, meta)
     except Exception as exc:
-        log.write_text(f"rule {rule}: FAILED\n{exc}\n")
+        detail = "".join(f"\nanalysis {r.name}:\n{r.detail}\n" for r in results.values() if r.detail)
+        if not isinstance(exc, (StatsInputError, StatsAnalysisError)):
+            detail += "\n" + traceback.format_exc()
+        log.write_text(f"rule stats: FAILED\n{exc}\n{detail}")
         raise
-    write_outputs(records, csv_path, json_path, footnotes)
-    notes = sorted({r["note"] for r in records if r["note"]})
-    log.write_text(
-        f"rule {rule}: {len(records)} results from {', '.join(sorted(files.values()))}\n"
-        + "".join(f"warning: {n}\n" for n in notes)
-    )
+    for n in ANALYSES:
+        write_table(results[n].records, tables[n], results[n].footnotes)
+    dump_json(obj, results_path)
+    lines = [f"rule stats: {len(obj['results'])} results from {', '.join(sorted(files.values()))}"]
+    lines.append(f"workers: {max(1, min(workers, len(ANALYSES)))}")
+    for n in ANALYSES:
+        r = results[n]
+        lines.append(f"analysis {n}: {len(r.records)} results, {r.cpu_s:.1f} s CPU")
+        lines += [f"warning: {note} (analysis {n})" for note in sorted({x["note"] for x in r.records if x["note"]})]
+    log.write_text("\n".join(lines) + "\n")
+    return obj
