@@ -31,6 +31,32 @@ for name in figures.FIGURES:
 """
 
 
+RENDER_POOL = """
+import sys
+sys.path[:0] = [{scripts!r}, {tests!r}]
+from pathlib import Path
+from alsalvage import figures
+p = {paths!r}
+data = figures.load_inputs(p["adsl"], p["adrs"], p["adtte"], p["labs"], p["results"], [3, 6])
+params = figures.FigureParams(seed=11, max_patients=200, landmark_months=(3.0, 6.0))
+out = Path({out!r})
+paths = {{n: {{f: out / f"{{n}}.{{f}}" for f in figures.FORMATS + ("json",)}} for n in figures.FIGURES}}
+figures.render_all(data, params, paths, workers={workers})
+"""
+
+
+def render_pool_in_subprocess(paths: dict, out, workers: int) -> None:
+    """All figures through render_all (the rule's entry), with ``workers`` processes."""
+    code = RENDER_POOL.format(
+        scripts=str(REPO / "workflow" / "scripts"),
+        tests=str(REPO / "tests"),
+        paths={k: str(v) for k, v in paths.items() if k != "raw"},
+        out=str(out),
+        workers=workers,
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=600)
+
+
 def render_all_in_subprocess(paths: dict, out) -> None:
     code = RENDER_ALL.format(
         scripts=str(REPO / "workflow" / "scripts"),
@@ -48,6 +74,8 @@ def rendered(tmp_path_factory):
     paths = write_fixture(base / "in")
     render_all_in_subprocess(paths, base / "a")
     render_all_in_subprocess(paths, base / "b")
+    render_pool_in_subprocess(paths, base / "pool1", workers=1)
+    render_pool_in_subprocess(paths, base / "pool2", workers=2)
     return base
 
 
@@ -59,6 +87,20 @@ def test_two_renders_are_byte_identical(rendered, name, fmt):
     b = (rendered / "b" / f"{name}.{fmt}").read_bytes()
     assert len(a) > 1000
     assert a == b, f"{name}.{fmt} differs between two renders"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", figures.FORMATS + ("json",))
+@pytest.mark.parametrize("name", figures.FIGURES)
+def test_bytes_do_not_depend_on_the_number_of_workers(rendered, name, fmt):
+    """The rule's render_all with 1 worker (no pool) and with 2 forked workers gives the
+    same bytes, and the same as drawing each figure alone with render."""
+    one = (rendered / "pool1" / f"{name}.{fmt}").read_bytes()
+    two = (rendered / "pool2" / f"{name}.{fmt}").read_bytes()
+    assert len(one) > 200
+    assert one == two, f"{name}.{fmt} differs between 1 and 2 workers"
+    if fmt != "json":
+        assert one == (rendered / "a" / f"{name}.{fmt}").read_bytes(), f"{name}.{fmt} differs from render()"
 
 
 def png_text_chunks(data: bytes) -> dict[str, bytes]:
@@ -111,6 +153,194 @@ def test_figure_rule_lists_the_same_figures_as_the_package():
     assert tuple(listed) == figures.FIGURES
 
 
+def test_cost_order_lists_every_figure_once():
+    assert sorted(figures.COST_ORDER) == sorted(figures.FIGURES)
+
+
+# ---------------------------------------------------------------- one job, all figures
+
+
+def _pool_paths(out):
+    return {n: {f: out / f"{n}.{f}" for f in figures.FORMATS + ("json",)} for n in figures.FIGURES}
+
+
+@pytest.fixture
+def fixture_data(tmp_path):
+    p = write_fixture(tmp_path / "in", n=12)
+    return figures.load_inputs(p["adsl"], p["adrs"], p["adtte"], p["labs"], p["results"], [3, 6])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failing_figure_is_named_and_the_others_are_drawn(fixture_data, tmp_path, monkeypatch, workers):
+    def broken(data, params):
+        raise ValueError("no boxes to draw")
+
+    monkeypatch.setitem(figures.DRAW, "flow", broken)  # inherited by the forked workers
+    out = tmp_path / "out"
+    with pytest.raises(figures.FigureRenderError) as err:
+        figures.render_all(fixture_data, PARAMS, _pool_paths(out), workers=workers)
+    msg = str(err.value)
+    assert msg.startswith("1 of 9 figure(s) failed: flow\n")
+    assert "--- figure flow:" in msg and "ValueError: no boxes to draw" in msg
+    assert not (out / "flow.svg").exists() and not (out / "flow.json").exists()
+    assert (out / "swimmer.json").exists()  # the other figures were still tried
+
+
+def test_a_dead_worker_fails_the_job_naming_the_figures_not_drawn(fixture_data, tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setitem(figures.DRAW, "flow", lambda data, params: os._exit(9))  # as if killed
+    with pytest.raises(figures.FigureRenderError) as err:
+        figures.render_all(fixture_data, PARAMS, _pool_paths(tmp_path / "out"), workers=2)
+    msg = str(err.value)
+    assert "--- figure flow:\nthe worker process drawing it died" in msg
+
+
+def test_the_failure_reaches_the_rule_log(fixture_data, tmp_path, monkeypatch):
+    from alsalvage.rulelog import rule_log
+
+    monkeypatch.setitem(figures.DRAW, "swimmer", lambda data, params: 1 / 0)
+    log = tmp_path / "figures.log"
+    with pytest.raises(figures.FigureRenderError):
+        with rule_log(str(log), "figures", ["results/derived/adsl.parquet"]):
+            figures.render_all(fixture_data, PARAMS, _pool_paths(tmp_path / "out"), workers=2)
+    text = log.read_text()
+    assert "rule figures failed: FigureRenderError: 1 of 9 figure(s) failed: swimmer" in text
+    assert "ZeroDivisionError" in text and "results/derived/adsl.parquet" in text
+
+
+def test_unknown_figure_is_refused(fixture_data, tmp_path):
+    with pytest.raises(figures.FigureInputError, match="unknown figure.*km_pfs"):
+        figures.render_all(fixture_data, PARAMS, {"km_pfs": {}}, workers=1)
+
+
+# ---------------------------------------------------------------- legibility at large N
+
+
+def test_censor_ticks_all_drawn_up_to_the_limit():
+    # 5 patients, censored (event 0) at 2, 3 and 5 months: 3 censored <= limit 3 -> no
+    # sampling (lifelines draws a tick at every censored time)
+    times, n = figures.censor_tick_times([1, 2, 3, 4, 5], [1, 0, 0, 1, 0], 3, seed=1)
+    assert len(times) == 0 and n == 3
+
+
+def test_censor_ticks_sampled_beyond_the_limit_are_seeded():
+    # 6 censored patients at 1..6 months (two at 4), limit 2: 2 of the 6 censored patients,
+    # drawn at their (distinct, sorted) times, the same for the same seed
+    durations = [1, 2, 3, 4, 4, 6, 7]
+    events = [0, 0, 0, 0, 0, 0, 1]
+    a, n = figures.censor_tick_times(durations, events, 2, seed=5)
+    b, _ = figures.censor_tick_times(durations, events, 2, seed=5)
+    assert n == 6
+    assert 1 <= len(a) <= 2 and set(a) <= {1.0, 2.0, 3.0, 4.0, 6.0} and list(a) == sorted(a)
+    assert list(a) == list(b)
+    draws = {tuple(figures.censor_tick_times(durations, events, 2, seed=k)[0]) for k in range(20)}
+    assert len(draws) > 1  # the seed matters
+
+
+def _tick_points(ax) -> int:
+    return sum(len(line.get_xdata()) for line in ax.get_lines() if line.get_marker() == "|")
+
+
+@pytest.mark.parametrize(
+    "max_patients, expected_ticks",
+    [
+        # 8 patients censored at 1..8 months (distinct), 2 deaths: limit 8 -> all 8 ticks
+        (8, 8),
+        # limit 3 -> ticks for a sample of 3 censored patients (distinct times: 3 ticks)
+        (3, 3),
+    ],
+)
+def test_km_censor_ticks_drawn(max_patients, expected_ticks):
+    import matplotlib.pyplot as plt
+
+    durations = np.array([1, 2, 3, 4, 5, 6, 7, 8, 2.5, 6.5])
+    events = np.array([0] * 8 + [1, 1], bool)
+    params = figures.FigureParams(seed=3, max_patients=max_patients)
+    kmf = figures._km(durations, events, "all", 0.05)
+    fig, ax = plt.subplots()
+    try:
+        sampled = figures.plot_km(ax, kmf, durations, events, params, "#000000", 7, ci_show=False)
+        assert _tick_points(ax) == expected_ticks
+        assert sampled == (0 if max_patients >= 8 else 8)
+    finally:
+        plt.close(fig)
+
+
+def test_km_captions_say_ticks_are_sampled():
+    import matplotlib.pyplot as plt
+
+    d = make_derived(n=30, seed=3)
+    d.update(figures.results_for_figures(make_results(), [3, 6]))
+    small = figures.FigureParams(seed=2, max_patients=3)
+    for draw in (figures.draw_km_os, figures.draw_km_os_bortezomib, figures.draw_landmark_os):
+        fig, caption = draw(d, small)
+        plt.close(fig)
+        assert "Ticks mark a random sample of 3 of the" in caption and "(seed 2)" in caption, caption
+        fig, caption = draw(d, PARAMS)  # 30 patients, limit 200: every tick, no note
+        plt.close(fig)
+        assert "random sample" not in caption, caption
+
+
+def test_step_grid_by_hand():
+    # Jittered estimate: ties at 1 month split to 0.99995 (0.1) and 1.00003 (0.2); a
+    # censoring at 2 (no change); an event at 3 jittered to 3.00001 (0.5); censoring at 4.
+    # Observed times 1, 1, 2, 3, 4 -> grid 0, 1, 2, 3, 4 read at the midpoints 0.5, 1.5,
+    # 2.5, 3.5 and the end: 0, 0.2, 0.2, 0.5, 0.5; the row at 2 repeats the row at 1 and is
+    # dropped; the last row (4) is kept to end the curve.
+    frame = pd.DataFrame(
+        {"est": [0.0, 0.1, 0.2, 0.2, 0.5, 0.5], "lo": [0.0, 0.05, 0.1, 0.1, 0.4, 0.4]},
+        index=[0.0, 0.99995, 1.00003, 2.0, 3.00001, 4.0],
+    )
+    out = figures.step_grid(frame, [1, 1, 2, 3, 4], max_rows=3)
+    assert list(out.index) == [0.0, 1.0, 3.0, 4.0]
+    assert list(out["est"]) == [0.0, 0.2, 0.5, 0.5]
+    assert list(out["lo"]) == [0.0, 0.1, 0.4, 0.4]
+    # a change in any column keeps the row: the CI moves at 2 while the estimate does not
+    frame.loc[2.0, "lo"] = 0.15
+    assert list(figures.step_grid(frame, [1, 1, 2, 3, 4], max_rows=3).index) == [0.0, 1.0, 2.0, 3.0, 4.0]
+    # at or below max_rows rows: the frame as lifelines made it
+    assert figures.step_grid(frame, [1, 1, 2, 3, 4], max_rows=6) is frame
+
+
+def test_cif_drawn_on_the_grid_beyond_the_limit_says_so():
+    import matplotlib.pyplot as plt
+
+    d = make_derived(n=30, seed=3)
+    fig, caption = figures.draw_cif_dialysis(d, figures.FigureParams(seed=2, max_patients=5))
+    try:
+        assert "grid of distinct observed times" in caption
+        dialysis = next(line for line in fig.axes[0].get_lines() if line.get_label() == "Dialysis")
+        assert dialysis.get_drawstyle() == "steps-post"
+        x = dialysis.get_xdata()
+        assert len(x) == len(set(x)) and list(x) == sorted(x)
+    finally:
+        plt.close(fig)
+    fig, caption = figures.draw_cif_dialysis(d, PARAMS)
+    plt.close(fig)
+    assert "grid" not in caption
+
+
+def test_flow_counts_have_thousands_separators():
+    # 1,200 treated, all with dFLC >= threshold, none with an involved organ or dialysis
+    adsl = pd.DataFrame(
+        {
+            "USUBJID": [f"P{i}" for i in range(1200)],
+            "SAFFL": "Y",
+            "HEMEVAL": "measurable",
+            "HEART": 0,
+            "KIDNEY": 0,
+            "LIVER": 0,
+            "DIALBL": 0,
+        }
+    )
+    adrs = pd.DataFrame({"USUBJID": [], "PARAMCD": [], "EVALFL": []})
+    boxes = {b["title"]: b for b in figures.flow_counts(adsl, adrs, 3.0)["boxes"]}
+    assert boxes["Hematologic response (ITT)"]["lines"][0] == "dFLC >= threshold: 1,200"
+    assert boxes["Cardiac response"]["lines"][0] == "heart not involved: 1,200"
+    assert boxes["Time to dialysis"]["n"] == 1200
+
+
 # ---------------------------------------------------------------- sampling
 
 
@@ -127,6 +357,8 @@ def test_sampling_above_the_limit_is_seeded_and_said():
     assert len(a) == 200 and len(set(a)) == 200 and set(a) <= set(ids)
     assert list(a) == list(b) and list(a) != list(c)
     assert "200 of 250" in note and "seed 5" in note
+    _, note = figures.sample_patients(pd.Series([f"P{i:05d}" for i in range(12000)]), 200, seed=5)
+    assert "200 of 12,000 patients" in note
 
 
 def test_large_cohort_caption_says_it_samples():

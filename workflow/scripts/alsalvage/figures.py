@@ -12,6 +12,7 @@ No patient identifier or calendar date is drawn: times are months from the index
 from __future__ import annotations
 
 import json
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,7 +129,7 @@ def sample_patients(ids: pd.Series, max_patients: int, seed: int) -> tuple[pd.In
         return ids, ""
     chosen = _rng(seed).choice(len(ids), size=max_patients, replace=False)
     note = (
-        f" A random sample of {max_patients} of {len(ids)} patients is shown "
+        f" A random sample of {max_patients:,} of {len(ids):,} patients is shown "
         f"(seed {seed}); summary statistics use all patients."
     )
     return pd.Index(sorted(ids[np.sort(chosen)])), note
@@ -172,6 +173,69 @@ def _km_axes(ax, title: str):
     ax.grid(axis="y", color="#e6e6e6", linewidth=0.6)
 
 
+def censor_tick_times(durations, events, max_ticks: int, seed: int) -> tuple[np.ndarray, int]:
+    """Where to draw censoring ticks on one Kaplan-Meier curve when it has more than
+    ``max_ticks`` censored patients: the distinct times of a seeded random sample of
+    ``max_ticks`` of them (patients in input order). Returns (sorted times, number of
+    censored patients); with at most ``max_ticks`` censored patients the times are empty
+    (every censored time is drawn, by lifelines)."""
+    durations = np.asarray(durations, float)
+    censored = durations[~np.asarray(events, bool)]
+    if len(censored) <= max_ticks:
+        return np.array([], float), len(censored)
+    chosen = _rng(seed).choice(len(censored), size=max_ticks, replace=False)
+    return np.unique(censored[chosen]), len(censored)
+
+
+def plot_km(ax, kmf, durations, events, params: FigureParams, colour: str, ms: float, ci_show: bool) -> int:
+    """Draw a fitted Kaplan-Meier curve with its censoring ticks; beyond
+    ``params.max_patients`` censored patients, ticks for a seeded sample of that many
+    (one tick per censored patient merges into a band at large N). Returns the number of
+    censored patients when the ticks were sampled, else 0."""
+    times, n_censored = censor_tick_times(durations, events, params.max_patients, params.seed)
+    style = {"marker": "|", "ms": ms, "mew": 1}
+    kmf.plot_survival_function(
+        ax=ax, ci_show=ci_show, show_censors=len(times) == 0, censor_styles=style, color=colour
+    )
+    if len(times) == 0:
+        return 0
+    ax.plot(times, kmf.survival_function_at_times(times).to_numpy(), linestyle="None", color=colour, **style)
+    return n_censored
+
+
+def censor_note(sampled: list[int], params: FigureParams) -> str:
+    """Caption sentence for curves whose censoring ticks were sampled."""
+    if not sampled:
+        return ""
+    return (
+        f" Ticks mark a random sample of {params.max_patients:,} of the "
+        + " / ".join(f"{n:,}" for n in sampled)
+        + f" censored patients of {'each curve' if len(sampled) > 1 else 'the curve'} (seed {params.seed})."
+    )
+
+
+def step_grid(frame: pd.DataFrame, grid, max_rows: int) -> pd.DataFrame:
+    """A right-continuous step estimate (rows at each jittered time, lifelines'
+    Aalen-Johansen output) on the grid of distinct observed times, without redundant rows.
+
+    With more than ``max_rows`` rows, row k of the result is the estimate after every
+    (jitter-separated) event at grid time k, read at the midpoint to the next grid time
+    (the jitter is far smaller than the gap between distinct times); rows equal to their
+    predecessor are dropped (a post-step line needs no vertex there) but the last is kept
+    to end the curve. With at most ``max_rows`` rows the frame is returned unchanged."""
+    if len(frame) <= max_rows:
+        return frame
+    grid = np.unique(np.concatenate([[float(frame.index.min())], np.asarray(grid, float)]))
+    probe = np.append((grid[:-1] + grid[1:]) / 2, np.inf)
+    pos = np.searchsorted(frame.index.to_numpy(float), probe, side="right") - 1
+    out = pd.DataFrame(frame.to_numpy()[np.clip(pos, 0, None)], index=grid, columns=frame.columns)
+    values = out.to_numpy()
+    keep = np.ones(len(out), bool)
+    keep[1:] = (values[1:] != values[:-1]).any(axis=1)
+    keep[-1] = True
+    return out.loc[keep]
+
+
 # --------------------------------------------------------------------------- survival
 
 
@@ -181,13 +245,7 @@ def draw_km_os(data: dict, params: FigureParams):
     os_ = _tte(data["adtte"], "OS")
     kmf = _km(os_["AVAL"], os_["CNSR"] == 0, "All treated", params.alpha)
     fig, ax = plt.subplots(figsize=(WIDTH_IN * 0.75, 4.2))
-    kmf.plot_survival_function(
-        ax=ax,
-        ci_show=True,
-        show_censors=True,
-        censor_styles={"marker": "|", "ms": 7, "mew": 1},
-        color=OKABE_ITO["blue"],
-    )
+    sampled = plot_km(ax, kmf, os_["AVAL"], os_["CNSR"] == 0, params, OKABE_ITO["blue"], 7, ci_show=True)
     med = kmf.median_survival_time_
     if np.isfinite(med):
         ax.axhline(0.5, color=OKABE_ITO["grey"], lw=0.7, ls=":")
@@ -201,6 +259,7 @@ def draw_km_os(data: dict, params: FigureParams):
         f"Kaplan-Meier estimate of overall survival (n = {n}, {events} deaths); shaded band: "
         f"pointwise {100 * (1 - params.alpha):.0f}% confidence interval (log-log transform); "
         f"ticks: censored patients; table: number at risk. Median {med_txt}."
+        + censor_note([sampled] if sampled else [], params)
     )
     return fig, caption
 
@@ -212,7 +271,7 @@ def draw_km_os_bortezomib(data: dict, params: FigureParams):
     _require(adsl, "adsl", ["USUBJID", "BORTGRP"])
     os_ = _tte(data["adtte"], "OS").merge(adsl[["USUBJID", "BORTGRP"]], on="USUBJID", how="left")
     fig, ax = plt.subplots(figsize=(WIDTH_IN * 0.75, 4.6))
-    fitters = []
+    fitters, sampled = [], []
     for grp in ("naive", "sensitive", "refractory"):
         sub = os_.loc[os_["BORTGRP"] == grp]
         if sub.empty:
@@ -220,14 +279,9 @@ def draw_km_os_bortezomib(data: dict, params: FigureParams):
         # short labels: they also head the rows of the at-risk table, where long ones
         # squeezed the axes and pushed the legend over the curves
         label = {"naive": "Naive", "sensitive": "Sensitive"}.get(grp, "Refractory")
-        kmf = _km(sub["AVAL"], sub["CNSR"] == 0, f"{label} (n = {len(sub)})", params.alpha)
-        kmf.plot_survival_function(
-            ax=ax,
-            ci_show=False,
-            show_censors=True,
-            censor_styles={"marker": "|", "ms": 7, "mew": 1},
-            color=GROUP_COLOURS[grp],
-        )
+        kmf = _km(sub["AVAL"], sub["CNSR"] == 0, f"{label} (n = {len(sub):,})", params.alpha)
+        n_sampled = plot_km(ax, kmf, sub["AVAL"], sub["CNSR"] == 0, params, GROUP_COLOURS[grp], 7, ci_show=False)
+        sampled += [n_sampled] if n_sampled else []
         fitters.append(kmf)
     _km_axes(ax, "Overall survival by prior bortezomib")
     ptext = "; ".join(f"{label}: {format_p(p)}" for label, p in data.get("bortezomib_p", []))
@@ -240,7 +294,7 @@ def draw_km_os_bortezomib(data: dict, params: FigureParams):
     caption = (
         "Kaplan-Meier overall survival by prior-bortezomib group: naive (never given bortezomib), "
         "sensitive (potentially bortezomib-sensitive) and refractory. p-values are the log-rank "
-        "tests reported in the statistics results."
+        "tests reported in the statistics results." + censor_note(sampled, params)
     )
     return fig, caption
 
@@ -264,33 +318,28 @@ def landmark_table(adtte: pd.DataFrame, adrs: pd.DataFrame, landmark: float, day
 def draw_landmark_os(data: dict, params: FigureParams):
     marks = list(params.landmark_months)
     fig, axes = plt.subplots(1, len(marks), figsize=(WIDTH_IN, 3.4), sharey=True, squeeze=False)
-    notes = []
+    notes, sampled = [], []
     for ax, lm in zip(axes[0], marks):
         tab = landmark_table(data["adtte"], data["adrs"], lm, params.days_per_month)
         for grp, colour in (("Responder", OKABE_ITO["blue"]), ("Non-responder", OKABE_ITO["vermillion"])):
             sub = tab.loc[tab["RESP"] == grp]
             if sub.empty:
                 continue
-            kmf = _km(sub["AVAL"], sub["CNSR"] == 0, f"{grp} (n = {len(sub)})", params.alpha)
-            kmf.plot_survival_function(
-                ax=ax,
-                ci_show=False,
-                show_censors=True,
-                censor_styles={"marker": "|", "ms": 6, "mew": 1},
-                color=colour,
-            )
+            kmf = _km(sub["AVAL"], sub["CNSR"] == 0, f"{grp} (n = {len(sub):,})", params.alpha)
+            n_sampled = plot_km(ax, kmf, sub["AVAL"], sub["CNSR"] == 0, params, colour, 6, ci_show=False)
+            sampled += [n_sampled] if n_sampled else []
         _km_axes(ax, f"Landmark {lm:g} months")
         ax.set_xlabel(f"Months after the {lm:g}-month landmark")
         p = data.get("landmark_p", {}).get(lm)
         if p is not None:
             ax.text(0.98, 0.97, f"Log-rank {format_p(p)}", transform=ax.transAxes, ha="right", va="top", fontsize=7.5)
         ax.legend(loc="lower left", frameon=False)
-        notes.append(f"{len(tab)} patients alive at {lm:g} months")
+        notes.append(f"{len(tab):,} patients alive at {lm:g} months")
     fig.tight_layout()
     caption = (
         "Landmark analysis of overall survival by hematologic response (>= PR, or low-dFLC "
         "response when counted) reached by the landmark, among patients alive at it; survival is "
-        "measured from the landmark (" + "; ".join(notes) + ")."
+        "measured from the landmark (" + "; ".join(notes) + ")." + censor_note(sampled, params)
     )
     return fig, caption
 
@@ -302,10 +351,23 @@ def draw_cif_dialysis(data: dict, params: FigureParams):
     # ADTTE CNSR: 0 = dialysis, 1 = censored, 2 = death without dialysis (competing).
     code = tte["CNSR"].map({0: 1, 1: 0, 2: 2}).astype(int)
     fig, ax = plt.subplots(figsize=(WIDTH_IN * 0.75, 3.8))
+    on_grid = False
     for event, label, colour in ((1, "Dialysis", OKABE_ITO["vermillion"]), (2, "Death without dialysis", OKABE_ITO["grey"])):
         ajf = AalenJohansenFitter(seed=params.jitter_seed, alpha=params.alpha, calculate_variance=True)
         ajf.fit(tte["AVAL"].to_numpy(float), code.to_numpy(), event_of_interest=event, label=label)
-        ajf.plot_cumulative_density(ax=ax, ci_show=(event == 1), color=colour)
+        ci_show = event == 1
+        if len(ajf.cumulative_density_) <= params.max_patients:
+            ajf.plot_cumulative_density(ax=ax, ci_show=ci_show, color=colour)
+            continue
+        # one vertex per jittered event time makes a 15 MB SVG at 100,000 patients: draw the
+        # same steps on the grid of distinct observed times, without redundant vertices
+        on_grid = True
+        est = pd.concat([ajf.cumulative_density_, ajf.confidence_interval_cumulative_density_], axis=1)
+        est = step_grid(est, tte["AVAL"], params.max_patients)
+        x, y = est.index.to_numpy(float), est.to_numpy(float)
+        ax.plot(x, y[:, 0], drawstyle="steps-post", color=colour, label=label)
+        if ci_show:  # as lifelines draws it
+            ax.fill_between(x, y[:, 1], y[:, 2], alpha=0.25, color=colour, linewidth=1.0, step="post")
     ax.set_ylim(0, 1.0)
     ax.set_xlim(left=0)
     ax.set_xlabel("Months")
@@ -320,6 +382,7 @@ def draw_cif_dialysis(data: dict, params: FigureParams):
         f"as a competing event, among the {n} patients not on dialysis at the start of lenalidomide "
         f"({int((code == 1).sum())} dialysis, {int((code == 2).sum())} competing deaths). Tied times "
         f"are separated by a seeded jitter (seed {params.jitter_seed})."
+        + (" The curves are drawn on the grid of distinct observed times (the jitter is too small to see)." if on_grid else "")
     )
     return fig, caption
 
@@ -572,40 +635,40 @@ def flow_counts(adsl: pd.DataFrame, adrs: pd.DataFrame, landmark_months: float) 
                 "title": "Hematologic response (ITT)",
                 "n": n,
                 "lines": [
-                    f"dFLC >= threshold: {int(hem.get('measurable', 0))}",
-                    f"low dFLC: {int(hem.get('low_dflc', 0))}",
-                    f"not FLC-measurable: {int(hem.get('not_measurable', 0))}",
+                    f"dFLC >= threshold: {int(hem.get('measurable', 0)):,}",
+                    f"low dFLC: {int(hem.get('low_dflc', 0)):,}",
+                    f"not FLC-measurable: {int(hem.get('not_measurable', 0)):,}",
                 ],
             },
             {
                 "title": "Cardiac response",
                 "n": int(card.sum()),
                 "lines": [
-                    f"heart not involved: {int((~heart).sum())}",
-                    f"NT-proBNP below threshold or missing: {int((heart & ~card).sum())}",
+                    f"heart not involved: {int((~heart).sum()):,}",
+                    f"NT-proBNP below threshold or missing: {int((heart & ~card).sum()):,}",
                 ],
             },
             {
                 "title": "Renal response",
                 "n": int(ren.sum()),
                 "lines": [
-                    f"kidney not involved: {int((~kidney).sum())}",
-                    f"on dialysis: {int((kidney & dial & ~ren).sum())}",
-                    f"proteinuria below threshold or missing: {int((kidney & ~dial & ~ren).sum())}",
+                    f"kidney not involved: {int((~kidney).sum()):,}",
+                    f"on dialysis: {int((kidney & dial & ~ren).sum()):,}",
+                    f"proteinuria below threshold or missing: {int((kidney & ~dial & ~ren).sum()):,}",
                 ],
             },
             {
                 "title": "Liver response",
                 "n": int(liv.sum()),
                 "lines": [
-                    f"liver not involved: {int((~liver).sum())}",
-                    f"ALP not above ULN or missing: {int((liver & ~liv).sum())}",
+                    f"liver not involved: {int((~liver).sum()):,}",
+                    f"ALP not above ULN or missing: {int((liver & ~liv).sum()):,}",
                 ],
             },
             {
                 "title": "Time to dialysis",
                 "n": int((~dial).sum()),
-                "lines": [f"on dialysis at start: {int(dial.sum())}"],
+                "lines": [f"on dialysis at start: {int(dial.sum()):,}"],
             },
         ],
     }
@@ -624,14 +687,14 @@ def draw_flow(data: dict, params: FigureParams):
     ax.add_patch(
         FancyBboxPatch((k / 2 - top_w / 2, 0.84), top_w, 0.13, facecolor="#eaf4fb", edgecolor=OKABE_ITO["blue"], **style)
     )
-    ax.text(k / 2, 0.905, f"Treated with >= 1 dose of lenalidomide\nn = {fc['treated']}", ha="center", va="center", fontsize=9)
+    ax.text(k / 2, 0.905, f"Treated with >= 1 dose of lenalidomide\nn = {fc['treated']:,}", ha="center", va="center", fontsize=9)
     for i, b in enumerate(boxes):
         cx = i + 0.5
         ax.annotate("", xy=(cx, 0.66), xytext=(k / 2, 0.84), arrowprops=dict(arrowstyle="->", lw=0.8, color="#555555"))
         ax.add_patch(
             FancyBboxPatch((i + 0.04, 0.46), 0.92, 0.2, facecolor="#eef8f3", edgecolor=OKABE_ITO["green"], **style)
         )
-        ax.text(cx, 0.56, f"{_wrap(b['title'], 16)}\nevaluable\nn = {b['n']}", ha="center", va="center", fontsize=7.2)
+        ax.text(cx, 0.56, f"{_wrap(b['title'], 16)}\nevaluable\nn = {b['n']:,}", ha="center", va="center", fontsize=7.2)
         ax.add_patch(
             FancyBboxPatch((i + 0.04, 0.02), 0.92, 0.36, facecolor="#fbf3ea", edgecolor=OKABE_ITO["orange"], **style)
         )
@@ -704,6 +767,100 @@ def render(name: str, data: dict, params: FigureParams, paths: dict[str, str | P
         finally:
             plt.close(fig)
     return caption
+
+
+class FigureRenderError(RuntimeError):
+    """One or more figures failed to draw; the message names each and gives its traceback."""
+
+
+# The figures by drawing cost at 100,000 patients (CPU seconds measured in one process:
+# 8.5, 4.9, 3.1, 2.5, 2.3, 2.3, 1.1, 1.1, 0.5): the worker pool takes the most expensive
+# first, so that the job does not end waiting for one long figure.
+COST_ORDER = (
+    "cif_dialysis",
+    "waterfall_dflc",
+    "ntprobnp",
+    "flow",
+    "landmark_os",
+    "swimmer",
+    "km_os_bortezomib",
+    "km_os",
+    "forest_cox",
+)
+
+# What a forked worker draws from: set by render_all in the parent before the fork.
+_WORK: dict = {}
+
+
+def _render_one(name: str) -> tuple[str, str | None, str | None]:
+    """Draw and write one figure and its caption: (name, caption, None) or, on failure,
+    (name, None, traceback text); never raises, so that every figure is tried."""
+    try:
+        paths = _WORK["paths"][name]
+        caption = render(name, _WORK["data"], _WORK["params"], {fmt: paths[fmt] for fmt in FORMATS})
+        write_caption(paths["json"], name, caption)
+        return name, caption, None
+    except Exception:  # reported with the figure's name by render_all
+        return name, None, traceback.format_exc()
+
+
+def _result(name: str, future) -> tuple[str, str | None, str | None]:
+    """A worker's answer, or the failure of a worker that died (killed, out of memory)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        return future.result()
+    except BrokenProcessPool as err:
+        return name, None, f"the worker process drawing it died: {err}"
+
+
+def _warm_up() -> None:
+    """Import what the drawing functions import lazily, once, before the workers fork."""
+    import lifelines  # noqa: F401
+    import lifelines.plotting  # noqa: F401
+
+
+def render_all(
+    data: dict, params: FigureParams, paths: dict[str, dict[str, str | Path]], workers: int = 1
+) -> dict[str, str]:
+    """Draw every figure named in ``paths`` ({name: {"svg", "png", "pdf", "json": path}})
+    and write its caption file; returns {name: caption} in FIGURES order.
+
+    With ``workers`` > 1 the figures are spread over that many processes forked after the
+    imports and after the input tables are read (the workers share them); with 1, they
+    are drawn in this process. Each figure's bytes do not depend on the number of workers:
+    each figure is drawn from the same inputs with its own seeded generators. A figure that
+    fails does not stop the others; afterwards FigureRenderError names every failed figure
+    with its traceback (the job fails and Snakemake removes its outputs)."""
+    unknown = sorted(set(paths) - set(FIGURES))
+    if unknown:
+        raise FigureInputError(f"unknown figure(s) {', '.join(unknown)} (known: {', '.join(FIGURES)})")
+    order = [name for name in COST_ORDER if name in paths]
+    workers = max(1, min(int(workers), len(order)))
+    _WORK.update(data=data, params=params, paths=paths)
+    try:
+        if workers == 1:
+            results = [_render_one(name) for name in order]
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            _warm_up()
+            for name in getattr(data, "tables", ()):  # read every table once, before the fork
+                data[name]
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                futures = [(name, pool.submit(_render_one, name)) for name in order]
+                results = [_result(name, future) for name, future in futures]
+    finally:
+        _WORK.clear()
+    failed = [(name, tb) for name, _, tb in results if tb is not None]
+    if failed:
+        raise FigureRenderError(
+            f"{len(failed)} of {len(order)} figure(s) failed: {', '.join(n for n, _ in failed)}\n"
+            + "\n".join(f"--- figure {name}:\n{tb.rstrip()}" for name, tb in failed)
+        )
+    captions = {name: caption for name, caption, _ in results}
+    return {name: captions[name] for name in FIGURES if name in captions}
 
 
 # Where the figures find their statistics in results.json (keys of docs/results.md).
@@ -788,6 +945,11 @@ class LazyInputs(dict):
     def __init__(self, paths: dict):
         super().__init__()
         self._paths = dict(paths)
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """The names of the tables this mapping can read."""
+        return tuple(self._paths)
 
     def __missing__(self, name):
         if name not in self._paths:
