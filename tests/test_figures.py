@@ -599,3 +599,70 @@ def test_caption_file_records_the_drawing_software(tmp_path):
     assert meta["title"] == "Overall survival" and meta["caption"] == "a caption"
     assert meta["software"]["matplotlib"] == version("matplotlib")
     assert meta["software"]["lifelines"] == version("lifelines")
+
+
+# --------------------------------------------------------------------------- layout of km_os_bortezomib
+
+
+def _bortezomib_cohort(sizes: dict[str, int], seed: int = 5) -> dict:
+    """ADSL/ADTTE with OS for the given number of patients per prior-bortezomib group
+    (times rounded to 0.1 month: few distinct times, quick to draw at 100,000)."""
+    rng = np.random.default_rng(seed)
+    groups = np.repeat(list(sizes), list(sizes.values()))
+    ids = [f"P{i:06d}" for i in range(len(groups))]
+    aval = np.round(rng.exponential(30.0, len(groups)) + 0.1, 1)
+    cnsr = (rng.random(len(groups)) < 0.3).astype(int)
+    adsl = pd.DataFrame({"USUBJID": ids, "BORTGRP": groups})
+    adtte = pd.DataFrame({"USUBJID": ids, "PARAMCD": "OS", "AVAL": aval, "CNSR": cnsr})
+    p = [("3 groups", 0.085), ("sensitive vs refractory", 0.93), ("naive vs exposed", 0.027)]
+    return {"adsl": adsl, "adtte": adtte, "bortezomib_p": p}
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        # the demo cohort: 14 naive, 15 sensitive, 21 refractory
+        {"naive": 14, "sensitive": 15, "refractory": 21},
+        # 100,000 patients: the at-risk counts and n run to 5 digits
+        {"naive": 33_334, "sensitive": 24_666, "refractory": 42_000},
+    ],
+    ids=["n50", "n100k"],
+)
+def test_km_os_bortezomib_key_title_and_at_risk_table_stay_clear_at_any_n(sizes):
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    with matplotlib.rc_context(figures.STYLE):
+        fig, caption = figures.draw_km_os_bortezomib(_bortezomib_cohort(sizes), PARAMS)
+        try:
+            renderer = fig.canvas.get_renderer()
+            ax, table = fig.axes[0], fig.axes[1]  # the curves; the at-risk table (twin axes)
+            plot = ax.get_window_extent(renderer)
+            page = fig.bbox
+            legend = ax.get_legend()
+            key = legend.get_window_extent(renderer)
+            title = ax.title.get_window_extent(renderer)
+            labels = [t for t in table.get_xticklabels() if t.get_text()]
+            rows = [t.get_window_extent(renderer) for t in labels]
+
+            # the key is outside the plotting area (above it), the title above the key
+            assert key.y0 >= plot.y1 - 0.5, (key, plot)
+            assert title.y0 >= key.y1 - 0.5, (title, key)
+            # title, key and every at-risk label lie on the canvas
+            for box in [title, key, *rows]:
+                assert page.x0 - 0.5 <= box.x0 and box.x1 <= page.x1 + 0.5, (box, page)
+            # the at-risk table is below the plotting area, not beside it
+            assert all(r.y1 <= plot.y0 + 0.5 for r in rows), (rows, plot)
+            # the axes keep most of the width (at 100,000 with "(n = 42,000)" row labels
+            # they were pushed into the right half)
+            assert plot.width >= 0.7 * page.width, (plot.width, page.width)
+
+            # short labels: group names only; each row's first count (time 0) is the group n
+            assert [t.get_text() for t in legend.get_texts()] == ["Naive", "Sensitive", "Refractory"]
+            first = labels[0].get_text().splitlines()
+            assert [line.split()[0] for line in first] == ["At", "Naive", "Sensitive", "Refractory"]
+            assert [int(line.split()[1]) for line in first[1:]] == list(sizes.values())
+            n = ", ".join(f"{g} {k:,}" for g, k in sizes.items())
+            assert f"(n: {n})" in caption, caption
+        finally:
+            plt.close(fig)

@@ -264,37 +264,70 @@ def draw_km_os(data: dict, params: FigureParams):
     return fig, caption
 
 
-def draw_km_os_bortezomib(data: dict, params: FigureParams):
+BORTEZOMIB_GROUPS = (("naive", "Naive"), ("sensitive", "Sensitive"), ("refractory", "Refractory"))
+
+
+def at_risk_table(ax, fitters, labels) -> None:
+    """The number-at-risk table under a Kaplan-Meier axes, one row per curve headed by
+    its short label. The row labels are right-aligned against the first count, so their
+    length sets how far the axes are pushed right: they carry the group name only, never
+    a number (the first count, at time 0, is the group's n)."""
     from lifelines.plotting import add_at_risk_counts
 
+    add_at_risk_counts(*fitters, ax=ax, labels=list(labels), rows_to_show=["At risk"])
+
+
+def key_above_axes(ax):
+    """A one-row key of the curves (short labels) between the title (moved up to make
+    room) and the axes, outside the plotting area: it never covers a curve, whatever the
+    data or N."""
+    ax.set_title(ax.get_title(loc="left"), loc="left", pad=18)
+    handles, labels = ax.get_legend_handles_labels()
+    return ax.legend(
+        handles,
+        labels,
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        ncol=max(1, len(handles)),
+        frameon=False,
+        borderaxespad=0.2,
+        handlelength=1.8,
+        columnspacing=1.6,
+    )
+
+
+def draw_km_os_bortezomib(data: dict, params: FigureParams):
     adsl = data["adsl"]
     _require(adsl, "adsl", ["USUBJID", "BORTGRP"])
     os_ = _tte(data["adtte"], "OS").merge(adsl[["USUBJID", "BORTGRP"]], on="USUBJID", how="left")
     fig, ax = plt.subplots(figsize=(WIDTH_IN * 0.75, 4.6))
-    fitters, sampled = [], []
-    for grp in ("naive", "sensitive", "refractory"):
+    fitters, labels, counts, sampled = [], [], [], []
+    for grp, label in BORTEZOMIB_GROUPS:
         sub = os_.loc[os_["BORTGRP"] == grp]
         if sub.empty:
             continue
-        # short labels: they also head the rows of the at-risk table, where long ones
-        # squeezed the axes and pushed the legend over the curves
-        label = {"naive": "Naive", "sensitive": "Sensitive"}.get(grp, "Refractory")
-        kmf = _km(sub["AVAL"], sub["CNSR"] == 0, f"{label} (n = {len(sub):,})", params.alpha)
+        # group name only, in the key and the at-risk table: n (any length) goes in the
+        # table's first column and the caption, so the layout does not depend on N
+        kmf = _km(sub["AVAL"], sub["CNSR"] == 0, label, params.alpha)
         n_sampled = plot_km(ax, kmf, sub["AVAL"], sub["CNSR"] == 0, params, GROUP_COLOURS[grp], 7, ci_show=False)
         sampled += [n_sampled] if n_sampled else []
         fitters.append(kmf)
+        labels.append(label)
+        counts.append(f"{grp} {len(sub):,}")
     _km_axes(ax, "Overall survival by prior bortezomib")
     ptext = "; ".join(f"{label}: {format_p(p)}" for label, p in data.get("bortezomib_p", []))
     if ptext:
         ax.text(0.98, 0.97, "Log-rank\n" + ptext.replace("; ", "\n"), transform=ax.transAxes, ha="right", va="top", fontsize=7.5)
-    ax.legend(loc="lower left", frameon=False)
+    key_above_axes(ax)
     if fitters:
-        add_at_risk_counts(*fitters, ax=ax, rows_to_show=["At risk"])
+        at_risk_table(ax, fitters, labels)
     fig.tight_layout()
     caption = (
         "Kaplan-Meier overall survival by prior-bortezomib group: naive (never given bortezomib), "
-        "sensitive (potentially bortezomib-sensitive) and refractory. p-values are the log-rank "
-        "tests reported in the statistics results." + censor_note(sampled, params)
+        "sensitive (potentially bortezomib-sensitive) and refractory"
+        + (f" (n: {', '.join(counts)})" if counts else "")
+        + "; table: number at risk (the first column is each group's n). p-values are the "
+        "log-rank tests reported in the statistics results." + censor_note(sampled, params)
     )
     return fig, caption
 
