@@ -570,6 +570,87 @@ def test_validate_tables_writes_nothing_on_failure(tmp_path):
     assert pd.read_csv(tmp_path / "logs" / "v.csv")["rule"].tolist() == ["vocabulary"]
 
 
+# --------------------------------------------------------------------------- registry-scale helpers
+# The validator works on integer codes of each column's distinct values (issue 7); these
+# cases pin the code arithmetic and that a result computed once per distinct value
+# reaches every cell holding it.
+
+
+def test_combine_codes_equal_exactly_when_rows_equal():
+    # two columns of 2**40 values each: 2**40 * 2**40 overflows int64, so the first code is
+    # renumbered before the second column is mixed in; -1 (missing) is a value of its own
+    big = 2**40
+    a = np.array([0, 1, 0, 1, -1, 0])
+    b = np.array([5, 5, 5, 6, -1, big - 1])
+    codes = V.combine_codes([(a, big), (b, big)])
+    # rows: (0,5) (1,5) (0,5) (1,6) (-,-) (0,big-1): only rows 0 and 2 are equal
+    assert codes[0] == codes[2]
+    assert len(set(codes[[0, 1, 3, 4, 5]].tolist())) == 5
+
+
+def test_duplicates():
+    # code 7 first at 0, code 3 first at 1, code 9 first at 4: rows 2, 3, 5 repeat 0, 1, 0
+    dup, first = V.duplicates(np.array([7, 3, 7, 3, 9, 7]))
+    assert dup.tolist() == [False, False, True, True, False, True]
+    assert first.tolist() == [0, 1, 0]
+
+
+def test_parse_dates_repeated_values():
+    # each distinct text is parsed once; every cell gets its own text's result
+    s = pd.Series(["2021-02-30", "2020-02-29", "2021-02-30", "", "2020-02-29"], dtype=V.STRING)
+    values, bad = V.parse_dates(s)
+    assert values.isna().tolist() == [True, False, True, True, False]
+    assert values[1] == values[4] == pd.Timestamp("2020-02-29")
+    assert bad.tolist() == [True, False, True, False, False]  # empty is not a format error
+
+
+def test_failures_reach_every_cell_with_the_value(tmp_path):
+    # the same unknown analyte and the same negative ULN on two rows each: four errors
+    def edit(r, h):
+        r["labs"].append(["P01", "2017-05-02", "bnp", "300", "pg/mL", ""])
+        r["labs"].append(["P02", "2018-01-06", "bnp", "300", "pg/mL", ""])
+        r["labs"].append(["P01", "2017-05-03", "alp", "90", "U/L", "-1"])
+        r["labs"].append(["P02", "2018-01-07", "alp", "90", "U/L", "-1"])
+
+    _, f = run(tmp_path, edit)
+    first = len(ROWS["labs"]) + 2  # line of the first appended row
+    got = errors(f)[["row", "column", "rule"]].values.tolist()
+    assert got == [[first, "analyte", "unknown-analyte"], [first + 1, "analyte", "unknown-analyte"],
+                   [first + 2, "uln", "range"], [first + 3, "uln", "range"]], f.to_string()
+
+
+def test_key_compares_typed_numbers(tmp_path):
+    # cycle '01' is cycle 1: a second (P01, 1) row, reported on its own line (8) with the text
+    edit = lambda r, h: r["salvage_cycles"].append(["P01", "01", "2017-07-24", "5", "20", "none"])  # noqa: E731
+    _, f = run(tmp_path, edit)
+    hit = f[f["rule"] == "unique-key"]
+    assert hit[["row", "column", "value"]].values.tolist() == [[7, "patient_id,cycle", "P01|01"]], f.to_string()
+
+
+def test_output_sorted_by_key_whatever_the_file_order(tmp_path):
+    tables, f = run(tmp_path, lambda r, h: r["labs"].reverse())
+    assert errors(f).empty, f.to_string()
+    labs = V.output_frame(tables["labs"], C.LABS)
+    expected = sorted((row[0], row[1], row[2]) for row in ROWS["labs"])
+    got = list(zip(labs["patient_id"], labs["date"].dt.strftime("%Y-%m-%d"), labs["analyte"]))
+    assert got == expected
+
+
+def test_baseline_is_the_latest_value_in_the_window(tmp_path):
+    # P01 (heart flag 1), index date 2017-05-01, window 2017-04-01..2017-05-01: NT-proBNP
+    # 2500 on 04-20, 100 on 04-25 (latest in the window) and 5000 on 05-02 (after the
+    # index date, ignored) -> baseline 100, not > 332: the flag disagrees
+    def edit(r, h):
+        r["labs"].append(["P01", "2017-04-25", "ntprobnp", "100", "ng/L", ""])
+        r["labs"].append(["P01", "2017-05-02", "ntprobnp", "5000", "ng/L", ""])
+
+    _, f = run(tmp_path, edit)
+    assert errors(f).empty, f.to_string()
+    assert f[["row", "column", "rule", "message"]].values.tolist() == [
+        [2, "heart", "involvement-flag",
+         "clinician heart flag is '1' but baseline ntprobnp is 100 (definition: NT-proBNP > 332 ng/L)"]]
+
+
 # --------------------------------------------------------------------------- data dictionary
 
 

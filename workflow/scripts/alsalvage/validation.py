@@ -154,9 +154,73 @@ class RawTable:
     text: pd.DataFrame  # contract columns present, as strings (whitespace stripped)
     typed: pd.DataFrame = field(default_factory=pd.DataFrame)  # + "_line"
     lines: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int64"))
+    # per text column: (int codes, distinct cells as Arrow strings), computed once; a
+    # column's entry is dropped when its text changes (whitespace stripping)
+    _codes: dict = field(default_factory=dict, repr=False)
 
     def has(self, *cols: str) -> bool:
         return all(c in self.text.columns for c in cols)
+
+    def codes(self, col: str) -> tuple[np.ndarray, pa.Array]:
+        """Codes of the text cells of ``col`` into its distinct values (one hash pass, cached)."""
+        if col not in self._codes:
+            self._codes[col] = encode(self.text[col])
+        return self._codes[col]
+
+    def set_text(self, col: str, values: pd.Series) -> None:
+        self.text[col] = values
+        self._codes.pop(col, None)
+
+    def compact(self) -> None:
+        """Keep the text cells as codes into their distinct values (pandas Categorical).
+
+        Called once the cells are checked and typed: later checks read the text only to
+        quote offending cells, and a registry's labs text is gigabytes as plain strings."""
+        cols = {}
+        for col in self.text.columns:
+            codes, uniq = self.codes(col)
+            cats = pd.Index(pd.arrays.ArrowStringArray(uniq))
+            cols[col] = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(cats))
+        self.text = pd.DataFrame(cols, index=self.text.index)
+        release_memory()
+
+
+def release_memory() -> None:
+    """Hand the memory of freed Arrow buffers back to the system: Arrow's allocator keeps
+    it for Arrow, while NumPy and pandas allocate elsewhere (peak memory at scale)."""
+    pa.default_memory_pool().release_unused()
+
+
+def _arrow(s: pd.Series) -> pa.ChunkedArray:
+    """The Arrow strings of a text Series (no copy for the pyarrow string dtype)."""
+    if s.dtype == STRING:
+        return pa.chunked_array(s.array.__arrow_array__())
+    return pa.chunked_array([pa.array(s.astype(object).fillna(""), pa.string())])
+
+
+def encode(s: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """(codes, distinct values) of a text Series: ``values.take(codes)`` gives the cells back.
+
+    One Arrow hash pass; the chunks of a dictionary-encoded chunked array share one
+    growing dictionary, so the last chunk's dictionary holds every distinct value."""
+    enc = pc.dictionary_encode(_arrow(s))
+    if enc.num_chunks == 0:
+        return np.zeros(0, dtype="int32"), pa.array([], pa.large_string())
+    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in enc.chunks]) if enc.num_chunks > 1 \
+        else enc.chunk(0).indices.to_numpy(zero_copy_only=False)
+    return codes, enc.chunk(enc.num_chunks - 1).dictionary
+
+
+def _isin(values, value_set) -> np.ndarray:
+    """Membership of Arrow strings in a set of strings, in Arrow (no Python string objects)."""
+    value_set = value_set if isinstance(value_set, (pa.Array, pa.ChunkedArray)) else pa.array(
+        list(value_set), pa.large_string())
+    return pc.is_in(values, value_set=value_set).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _per_cell(codes: np.ndarray, per_value: np.ndarray) -> np.ndarray:
+    """Spread a result computed once per distinct value back to the cells."""
+    return np.asarray(per_value)[codes]
 
 
 def check_encoding(path: Path, file: str, chunk: int = 1 << 24) -> pd.DataFrame:
@@ -205,7 +269,7 @@ def _read_csv(path: Path, names: list[str], on_invalid) -> pa.Table:
         read_options=pacsv.ReadOptions(use_threads=False, skip_rows=1, column_names=names, block_size=1 << 24),
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(
-            column_types={t: pa.string() for t in names},
+            column_types={t: pa.large_string() for t in names},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         ),
@@ -288,8 +352,9 @@ def read_table(path, table: C.Table, file: str | None = None):
     cols = {}
     for i, name in enumerate(names):
         if name in known and name not in cols:
-            cols[name] = tbl.column(i).to_pandas(types_mapper=lambda t: STRING)
-    text = pd.DataFrame(cols)
+            cols[name] = pd.Series(pd.arrays.ArrowStringArray(tbl.column(i)), copy=False)
+    del tbl
+    text = pd.DataFrame(cols, copy=False)
     text.index = pd.RangeIndex(n)
     return RawTable(table.name, file, text, lines=lines), concat(out)
 
@@ -302,15 +367,15 @@ def check_whitespace(raw: RawTable) -> pd.DataFrame:
     out = []
     for col in raw.text.columns:
         s = raw.text[col]
-        stripped = s.str.strip()
-        bad = (stripped != s).to_numpy(dtype=bool, na_value=False)
+        codes, uniq = raw.codes(col)
+        bad = _per_cell(codes, pc.not_equal(pc.utf8_trim_whitespace(uniq), uniq).to_numpy(zero_copy_only=False))
         if bad.any():
             out.append(
                 findings(raw.file, "whitespace",
                          "cell has leading or trailing whitespace: '" + s[bad].astype(object) + "'",
                          rows=raw.lines[bad], column=col, value=s[bad])
             )
-            raw.text[col] = stripped
+            raw.set_text(col, s.str.strip())
     return concat(out)
 
 
@@ -326,9 +391,16 @@ def _to_float(s: pd.Series, ok: np.ndarray) -> np.ndarray:
     return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
 
 
-def parse_dates(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Parse YYYY-MM-DD strings; returns (datetime64[ns] with NaT, mask of bad non-empty cells)."""
-    arr = pa.array(s.array) if s.dtype == STRING else pa.array(s.astype(object).fillna(""), pa.string())
+def parse_dates(s: pd.Series, encoded: tuple | None = None) -> tuple[pd.Series, np.ndarray]:
+    """Parse YYYY-MM-DD strings; returns (datetime64[ns] with NaT, mask of bad non-empty cells).
+
+    Each distinct string is parsed once (``encoded``: its ``encode`` result, if known)."""
+    codes, uniq = encoded if encoded is not None else encode(s)
+    values, bad = _parse_distinct_dates(uniq)
+    return pd.Series(values[codes], index=s.index), bad[codes]
+
+
+def _parse_distinct_dates(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     arr = arr.cast(pa.string())
     shaped = pc.match_substring_regex(arr, f"^{DATE_RE}$")
     parsed = pc.strptime(pc.if_else(shaped, arr, pa.scalar(None, pa.string())), format="%Y-%m-%d", unit="s",
@@ -338,7 +410,7 @@ def parse_dates(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     real = pc.fill_null(real, False)
     parsed = pc.if_else(real, parsed, pa.scalar(None, parsed.type))
     empty = pc.equal(pc.utf8_length(arr), 0).to_numpy(zero_copy_only=False)
-    values = pd.Series(parsed.cast(pa.timestamp("ns")).to_pandas(), index=s.index).astype("datetime64[ns]")
+    values = parsed.cast(pa.timestamp("ns")).to_numpy(zero_copy_only=False).astype("datetime64[ns]")
     bad = ~real.to_numpy(zero_copy_only=False).astype(bool) & ~empty
     return values, bad
 
@@ -351,18 +423,21 @@ def parse_table(raw: RawTable, table: C.Table) -> pd.DataFrame:
         if col.name not in raw.text.columns:
             continue
         s = raw.text[col.name]
-        empty = (s.str.len() == 0).to_numpy(dtype=bool, na_value=True)
+        codes, uniq = raw.codes(col.name)
+        u = pd.Series(pd.arrays.ArrowStringArray(uniq))  # each distinct cell once
+        empty = _per_cell(codes, (u.str.len() == 0).to_numpy(dtype=bool, na_value=True))
         if not col.nullable and empty.any():
             out.append(findings(raw.file, "missing-value", f"{col.name} must not be empty",
                                 rows=raw.lines[empty], column=col.name))
         if col.kind == C.DATE:
-            values, bad = parse_dates(s)
+            values, bad = parse_dates(s, (codes, uniq))
             if bad.any():
                 out.append(findings(raw.file, "date-format",
                                     "'" + s[bad].astype(object) + "' is not a real date written YYYY-MM-DD",
                                     rows=raw.lines[bad], column=col.name, value=s[bad]))
         elif col.kind in (C.INT, C.FLOAT):
-            ok = _fullmatch(s, INT_RE if col.kind == C.INT else NUMBER_RE)
+            ok_u = _fullmatch(u, INT_RE if col.kind == C.INT else NUMBER_RE)
+            ok = _per_cell(codes, ok_u)
             bad = ~ok & ~empty
             if bad.any():
                 what = "a whole number" if col.kind == C.INT else "a number"
@@ -370,18 +445,19 @@ def parse_table(raw: RawTable, table: C.Table) -> pd.DataFrame:
                 out.append(findings(raw.file, rule, "'" + s[bad].astype(object) + f"' is not {what}",
                                     rows=raw.lines[bad], column=col.name, value=s[bad]))
             if col.kind == C.INT:
-                values = pd.to_numeric(s.where(ok, None).astype(object), errors="coerce").astype("Int64")
+                values_u = pd.to_numeric(u.where(ok_u, None).astype(object), errors="coerce").astype("Int64")
+                values = pd.Series(values_u.array.take(codes), index=s.index)
             else:
-                values = pd.Series(_to_float(s, ok), index=s.index)
+                values = pd.Series(_to_float(u, ok_u)[codes], index=s.index)
         elif col.kind == C.FLAG:
-            low = s.str.lower()
-            ok = low.isin(list(FLAG_VALUES)).to_numpy(dtype=bool, na_value=False)
+            low = u.str.lower()
+            ok = _per_cell(codes, low.isin(list(FLAG_VALUES)).to_numpy(dtype=bool, na_value=False))
             bad = ~ok & ~empty
             if bad.any():
                 out.append(findings(raw.file, "flag-format",
                                     "'" + s[bad].astype(object) + "' is not a flag (0/1, true/false, yes/no)",
                                     rows=raw.lines[bad], column=col.name, value=s[bad]))
-            values = low.map(FLAG_VALUES).astype("boolean")
+            values = pd.Series(low.map(FLAG_VALUES).astype("boolean").array.take(codes), index=s.index)
         else:
             values = s
         typed[col.name] = values
@@ -424,15 +500,38 @@ def check_columns(raw: RawTable, table: C.Table) -> pd.DataFrame:
             columns[col.name] = pdr.Column(nullable=True, required=False, checks=checks)
     if not columns:
         return empty_findings()
-    schema = pdr.DataFrameSchema(columns)
-    frame = raw.typed[list(columns)]
-    # empty vocabulary cells are reported as missing values, not as vocabulary errors
-    frame = frame.apply(lambda s: s.mask(s == "") if s.dtype == STRING else s)
-    try:
-        schema.validate(frame, lazy=True)
+    # The checks look at one cell at a time, so each column's distinct values are
+    # validated once and the failures spread back to every cell holding them.
+    pieces = []
+    for name, column in columns.items():
+        s = raw.typed[name]
+        if s.dtype == STRING:
+            codes, uniq = raw.codes(name)
+            u = pd.Series(pd.arrays.ArrowStringArray(uniq))
+            # empty vocabulary cells are reported as missing values, not as vocabulary errors
+            u = u.mask(u == "")
+        elif name in raw.text.columns:
+            # a typed cell is a function of its text: check one cell per distinct text
+            codes, uniq = raw.codes(name)
+            some_row = np.empty(len(uniq), dtype="int64")
+            some_row[codes] = np.arange(len(codes))
+            u = s.iloc[some_row].reset_index(drop=True)
+        else:
+            codes, uniq = pd.factorize(s)  # missing -> -1, never a failure (nullable)
+            u = pd.Series(uniq)
+        try:
+            pdr.DataFrameSchema({name: column}).validate(u.to_frame(name), lazy=True)
+            continue
+        except pdr.errors.SchemaErrors as err:
+            fc = err.failure_cases
+        fc = fc.dropna(subset=["index"])
+        fc = fc[fc["schema_context"] == "Column"]
+        for check, grp in fc.groupby("check", sort=True):
+            rows = np.flatnonzero(np.isin(codes, grp["index"].astype("int64").unique()))
+            pieces.append(pd.DataFrame({"index": rows, "column": name, "check": check, "schema_context": "Column"}))
+    if not pieces:
         return empty_findings()
-    except pdr.errors.SchemaErrors as err:
-        fc = err.failure_cases
+    fc = pd.concat(pieces, ignore_index=True)
     rules = {}
     for col in table.columns:
         if col.name not in columns:
@@ -453,45 +552,98 @@ def check_columns(raw: RawTable, table: C.Table) -> pd.DataFrame:
     return _pandera_findings(raw, fc, rules)
 
 
-def row_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """One int64 code per row, equal exactly when the rows are equal in ``columns``.
+def combine_codes(parts) -> np.ndarray:
+    """One int64 code per row, equal exactly when the rows are equal in every part.
 
-    Columns are factorised one at a time and the codes combined and re-factorised, so
-    that memory stays at a few integer arrays whatever the number of columns."""
-    codes = np.zeros(len(frame), dtype="int64")
-    for col in columns:
-        c, uniq = pd.factorize(frame[col], use_na_sentinel=False)
-        codes, _ = pd.factorize(codes * (len(uniq) + 1) + c)
-        codes = codes.astype("int64")
+    ``parts`` yields (codes >= -1, number of distinct values) per column; the codes are
+    combined by mixed radix, and the combination is renumbered 0..k-1 only when the next
+    column would overflow int64 (not re-hashed after every column)."""
+    codes, size = None, 1
+    for c, n in parts:
+        radix = int(n) + 1  # code -1 (missing) becomes 0
+        c = c.astype("int64")  # a copy, updated in place below
+        c += 1
+        if codes is None:
+            codes, size = c, radix
+            continue
+        if size * radix >= 2**62:
+            codes, size = _dense(codes)
+        codes *= radix
+        codes += c
+        del c
+        size *= radix
     return codes
 
 
-def check_unique(raw: RawTable, table: C.Table) -> pd.DataFrame:
-    """Exact duplicate rows, then duplicate keys among the remaining rows (pandera)."""
-    import pandera.pandas as pdr
+# Equal codes are grouped by a stable sort rather than a hash table: with millions of
+# distinct codes hashing is slow, and exports sorted by patient give nearly sorted codes.
 
+
+def _sorted_starts(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(stable sort order, mask of the sorted positions where a new code starts)."""
+    order = np.argsort(codes, kind="stable")
+    s = codes[order]
+    start = np.ones(len(s), dtype=bool)
+    start[1:] = s[1:] != s[:-1]
+    return order, start
+
+
+def _dense(codes: np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes renumbered 0..k-1 (in value order) and k."""
+    order, start = _sorted_starts(codes)
+    dense = np.empty(len(codes), dtype="int64")
+    dense[order] = np.cumsum(start) - 1
+    return dense, int(start.sum())
+
+
+def duplicates(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose code appeared on an earlier row: (mask, position of that first row for
+    each masked row, in row order). The sort is stable, so a group's first row is its earliest."""
+    order, start = _sorted_starts(codes)
+    later = np.flatnonzero(~start)  # sorted positions of the repeats
+    starts = np.flatnonzero(start)
+    del start
+    group_start = starts[np.searchsorted(starts, later, side="right") - 1]
+    del starts
+    rows, first = order[later], order[group_start]
+    dup = np.zeros(len(codes), dtype=bool)
+    dup[rows] = True
+    return dup, first[np.argsort(rows)]
+
+
+def check_unique(raw: RawTable, table: C.Table) -> pd.DataFrame:
+    """Exact duplicate rows, then duplicate keys among the remaining rows."""
     out = []
-    codes = row_codes(raw.text, list(raw.text.columns))
-    _, first_idx, inverse = np.unique(codes, return_index=True, return_inverse=True)
-    first = first_idx[inverse]
-    dup = first != np.arange(len(codes))
-    del codes, inverse
+    codes = combine_codes((raw.codes(c)[0], len(raw.codes(c)[1])) for c in raw.text.columns)
+    if codes is None:  # no contract column
+        codes = np.zeros(len(raw.lines), dtype="int64")
+    dup, first = duplicates(codes)
+    del codes
     if dup.any():
         out.append(findings(raw.file, "duplicate-row",
-                            "row is identical to line " + pd.Series(raw.lines[first[dup]]).astype(str),
+                            "row is identical to line " + pd.Series(raw.lines[first]).astype(str),
                             rows=raw.lines[dup]))
     key = list(table.key)
     if key and raw.has(*key):
         complete = ~dup
         for k in key:
-            complete &= (raw.text[k].str.len() > 0).to_numpy(dtype=bool, na_value=False)
+            codes, uniq = raw.codes(k)
+            complete &= _per_cell(codes, pc.greater(pc.utf8_length(uniq), 0).to_numpy(zero_copy_only=False))
             complete &= raw.typed[k].notna().to_numpy(dtype=bool)
-        frame = pd.DataFrame({"key": row_codes(raw.typed, key)[complete]}, index=raw.text.index[complete])
-        schema = pdr.DataFrameSchema({"key": pdr.Column(unique=True, report_duplicates="exclude_first")})
-        try:
-            schema.validate(frame, lazy=True)
-        except pdr.errors.SchemaErrors as err:
-            idx = np.unique(err.failure_cases["index"].dropna().astype("int64").to_numpy())
+        rows = np.flatnonzero(complete)
+        del complete
+        parts = []
+        for k in key:
+            if table.column(k).kind in (C.INT, C.FLOAT, C.FLAG):  # '01' and '1' are the same key
+                codes, uniq = pd.factorize(raw.typed[k], use_na_sentinel=False)
+            else:  # text, and dates: a date parses only from its one spelling
+                codes, uniq = raw.codes(k)
+            parts.append((codes[rows], len(uniq)))
+        # a key repeated among the complete rows: every occurrence but the first (as
+        # pandera's unique=True with report_duplicates="exclude_first")
+        idx = rows[duplicates(combine_codes(parts))[0]]
+        del parts
+        if len(idx):
             vals = raw.text.loc[idx, key[0]].astype(object)
             for k in key[1:]:
                 vals = vals + "|" + raw.text.loc[idx, k].astype(object)
@@ -514,43 +666,37 @@ def unit_table() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["analyte", "unit", "factor", "canonical", "qualitative", "lo", "hi"])
 
 
-def _unit_lookup(analyte: pd.Series, unit: pd.Series) -> pd.DataFrame:
-    """Per lab row: factor, canonical unit, qualitative flag and range of (analyte, unit).
+def _unit_grid(analyte: tuple, unit: tuple) -> tuple[pd.DataFrame, np.ndarray]:
+    """Factor, canonical unit, qualitative flag and range of every (analyte, unit) pair.
 
-    Works on the codes of the few distinct analytes and units, so that ten million rows
-    need no Python string objects. Unknown pairs get factor NaN."""
+    ``analyte`` and ``unit`` are the ``encode`` results of the two lab columns; returns
+    the grid of the distinct pairs (unknown pairs: factor NaN) and each row's grid row,
+    so that ten million rows need no Python string objects."""
     units = unit_table()
-    a_codes, a_uniq = pd.factorize(analyte, use_na_sentinel=False)
-    u_codes, u_uniq = pd.factorize(unit, use_na_sentinel=False)
+    (a_codes, a_uniq), (u_codes, u_uniq) = analyte, unit
+    a_uniq, u_uniq = a_uniq.to_pylist(), u_uniq.to_pylist()
     grid = pd.MultiIndex.from_product([pd.Index(np.asarray(a_uniq, dtype=object)),
                                        pd.Index(np.asarray(u_uniq, dtype=object))], names=["analyte", "unit"])
     grid = grid.to_frame(index=False).merge(units, how="left", on=["analyte", "unit"], sort=False)
-    combo = a_codes.astype("int64") * len(u_uniq) + u_codes
-    canon = grid["canonical"].astype(object)
-    canon_names = pa.array(canon.where(canon.notna(), None).tolist(), pa.large_string())
-    canonical = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([canon_names.take(pa.array(combo))])),
-                          index=analyte.index)
-    return pd.DataFrame(
-        {
-            "factor": grid["factor"].to_numpy(dtype="float64")[combo],
-            "qualitative": grid["qualitative"].eq(True).to_numpy(dtype=bool)[combo],
-            "lo": grid["lo"].to_numpy(dtype="float64")[combo],
-            "hi": grid["hi"].to_numpy(dtype="float64")[combo],
-            "canonical": canonical,
-        },
-        index=analyte.index,
-    )
+    dtype = "int32" if len(a_uniq) * len(u_uniq) < 2**31 else "int64"
+    combo = a_codes.astype(dtype) * len(u_uniq) + u_codes.astype(dtype)
+    return grid, combo
 
 
 def convert_labs(raw: RawTable) -> pd.DataFrame:
-    """Units, values and ULNs of the lab rows: converts to the canonical unit in ``raw.typed``."""
+    """Units, values and ULNs of the lab rows: converts to the canonical unit in ``raw.typed``.
+
+    Per-row work is integer indexing into results computed once per distinct analyte,
+    unit, (analyte, unit) pair or value text."""
     out = []
     if not raw.has("analyte", "value", "unit"):
         return empty_findings()
     t = raw.text
-    conv = _unit_lookup(t["analyte"], t["unit"])
-    known = t["analyte"].isin(list(C.ANALYTES)).to_numpy(dtype=bool, na_value=False)
-    factor = conv["factor"].to_numpy()
+    a_codes, a_uniq = raw.codes("analyte")
+    grid, combo = _unit_grid(raw.codes("analyte"), raw.codes("unit"))
+    a_uniq = pd.Series(pd.arrays.ArrowStringArray(a_uniq))
+    known = _per_cell(a_codes, a_uniq.isin(list(C.ANALYTES)).to_numpy(dtype=bool, na_value=False))
+    factor = grid["factor"].to_numpy(dtype="float64")[combo]
     bad_unit = known & np.isnan(factor)
     if bad_unit.any():
         accepted = {a.name: ", ".join(repr(u) if u else "(empty)" for u in a.units) for a in C.ANALYTES.values()}
@@ -559,43 +705,63 @@ def convert_labs(raw: RawTable) -> pd.DataFrame:
                + t["analyte"][bad_unit].astype(object).map(accepted) + ")")
         out.append(findings(raw.file, "unit", msg, rows=raw.lines[bad_unit], column="unit",
                             value=t["unit"][bad_unit]))
-    qual = conv["qualitative"].eq(True).to_numpy(dtype=bool) | (
-        t["analyte"].isin([a.name for a in C.ANALYTES.values() if a.qualitative]).to_numpy(dtype=bool, na_value=False)
-    )
+    del bad_unit
+    qual = grid["qualitative"].eq(True).to_numpy(dtype=bool)[combo] | _per_cell(a_codes, (
+        a_uniq.isin([a.name for a in C.ANALYTES.values() if a.qualitative]).to_numpy(dtype=bool, na_value=False)
+    ))
     value = t["value"]
-    empty = (value.str.len() == 0).to_numpy(dtype=bool, na_value=True)
-    qv = np.full(len(value), np.nan)
+    v_codes, v_uniq = raw.codes("value")
+    v_uniq = pd.Series(pd.arrays.ArrowStringArray(v_uniq))  # each distinct result once
+    empty = _per_cell(v_codes, (v_uniq.str.len() == 0).to_numpy(dtype=bool, na_value=True))
+    qv = np.full(len(v_uniq), np.nan)
     for word, number in C.QUALITATIVE_VALUES.items():
-        qv[(value == word).to_numpy(dtype=bool, na_value=False)] = number
-    bad_q = qual & np.isnan(qv) & ~empty
+        qv[(v_uniq == word).to_numpy(dtype=bool, na_value=False)] = number
+    bad_q = qual & np.isnan(qv)[v_codes] & ~empty
     if bad_q.any():
         out.append(findings(raw.file, "vocabulary",
                             "'" + value[bad_q].astype(object) + "' is not positive or negative (immunofixation)",
                             rows=raw.lines[bad_q], column="value", value=value[bad_q]))
-    isnum = _fullmatch(value, NUMBER_RE)
-    bad_n = known & ~qual & ~isnum & ~empty
+    del bad_q
+    isnum_u = _fullmatch(v_uniq, NUMBER_RE)
+    bad_n = known & ~qual & ~isnum_u[v_codes] & ~empty
+    del known, empty
     if bad_n.any():
         out.append(findings(raw.file, "number-format", "'" + value[bad_n].astype(object) + "' is not a number",
                             rows=raw.lines[bad_n], column="value", value=value[bad_n]))
-    num = _to_float(value, isnum & ~qual)
-    canon = np.where(qual, qv, num * factor)
-    lo, hi = conv["lo"].to_numpy(), conv["hi"].to_numpy()
-    out_range = ~np.isnan(canon) & ((canon < lo) | (canon > hi)) & ~qual
-    nyha = (t["analyte"] == "nyha").to_numpy(dtype=bool, na_value=False)
+    del bad_n
+    # canonical value: the qualitative word's number, else the number times the unit factor
+    canon = _to_float(v_uniq, isnum_u)[v_codes]
+    canon *= factor
+    np.copyto(canon, qv[v_codes], where=qual)
+    out_range = canon < grid["lo"].to_numpy(dtype="float64")[combo]
+    out_range |= canon > grid["hi"].to_numpy(dtype="float64")[combo]
+    out_range &= ~qual
+    nyha = _per_cell(a_codes, (a_uniq == "nyha").to_numpy(dtype=bool, na_value=False))
     out_range |= nyha & ~np.isnan(canon) & (canon != np.round(canon))
+    del nyha, qual
+    canon_names = grid["canonical"].astype(object)
+    canon_names = pa.array(canon_names.where(canon_names.notna(), None).tolist(), pa.large_string())
     if out_range.any():
         ana = t["analyte"][out_range].astype(object)
+        pair = combo[out_range]
         msg = ("value " + value[out_range].astype(object) + " " + t["unit"][out_range].astype(object)
                + " is outside the plausible range of " + ana + " ("
-               + pd.Series(lo[out_range]).map("{:g}".format).to_numpy() + " to "
-               + pd.Series(hi[out_range]).map("{:g}".format).to_numpy() + " "
-               + conv["canonical"][out_range].to_numpy() + ")")
+               + pd.Series(grid["lo"].to_numpy()[pair]).map("{:g}".format).to_numpy() + " to "
+               + pd.Series(grid["hi"].to_numpy()[pair]).map("{:g}".format).to_numpy() + " "
+               + canon_names.take(pa.array(pair)).to_numpy(zero_copy_only=False) + ")")
         out.append(findings(raw.file, "range", msg, rows=raw.lines[out_range], column="value",
                             value=value[out_range]))
+    del out_range
+    # the typed columns replace the value and unit text one at a time (peak memory)
     raw.typed["value"] = pd.Series(canon, index=t.index)
-    raw.typed["unit"] = conv["canonical"]
+    del canon
     if "uln" in raw.typed.columns:
         raw.typed["uln"] = raw.typed["uln"] * factor
+    del factor
+    release_memory()
+    raw.typed["unit"] = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([canon_names.take(pa.array(combo))])),
+                                  index=t.index)
+    release_memory()
     return concat(out)
 
 
@@ -654,17 +820,35 @@ def _lt(a: pd.Series, b: pd.Series) -> np.ndarray:
     return (a < b).to_numpy(dtype=bool)
 
 
+def _lookup(raw: RawTable, ref: pd.DataFrame, cols: list[str]) -> dict[str, np.ndarray]:
+    """``ref``'s ``cols`` for every row of ``raw`` by patient_id (first ``ref`` row per id;
+    missing where the id is not in ``ref``), as a left merge would give them: the ids are
+    matched once per distinct id and the rows follow by integer codes."""
+    ref = ref.drop_duplicates("patient_id")
+    codes, uniq = raw.codes("patient_id")
+    pos = pd.Index(ref["patient_id"].astype(object)).get_indexer(pd.Index(uniq.to_pylist(), dtype=object))
+    take = pos[codes]  # -1 picks the appended missing value
+    out = {}
+    for c in cols:
+        v = ref[c].to_numpy()
+        missing = np.array([np.datetime64("NaT", "ns")]) if v.dtype.kind == "M" else np.array([np.nan])
+        out[c] = np.concatenate([v, missing.astype(v.dtype)])[take]
+    return out
+
+
 def check_foreign_keys(tables: dict[str, RawTable]) -> pd.DataFrame:
     pats = tables.get("patients")
     if pats is None or not pats.has("patient_id"):
         return empty_findings()
-    ids = pats.text["patient_id"].unique()
+    ids = pats.codes("patient_id")[1]
     out = []
     for name, raw in tables.items():
         if name == "patients" or raw is None or not raw.has("patient_id"):
             continue
         s = raw.text["patient_id"]
-        bad = ~s.isin(ids).to_numpy(dtype=bool, na_value=False) & (s.str.len() > 0).to_numpy(dtype=bool)
+        codes, uniq = raw.codes("patient_id")
+        bad = _per_cell(codes, ~_isin(uniq, ids) & pc.greater(pc.utf8_length(uniq), 0).to_numpy(
+            zero_copy_only=False))
         if bad.any():
             out.append(findings(raw.file, "foreign-key",
                                 "patient_id '" + s[bad].astype(object) + f"' is not in {pats.file}",
@@ -674,7 +858,8 @@ def check_foreign_keys(tables: dict[str, RawTable]) -> pd.DataFrame:
         if raw is None or not raw.has("patient_id"):
             continue
         s = pats.text["patient_id"]
-        bad = ~s.isin(raw.text["patient_id"].unique()).to_numpy(dtype=bool, na_value=False)
+        codes, uniq = pats.codes("patient_id")
+        bad = _per_cell(codes, ~_isin(uniq, raw.codes("patient_id")[1]))
         if bad.any():
             out.append(findings(pats.file, "cardinality",
                                 "patient '" + s[bad].astype(object) + f"' has no {what} in {raw.file}",
@@ -715,8 +900,8 @@ def check_dates(tables: dict[str, RawTable]) -> pd.DataFrame:
         t = P.typed
         out.append(_report(P, t, ~_lt(t["birth_date"], t["diagnosis_date"]) & t[["birth_date", "diagnosis_date"]]
                            .notna().all(axis=1).to_numpy(), "diagnosis_date", "date-order",
-                           "diagnosis_date " + _s(t["diagnosis_date"]) + " is not after birth_date "
-                           + _s(t["birth_date"])))
+                           lambda x: "diagnosis_date " + _s(x["diagnosis_date"]) + " is not after birth_date "
+                           + _s(x["birth_date"])))
     # index date = cycle 1 day 1
     index = None
     if ok(S, "patient_id", "cycle", "start_date"):
@@ -726,25 +911,25 @@ def check_dates(tables: dict[str, RawTable]) -> pd.DataFrame:
     if ok(L, "patient_id", "start_date", "end_date"):
         t = L.typed
         out.append(_report(L, t, _lt(t["end_date"], t["start_date"]), "end_date", "date-order",
-                           "end_date " + _s(t["end_date"]) + " is before start_date " + _s(t["start_date"])))
+                           lambda x: "end_date " + _s(x["end_date"]) + " is before start_date " + _s(x["start_date"])))
         if ok(P, "patient_id", "diagnosis_date"):
             m = t.merge(P.typed[["patient_id", "diagnosis_date"]].drop_duplicates("patient_id"), on="patient_id",
                         how="left")
             out.append(_report(L, m, _lt(m["start_date"], m["diagnosis_date"]), "start_date", "date-order",
-                               "line start_date " + _s(m["start_date"]) + " is before diagnosis_date "
-                               + _s(m["diagnosis_date"])))
+                               lambda x: "line start_date " + _s(x["start_date"]) + " is before diagnosis_date "
+                               + _s(x["diagnosis_date"])))
         if index is not None:
             m = t.merge(index, on="patient_id", how="left")
             out.append(_report(L, m, ~_lt(m["start_date"], m["index_date"]) & m[["start_date", "index_date"]]
                                .notna().all(axis=1).to_numpy(), "start_date", "date-order",
-                               "prior line starts " + _s(m["start_date"])
-                               + ", not before the salvage start (cycle 1, " + _s(m["index_date"]) + ")"))
+                               lambda x: "prior line starts " + _s(x["start_date"])
+                               + ", not before the salvage start (cycle 1, " + _s(x["index_date"]) + ")"))
         if L.has("last_bortezomib_date"):
             lb = t["last_bortezomib_date"]
             bad = _lt(lb, t["start_date"]) | _lt(t["end_date"], lb)
             out.append(_report(L, t, bad, "last_bortezomib_date", "date-order",
-                               "last_bortezomib_date " + _s(lb) + " is outside the line (" + _s(t["start_date"])
-                               + " to " + _s(t["end_date"]) + ")"))
+                               lambda x: "last_bortezomib_date " + _s(x["last_bortezomib_date"])
+                               + " is outside the line (" + _s(x["start_date"]) + " to " + _s(x["end_date"]) + ")"))
     if ok(O, "patient_id"):
         t = O.typed
         if O.has("salvage_end_date", "stop_reason"):
@@ -763,13 +948,13 @@ def check_dates(tables: dict[str, RawTable]) -> pd.DataFrame:
                                "stop_reason is 'death' but death_date is empty"))
         if O.has("last_contact_date", "death_date"):
             out.append(_report(O, t, _lt(t["last_contact_date"], t["death_date"]), "last_contact_date",
-                               "date-order", "last_contact_date " + _s(t["last_contact_date"])
-                               + " is before death_date " + _s(t["death_date"])))
+                               "date-order", lambda x: "last_contact_date " + _s(x["last_contact_date"])
+                               + " is before death_date " + _s(x["death_date"])))
         if index is not None and O.has("salvage_end_date"):
             m = t.merge(index, on="patient_id", how="left")
             out.append(_report(O, m, _lt(m["salvage_end_date"], m["index_date"]), "salvage_end_date", "date-order",
-                               "salvage_end_date " + _s(m["salvage_end_date"]) + " is before the salvage start "
-                               "(cycle 1, " + _s(m["index_date"]) + ")"))
+                               lambda x: "salvage_end_date " + _s(x["salvage_end_date"])
+                               + " is before the salvage start (cycle 1, " + _s(x["index_date"]) + ")"))
         out.append(check_events_vs_death(tables))
     return concat(out)
 
@@ -803,7 +988,8 @@ def check_events_vs_death(tables: dict[str, RawTable]) -> pd.DataFrame:
         if name == "outcomes":
             m = raw.typed[["patient_id", "_line"] + cols + ref_cols]
         else:
-            m = raw.typed[["patient_id", "_line"] + cols].merge(ref, on="patient_id", how="left")
+            m = pd.DataFrame({c: raw.typed[c].to_numpy() for c in ["_line"] + cols} | _lookup(raw, ref, ref_cols),
+                             copy=False)
         for col in cols:
             after_death = _lt(m["death_date"], m[col]) if "death_date" in m else np.zeros(len(m), bool)
             out.append(_report(raw, m, after_death, col, "date-order",
@@ -835,13 +1021,29 @@ def check_followup(tables: dict[str, RawTable], limits: dict) -> pd.DataFrame:
 # --------------------------------------------------------------------------- warnings
 
 
-def baseline_values(labs: pd.DataFrame, index: pd.DataFrame, window_days: int) -> pd.DataFrame:
-    """Last value per patient and analyte in [index - window, index] (value, uln)."""
-    m = labs.merge(index, on="patient_id", how="inner")
-    lo = m["index_date"] - pd.Timedelta(days=window_days)
-    m = m[(m["date"] >= lo) & (m["date"] <= m["index_date"]) & m["value"].notna()]
-    m = m.sort_values(["patient_id", "analyte", "date", "_line"], kind="stable")
-    return m.drop_duplicates(["patient_id", "analyte"], keep="last")
+def baseline_values(labs: RawTable, index: pd.DataFrame, window_days: int, analytes: list[str]) -> pd.DataFrame:
+    """Last value per patient and analyte in [index - window, index], among ``analytes``.
+
+    Rows of ``labs.typed`` (patient_id, analyte, value, uln...): the latest date in the
+    window with a value, the last line on ties. Patients and analytes are matched and
+    ordered by integer codes, not by text."""
+    t = labs.typed
+    a_codes, a_uniq = labs.codes("analyte")
+    keep = _per_cell(a_codes, _isin(a_uniq, analytes))
+    idx_date = _lookup(labs, index, ["index_date"])["index_date"]
+    date = t["date"].to_numpy()
+    keep &= (date >= idx_date - np.timedelta64(window_days, "D")) & (date <= idx_date)
+    del idx_date
+    keep &= t["value"].notna().to_numpy(dtype=bool)
+    rows = np.flatnonzero(keep)
+    del keep
+    p_codes = labs.codes("patient_id")[0][rows]
+    a_codes = a_codes[rows]
+    order = np.lexsort((t["_line"].to_numpy()[rows], date[rows].view("int64"), a_codes, p_codes))
+    group = p_codes[order].astype("int64") * len(a_uniq) + a_codes[order]
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = group[1:] != group[:-1]
+    return t.iloc[np.sort(rows[order[last]])]
 
 
 def check_baseline(tables: dict[str, RawTable], window_days: int, involvement: dict) -> pd.DataFrame:
@@ -853,11 +1055,9 @@ def check_baseline(tables: dict[str, RawTable], window_days: int, involvement: d
         return empty_findings()
     index = (S.typed[S.typed["cycle"] == 1].dropna(subset=["start_date"]).drop_duplicates("patient_id")
              [["patient_id", "start_date"]].rename(columns={"start_date": "index_date"}))
-    index = index[index["patient_id"].isin(P.text["patient_id"].unique())]
-    cols = ["patient_id", "date", "analyte", "value", "_line"] + (["uln"] if "uln" in Lb.typed else [])
+    index = index[_isin(_arrow(index["patient_id"]), P.codes("patient_id")[1])]
     wanted = list(BASELINE_ANALYTES) + ["egfr", "proteinuria_24h", "alp"]
-    labs = Lb.typed.loc[Lb.typed["analyte"].isin(wanted).to_numpy(dtype=bool, na_value=False), cols]
-    base = baseline_values(labs, index, window_days)
+    base = baseline_values(Lb, index, window_days, wanted)
     base = base.assign(analyte=base["analyte"].astype(object), patient_id=base["patient_id"].astype(object))
     wide = base.pivot(index="patient_id", columns="analyte", values="value")
     idx = index.set_index(index["patient_id"].astype(object))
@@ -935,6 +1135,7 @@ def check_all(paths: dict, files: dict | None = None, limits: dict | None = None
             continue
         out.append(check_whitespace(raw))
         out.append(parse_table(raw, table))
+        raw.compact()
         out.append(check_columns(raw, table))
         out.append(check_unique(raw, table))
         if name == "labs":
@@ -999,25 +1200,60 @@ def output_frame(raw: RawTable, table: C.Table) -> pd.DataFrame:
         else:
             s = pd.Series(np.nan, index=t.index)
         if table.name == "labs" and col.name in ("value", "uln"):
-            s = s.astype("float64")
+            s = s.astype("float64", copy=False)
         elif col.kind in OUTPUT_TYPES:
-            s = s.astype(OUTPUT_TYPES[col.kind])
+            s = s.astype(OUTPUT_TYPES[col.kind], copy=False)
         else:
-            s = s.astype(STRING)
+            s = s.astype(STRING, copy=False)
         cols[col.name] = s
-    frame = pd.DataFrame(cols)
-    frame = frame.sort_values(list(table.key), kind="stable").reset_index(drop=True)
+    frame = pd.DataFrame(cols, copy=False)
+    order = _key_order(raw, table, frame)
+    if order is None:
+        return frame.sort_values(list(table.key), kind="stable").reset_index(drop=True)
+    if not (order[1:] > order[:-1]).all():  # else already in key order
+        frame = frame.take(order)
+    frame.index = pd.RangeIndex(len(frame))  # in place: reset_index would copy every column
     return frame
+
+
+def _key_order(raw: RawTable, table: C.Table, frame: pd.DataFrame) -> np.ndarray | None:
+    """The stable sort order of ``frame`` by the table key, from integer ranks of the key
+    values (text ranks from the cached codes); None when a key value is missing (then
+    pandas sorts, missing last) or the ranks do not fit one int64."""
+    parts = []
+    for k in table.key:
+        s = frame[k]
+        if s.isna().any():
+            return None
+        if k in raw.text.columns and table.column(k).kind in (C.ID, C.TEXT, C.CATEGORY, C.DATE):
+            # text order is the value order: YYYY-MM-DD dates have one spelling each
+            codes, uniq = raw.codes(k)
+            rank = np.empty(len(uniq), dtype="int64")
+            rank[pc.array_sort_indices(uniq).to_numpy()] = np.arange(len(uniq))
+            parts.append((rank[codes], len(uniq)))
+        else:
+            codes, uniq = pd.factorize(s, sort=True)
+            parts.append((codes.astype("int64"), len(uniq)))
+    size = 1
+    for _, n in parts:
+        size *= n
+    if size >= 2**62:
+        return None
+    combined = np.zeros(len(frame), dtype="int64")
+    for rank, n in parts:
+        combined = combined * n + rank
+    return np.argsort(combined, kind="stable")
 
 
 def write_parquet(frame: pd.DataFrame, path) -> None:
     """Parquet with text columns recorded as plain (object) strings in the pandas metadata."""
     text = [c for c in frame.columns if frame[c].dtype == STRING]
+    meta = pa.Table.from_pandas(frame.head(0).astype({c: object for c in text}), preserve_index=False).schema.metadata
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    for c in text:
+    del frame  # when the caller passed a temporary, its columns now live only in ``table``
+    for c in text:  # one column at a time: the old strings go as the new ones come
         i = table.schema.get_field_index(c)
         table = table.set_column(i, c, table.column(c).cast(pa.string()))
-    meta = pa.Table.from_pandas(frame.head(0).astype({c: object for c in text}), preserve_index=False).schema.metadata
     table = table.replace_schema_metadata(meta)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path, compression="zstd")
@@ -1036,6 +1272,8 @@ def validate_tables(paths: dict, files: dict, limits: dict, window_days: int, in
             f"validation failed in rule validate: {n_err} errors (see {log_path} and {log_findings})\n"
             + format_log(f[f["severity"] == ERROR], max_per_file=20), f)
     for name, table in C.TABLES.items():
-        write_parquet(output_frame(tables[name], table), tables_out[name])
+        # nothing else holds the table or its output frame: their memory goes once written
+        write_parquet(output_frame(tables.pop(name), table), tables_out[name])
+        release_memory()
     write_findings(f, findings_out)
     return f
