@@ -11,6 +11,7 @@ rule derive_baseline:
         labs="results/validated/labs.parquet",
         code=pkg(
             "contract",
+            "csvout",
             "derive_common",
             "egfr",
             "staging",
@@ -47,7 +48,7 @@ rule derive_baseline:
 rule derive_adverse_events:
     input:
         adverse_events="results/validated/adverse_events.parquet",
-        code=pkg("derive_common", "adverse_events", "rulelog"),
+        code=pkg("csvout", "derive_common", "adverse_events", "rulelog"),
     output:
         csv="results/derived/adae.csv",
         parquet="results/derived/adae.parquet",

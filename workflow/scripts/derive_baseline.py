@@ -1,10 +1,12 @@
 """Rule derive_baseline: ADSL (baseline, staging, prior therapy, exposure) from validated tables."""
 
 from alsalvage.baseline import REQUIRED, derive_adsl
-from alsalvage.derive_common import read_validated, write_dataset
+from alsalvage.csvout import write_dataset
+from alsalvage.derive_common import limit_threads, read_validated
 from alsalvage.rulelog import rule_log
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
+limit_threads(sm.threads)
 KEYS = (
     "window_days",
     "egfr_equation",

@@ -1,16 +1,19 @@
 """Rule derive_responses: ADRS (hematologic/organ responses, hematologic progression)."""
 
 from alsalvage.csvout import write_dataset
+from alsalvage.derive_common import limit_threads
 from alsalvage.responses import check_inputs, derive_adrs, read_inputs
 from alsalvage.rulelog import rule_log
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
+limit_threads(sm.threads)
 with rule_log(sm.log[0], "derive_responses", sm.input) as log:
     files = {"adsl": sm.input.adsl, "outcomes": sm.input.outcomes, "labs": sm.input.labs}
     tables = read_inputs(files)
     check_inputs(tables["adsl"], tables["outcomes"], tables["labs"], files)
     params = {k: dict(sm.params[k]) for k in ("hematologic", "cardiac", "renal", "liver", "egfr")}
-    adrs, warnings = derive_adrs(tables["adsl"], tables["outcomes"], tables["labs"], params)
+    # popped: derive_adrs holds the only reference and frees the raw labs once encoded
+    adrs, warnings = derive_adrs(tables.pop("adsl"), tables.pop("outcomes"), tables.pop("labs"), params)
     for w in warnings:
         log.warning(w)
     # derive_adrs returns the rows sorted by USUBJID, PARAMCD, ADT: no second sort

@@ -37,6 +37,7 @@ from .derive_common import (
     last_in_window,
     months,
     outcomes_adam,
+    sort_stable,
 )
 from .egfr import baseline_egfr
 
@@ -101,7 +102,7 @@ def age_years(birth: pd.Series, at: pd.Series) -> pd.Series:
 
 def index_dates(cycles: pd.DataFrame) -> pd.DataFrame:
     """patient_id, index_date = start of the first salvage cycle (cycle 1 day 1)."""
-    first = cycles.sort_values(["patient_id", "cycle"], kind="mergesort").groupby("patient_id").head(1)
+    first = sort_stable(cycles, ["patient_id", "cycle"]).groupby("patient_id").head(1)
     return first[["patient_id", "start_date"]].rename(columns={"start_date": "index_date"}).reset_index(drop=True)
 
 
@@ -122,14 +123,14 @@ def check_inputs(tables: Mapping[str, pd.DataFrame], files: Mapping[str, str] | 
         raise DerivationError(RULE, problems)
     known = set(tables["patients"]["patient_id"])
     for name in ("therapy_lines", "salvage_cycles", "outcomes", "labs"):
-        df = tables[name].reset_index(drop=True)
-        if set(pd.unique(df["patient_id"])) <= known:
+        pid = tables[name]["patient_id"]  # no copy of the (long) table: positions only
+        if _distinct(pid) <= known:
             continue
-        bad = df.index[~df["patient_id"].isin(known)]
+        bad = np.flatnonzero(~pid.isin(known).to_numpy())
         for i in bad[:20]:
             problems.append(
                 f"file {files.get(name, name)}: row {i + 1} column 'patient_id': "
-                f"'{df.at[i, 'patient_id']}' is not in patients"
+                f"'{pid.iloc[i]}' is not in patients"
             )
         if len(bad) > 20:
             problems.append(f"file {files.get(name, name)}: {len(bad) - 20} more unknown patient_id rows")
@@ -144,6 +145,26 @@ def check_inputs(tables: Mapping[str, pd.DataFrame], files: Mapping[str, str] | 
         raise DerivationError(RULE, problems)
 
 
+def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize`` of a column (codes, distinct values; code -1 = missing); a
+    categorical column gives its own codes and categories (no hashing of the rows)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy().astype("int64"), values.cat.categories
+    return pd.factorize(values)
+
+
+def _distinct(values: pd.Series) -> set:
+    """The distinct values of a column as a set (NaN included when a value is missing)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        used = np.bincount(codes[codes >= 0], minlength=len(values.cat.categories)) > 0
+        out = set(values.cat.categories[used])
+        if (codes < 0).any():
+            out.add(np.nan)
+        return out
+    return set(pd.unique(values))
+
+
 def canonical_unit_problems(labs: pd.DataFrame, file: str, rule: str = RULE) -> list[str]:
     """Derivations read canonical units only (converted at validation): report every lab
     row whose unit is not the canonical unit of its analyte (a table that skipped validation)."""
@@ -152,13 +173,14 @@ def canonical_unit_problems(labs: pd.DataFrame, file: str, rule: str = RULE) -> 
     canon = {k: a.canonical_unit for k, a in ANALYTES.items()}
     # compare on the distinct (analyte, unit) pairs (cheap on millions of rows, also on
     # categorical columns), then locate the rows of the bad pairs; code -1 = missing
-    a_codes, a_uni = pd.factorize(labs["analyte"])
-    u_codes, u_uni = pd.factorize(labs["unit"])
+    a_codes, a_uni = _codes(labs["analyte"])
+    u_codes, u_uni = _codes(labs["unit"])
     a_names = np.append(np.asarray(a_uni, dtype=object), None)
     u_names = np.append(np.asarray(u_uni, dtype=object), "")
     base = len(u_names)
     pair = (a_codes.astype("int64") + 1) * base + (u_codes + 1)
-    bad_pairs = [p for p in np.unique(pair) if canon.get(a_names[p // base - 1]) != u_names[p % base - 1]]
+    seen = np.flatnonzero(np.bincount(pair, minlength=len(a_names) * base))
+    bad_pairs = [p for p in seen if canon.get(a_names[p // base - 1]) != u_names[p % base - 1]]
     if not bad_pairs:
         return []
     bad = np.flatnonzero(np.isin(pair, bad_pairs))
@@ -209,7 +231,7 @@ def _prior_therapy(lines: pd.DataFrame, index: pd.DataFrame, days_per_month: flo
 
 def _exposure(cycles: pd.DataFrame) -> pd.DataFrame:
     """Lenalidomide doses over the cycles actually dosed (> 0 mg)."""
-    dosed = cycles[cycles["lenalidomide_mg"] > 0].sort_values(["patient_id", "cycle"], kind="mergesort")
+    dosed = sort_stable(cycles[cycles["lenalidomide_mg"] > 0], ["patient_id", "cycle"])
     return (
         dosed.groupby("patient_id")["lenalidomide_mg"]
         .agg(LENSTDOS="first", LENMDDOS="median", LENMXDOS="max", NCYCLES="size")

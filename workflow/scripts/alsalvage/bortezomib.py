@@ -24,7 +24,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .derive_common import days_between
+from .derive_common import days_between, sort_stable
 
 RESPONDED = ("CR", "VGPR", "PR")
 NO_RESPONSE = ("NR", "NE")
@@ -33,7 +33,10 @@ _BORTEZOMIB = r"(?:^|;)\s*bortezomib\s*(?:;|$)"
 
 def contains_bortezomib(agents: pd.Series) -> pd.Series:
     """True where the ';'-separated agent list names bortezomib (case-insensitive)."""
-    return agents.fillna("").str.lower().str.contains(_BORTEZOMIB, regex=True)
+    # the regimens repeat: match each distinct agent list once, then broadcast
+    codes, uniq = pd.factorize(agents.fillna(""))
+    hit = pd.Series(uniq, dtype=object).str.lower().str.contains(_BORTEZOMIB, regex=True).to_numpy(dtype=bool)
+    return pd.Series(hit[codes] if len(codes) else np.zeros(0, dtype=bool), index=agents.index)
 
 
 def prior_lines(lines: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
@@ -45,7 +48,7 @@ def prior_lines(lines: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
 def bortezomib_categories(lines: pd.DataFrame, index: pd.DataFrame, cfg: Mapping) -> pd.DataFrame:
     """One row per patient of ``index`` (patient_id, index_date): BORTEXP, BORTGRP,
     BORTR60, BORTPDIM, BORTLINE, BORTLDDT (last dose), BORTPDDT (progression date used)."""
-    prior = prior_lines(lines, index).sort_values(["patient_id", "line"], kind="mergesort")
+    prior = sort_stable(prior_lines(lines, index), ["patient_id", "line"])
     # next line's start (within the prior lines), else the index date
     prior["next_start"] = prior.groupby("patient_id")["start_date"].shift(-1)
     prior["next_start"] = prior["next_start"].fillna(prior["index_date"])

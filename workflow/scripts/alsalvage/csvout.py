@@ -17,11 +17,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from .derive_common import CSV_DATE_FORMAT, CSV_FLOAT_FORMAT
 
 
 def _arrow_column(s: pd.Series) -> pa.Array:
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype(object)
     if pd.api.types.is_datetime64_any_dtype(s):
         days = s.to_numpy().astype("datetime64[D]")
         return pa.array(days, type=pa.date32(), mask=s.isna().to_numpy())
@@ -36,11 +39,62 @@ def _arrow_column(s: pd.Series) -> pa.Array:
     return pa.array(s, from_pandas=True, type=pa.string())
 
 
-def write_csv(df: pd.DataFrame, path: str | Path) -> None:
-    """Write ``df`` (already sorted) as CSV in the derive_common format."""
+def _text_categoricals(df: pd.DataFrame) -> list[str]:
+    return [
+        c
+        for c in df.columns
+        if isinstance(df[c].dtype, pd.CategoricalDtype)
+        and all(isinstance(v, str) for v in df[c].cat.categories)
+    ]
+
+
+def to_arrow(df: pd.DataFrame) -> pa.Table:
+    """``pa.Table.from_pandas(df, preserve_index=False)`` with every categorical text
+    column taken as its object-dtype equivalent (same types, values and pandas
+    metadata, hence the same Parquet bytes) without one Python string per row: the
+    Arrow dictionary is decoded instead. Schema and metadata come from a sample
+    holding the first non-missing value of every column (an all-missing text column
+    is Arrow type null, as pandas gives it)."""
+    cats = _text_categoricals(df)
+    as_object = {c: object for c in cats}
+    if not cats or not len(df) or df.columns.has_duplicates:
+        return pa.Table.from_pandas(df.astype(as_object), preserve_index=False)
+    first = {0}
+    for c in df.columns:
+        valid = df[c].notna().to_numpy()
+        if valid.any():
+            first.add(int(valid.argmax()))
+    sample = df.iloc[sorted(first)].astype(as_object)
+    schema = pa.Table.from_pandas(sample, preserve_index=False).schema
+    rest = pa.Table.from_pandas(df.drop(columns=cats), preserve_index=False)
+    arrays = []
+    for field in schema:
+        if field.name not in cats:
+            arrays.append(rest.column(field.name))
+        elif pa.types.is_null(field.type):
+            arrays.append(pa.nulls(len(df)))
+        else:
+            arrays.append(pa.array(df[field.name].array, from_pandas=True).cast(field.type))
+    if any(a.type != f.type for a, f in zip(arrays, schema)):
+        return pa.Table.from_pandas(df.astype(as_object), preserve_index=False)
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def write_csv(df: pd.DataFrame, path: str | Path, table: pa.Table | None = None) -> None:
+    """Write ``df`` (already sorted) as CSV in the derive_common format. ``table``, when
+    given, is ``pa.Table.from_pandas(df, preserve_index=False)``: its text columns are
+    reused instead of converting the Python strings to Arrow a second time."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
-        table = pa.table({c: _arrow_column(df[c]) for c in df.columns})
+        cols = {}
+        for c in df.columns:
+            done = table.column(c) if table is not None and c in table.column_names else None
+            text = pd.api.types.is_object_dtype(df[c]) or isinstance(df[c].dtype, pd.CategoricalDtype)
+            if done is not None and text and pa.types.is_string(done.type):
+                cols[c] = done
+            else:
+                cols[c] = _arrow_column(df[c])
+        table = pa.table(cols)
         header = ",".join(map(str, df.columns))
         if any(ch in header for ch in '"\r\n'):
             raise pa.ArrowInvalid("header needs quoting")
@@ -61,10 +115,18 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
 
 def write_dataset(df: pd.DataFrame, csv_path, parquet_path, sort_by: Iterable[str]) -> pd.DataFrame:
     """Same contract as ``derive_common.write_dataset`` with the fast CSV writer; an
-    empty ``sort_by`` keeps the row order of ``df`` (already sorted by the caller)."""
+    empty ``sort_by`` keeps the row order of ``df`` (already sorted by the caller).
+
+    The frame is converted to Arrow once (exactly as ``DataFrame.to_parquet`` does,
+    so the Parquet bytes are the same) and the CSV reuses its text columns."""
     sort_by = list(sort_by)
     out = df.sort_values(sort_by, kind="mergesort").reset_index(drop=True) if sort_by else df
-    write_csv(out, csv_path)
     Path(parquet_path).parent.mkdir(parents=True, exist_ok=True)
-    out.to_parquet(parquet_path, index=False, engine="pyarrow", compression="snappy")
+    if out.attrs:  # pandas adds the attrs to the Parquet metadata: let it do so
+        write_csv(out, csv_path)
+        out.to_parquet(parquet_path, index=False, engine="pyarrow", compression="snappy")
+        return out
+    table = to_arrow(out)
+    write_csv(out, csv_path, table)
+    pq.write_table(table, parquet_path, compression="snappy")
     return out

@@ -16,6 +16,7 @@ Stable API (other stages import it):
 - ``days_between(start, end)``        float days (NaN when either is missing)
 - ``months(days, days_per_month)``    days / days_per_month
 - ``write_dataset(df, csv_path, parquet_path, sort_by)``
+- ``limit_threads(threads)``          Arrow's thread pool sized to the rule's threads
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 # Deterministic text form of floats in the CSV exports: 10 significant digits is
@@ -71,6 +73,13 @@ def outcomes_adam(outcomes: pd.DataFrame) -> pd.DataFrame:
     return outcomes.rename(columns=OUTCOME_COLUMNS)[list(OUTCOME_COLUMNS.values())]
 
 
+def limit_threads(threads: int) -> None:
+    """Run Arrow's compute/read/write pool on the rule's ``threads`` (1 for the derive
+    rules). Arrow otherwise starts one thread per core; on the shared 2-core machine
+    that oversubscription cost derive_responses ~20% more CPU at 100,000 patients."""
+    pa.set_cpu_count(max(1, int(threads)))
+
+
 def require_columns(df: pd.DataFrame, columns: Iterable[str], file: str, rule: str = "") -> list[str]:
     """One problem string per column of ``columns`` that ``df`` lacks."""
     need = f" (needed by rule {rule})" if rule else ""
@@ -99,7 +108,7 @@ def read_validated(
             problems.append(f"file {path}: not found")
             continue
         if name in categorical:
-            df = pq.read_table(path).to_pandas(strings_to_categorical=True)
+            df = read_categorical(path)
         else:
             df = pd.read_parquet(path)
         tables[name] = df
@@ -108,6 +117,53 @@ def read_validated(
     if problems:
         raise DerivationError(rule, problems)
     return tables
+
+
+def read_categorical(path: str | Path, columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """A Parquet table with its text columns as pandas categoricals. The text columns
+    are decoded straight to Arrow dictionaries (no Python string per row): on the
+    14.5 M-row labs table of a 100,000-patient cohort 1.5 s CPU instead of 5.3 s."""
+    schema = pq.read_schema(path)
+    columns = None if columns is None else [c for c in columns if c in schema.names]
+    text = [
+        f.name
+        for f in schema
+        if (columns is None or f.name in columns) and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+    ]
+    table = pq.read_table(path, columns=columns, read_dictionary=text)
+    return table.to_pandas(strings_to_categorical=True)
+
+
+def sort_stable(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``df.sort_values(columns, kind="mergesort")``; the sort is skipped (a copy with
+    the same rows, order and index) when the rows are already in that order, as
+    validated tables are."""
+    if is_sorted_by(df, columns):
+        return df.copy()
+    return df.sort_values(columns, kind="mergesort")
+
+
+def is_sorted_by(df: pd.DataFrame, columns: list[str]) -> bool:
+    """True when the rows are in ascending order of ``columns`` (ties allowed). Only
+    decided for plain NumPy columns without missing values; otherwise False."""
+    n = len(df)
+    if n < 2:
+        return True
+    decided = np.zeros(n - 1, dtype=bool)  # an earlier key already orders the pair
+    tied = np.ones(n - 1, dtype=bool)  # all keys so far equal
+    for c in columns:
+        s = df[c]
+        if not isinstance(s.dtype, np.dtype) or s.isna().any():
+            return False
+        v = s.to_numpy()
+        try:
+            less = v[:-1] < v[1:]
+            equal = v[:-1] == v[1:]
+        except TypeError:
+            return False
+        decided |= tied & less
+        tied &= equal
+    return bool(np.all(decided | tied))
 
 
 def days_between(start, end) -> pd.Series | np.ndarray:

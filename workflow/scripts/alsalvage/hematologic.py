@@ -133,17 +133,87 @@ def window_ends(
     return win, prg
 
 
+def _sorted_by_patient_date(pid: np.ndarray, date: np.ndarray) -> bool:
+    """True when the rows are already in (patient, date) order (a stable sort would
+    leave them as they are). Only decided for integer patient codes and datetime64
+    dates without NaT; anything else counts as unsorted."""
+    if not (np.issubdtype(pid.dtype, np.integer) and np.issubdtype(date.dtype, np.datetime64)):
+        return False
+    if len(pid) < 2:
+        return True
+    if np.isnat(date).any():
+        return False
+    same = pid[1:] == pid[:-1]
+    return bool(np.all((pid[1:] > pid[:-1]) | (same & (date[1:] >= date[:-1]))))
+
+
+def renumber(df: pd.DataFrame) -> pd.DataFrame:
+    """``df.reset_index(drop=True)`` without copying the columns (used on frames just
+    made by a selection, merge or sort, which nothing else holds)."""
+    return df.set_axis(pd.RangeIndex(len(df)), axis=0, copy=False)
+
+
+def attach(left: pd.DataFrame, right: pd.DataFrame, key: str = "USUBJID") -> pd.DataFrame:
+    """``left.merge(right, on=key, how="inner", validate="many_to_one")``: the rows of
+    ``left`` whose key is in ``right`` (in the order of ``left``) with the columns of
+    ``right`` added. With integer patient codes this is a positional lookup (no
+    hashing of the long side); otherwise, or when a key repeats, pandas merges."""
+    lk, rk = left[key].to_numpy(), right[key].to_numpy()
+    overlap = (set(left.columns) & set(right.columns)) - {key}
+    ints = np.issubdtype(lk.dtype, np.integer) and rk.dtype == lk.dtype
+    if overlap or not ints or not len(rk) or not len(lk) or rk.min() < 0 or lk.min() < 0:
+        return left.merge(right, on=key, how="inner", validate="many_to_one")
+    size = int(max(lk.max(), rk.max())) + 1
+    if size > 4 * (len(lk) + len(rk)) + 1024:
+        return left.merge(right, on=key, how="inner", validate="many_to_one")
+    pos = np.full(size, -1, dtype="int64")
+    pos[rk] = np.arange(len(rk))
+    if np.count_nonzero(pos >= 0) != len(rk):  # a repeated key: let pandas report it
+        return left.merge(right, on=key, how="inner", validate="many_to_one")
+    at = pos[lk]
+    keep = at >= 0
+    lsel = left if keep.all() else left[keep]
+    rsel = right.drop(columns=key).take(at[keep])
+    out = pd.concat([renumber(lsel), renumber(rsel)], axis=1, copy=False)
+    return out
+
+
+def sort_patient_date(df: pd.DataFrame, pid_col: str = "USUBJID", date_col: str = "ADT") -> pd.DataFrame:
+    """``df.sort_values([pid_col, date_col], kind="mergesort")``, skipped (same rows,
+    same order, same index) when the rows are already in that order."""
+    if _sorted_by_patient_date(df[pid_col].to_numpy(), df[date_col].to_numpy()):
+        return df
+    return df.sort_values([pid_col, date_col], kind="mergesort")
+
+
+def _member(values: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """``np.isin(values, allowed)``; for small non-negative integer codes a lookup table."""
+    ints = np.issubdtype(values.dtype, np.integer) and np.issubdtype(allowed.dtype, np.integer)
+    if ints and len(values) and len(allowed) and values.min() >= 0 and allowed.min() >= 0:
+        size = int(max(values.max(), allowed.max())) + 1
+        if size <= 4 * (len(values) + len(allowed)) + 1024:
+            table = np.zeros(size, dtype=bool)
+            table[allowed] = True
+            return table[values]
+    return pd.Series(values).isin(allowed).to_numpy()
+
+
 def wide_labs(labs: pd.DataFrame, analytes, patients=None) -> pd.DataFrame:
     """One row per (patient_id, date) with one column per analyte (NaN when not measured).
 
     Rows come sorted by patient and date. The validated key (patient_id, date, analyte)
     is unique, so no aggregation is involved (a duplicate would keep the last row)."""
     analytes = list(analytes)
-    lab = labs[labs["analyte"].isin(analytes)]
+    keep = labs["analyte"].isin(analytes).to_numpy()
     if patients is not None:
-        lab = lab[lab["patient_id"].isin(patients)]
-    lab = lab.sort_values(["patient_id", "date"], kind="mergesort")
+        keep &= _member(labs["patient_id"].to_numpy(), np.asarray(patients))
+    # one selection of the four columns used (the long table is not copied whole)
+    lab = pd.DataFrame({c: labs[c].to_numpy()[keep] for c in ("patient_id", "date", "value")})
+    lab["analyte"] = labs["analyte"].array[keep]
     pid, date = lab["patient_id"].to_numpy(), lab["date"].to_numpy()
+    if not _sorted_by_patient_date(pid, date):  # validated labs come sorted: no re-sort
+        lab = lab.sort_values(["patient_id", "date"], kind="mergesort")
+        pid, date = lab["patient_id"].to_numpy(), lab["date"].to_numpy()
     new_row = np.ones(len(lab), dtype=bool)
     new_row[1:] = (pid[1:] != pid[:-1]) | (date[1:] != date[:-1])
     row = np.cumsum(new_row) - 1
@@ -175,21 +245,22 @@ def assessments(labs: pd.DataFrame, base: pd.DataFrame, params: Mapping) -> pd.D
             "serum_mprotein": "SMPROT",
             "urine_mprotein": "UMPROT",
         }
-    ).merge(base, on="USUBJID", how="inner", validate="many_to_one")
-    a = a[a["ADT"] > a["TRTSDT"]].reset_index(drop=True)
+    )
+    a = attach(a, base)
+    a = renumber(a[a["ADT"] > a["TRTSDT"]])
     a = pd.concat([a, flc_measures(a["KAPPA"], a["LAMBDA"], a["ISOTYPE"])], axis=1)
     a["AVALC"] = classify(a, params)
     a["AVAL"] = category_rank(a["AVALC"], params)
     a["ANL01FL"] = np.where(a["ADT"] <= a["WINEND"], "Y", "N")
     a["INPRG"] = a["ADT"] <= a["PRGEND"]
-    return a.sort_values(["USUBJID", "ADT"], kind="mergesort").reset_index(drop=True)
+    return renumber(sort_patient_date(a))
 
 
 def _first_rows_of_best(rows: pd.DataFrame, key: str = "USUBJID") -> pd.DataFrame:
     """Per patient, the earliest row with the highest AVAL."""
     best = rows.groupby(key)["AVAL"].transform("max")
     hit = rows[rows["AVAL"] == best]
-    return hit.sort_values([key, "ADT"], kind="mergesort").groupby(key).head(1)
+    return sort_patient_date(hit, key).groupby(key).head(1)
 
 
 def best_response(a: pd.DataFrame, base: pd.DataFrame) -> pd.DataFrame:
@@ -228,7 +299,7 @@ def progression(a: pd.DataFrame, params: Mapping) -> pd.DataFrame:
     rise% above its nadir and > the iFLC floor. Only assessments within the
     progression look-out count. Returns ``a`` (those rows) with a PROG column.
     """
-    a = a[a["INPRG"]].sort_values(["USUBJID", "ADT"], kind="mergesort").reset_index(drop=True)
+    a = sort_patient_date(a[a["INPRG"]]).reset_index(drop=True)
     g = a["USUBJID"]
     prev_best = a.groupby(g, sort=False)["AVAL"].cummax().groupby(g, sort=False).shift(1)
     prev_best = prev_best.to_numpy(dtype="float64")

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .egfr import ckd_epi
-from .hematologic import pct_change, wide_labs
+from .hematologic import attach, pct_change, renumber, sort_patient_date, wide_labs
 
 RANK = {"RESP": 2, "STABLE": 1, "NR": 1, "PROG": 0}
 CARD_ANALYTES = ("ntprobnp", "nyha", "ctnt", "hs_ctnt", "ctni", "lvef")
@@ -37,12 +37,25 @@ def _call(resp, prog) -> np.ndarray:
 
 
 def age_at(birth, date) -> np.ndarray:
-    """Completed years of age at ``date`` (floor)."""
-    b = pd.to_datetime(pd.Series(birth)).reset_index(drop=True)
-    d = pd.to_datetime(pd.Series(date)).reset_index(drop=True)
-    years = d.dt.year - b.dt.year
-    before = (d.dt.month < b.dt.month) | ((d.dt.month == b.dt.month) & (d.dt.day < b.dt.day))
-    return _f(years - before.astype("float64"))
+    """Completed years of age at ``date`` (floor); NaN when either date is missing.
+    NumPy calendar fields (year, month, day) instead of the pandas ``.dt`` accessors."""
+    b = pd.to_datetime(pd.Series(birth)).to_numpy(dtype="datetime64[ns]")
+    d = pd.to_datetime(pd.Series(date)).to_numpy(dtype="datetime64[ns]")
+    by, bm, bd = _ymd(b)
+    dy, dm, dd = _ymd(d)
+    before = (dm < bm) | ((dm == bm) & (dd < bd))
+    years = (dy - by - before).astype("float64")
+    years[np.isnat(b) | np.isnat(d)] = np.nan
+    return years
+
+
+def _ymd(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Year, month (1-12) and day (1-31) of datetime64 values (garbage where NaT)."""
+    month = v.astype("datetime64[M]")
+    year = v.astype("datetime64[Y]").astype("int64") + 1970
+    mon = month.astype("int64") % 12 + 1
+    day = (v.astype("datetime64[D]") - month.astype("datetime64[D]")).astype("int64") + 1
+    return year, mon, day
 
 
 # ----------------------------------------------------------------------------- eGFR
@@ -51,19 +64,21 @@ def followup_egfr(labs: pd.DataFrame, base: pd.DataFrame, equation: str) -> pd.D
     reported value when present, else CKD-EPI (``equation``) from creatinine, sex and
     age at that date. Columns USUBJID, ADT, EGFR, EGFRFALL (% fall from EGFRBL)."""
     w = wide_labs(labs, ("egfr", "creatinine"), patients=base["USUBJID"])
-    w = w.rename(columns={"patient_id": "USUBJID", "date": "ADT"}).merge(
-        base[["USUBJID", "TRTSDT", "SEX", "BRTHDT", "EGFRBL"]], on="USUBJID", how="inner"
-    )
-    w = w[w["ADT"] > w["TRTSDT"]].reset_index(drop=True)
+    w = w.rename(columns={"patient_id": "USUBJID", "date": "ADT"})
+    w = attach(w, base[["USUBJID", "TRTSDT", "SEX", "BRTHDT", "EGFRBL"]])
+    w = renumber(w[w["ADT"] > w["TRTSDT"]])
     computed = ckd_epi(w["creatinine"], age_at(w["BRTHDT"], w["ADT"]), w["SEX"], equation)
     w["EGFR"] = np.where(w["egfr"].notna(), _f(w["egfr"]), computed)
     w["EGFRFALL"] = -pct_change(w["EGFR"], w["EGFRBL"])
     w = w[w["EGFR"].notna()]
-    return w[["USUBJID", "ADT", "EGFR", "EGFRFALL"]].reset_index(drop=True)
+    return renumber(w[["USUBJID", "ADT", "EGFR", "EGFRFALL"]])
 
 
 def _asof(left: pd.DataFrame, right: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     """For each (USUBJID, ADT) of ``left``, the last row of ``right`` dated on or before ADT."""
+    fast = _asof_codes(left, right, cols)
+    if fast is not None:
+        return fast
     order = left.index
     lft = left.assign(_row=np.arange(len(left))).sort_values("ADT", kind="mergesort")
     rgt = right.rename(columns={"ADT": "_RDT"}).sort_values("_RDT", kind="mergesort")
@@ -77,6 +92,43 @@ def _asof(left: pd.DataFrame, right: pd.DataFrame, cols: list[str]) -> pd.DataFr
     )
     m = m.sort_values("_row").set_index(order)
     return m[cols]
+
+
+def _asof_codes(left: pd.DataFrame, right: pd.DataFrame, cols: list[str]) -> pd.DataFrame | None:
+    """``_asof`` by one binary search on a (patient code, date rank) key: the same rows
+    as ``pd.merge_asof(..., by="USUBJID", direction="backward")`` (among right rows on
+    the same date the last one wins), without its two global sorts. Only for integer
+    patient codes, dates without NaT and float value columns; None otherwise."""
+    lu, la = left["USUBJID"].to_numpy(), left["ADT"].to_numpy()
+    ru, ra = right["USUBJID"].to_numpy(), right["ADT"].to_numpy()
+    ok_types = (
+        all(np.issubdtype(u.dtype, np.integer) for u in (lu, ru))
+        and all(np.issubdtype(d.dtype, np.datetime64) and d.dtype == la.dtype for d in (la, ra))
+        and all(np.issubdtype(right[c].dtype, np.floating) for c in cols)
+    )
+    if not ok_types or np.isnat(la).any() or np.isnat(ra).any():
+        return None
+    out = pd.DataFrame({c: np.full(len(left), np.nan, dtype=right[c].dtype) for c in cols}, index=left.index)
+    if not len(left) or not len(right):
+        return out
+    dates, rank = np.unique(np.concatenate([la, ra]).view("int64"), return_inverse=True)
+    rank = rank.reshape(-1)
+    width = len(dates)
+    lo = min(int(lu.min()), int(ru.min()))
+    hi = max(int(lu.max()), int(ru.max()))
+    if lo < 0 or (hi + 1) * width >= 2**62:
+        return None
+    lkey = lu.astype("int64") * width + rank[: len(la)]
+    rkey = ru.astype("int64") * width + rank[len(la) :]
+    order = np.argsort(rkey, kind="stable")
+    pos = np.searchsorted(rkey[order], lkey, side="right") - 1
+    found = pos >= 0
+    row = order[np.where(found, pos, 0)]
+    found &= ru[row] == lu
+    for c in cols:
+        vals = right[c].to_numpy()
+        out[c] = np.where(found, vals[row], np.nan).astype(right[c].dtype)
+    return out
 
 
 # -------------------------------------------------------------------------- cardiac
@@ -103,8 +155,8 @@ def cardiac_calls(labs: pd.DataFrame, base: pd.DataFrame, egfr: pd.DataFrame, pa
     cols = ["USUBJID", "TRTSDT", "TRTEDT", "NTPROBL", "NYHABL", *TROPONINS.values(), "LVEFBL", "DIALDT", "WINEND"]
     ev = base.loc[cardiac_evaluable(base, params), cols]
     w = wide_labs(labs, CARD_ANALYTES, patients=ev["USUBJID"])
-    a = w.rename(columns={"patient_id": "USUBJID", "date": "ADT"}).merge(ev, on="USUBJID", how="inner")
-    a = a[a["ADT"] > a["TRTSDT"]].reset_index(drop=True)
+    a = attach(w.rename(columns={"patient_id": "USUBJID", "date": "ADT"}), ev)
+    a = renumber(a[a["ADT"] > a["TRTSDT"]])
     nt, ntbl = _f(a["ntprobnp"]), _f(a["NTPROBL"])
     change = nt - ntbl
     pct = pct_change(nt, ntbl)
@@ -157,8 +209,8 @@ def renal_calls(labs: pd.DataFrame, base: pd.DataFrame, egfr: pd.DataFrame, para
         d = ev.loc[ev["DIALDT"].notna(), ["USUBJID", "DIALDT"]].rename(columns={"DIALDT": "ADT"})
         dates.append(d)
     keys = pd.concat(dates, ignore_index=True).drop_duplicates()
-    a = keys.merge(w, on=["USUBJID", "ADT"], how="left").merge(ev, on="USUBJID", how="inner")
-    a = a[a["ADT"] > a["TRTSDT"]].sort_values(["USUBJID", "ADT"], kind="mergesort").reset_index(drop=True)
+    a = attach(keys.merge(w, on=["USUBJID", "ADT"], how="left"), ev)
+    a = renumber(sort_patient_date(a[a["ADT"] > a["TRTSDT"]]))
     fall_egfr = _f(_asof(a[["USUBJID", "ADT"]], egfr, ["EGFRFALL"])["EGFRFALL"])
     on_dial = (a["DIALDT"].notna() & (a["DIALDT"] <= a["ADT"])).to_numpy()
     prot = _f(a["proteinuria_24h"])
@@ -186,9 +238,9 @@ def liver_calls(labs: pd.DataFrame, base: pd.DataFrame, params: Mapping) -> pd.D
     progression_rise_pct % above its lowest value so far (baseline included)."""
     ev = base.loc[liver_evaluable(base, params), ["USUBJID", "TRTSDT", "ALPBL", "WINEND"]]
     w = wide_labs(labs, ("alp",), patients=ev["USUBJID"]).rename(columns={"patient_id": "USUBJID", "date": "ADT"})
-    a = w.merge(ev, on="USUBJID", how="inner")
+    a = attach(w, ev)
     a = a[(a["ADT"] > a["TRTSDT"]) & a["alp"].notna()]
-    a = a.sort_values(["USUBJID", "ADT"], kind="mergesort").reset_index(drop=True)
+    a = renumber(sort_patient_date(a))
     g = a["USUBJID"]
     prev_low = a.groupby(g, sort=False)["alp"].cummin().groupby(g, sort=False).shift(1)
     nadir = np.fmin(_f(prev_low), _f(a["ALPBL"]))
@@ -209,7 +261,7 @@ def _finish(a: pd.DataFrame, paramcd: str) -> pd.DataFrame:
         if c not in a.columns:
             a[c] = np.nan
     cols = ["USUBJID", "PARAMCD", "AVALC", "AVAL", "ADT", "EVALFL", "ANL01FL", "IMIDFL", "EGFRFLFL"]
-    return a[cols].sort_values(["USUBJID", "ADT"], kind="mergesort").reset_index(drop=True)
+    return renumber(sort_patient_date(a[cols]))
 
 
 def best_organ(calls: pd.DataFrame, base: pd.DataFrame, evaluable, paramcd: str) -> pd.DataFrame:
