@@ -222,6 +222,9 @@ def test_missing_result_is_reported_not_hidden(tmp_path):
         (0, 30, {0}),
         (50, 4, {2}),
         (13, 8, {1}),  # 1/8 = 12.5% rounds half up to 13
+        (13, 200, {25, 26}),  # 25/200 = 12.5% -> 13, 26/200 = 13%, 27/200 = 13.5% -> 14
+        (100, 7, {7}),  # 6/7 = 85.7%
+        (57, 100_000, set(range(56_500, 57_500))),  # 56.5% -> 57 up to 57.499%; 57.5% -> 58
     ],
 )
 def test_feasible_counts_by_hand(pct, denominator, expected):

@@ -190,15 +190,18 @@ def methods_used(recs: dict) -> list[str]:
 
 
 def _feasible_counts(pct: float, denominator: int) -> set[int]:
-    """Counts k in 0..denominator whose percentage rounds (half up) to the published one."""
+    """Counts k in 0..denominator whose percentage rounds (half up) to the published one.
+
+    100 k / d rounds half up to the integer P exactly when P - 1/2 <= 100 k / d < P + 1/2,
+    i.e. (2P - 1) d <= 200 k < (2P + 1) d: integer arithmetic, so the set is read off
+    directly instead of testing every k (a registry denominator is 100,000)."""
     if not denominator:
         return set()
-    target = Decimal(repr(float(pct)))
-    return {
-        k
-        for k in range(int(denominator) + 1)
-        if round_half_up(float(Decimal(k) * 100 / Decimal(int(denominator))), 0) == target.quantize(Decimal(1))
-    }
+    d = int(denominator)
+    target = int(Decimal(repr(float(pct))).quantize(Decimal(1)))
+    low = max(0, -((1 - 2 * target) * d // 200))  # ceil((2P - 1) d / 200)
+    high = min(d, ((2 * target + 1) * d - 1) // 200)  # largest k with 200 k < (2P + 1) d
+    return set(range(low, high + 1))
 
 
 def _sums_possible(parts: list[set[int]], targets: set[int]) -> bool:
