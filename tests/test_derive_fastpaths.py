@@ -114,19 +114,8 @@ def test_renumber_equals_reset_index():
     assert hem.renumber(sub).equals(sub.reset_index(drop=True))
 
 
-def _merge_asof_reference(left, right, cols):
-    order = left.index
-    lft = left.assign(_row=np.arange(len(left))).sort_values("ADT", kind="mergesort")
-    rgt = right.rename(columns={"ADT": "_RDT"}).sort_values("_RDT", kind="mergesort")
-    m = pd.merge_asof(
-        lft[["_row", "USUBJID", "ADT"]],
-        rgt[["USUBJID", "_RDT", *cols]],
-        left_on="ADT",
-        right_on="_RDT",
-        by="USUBJID",
-        direction="backward",
-    )
-    return m.sort_values("_row").set_index(order)[cols]
+# the reference: pandas merge_asof, the general path of organ._asof
+_merge_asof_reference = organ._asof_merge
 
 
 def test_asof_codes_equals_merge_asof():

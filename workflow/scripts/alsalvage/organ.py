@@ -77,8 +77,11 @@ def followup_egfr(labs: pd.DataFrame, base: pd.DataFrame, equation: str) -> pd.D
 def _asof(left: pd.DataFrame, right: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     """For each (USUBJID, ADT) of ``left``, the last row of ``right`` dated on or before ADT."""
     fast = _asof_codes(left, right, cols)
-    if fast is not None:
-        return fast
+    return fast if fast is not None else _asof_merge(left, right, cols)
+
+
+def _asof_merge(left: pd.DataFrame, right: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """``_asof`` by pandas ``merge_asof`` (the general path, and the reference of the fast one)."""
     order = left.index
     lft = left.assign(_row=np.arange(len(left))).sort_values("ADT", kind="mergesort")
     rgt = right.rename(columns={"ADT": "_RDT"}).sort_values("_RDT", kind="mergesort")
