@@ -158,3 +158,52 @@ def test_bad_survival_input_is_rejected():
         S.km([1, 2], [1, 3])
     with pytest.raises(ValueError):
         S.aalen_johansen([1, 2], [1, 5], seed=1)
+
+
+@pytest.mark.parametrize(
+    "times, x, expected",
+    [
+        # beta = 0, all deaths, no ties: xbar(t) is the plain mean of x over the risk set
+        # t=1: {0,1,0} -> 1/3; t=2: {1,0} -> 1/2; t=3: {0} -> 0
+        ([1, 2, 3], [0, 1, 0], [-1 / 3, 1 / 2, 0.0]),
+        # two deaths tied at t=1 (Efron): S0_R=3, S1_R=1, S0_D=2, S1_D=1;
+        # l=0: 1/3, l=1: (1 - 1/2) / (3 - 1) = 1/4; xbar = (1/3 + 1/4) / 2 = 7/24
+        ([1, 1, 2], [0, 1, 0], [-7 / 24, 17 / 24, 0.0]),
+    ],
+)
+def test_schoenfeld_residuals_by_hand(times, x, expected):
+    X = np.array(x, dtype=float)[:, None]
+    n = len(times)
+    got = S.schoenfeld_residuals(X, np.array(times, float), np.ones(n, bool), np.ones(n), np.zeros(1))
+    assert got[:, 0] == pytest.approx(expected, abs=1e-15)
+
+
+def test_schoenfeld_residuals_skip_censored_rows_but_keep_them_at_risk():
+    # times 1, 2+, 3 with x = 0, 1, 0 (beta = 0): t=1 risk {0,1,0} -> 1/3; t=3 risk {0} -> 0
+    X = np.array([[0.0], [1.0], [0.0]])
+    got = S.schoenfeld_residuals(X, np.array([1.0, 2.0, 3.0]), np.array([True, False, True]), np.ones(3), np.zeros(1))
+    assert got[:, 0] == pytest.approx([-1 / 3, 0.0], abs=1e-15)
+
+
+@pytest.mark.parametrize("n, decimals, seed", [(40, 0, 1), (300, 0, 2), (2000, 3, 3), (5000, 0, 4)])
+def test_ph_test_equals_lifelines_proportional_hazard_test(n, decimals, seed):
+    """The vectorised test gives lifelines' proportional_hazard_test(rank) p-values, with
+    heavy ties (times rounded to whole units) and without."""
+    import warnings
+
+    from lifelines import CoxPHFitter
+    from lifelines.statistics import proportional_hazard_test
+
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(
+        {"a": rng.integers(0, 2, n).astype(float), "b": rng.integers(0, 3, n).astype(float), "c": rng.normal(size=n)}
+    )
+    df["T"] = np.round(rng.exponential(10, n) * np.exp(-0.4 * df["a"]), decimals) + 1
+    df["E"] = (rng.random(n) < 0.7).astype(float)
+    cph = CoxPHFitter().fit(df, "T", "E", fit_options=S.COX_FIT_OPTIONS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = proportional_hazard_test(cph, df, time_transform="rank").summary["p"]
+    got = S.ph_test_rank(cph, df)
+    assert list(got.index) == ["a", "b", "c"]
+    assert got.to_numpy() == pytest.approx(ref.to_numpy(), rel=1e-12)
