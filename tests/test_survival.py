@@ -207,3 +207,36 @@ def test_ph_test_equals_lifelines_proportional_hazard_test(n, decimals, seed):
     got = S.ph_test_rank(cph, df)
     assert list(got.index) == ["a", "b", "c"]
     assert got.to_numpy() == pytest.approx(ref.to_numpy(), rel=1e-12)
+
+
+def test_aalen_johansen_variance_by_hand():
+    """4 patients: event of interest at t1, competing event at t2, event at t3, one
+    censored after. n = 4, 3, 2; S before each time 1, 3/4, 1/2; F = 1/4, 1/4, 1/2.
+    Var at t3 = (1/12)(1/2 - 1/4)^2 + (3/4)^2 * 1 * 2 / 27 - 2 * (1/4)(3/4)(1/9)
+              = 1/192 + 1/24 - 1/24 = 1/192; at t2: 0 + 1/24 - 0 = 1/24; at t1: 0."""
+    got = S.aj_variance([1, 0, 1], [4, 3, 2], [0, 1, 0], [1, 0.75, 0.5], [0.25, 0.25, 0.5])
+    assert got == pytest.approx([0.0, 1 / 24, 1 / 192], abs=1e-15)
+
+
+@pytest.mark.parametrize("n, seed", [(60, 1), (800, 2), (20_000, 3)])
+def test_aalen_johansen_bounds_equal_lifelines(n, seed):
+    """The vectorised variance gives lifelines' own AalenJohansenFitter estimate and CI
+    (tied times, so lifelines' seeded jitter is exercised too)."""
+    import warnings
+
+    from lifelines import AalenJohansenFitter
+
+    rng = np.random.default_rng(seed)
+    t = pd.Series(np.round(rng.exponential(20, n), 1) + 0.1)
+    s = pd.Series(rng.choice([0, 1, 2], n, p=[0.3, 0.2, 0.5]))
+    fits = []
+    for cls in (AalenJohansenFitter, S._fast_aalen_johansen_class()):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fits.append(cls(seed=7, alpha=0.05, calculate_variance=True).fit(t, s, event_of_interest=1))
+    ref, got = fits
+    assert got.cumulative_density_.equals(ref.cumulative_density_)
+    np.testing.assert_allclose(got.variance_.to_numpy(), ref.variance_.to_numpy(), rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(
+        got.confidence_interval_.to_numpy(), ref.confidence_interval_.to_numpy(), rtol=1e-12, equal_nan=True
+    )

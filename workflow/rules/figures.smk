@@ -23,7 +23,7 @@ rule figures:
         adtte="results/derived/adtte.parquet",
         labs="results/validated/labs.parquet",
         results="results/stats/results.json",
-        code=pkg("figures", "formatting", "rulelog"),
+        code=pkg("figures", "formatting", "rulelog", "survival"),
     output:
         svg=expand("results/figures/{name}.svg", name=FIGURES),
         png=expand("results/figures/{name}.png", name=FIGURES),

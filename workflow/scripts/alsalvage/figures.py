@@ -27,6 +27,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import FancyBboxPatch, Patch  # noqa: E402
 
 from .formatting import fmt_hr, fmt_p  # noqa: E402
+from .survival import aj_fitter  # noqa: E402
 
 # Okabe-Ito colour-blind-safe palette.
 OKABE_ITO = {
@@ -378,15 +379,13 @@ def draw_landmark_os(data: dict, params: FigureParams):
 
 
 def draw_cif_dialysis(data: dict, params: FigureParams):
-    from lifelines import AalenJohansenFitter
-
     tte = _tte(data["adtte"], "TTDIAL")
     # ADTTE CNSR: 0 = dialysis, 1 = censored, 2 = death without dialysis (competing).
     code = tte["CNSR"].map({0: 1, 1: 0, 2: 2}).astype(int)
     fig, ax = plt.subplots(figsize=(WIDTH_IN * 0.75, 3.8))
     on_grid = False
     for event, label, colour in ((1, "Dialysis", OKABE_ITO["vermillion"]), (2, "Death without dialysis", OKABE_ITO["grey"])):
-        ajf = AalenJohansenFitter(seed=params.jitter_seed, alpha=params.alpha, calculate_variance=True)
+        ajf = aj_fitter(seed=params.jitter_seed, alpha=params.alpha)
         ajf.fit(tte["AVAL"].to_numpy(float), code.to_numpy(), event_of_interest=event, label=label)
         ci_show = event == 1
         if len(ajf.cumulative_density_) <= params.max_patients:

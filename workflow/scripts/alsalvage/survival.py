@@ -328,13 +328,66 @@ def _cox_table(s: pd.DataFrame, z: float) -> pd.DataFrame:
     )
 
 
+def aj_variance(observed, at_risk, competing, lagged_survival, cif) -> np.ndarray:
+    """Variance of the Aalen-Johansen cumulative incidence at each event-table row, by the
+    Greenwood-type formula lifelines uses (Collett, Modelling Survival Data in Medical
+    Research, 3rd ed., p. 411):
+    Var F(t) = sum_i (F(t) - F(t_i))^2 d_i / (n_i (n_i - d_i))
+               + sum_i S(t_{i-1})^2 c_i (n_i - c_i) / n_i^3
+               - 2 sum_i (F(t) - F(t_i)) S(t_{i-1}) c_i / n_i^2,
+    with d the events of interest, c the competing events, n at risk. The squares are
+    expanded into running sums (F(t)^2 sum a - 2 F(t) sum a F_i + sum a F_i^2) with the
+    same operations in the same order as lifelines' accumulators, as cumulative sums
+    instead of a loop over the rows (pandas iterrows: 3.5 s per fit at 100,000 patients)."""
+    d, n, c = (np.asarray(x, dtype=float) for x in (observed, at_risk, competing))
+    lag, F = np.asarray(lagged_survival, dtype=float), np.asarray(cif, dtype=float)
+    a = d / n / (n - d)
+    first = np.cumsum(a * (F**2)) + np.cumsum(-(2 * a * F)) * F + np.cumsum(a) * (F**2)
+    second = np.cumsum((lag**2) * c * (n - c) / (n**3))
+    b = lag * c / (n**2)
+    third = np.cumsum(-(b * F)) + np.cumsum(b) * F
+    return first + second - 2 * third
+
+
+def _fast_aalen_johansen_class():
+    """lifelines' AalenJohansenFitter with its confidence bounds computed by aj_variance
+    (same formula, vectorised); everything else is lifelines'."""
+    from lifelines import AalenJohansenFitter
+    from lifelines.utils import inv_normal_cdf
+
+    class FastAalenJohansenFitter(AalenJohansenFitter):
+        def _bounds(self, lagged_survival, alpha, ci_labels):
+            ci = 1 - alpha
+            df = self.event_table.copy()
+            df["Ft"] = self.cumulative_density_
+            df["lagS"] = lagged_survival.fillna(1)
+            if ci_labels is None:
+                ci_labels = ["%s_upper_%g" % (self._label, ci), "%s_lower_%g" % (self._label, ci)]
+            assert len(ci_labels) == 2, "ci_labels should be a length 2 array."
+            df["variance"] = aj_variance(
+                df["observed"], df["at_risk"], df[self.label_cmprisk], df["lagS"], df["Ft"].astype(float)
+            )
+            df["F_transformed"] = np.log(-np.log(df["Ft"]))
+            df["se_transformed"] = np.sqrt(df["variance"]) / (df["Ft"] * np.absolute(np.log(df["Ft"])))
+            zalpha = inv_normal_cdf(1 - alpha / 2)
+            df[ci_labels[0]] = np.exp(-np.exp(df["F_transformed"] + zalpha * df["se_transformed"]))
+            df[ci_labels[1]] = np.exp(-np.exp(df["F_transformed"] - zalpha * df["se_transformed"]))
+            return df["variance"], df[ci_labels]
+
+    return FastAalenJohansenFitter
+
+
+def aj_fitter(seed: int, alpha: float = 0.05):
+    """An unfitted Aalen-Johansen fitter (lifelines, variance computed vectorised), seeded
+    for lifelines' tie jitter; shared by the statistics and the CIF figure."""
+    return _fast_aalen_johansen_class()(seed=seed, alpha=alpha, calculate_variance=True)
+
+
 def aalen_johansen(durations, status, seed: int, alpha: float = 0.05):
     """Cumulative incidence of the event (status 1) with a competing event (status 2).
 
     Returns a function cif(t, cause) -> (estimate, low, high). Ties between event
     times are broken by lifelines' jitter, seeded here for reproducibility."""
-    from lifelines import AalenJohansenFitter
-
     t = np.asarray(durations, dtype=float)
     s = np.asarray(status, dtype=int)
     if not np.isin(s, (0, 1, 2)).all():
@@ -344,7 +397,7 @@ def aalen_johansen(durations, status, seed: int, alpha: float = 0.05):
         if (s == cause).sum() == 0:
             fits[cause] = None
             continue
-        ajf = AalenJohansenFitter(seed=seed, alpha=alpha, calculate_variance=True)
+        ajf = aj_fitter(seed=seed, alpha=alpha)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ajf.fit(pd.Series(t), pd.Series(s), event_of_interest=cause)
