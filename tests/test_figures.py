@@ -17,7 +17,9 @@ from report_fixtures import make_derived, make_results, write_fixture
 
 PARAMS = figures.FigureParams(seed=11, max_patients=200, landmark_months=(3.0, 6.0))
 
-RENDER_ALL = """
+# One fresh interpreter per render: the inputs are loaded as the rule loads them, then
+# either every figure is drawn one by one with render() or all through render_all().
+RENDER = """
 import sys
 sys.path[:0] = [{scripts!r}, {tests!r}]
 from pathlib import Path
@@ -26,28 +28,21 @@ p = {paths!r}
 data = figures.load_inputs(p["adsl"], p["adrs"], p["adtte"], p["labs"], p["results"], [3, 6])
 params = figures.FigureParams(seed=11, max_patients=200, landmark_months=(3.0, 6.0))
 out = Path({out!r})
+"""
+ONE_BY_ONE = """
 for name in figures.FIGURES:
     figures.render(name, data, params, {{f: out / f"{{name}}.{{f}}" for f in figures.FORMATS}})
 """
-
-
-RENDER_POOL = """
-import sys
-sys.path[:0] = [{scripts!r}, {tests!r}]
-from pathlib import Path
-from alsalvage import figures
-p = {paths!r}
-data = figures.load_inputs(p["adsl"], p["adrs"], p["adtte"], p["labs"], p["results"], [3, 6])
-params = figures.FigureParams(seed=11, max_patients=200, landmark_months=(3.0, 6.0))
-out = Path({out!r})
+POOL = """
 paths = {{n: {{f: out / f"{{n}}.{{f}}" for f in figures.FORMATS + ("json",)}} for n in figures.FIGURES}}
 figures.render_all(data, params, paths, workers={workers})
 """
 
 
-def render_pool_in_subprocess(paths: dict, out, workers: int) -> None:
-    """All figures through render_all (the rule's entry), with ``workers`` processes."""
-    code = RENDER_POOL.format(
+def render_in_subprocess(paths: dict, out, workers: int | None = None) -> None:
+    """All figures, one by one with render() (workers None) or through render_all (the
+    rule's entry) with ``workers`` processes."""
+    code = (RENDER + (ONE_BY_ONE if workers is None else POOL)).format(
         scripts=str(REPO / "workflow" / "scripts"),
         tests=str(REPO / "tests"),
         paths={k: str(v) for k, v in paths.items() if k != "raw"},
@@ -57,25 +52,15 @@ def render_pool_in_subprocess(paths: dict, out, workers: int) -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=600)
 
 
-def render_all_in_subprocess(paths: dict, out) -> None:
-    code = RENDER_ALL.format(
-        scripts=str(REPO / "workflow" / "scripts"),
-        tests=str(REPO / "tests"),
-        paths={k: str(v) for k, v in paths.items() if k != "raw"},
-        out=str(out),
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=600)
-
-
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     """Every figure rendered twice, in two separate interpreters, from the same inputs."""
     base = tmp_path_factory.mktemp("figs")
     paths = write_fixture(base / "in")
-    render_all_in_subprocess(paths, base / "a")
-    render_all_in_subprocess(paths, base / "b")
-    render_pool_in_subprocess(paths, base / "pool1", workers=1)
-    render_pool_in_subprocess(paths, base / "pool2", workers=2)
+    render_in_subprocess(paths, base / "a")
+    render_in_subprocess(paths, base / "b")
+    render_in_subprocess(paths, base / "pool1", workers=1)
+    render_in_subprocess(paths, base / "pool2", workers=2)
     return base
 
 
