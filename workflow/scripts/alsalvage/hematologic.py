@@ -20,6 +20,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from .derive_common import is_sorted_by
+
 FLC_ANALYTES = ("flc_kappa", "flc_lambda", "serum_ife", "urine_ife")
 HEM_ANALYTES = FLC_ANALYTES + ("serum_mprotein", "urine_mprotein")
 
@@ -133,20 +135,6 @@ def window_ends(
     return win, prg
 
 
-def _sorted_by_patient_date(pid: np.ndarray, date: np.ndarray) -> bool:
-    """True when the rows are already in (patient, date) order (a stable sort would
-    leave them as they are). Only decided for integer patient codes and datetime64
-    dates without NaT; anything else counts as unsorted."""
-    if not (np.issubdtype(pid.dtype, np.integer) and np.issubdtype(date.dtype, np.datetime64)):
-        return False
-    if len(pid) < 2:
-        return True
-    if np.isnat(date).any():
-        return False
-    same = pid[1:] == pid[:-1]
-    return bool(np.all((pid[1:] > pid[:-1]) | (same & (date[1:] >= date[:-1]))))
-
-
 def renumber(df: pd.DataFrame) -> pd.DataFrame:
     """``df.reset_index(drop=True)`` without copying the columns (used on frames just
     made by a selection, merge or sort, which nothing else holds)."""
@@ -181,7 +169,7 @@ def attach(left: pd.DataFrame, right: pd.DataFrame, key: str = "USUBJID") -> pd.
 def sort_patient_date(df: pd.DataFrame, pid_col: str = "USUBJID", date_col: str = "ADT") -> pd.DataFrame:
     """``df.sort_values([pid_col, date_col], kind="mergesort")``, skipped (same rows,
     same order, same index) when the rows are already in that order."""
-    if _sorted_by_patient_date(df[pid_col].to_numpy(), df[date_col].to_numpy()):
+    if is_sorted_by(df, [pid_col, date_col]):
         return df
     return df.sort_values([pid_col, date_col], kind="mergesort")
 
@@ -210,10 +198,9 @@ def wide_labs(labs: pd.DataFrame, analytes, patients=None) -> pd.DataFrame:
     # one selection of the four columns used (the long table is not copied whole)
     lab = pd.DataFrame({c: labs[c].to_numpy()[keep] for c in ("patient_id", "date", "value")})
     lab["analyte"] = labs["analyte"].array[keep]
-    pid, date = lab["patient_id"].to_numpy(), lab["date"].to_numpy()
-    if not _sorted_by_patient_date(pid, date):  # validated labs come sorted: no re-sort
+    if not is_sorted_by(lab, ["patient_id", "date"]):  # validated labs come sorted: no re-sort
         lab = lab.sort_values(["patient_id", "date"], kind="mergesort")
-        pid, date = lab["patient_id"].to_numpy(), lab["date"].to_numpy()
+    pid, date = lab["patient_id"].to_numpy(), lab["date"].to_numpy()
     new_row = np.ones(len(lab), dtype=bool)
     new_row[1:] = (pid[1:] != pid[:-1]) | (date[1:] != date[:-1])
     row = np.cumsum(new_row) - 1
