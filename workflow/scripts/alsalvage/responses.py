@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import hematologic as hem
 from . import organ
-from .derive_common import DerivationError, read_categorical, require_columns
+from .derive_common import OUTCOME_COLUMNS, DerivationError, read_categorical, require_columns
 
 RULE = "derive_responses"
 
@@ -69,14 +69,8 @@ ADSL_COLUMNS = [
     "ALPBL",
     "ALPULNBL",
 ]
-OUTCOME_COLUMNS = [
-    "patient_id",
-    "salvage_end_date",
-    "next_line_date",
-    "dialysis_start_date",
-    "last_contact_date",
-    "death_date",
-]
+# the outcome dates used (every validated outcomes column but the stop reason)
+OUTCOME_DATES = [c for c in OUTCOME_COLUMNS if c != "stop_reason"]
 LAB_COLUMNS = ["patient_id", "date", "analyte", "value"]
 LAB_ANALYTES = hem.HEM_ANALYTES + organ.CARD_ANALYTES + organ.RENAL_ANALYTES + ("alp",)
 
@@ -96,7 +90,7 @@ def check_inputs(adsl: pd.DataFrame, outcomes: pd.DataFrame, labs: pd.DataFrame,
     missing index dates. Raises DerivationError naming file, patient and column."""
     problems = (
         require_columns(adsl, ADSL_COLUMNS, files["adsl"], RULE)
-        + require_columns(outcomes, OUTCOME_COLUMNS, files["outcomes"], RULE)
+        + require_columns(outcomes, OUTCOME_DATES, files["outcomes"], RULE)
         + require_columns(labs, LAB_COLUMNS, files["labs"], RULE)
     )
     if not problems:
@@ -114,16 +108,7 @@ def build_base(adsl: pd.DataFrame, outcomes: pd.DataFrame, hem_params: Mapping) 
     """One row per ADSL patient: the ADSL columns used, the outcome dates, the
     hematologic evaluability group (HEMEVAL, recomputed from DFLCBL with the
     hematologic thresholds) and the window ends WINEND / PRGEND."""
-    o = outcomes.rename(
-        columns={
-            "patient_id": "USUBJID",
-            "salvage_end_date": "TRTEDT",
-            "next_line_date": "NXTLNDT",
-            "dialysis_start_date": "DIALDT",
-            "last_contact_date": "LSTCNTDT",
-            "death_date": "DTHDT",
-        }
-    )[["USUBJID", "TRTEDT", "NXTLNDT", "DIALDT", "LSTCNTDT", "DTHDT"]]
+    o = outcomes.rename(columns=OUTCOME_COLUMNS)[[OUTCOME_COLUMNS[c] for c in OUTCOME_DATES]]
     base = adsl[ADSL_COLUMNS].merge(o, on="USUBJID", how="left", validate="one_to_one")
     base = base.sort_values("USUBJID", kind="mergesort").reset_index(drop=True)
     base["HEMEVAL"] = hem.baseline_group(base["DFLCBL"], hem_params)
