@@ -958,11 +958,6 @@ def _check_columns(columns: dict, paths: dict) -> None:
         raise FigureInputError("inputs of the figures do not match docs/interfaces.md:\n  " + "\n  ".join(problems))
 
 
-def check_inputs(data: dict, paths: dict) -> None:
-    """Every missing column of every input at once, naming the file."""
-    _check_columns({name: data[name].columns for name in REQUIRED_COLUMNS}, paths)
-
-
 def read_labs(path) -> pd.DataFrame:
     """The validated labs, only the rows of FIGURE_LAB_ANALYTES (file order kept)."""
     return pd.read_parquet(path, filters=[("analyte", "in", list(FIGURE_LAB_ANALYTES))])

@@ -373,10 +373,6 @@ def seeds(cfg: dict, prefix: str = "") -> list[dict]:
     return out
 
 
-def sha256_file(path: str | Path) -> str:
-    return file_digest_and_rows(path)[0]
-
-
 def count_csv_rows(path: str | Path) -> int:
     """Data rows of a CSV file (header excluded; quoted newlines handled)."""
     return file_digest_and_rows(path)[1]
