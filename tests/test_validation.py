@@ -588,6 +588,18 @@ def test_combine_codes_equal_exactly_when_rows_equal():
     assert len(set(codes[[0, 1, 3, 4, 5]].tolist())) == 5
 
 
+def test_combine_codes_keep_the_lexicographic_order():
+    # the key sort of the validated tables argsorts these codes: a row sorts before another
+    # exactly when its first differing column holds the smaller code (missing, -1, first),
+    # also across the int64 renumbering of the case above
+    big = 2**40
+    a = np.array([1, 0, 1, -1, 0, 0, 1])
+    b = np.array([0, big - 1, 0, 3, 2, -1, big - 1])
+    codes = V.combine_codes([(a, big), (b, big)])
+    # by hand: (-1,3) < (0,-1) < (0,2) < (0,big-1) < (1,0) = (1,0) < (1,big-1)
+    assert np.argsort(codes, kind="stable").tolist() == [3, 5, 4, 1, 0, 2, 6]
+
+
 def test_duplicates():
     # code 7 first at 0, code 3 first at 1, code 9 first at 4: rows 2, 3, 5 repeat 0, 1, 0
     dup, first = V.duplicates(np.array([7, 3, 7, 3, 9, 7]))

@@ -553,7 +553,8 @@ def check_columns(raw: RawTable, table: C.Table) -> pd.DataFrame:
 
 
 def combine_codes(parts) -> np.ndarray:
-    """One int64 code per row, equal exactly when the rows are equal in every part.
+    """One int64 code per row, equal exactly when the rows are equal in every part and
+    ordered as the rows are lexicographically (part by part, code -1 first).
 
     ``parts`` yields (codes >= -1, number of distinct values) per column; the codes are
     combined by mixed radix, and the combination is renumbered 0..k-1 only when the next
@@ -1218,8 +1219,9 @@ def output_frame(raw: RawTable, table: C.Table) -> pd.DataFrame:
 
 def _key_order(raw: RawTable, table: C.Table, frame: pd.DataFrame) -> np.ndarray | None:
     """The stable sort order of ``frame`` by the table key, from integer ranks of the key
-    values (text ranks from the cached codes); None when a key value is missing (then
-    pandas sorts, missing last) or the ranks do not fit one int64."""
+    values (text ranks from the cached codes) combined in key order by ``combine_codes``,
+    which keeps the order; None when a key value is missing (then pandas sorts, missing
+    last)."""
     parts = []
     for k in table.key:
         s = frame[k]
@@ -1234,15 +1236,7 @@ def _key_order(raw: RawTable, table: C.Table, frame: pd.DataFrame) -> np.ndarray
         else:
             codes, uniq = pd.factorize(s, sort=True)
             parts.append((codes.astype("int64"), len(uniq)))
-    size = 1
-    for _, n in parts:
-        size *= n
-    if size >= 2**62:
-        return None
-    combined = np.zeros(len(frame), dtype="int64")
-    for rank, n in parts:
-        combined = combined * n + rank
-    return np.argsort(combined, kind="stable")
+    return np.argsort(combine_codes(parts), kind="stable")
 
 
 def write_parquet(frame: pd.DataFrame, path) -> None:
