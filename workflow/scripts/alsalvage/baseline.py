@@ -30,6 +30,7 @@ from .derive_common import (
     ORGAN_COLUMNS,
     OUTCOME_COLUMNS,
     DerivationError,
+    age_at,
     baseline_values,
     baseline_wide,
     days_between,
@@ -38,6 +39,7 @@ from .derive_common import (
     months,
     outcomes_adam,
     sort_stable,
+    used_categories,
 )
 from .egfr import baseline_egfr
 
@@ -92,12 +94,9 @@ REQUIRED = {
 
 
 def age_years(birth: pd.Series, at: pd.Series) -> pd.Series:
-    """Completed years between ``birth`` and ``at`` (floor), nullable integer."""
-    b = pd.to_datetime(birth)
-    a = pd.to_datetime(at)
-    years = a.dt.year - b.dt.year
-    before_birthday = (a.dt.month < b.dt.month) | ((a.dt.month == b.dt.month) & (a.dt.day < b.dt.day))
-    return (years - before_birthday.astype("float64")).astype("Int64")
+    """Completed years between ``birth`` and ``at`` (floor), nullable integer, on the
+    index of ``at``."""
+    return pd.Series(age_at(birth, at), index=at.index).astype("Int64")
 
 
 def index_dates(cycles: pd.DataFrame) -> pd.DataFrame:
@@ -157,7 +156,7 @@ def _distinct(values: pd.Series) -> set:
     """The distinct values of a column as a set (NaN included when a value is missing)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         codes = values.cat.codes.to_numpy()
-        used = np.bincount(codes[codes >= 0], minlength=len(values.cat.categories)) > 0
+        used = used_categories(codes, len(values.cat.categories))
         out = set(values.cat.categories[used])
         if (codes < 0).any():
             out.add(np.nan)

@@ -176,6 +176,34 @@ def days_between(start, end) -> pd.Series | np.ndarray:
     return float("nan") if pd.isna(delta) else float(delta.days)
 
 
+def age_at(birth, date) -> np.ndarray:
+    """Completed years of age at ``date`` (floor); NaN when either date is missing.
+    NumPy calendar fields (year, month, day) instead of the pandas ``.dt`` accessors."""
+    b = pd.to_datetime(pd.Series(birth)).to_numpy(dtype="datetime64[ns]")
+    d = pd.to_datetime(pd.Series(date)).to_numpy(dtype="datetime64[ns]")
+    by, bm, bd = _ymd(b)
+    dy, dm, dd = _ymd(d)
+    before = (dm < bm) | ((dm == bm) & (dd < bd))
+    years = (dy - by - before).astype("float64")
+    years[np.isnat(b) | np.isnat(d)] = np.nan
+    return years
+
+
+def _ymd(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Year, month (1-12) and day (1-31) of datetime64 values (garbage where NaT)."""
+    month = v.astype("datetime64[M]")
+    year = v.astype("datetime64[Y]").astype("int64") + 1970
+    mon = month.astype("int64") % 12 + 1
+    day = (v.astype("datetime64[D]") - month.astype("datetime64[D]")).astype("int64") + 1
+    return year, mon, day
+
+
+def used_categories(codes: np.ndarray, n_categories: int) -> np.ndarray:
+    """Mask of the categories (0..n_categories-1) that at least one code uses; code -1
+    (missing) uses none. A categorical column is decided per category, then broadcast."""
+    return np.bincount(codes[codes >= 0], minlength=n_categories) > 0
+
+
 def months(days, days_per_month: float):
     """Months = days / days_per_month (30.4375 by default in config)."""
     return days / float(days_per_month)

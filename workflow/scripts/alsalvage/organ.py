@@ -19,6 +19,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from .derive_common import age_at
 from .egfr import ckd_epi
 from .hematologic import attach, pct_change, renumber, sort_patient_date, wide_labs
 
@@ -34,28 +35,6 @@ def _f(s) -> np.ndarray:
 
 def _call(resp, prog) -> np.ndarray:
     return np.select([prog, resp], ["PROG", "RESP"], default="STABLE").astype(object)
-
-
-def age_at(birth, date) -> np.ndarray:
-    """Completed years of age at ``date`` (floor); NaN when either date is missing.
-    NumPy calendar fields (year, month, day) instead of the pandas ``.dt`` accessors."""
-    b = pd.to_datetime(pd.Series(birth)).to_numpy(dtype="datetime64[ns]")
-    d = pd.to_datetime(pd.Series(date)).to_numpy(dtype="datetime64[ns]")
-    by, bm, bd = _ymd(b)
-    dy, dm, dd = _ymd(d)
-    before = (dm < bm) | ((dm == bm) & (dd < bd))
-    years = (dy - by - before).astype("float64")
-    years[np.isnat(b) | np.isnat(d)] = np.nan
-    return years
-
-
-def _ymd(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Year, month (1-12) and day (1-31) of datetime64 values (garbage where NaT)."""
-    month = v.astype("datetime64[M]")
-    year = v.astype("datetime64[Y]").astype("int64") + 1970
-    mon = month.astype("int64") % 12 + 1
-    day = (v.astype("datetime64[D]") - month.astype("datetime64[D]")).astype("int64") + 1
-    return year, mon, day
 
 
 # ----------------------------------------------------------------------------- eGFR

@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import hematologic as hem
 from . import organ
-from .derive_common import OUTCOME_COLUMNS, DerivationError, read_categorical, require_columns
+from .derive_common import OUTCOME_COLUMNS, DerivationError, read_categorical, require_columns, used_categories
 
 RULE = "derive_responses"
 
@@ -236,7 +236,7 @@ def encode_patients(
         # Categorical.remove_unused_categories (same order), without hashing the rows
         cats = analyte.cat.categories
         raw_a = analyte.cat.codes.to_numpy()
-        used = np.bincount(raw_a[raw_a >= 0], minlength=len(cats)) > 0
+        used = used_categories(raw_a, len(cats))
         used &= cats.isin(list(LAB_ANALYTES))
         wanted = np.append(used, False)[raw_a]
         recode = np.append(np.where(used, np.cumsum(used) - 1, -1), -1).astype(raw_a.dtype)
