@@ -102,11 +102,9 @@ def test_template_autoescapes_and_is_strict():
 def test_a_missing_context_key_raises(tmp_path):
     p = write_fixture(tmp_path / "in", n=8)
     cfg, schema = load_config()
-    import pandas as pd
-
     ctx = report.build_context(
         results=json.loads(p["results"].read_text()),
-        findings=pd.read_csv(p["findings"], dtype=str),
+        findings=report.read_findings(p["findings"]),
         seed_study=SEED,
         strobe=yaml.safe_load((REPO / "resources" / "strobe_cohort.yaml").read_text()),
         config=cfg,
@@ -273,6 +271,169 @@ def test_a_leaked_identifier_stops_the_report(tmp_path):
 )
 def test_mask_identifiers(text, ids, expected):
     assert report.mask_identifiers(text, ids) == expected
+
+
+def F(severity, file, rule, row, column, value="", message=""):
+    """One validation finding (a findings.csv record)."""
+    return {"severity": severity, "file": file, "row": row, "column": column, "value": value, "rule": rule,
+            "message": message}
+
+
+KEY = ("severity", "file", "rule", "row", "column")
+
+
+@pytest.mark.parametrize(
+    "findings, shown, order",
+    [
+        # rows compare as text: "10" < "2" < "9" (character by character), "" first
+        ([F("warning", "a.csv", "r", "9", "x"), F("warning", "a.csv", "r", "10", "x"),
+          F("warning", "a.csv", "r", "", "x"), F("warning", "a.csv", "r", "2", "x")], ("row",), ["", "10", "2", "9"]),
+        # key order: severity ("error" < "warning"), then file, then rule, then row, then column
+        ([F("warning", "a.csv", "r", "1", "x"), F("error", "b.csv", "r", "1", "x"),
+          F("error", "a.csv", "s", "1", "x"), F("error", "a.csv", "r", "2", "x"),
+          F("error", "a.csv", "r", "1", "y"), F("error", "a.csv", "r", "1", "x")], KEY,
+         ["error a.csv r 1 x", "error a.csv r 1 y", "error a.csv r 2 x", "error a.csv s 1 x", "error b.csv r 1 x",
+          "warning a.csv r 1 x"]),
+        # rule sorts before row: rule "a" row 9 comes before rule "b" row 1
+        ([F("warning", "f", "b", "1", "c"), F("warning", "f", "a", "9", "c")], ("rule", "row"), ["a 9", "b 1"]),
+        # upper case before lower case (code point order): "Warning" < "error" < "warning"
+        ([F("warning", "f", "r", "1", "c"), F("error", "f", "r", "1", "c"), F("Warning", "f", "r", "1", "c")],
+         ("severity",), ["Warning", "error", "warning"]),
+        # equal keys keep the file order (stable): told apart by their messages
+        ([F("warning", "f", "r", "1", "c", message="first"), F("warning", "f", "r", "1", "c", message="second"),
+          F("error", "f", "r", "1", "c", message="third"), F("warning", "f", "r", "1", "c", message="fourth")],
+         ("message",), ["third", "first", "second", "fourth"]),
+    ],
+)
+def test_findings_are_sorted_as_text_and_stable(findings, shown, order):
+    rows = report.findings_rows(findings, [])["rows"]
+    assert [" ".join(r[k] for k in shown) for r in rows] == order
+
+
+def test_findings_summary_counts_per_severity_and_rule():
+    findings = [
+        F("warning", "a.csv", "flag", "3", "heart"),
+        F("error", "b.csv", "range", "1", "age"),
+        F("warning", "b.csv", "flag", "7", "kidney"),
+        F("warning", "a.csv", "baseline", "", "analyte"),
+        F("warning", "c.csv", "flag", "1", "liver"),
+    ]
+    out = report.findings_rows(findings, [])
+    # by hand: error/range 1; warning/baseline 1; warning/flag 3 (a.csv, b.csv, c.csv)
+    assert out["summary"] == [
+        {"severity": "error", "rule": "range", "n": 1},
+        {"severity": "warning", "rule": "baseline", "n": 1},
+        {"severity": "warning", "rule": "flag", "n": 3},
+    ]
+    assert out["n"] == 5
+
+
+def test_findings_are_masked_but_sorted_on_the_unmasked_text():
+    # "P2" sorts after "P10" as text; both become "[patient]" in every column shown
+    findings = [
+        F("warning", "x.csv", "r", "1", "c", value="P2", message="P2 on 2013-04-02"),
+        F("warning", "x.csv", "r", "1", "c", value="P10", message="P10 seen"),
+    ]
+    out = report.findings_rows(findings, ["P10", "P2"])
+    assert [r["message"] for r in out["rows"]] == ["[patient] on [date]", "[patient] seen"]
+    assert [r["value"] for r in out["rows"]] == ["[patient]", "[patient]"]
+
+
+def test_findings_missing_values_become_empty_and_missing_columns_fail():
+    row = F("warning", "x.csv", "r", None, "c", value=float("nan"), message=3)
+    assert report.findings_rows([row], [])["rows"] == [
+        {"severity": "warning", "file": "x.csv", "row": "", "column": "c", "value": "", "rule": "r", "message": "3"}
+    ]
+    del row["rule"]
+    with pytest.raises(report.ReportInputError, match="missing column.*rule"):
+        report.findings_rows([row], [])
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # empty fields stay empty strings; "NA" stays the text NA; numbers stay text
+        ("severity,file,row,column,value,rule,message\nwarning,a.csv,,heart,NA,flag,\n",
+         [["warning", "a.csv", "", "heart", "NA", "flag", ""]]),
+        # blank lines are skipped; a short record is padded; an extra column is ignored
+        ("extra,severity,file,row,column,value,rule,message\n\nx,warning,a.csv,07\n\n",
+         [["warning", "a.csv", "07", "", "", "", ""]]),
+        # a quoted line break stays inside its field
+        ('severity,file,row,column,value,rule,message\nwarning,a.csv,2,c,"two\nlines",r,m\n',
+         [["warning", "a.csv", "2", "c", "two\nlines", "r", "m"]]),
+        ("severity,file,row,column,value,rule,message\n", []),
+    ],
+)
+def test_read_findings_keeps_text(tmp_path, text, expected):
+    f = tmp_path / "findings.csv"
+    f.write_text(text, encoding="utf-8")
+    rows = report.read_findings(f)
+    assert [[r[c] for c in ("severity", "file", "row", "column", "value", "rule", "message")] for r in rows] == expected
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("", "empty file"),
+        ("severity,file,row,column,value,message\n", "missing column.*rule"),
+        ("severity,file,row,column,value,rule,message\nw,f,1,c,v,r,m\nw,f,2,c,v,r,m,extra\n", "line 3 has 8 fields"),
+    ],
+)
+def test_read_findings_rejects_malformed_files(tmp_path, text, match):
+    f = tmp_path / "findings.csv"
+    f.write_text(text, encoding="utf-8")
+    with pytest.raises(report.ReportInputError, match=match) as err:
+        report.read_findings(f)
+    assert str(f) in str(err.value)
+
+
+def test_patient_ids_read_one_parquet_column(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    f = tmp_path / "adsl.parquet"
+    pq.write_table(pa.table({"AGE": [60, 61, 62, 63], "USUBJID": ["P2", "P10", "P2", "A-1"]}), f)
+    # distinct, sorted as text: "A-1" < "P10" < "P2"
+    assert report.patient_ids(f) == ["A-1", "P10", "P2"]
+    pq.write_table(pa.table({"AGE": [60]}), f)
+    with pytest.raises(report.ReportInputError, match="USUBJID"):
+        report.patient_ids(f)
+
+
+def test_the_report_job_does_not_import_pandas(tmp_path):
+    """import pandas alone costs more than the rest of the report job: the module reads
+    ADSL and findings.csv without it (a fresh process builds a report, then looks)."""
+    p = write_fixture(tmp_path / "in", n=8)
+    svg, cap = tiny_svg(tmp_path, "km_os")
+    cfg, _ = load_config()
+    args = {
+        "results_path": str(p["results"]),
+        "findings_path": str(p["findings"]),
+        "adsl_path": str(p["adsl"]),
+        "seed_study_path": str(REPO / "resources" / "seed_study.yaml"),
+        "strobe_path": str(REPO / "resources" / "strobe_cohort.yaml"),
+        "schema_path": str(REPO / "workflow" / "schemas" / "config.schema.yaml"),
+        "template_path": str(TEMPLATE),
+        "svgs": {"km_os": str(svg)},
+        "captions": {"km_os": str(cap)},
+        "raw_inputs": {k: str(v) for k, v in p["raw"].items()},
+        "config": cfg,
+        "repo_dir": str(tmp_path),
+    }
+    (tmp_path / "args.json").write_text(json.dumps(args))
+    code = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(REPO / 'workflow' / 'scripts')!r})\n"
+        "from alsalvage import report\n"
+        f"html = report.build_report(**json.load(open({str(tmp_path / 'args.json')!r})))\n"
+        "assert 'Validation reported 2 finding(s)' in html, 'no findings section'\n"
+        "print(json.dumps(sorted(m for m in ('pandas', 'statsmodels', 'pyarrow', 'jinja2') if m in sys.modules)))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "pyarrow" in loaded and "jinja2" in loaded  # the probe sees real imports
+    assert "pandas" not in loaded
 
 
 def test_identifier_check_ignores_embedded_figures_and_numbers():

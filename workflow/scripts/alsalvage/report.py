@@ -7,6 +7,10 @@ into plain data; ``render_html`` fills ``workflow/templates/report.html.j2`` wit
 The report holds aggregates only: patient identifiers and calendar dates found in
 free text (validation findings) are masked, and ``check_no_identifiers`` refuses to
 write a report in which an identifier survived.
+
+The module does not import pandas (its import alone took about as long as the rest of
+the job): the patient identifiers come from one Parquet column read with pyarrow, and
+findings.csv, a small file of text, is read with the csv module.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ import subprocess
 from decimal import Decimal
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Iterable, Mapping
 
 import jinja2
-import pandas as pd
+import pyarrow.parquet as pq
 import yaml
 
 from .formatting import fmt_number, round_half_up
@@ -35,7 +40,6 @@ SOFTWARE = (
     "pyarrow",
     "pandera",
     "scipy",
-    "statsmodels",
     "lifelines",
     "matplotlib",
     "jinja2",
@@ -491,27 +495,78 @@ def _mask_token(token: str, ids: set[str]) -> str:
 def mask_identifiers(text: str, ids) -> str:
     """Replace patient identifiers and ISO dates in free text by placeholders
     (one pass over the text, whatever the number of identifiers)."""
-    idset = set(ids)
+    return _mask_text(text, set(ids))
+
+
+def _mask_text(text: str, idset: set[str]) -> str:
     out = ISO_DATE.sub("[date]", str(text))
     return TOKEN.sub(lambda m: _mask_token(m.group(0), idset), out)
 
 
-def findings_rows(findings: pd.DataFrame, ids: list[str]) -> dict:
-    cols = ["severity", "file", "row", "column", "value", "rule", "message"]
-    missing = [c for c in cols if c not in findings.columns]
+FINDING_COLUMNS = ("severity", "file", "row", "column", "value", "rule", "message")
+# Findings are listed in this order; every field compares as text ("10" before "9").
+FINDING_ORDER = ("severity", "file", "rule", "row", "column")
+
+
+def read_findings(path: str | Path) -> list[dict[str, str]]:
+    """findings.csv (docs/interfaces.md) as rows of text: every field a string, an empty
+    field stays empty, blank lines are skipped, a short record is padded with empty
+    fields. A missing column or a record longer than the header is an error naming the
+    file and its lines."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None:
+            raise ReportInputError(f"{path}: empty file; expected the columns {', '.join(FINDING_COLUMNS)}")
+        missing = [c for c in FINDING_COLUMNS if c not in header]
+        if missing:
+            raise ReportInputError(f"{path}: missing column(s) {', '.join(missing)}")
+        rows, long = [], []
+        for record in reader:
+            if not record:
+                continue
+            if len(record) > len(header):
+                long.append(f"line {reader.line_num} has {len(record)} fields")
+            rows.append(dict(zip(header, record + [""] * (len(header) - len(record)))))
+    if long:
+        raise ReportInputError(f"{path}: the header has {len(header)} fields but {'; '.join(long)}")
+    return rows
+
+
+def _text(value) -> str:
+    """A finding's field as text; a missing value (None, NaN) is empty."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)
+
+
+def findings_rows(findings: Iterable[Mapping[str, object]], ids: list[str]) -> dict:
+    """Validation findings for the report: sorted (stable) by severity, file, rule, row
+    and column as text, identifiers and dates masked, and counted per (severity, rule)."""
+    rows = [{c: _text(r[c]) for c in FINDING_COLUMNS if c in r} for r in findings]
+    missing = [c for c in FINDING_COLUMNS if any(c not in r for r in rows)]
     if missing:
         raise ReportInputError(f"findings.csv: missing column(s) {', '.join(missing)}")
-    f = findings[cols].fillna("").astype(str)
-    f = f.sort_values(["severity", "file", "rule", "row", "column"], kind="stable")
-    masked = f.apply(lambda col: col.map(lambda v: mask_identifiers(v, ids)))
-    by_rule = (
-        f.groupby(["severity", "rule"]).size().reset_index(name="n").sort_values(["severity", "rule"])
-    )
+    rows.sort(key=lambda r: tuple(r[c] for c in FINDING_ORDER))
+    idset = set(ids)
+    counts: dict[tuple[str, str], int] = {}
+    for r in rows:
+        counts[r["severity"], r["rule"]] = counts.get((r["severity"], r["rule"]), 0) + 1
     return {
-        "rows": masked.to_dict("records"),
-        "summary": by_rule.to_dict("records"),
-        "n": len(f),
+        "rows": [{c: _mask_text(v, idset) for c, v in r.items()} for r in rows],
+        "summary": [{"severity": s, "rule": rule, "n": n} for (s, rule), n in sorted(counts.items())],
+        "n": len(rows),
     }
+
+
+def patient_ids(adsl_path: str | Path) -> list[str]:
+    """The distinct USUBJID values of ADSL, sorted (one column read, without pandas:
+    ``pq.read_table`` would import it to parse the file's pandas metadata)."""
+    pf = pq.ParquetFile(adsl_path)
+    if "USUBJID" not in pf.schema_arrow.names:
+        raise ReportInputError(f"{adsl_path}: no column USUBJID (docs/interfaces.md)")
+    column = pf.read(columns=["USUBJID"]).column("USUBJID")
+    return sorted({str(v) for v in column.to_pylist()})
 
 
 def figure_software(captions: dict) -> list[dict]:
@@ -541,7 +596,7 @@ def figure_entries(svgs: dict, captions: dict) -> dict:
 def build_context(
     *,
     results: dict,
-    findings: pd.DataFrame,
+    findings: Iterable[Mapping[str, object]],
     seed_study: dict,
     strobe: dict,
     config: dict,
@@ -635,10 +690,10 @@ def build_report(
 ) -> str:
     with open(results_path) as fh:
         results = json.load(fh)
-    ids = sorted(pd.read_parquet(adsl_path, columns=["USUBJID"])["USUBJID"].astype(str).unique())
+    ids = patient_ids(adsl_path)
     context = build_context(
         results=results,
-        findings=pd.read_csv(findings_path, dtype=str, keep_default_na=False),
+        findings=read_findings(findings_path),
         seed_study=load_yaml(seed_study_path),
         strobe=load_yaml(strobe_path),
         config=config,
