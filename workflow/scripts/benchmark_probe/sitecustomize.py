@@ -24,7 +24,7 @@ _DIR = os.environ.get("ALSALVAGE_BENCH_PROBE")
 _PROFILE = os.environ.get("ALSALVAGE_BENCH_PROFILE")
 _START = time.monotonic()
 _PROFILER = None
-HEAVY = ("pandas", "pyarrow", "numpy", "scipy", "statsmodels", "lifelines", "matplotlib", "jinja2", "pandera")
+HEAVY = ("pandas", "pyarrow", "numpy", "scipy", "lifelines", "matplotlib", "jinja2", "pandera")
 
 
 def _write() -> None:
