@@ -16,6 +16,7 @@ from stats_data import small_cohort
 
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 from alsalvage import tables as T  # noqa: E402
+from alsalvage.rulelog import rule_log  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -172,14 +173,15 @@ def test_bad_input_lists_every_problem(d):
     adsl = d["adsl"].drop(columns=["MAYO04"])
     adae = d["adae"].assign(USUBJID=lambda x: x["USUBJID"].where(x.index != 2, "P99"))
     files = {"adsl": "adsl.csv", "adtte": "adtte.csv", "adae": "adae.csv"}
-    with pytest.raises(T.StatsInputError) as err:
-        T.check_inputs({"adsl": adsl, "adtte": adtte, "adae": adae}, files, "stats_survival")
-    msg = str(err.value)
-    assert "rule stats_survival" in msg
-    assert "adsl.csv: column MAYO04: required column missing" in msg
-    assert "adtte.csv: row 2, column CNSR" in msg  # first data row is line 2
-    assert "adtte.csv: row 3, column AVAL" in msg
-    assert "adae.csv: row 4, column USUBJID" in msg and "P99" in msg
+    problems = T.stats_problems({"adsl": adsl, "adtte": adtte, "adae": adae}, files)
+    every = "table1, response, organ, renal, survival, exposure, toxicity"  # all read ADSL
+    assert problems == [
+        f"adsl.csv: column MAYO04: required column missing (analyses: {every})",
+        # first data row is line 2
+        "adtte.csv: row 2, column CNSR: not 0/1/2 (value 3) (analyses: renal, survival, exposure)",
+        "adtte.csv: row 3, column AVAL: missing or negative time (value -1.0) (analyses: renal, survival, exposure)",
+        "adae.csv: row 4, column USUBJID: patient not in ADSL (value 'P99') (analyses: toxicity)",
+    ]
 
 
 def test_outputs_are_deterministic(d, tmp_path):
@@ -250,7 +252,8 @@ def stats_job(project, workers, params=PARAMS):
     inputs["labs"] = project / "results" / "validated" / "labs.parquet"
     tables = {n: project / "results" / "tables" / f"{n}.csv" for n in T.ANALYSES}
     out = {"tables": tables, "results": project / "results" / "stats" / "results.json", "log": project / "stats.log"}
-    T.run_stats(inputs, tables, out["results"], out["log"], dict(params), dict(META), workers=workers)
+    with rule_log(str(out["log"]), "stats", inputs.values()) as log:  # as workflow/scripts/stats.py
+        T.run_stats(inputs, tables, out["results"], log, dict(params), dict(META), workers=workers)
     return out
 
 
@@ -363,5 +366,5 @@ def test_a_dead_worker_fails_the_job(tmp_path, monkeypatch):
     monkeypatch.setattr(T, "organ", _die)
     with pytest.raises(T.StatsAnalysisError) as err:
         stats_job(tmp_path, 2)
-    assert "analysis organ: worker process failed" in str(err.value)
+    assert "analysis organ: the worker process running it died" in str(err.value)
     assert not (tmp_path / "results" / "stats").exists()

@@ -7,7 +7,6 @@
 # Python process instead of eight (each paid 1.3-2 s of imports). See docs/hpc.md.
 
 STATS = ["table1", "response", "organ", "renal", "survival", "exposure", "toxicity"]
-STATS_PKG = ("derive_common", "formatting", "proportions", "survival", "tables")
 
 
 rule stats:
@@ -17,7 +16,15 @@ rule stats:
         adtte="results/derived/adtte.parquet",
         adae="results/derived/adae.parquet",
         labs="results/validated/labs.parquet",
-        code=pkg(*STATS_PKG),
+        code=pkg(
+            "derive_common",
+            "formatting",
+            "parallel",
+            "proportions",
+            "rulelog",
+            "survival",
+            "tables",
+        ),
     output:
         tables=expand("results/tables/{name}.csv", name=STATS),
         results="results/stats/results.json",
@@ -34,7 +41,6 @@ rule stats:
         mem_mb=4000,
         runtime=15,
     params:
-        analyses=STATS,
         alpha=config["stats"]["alpha"],
         low_dflc_counts=config["hematologic"]["low_dflc_counts_as_response"],
         landmarks=config["stats"]["landmarks_months"],

@@ -5,16 +5,14 @@ derived datasets (docs/interfaces.md) and returns a list of records. A record ca
 the fields of docs/results.md plus `section` and `group` for the CSV table. The CSV
 (results/tables/<name>.csv) lists the records with publication strings AND raw numbers;
 results/stats/results.json maps key -> record for every analysis. One job (rule `stats`,
-entry `run_stats`) runs the seven analyses in forked worker processes.
+entry `run_stats`) runs the seven analyses in forked worker processes (parallel.fork_map).
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
+import logging
 import time
-import traceback
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import pandas as pd
 
 from . import formatting as F
 from .derive_common import ORGAN_COLUMNS as ORGANS
+from .parallel import error_summary, fork_map
 from .proportions import CP_METHOD, clopper_pearson, compare_2x2
 
 FIELDS = [
@@ -327,15 +326,6 @@ def input_problems(frames: dict, files: dict, extra_required: dict | None = None
             if name in frames and "USUBJID" in frames[name]:
                 bad(name, ~frames[name]["USUBJID"].isin(known), "USUBJID", "patient not in ADSL")
     return problems
-
-
-def check_inputs(frames: dict, files: dict, rule: str, extra_required: dict | None = None) -> None:
-    """Collect every problem of the derived inputs and raise one StatsInputError."""
-    problems = [msg for _, msg in input_problems(frames, files, extra_required)]
-    if problems:
-        raise StatsInputError(
-            f"rule {rule}: {len(problems)} problem(s) in the derived data:\n  " + "\n  ".join(problems)
-        )
 
 
 def treated(adsl: pd.DataFrame) -> pd.DataFrame:
@@ -1270,7 +1260,7 @@ def _read_input(name: str, path) -> pd.DataFrame:
     if name == "labs":
         import pyarrow.parquet as pq
 
-        if "analyte" in pq.read_schema(path).names:  # else check_inputs names the missing column
+        if "analyte" in pq.read_schema(path).names:  # else stats_problems names the missing column
             return pd.read_parquet(path, filters=[("analyte", "in", list(STATS_LAB_ANALYTES))])
     return pd.read_parquet(path)
 
@@ -1312,7 +1302,7 @@ class AnalysisResult:
     records: list | None = None
     footnotes: list | None = None
     part: dict | None = None  # key -> record, as in results.json
-    error: str | None = None  # one line: exception type and message
+    error: str | None = None  # exception type and message, or how the worker died
     detail: str = ""  # traceback, for the log
     cpu_s: float = 0.0
 
@@ -1346,53 +1336,29 @@ def _import_for_workers(names) -> None:
         from . import survival  # noqa: F401
 
 
-# Inputs and params of the current run_analyses call: forked workers inherit them
-# (copy-on-write) instead of receiving pickled copies.
-_SHARED: dict = {}
-
-
-def _run_analysis(name: str) -> AnalysisResult:
-    """One analysis on the shared inputs; never raises (errors come back named)."""
-    start = time.process_time()
-    res = AnalysisResult(name)
-    try:
-        frames, params = _SHARED["frames"], _SHARED["params"]
-        res.records, res.footnotes = _analysis(name, {k: frames[k] for k in ANALYSES[name]}, params)
-        res.part = _to_records_json(res.records)
-    except Exception as exc:
-        res.records = res.footnotes = res.part = None
-        res.error = f"{type(exc).__name__}: {str(exc).strip()}"
-        res.detail = traceback.format_exc().rstrip()
-    res.cpu_s = time.process_time() - start
-    return res
-
-
 def run_analyses(frames: dict, params: dict, workers: int = 1, names=None) -> dict[str, AnalysisResult]:
     """Run the analyses (default: all), in `workers` processes forked from this one (the
     imports and inputs are shared, not repeated); with one worker, in this process. The
     results do not depend on the number of workers: each analysis is a pure function of
-    its inputs (the competing-risks jitter is seeded by a param)."""
+    its inputs (the competing-risks jitter is seeded by a param). A failed analysis comes
+    back with its error (type and message) and traceback instead of records."""
     names = list(ANALYSES if names is None else names)
     order = sorted(names, key=lambda n: -CPU_AT_100K.get(n, 0))
-    _SHARED.update(frames=frames, params=params)
-    try:
-        if workers <= 1 or len(names) == 1:
-            done = [_run_analysis(n) for n in order]
+
+    def run(name: str):
+        start = time.process_time()
+        records, footnotes = _analysis(name, {k: frames[k] for k in ANALYSES[name]}, params)
+        return records, footnotes, _to_records_json(records), time.process_time() - start
+
+    results = {}
+    done = fork_map(run, order, workers, warm_up=lambda: _import_for_workers(names))
+    for name, (value, error) in zip(order, done):
+        if error is None:
+            records, footnotes, part, cpu_s = value
+            results[name] = AnalysisResult(name, records, footnotes, part, cpu_s=cpu_s)
         else:
-            _import_for_workers(names)
-            ctx = multiprocessing.get_context("fork")
-            done = []
-            with ProcessPoolExecutor(max_workers=min(workers, len(names)), mp_context=ctx) as pool:
-                futures = [(n, pool.submit(_run_analysis, n)) for n in order]
-                for n, fut in futures:
-                    try:
-                        done.append(fut.result())
-                    except Exception as exc:  # the worker died (killed, out of memory)
-                        msg = f"worker process failed: {type(exc).__name__}: {exc}"
-                        done.append(AnalysisResult(n, error=msg))
-    finally:
-        _SHARED.clear()
-    return {r.name: r for r in done}
+            results[name] = AnalysisResult(name, error=error_summary(error), detail=error)
+    return results
 
 
 def _read_inputs(inputs: dict) -> dict:
@@ -1407,51 +1373,47 @@ def _read_inputs(inputs: dict) -> dict:
     return frames
 
 
-def run_stats(inputs: dict, tables: dict, results_path, log_path, params: dict, meta: dict, workers: int = 1):
+def run_stats(
+    inputs: dict, tables: dict, results_path, log: logging.Logger, params: dict, meta: dict, workers: int = 1
+):
     """Entry of rule `stats`: read each input once, check them all, run the seven analyses
     in `workers` processes, then write results/tables/<name>.csv and results.json.
 
     Any input problem (file, row, column, the analyses it stops) or failed analysis (named,
-    with its error; tracebacks in the log) fails the job with every problem listed, and
-    nothing is written."""
+    with its error; each traceback logged to `log`) fails the job with every problem
+    listed, and nothing is written. The script runs this inside rulelog.rule_log, which
+    records the failure in the rule's log. On success `log` gets each analysis's number
+    of results, CPU seconds and warnings (the records' notes)."""
     if set(tables) != set(ANALYSES):
         raise ValueError(f"rule stats: tables for {sorted(tables)}, expected {sorted(ANALYSES)}")
     # derived datasets are named by their CSV export (same rows, header = line 1)
     files = {
         k: str(v).replace(".parquet", ".csv") if "derived" in str(v) else str(v) for k, v in inputs.items()
     }
-    log = Path(log_path)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    results: dict[str, AnalysisResult] = {}
-    try:
-        frames = _read_inputs(inputs)
-        problems = stats_problems(frames, files)
-        if problems:
-            raise StatsInputError(
-                f"rule stats: {len(problems)} problem(s) in the derived data:\n  " + "\n  ".join(problems)
-            )
-        results = run_analyses(frames, params, workers)
-        failed = [results[n] for n in ANALYSES if results[n].error]
-        if failed:
-            raise StatsAnalysisError(
-                f"rule stats: {len(failed)} of {len(ANALYSES)} analyses failed:\n  "
-                + "\n  ".join(f"analysis {r.name}: {r.error}" for r in failed)
-            )
-        obj = merge_results({n: results[n].part for n in ANALYSES}, meta)
-    except Exception as exc:
-        detail = "".join(f"\nanalysis {r.name}:\n{r.detail}\n" for r in results.values() if r.detail)
-        if not isinstance(exc, (StatsInputError, StatsAnalysisError)):
-            detail += "\n" + traceback.format_exc()
-        log.write_text(f"rule stats: FAILED\n{exc}\n{detail}")
-        raise
+    frames = _read_inputs(inputs)
+    problems = stats_problems(frames, files)
+    if problems:
+        raise StatsInputError(
+            f"rule stats: {len(problems)} problem(s) in the derived data:\n  " + "\n  ".join(problems)
+        )
+    results = run_analyses(frames, params, workers)
+    failed = [results[n] for n in ANALYSES if results[n].error]
+    for r in failed:
+        log.error("analysis %s failed:\n%s", r.name, r.detail)
+    if failed:
+        raise StatsAnalysisError(
+            f"rule stats: {len(failed)} of {len(ANALYSES)} analyses failed:\n  "
+            + "\n  ".join(f"analysis {r.name}: {r.error}" for r in failed)
+        )
+    obj = merge_results({n: results[n].part for n in ANALYSES}, meta)
     for n in ANALYSES:
         write_table(results[n].records, tables[n], results[n].footnotes)
     dump_json(obj, results_path)
-    lines = [f"rule stats: {len(obj['results'])} results from {', '.join(sorted(files.values()))}"]
-    lines.append(f"workers: {max(1, min(workers, len(ANALYSES)))}")
+    log.info("rule stats: %d results from %s", len(obj["results"]), ", ".join(sorted(files.values())))
+    log.info("workers: %d", max(1, min(workers, len(ANALYSES))))
     for n in ANALYSES:
         r = results[n]
-        lines.append(f"analysis {n}: {len(r.records)} results, {r.cpu_s:.1f} s CPU")
-        lines += [f"warning: {note} (analysis {n})" for note in sorted({x["note"] for x in r.records if x["note"]})]
-    log.write_text("\n".join(lines) + "\n")
+        log.info("analysis %s: %d results, %.1f s CPU", n, len(r.records), r.cpu_s)
+        for note in sorted({x["note"] for x in r.records if x["note"]}):
+            log.warning("warning: %s (analysis %s)", note, n)
     return obj
