@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+# One copy of the project for the tests and the benchmark command (workflow/scripts is on
+# pytest's pythonpath): what a run of the workflow needs from the repository.
+from benchmark_scale import PROJECT_FILES, copy_project  # noqa: F401
+
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "resources" / "demo"
 BIN = Path(sys.executable).parent
-# What a run of the workflow needs from the repository.
-PROJECT_FILES = ("Snakefile", "config.yaml", "workflow", "resources", "profiles")
 
 
 def in_ci() -> bool:
@@ -28,19 +29,6 @@ def require(condition: bool, reason: str) -> None:
     if in_ci():
         pytest.fail(f"required in CI: {reason}")
     pytest.skip(reason)
-
-
-def copy_project(dest: Path) -> Path:
-    """Copy the workflow (not results/, logs/ or .snakemake/) into dest."""
-    dest.mkdir(parents=True, exist_ok=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in PROJECT_FILES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=ignore, dirs_exist_ok=True)
-        elif src.exists():
-            shutil.copy2(src, dest / name)
-    return dest
 
 
 def snakemake_env() -> dict[str, str]:
