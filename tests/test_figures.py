@@ -25,7 +25,7 @@ sys.path[:0] = [{scripts!r}, {tests!r}]
 from pathlib import Path
 from alsalvage import figures
 p = {paths!r}
-data = figures.load_inputs(p["adsl"], p["adrs"], p["adtte"], p["labs"], p["results"], [3, 6])
+data = figures.load_inputs({{k: p[k] for k in figures.INPUT_NAMES}}, [3, 6])
 params = figures.FigureParams(seed=11, max_patients=200, landmark_months=(3.0, 6.0))
 out = Path({out!r})
 """
@@ -152,7 +152,7 @@ def _pool_paths(out):
 @pytest.fixture
 def fixture_data(tmp_path):
     p = write_fixture(tmp_path / "in", n=12)
-    return figures.load_inputs(p["adsl"], p["adrs"], p["adtte"], p["labs"], p["results"], [3, 6])
+    return figures.load_inputs({k: p[k] for k in figures.INPUT_NAMES}, [3, 6])
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -178,7 +178,7 @@ def test_a_dead_worker_fails_the_job_naming_the_figures_not_drawn(fixture_data, 
     with pytest.raises(figures.FigureRenderError) as err:
         figures.render_all(fixture_data, PARAMS, _pool_paths(tmp_path / "out"), workers=2)
     msg = str(err.value)
-    assert "--- figure flow:\nthe worker process drawing it died" in msg
+    assert "--- figure flow:\nthe worker process running it died" in msg
 
 
 def test_the_failure_reaches_the_rule_log(fixture_data, tmp_path, monkeypatch):
@@ -192,6 +192,44 @@ def test_the_failure_reaches_the_rule_log(fixture_data, tmp_path, monkeypatch):
     text = log.read_text()
     assert "rule figures failed: FigureRenderError: 1 of 9 figure(s) failed: swimmer" in text
     assert "ZeroDivisionError" in text and "results/derived/adsl.parquet" in text
+
+
+@pytest.mark.parametrize("name", figures.FIGURES)
+def test_each_figure_draws_from_its_declared_inputs_alone(fixture_data, tmp_path, name):
+    # FIGURE_INPUTS decides which job draws a figure and what that job reads: drawing
+    # with nothing else given shows the declaration is complete (a missing one: KeyError)
+    data = {k: v for k, v in fixture_data.items() if k in figures.FIGURE_INPUTS[name]}
+    paths = {name: {f: tmp_path / f"{name}.{f}" for f in figures.FORMATS + ("json",)}}
+    figures.render_all(data, PARAMS, paths, workers=1)
+    assert (tmp_path / f"{name}.svg").stat().st_size > 0
+
+
+def test_only_three_figures_wait_for_the_statistics():
+    # the three that print log-rank p-values or Cox hazard ratios (rule figures_stats);
+    # the other six are drawn beside the statistics (rule figures_cohort)
+    waiting = [n for n in figures.FIGURES if "results" in figures.FIGURE_INPUTS[n]]
+    assert waiting == ["km_os_bortezomib", "landmark_os", "forest_cox"]
+    others = [n for n in figures.FIGURES if n not in waiting]
+    assert figures.inputs_needed(others) == ("adsl", "adrs", "adtte", "labs")
+    assert figures.inputs_needed(waiting) == ("adsl", "adrs", "adtte", "results")
+
+
+def test_a_figure_without_its_inputs_is_refused_before_drawing(fixture_data, tmp_path):
+    data = {k: v for k, v in fixture_data.items() if k != "results"}
+    out = tmp_path / "out"
+    paths = {n: {f: out / f"{n}.{f}" for f in figures.FORMATS + ("json",)} for n in ("forest_cox", "flow")}
+    with pytest.raises(figures.FigureInputError, match="forest_cox needs results") as err:
+        figures.render_all(data, PARAMS, paths, workers=1)
+    assert "flow" not in str(err.value)
+    assert not out.exists()  # nothing drawn
+
+
+def test_load_inputs_reads_only_what_it_is_given(tmp_path):
+    p = write_fixture(tmp_path / "in", n=8)
+    data = figures.load_inputs({"adtte": p["adtte"], "results": p["results"]}, [3, 6])
+    assert set(data) == {"adtte", "results"}
+    with pytest.raises(figures.FigureInputError, match="unknown figure input.*adae"):
+        figures.load_inputs({"adae": p["adtte"]}, [3, 6])
 
 
 def test_unknown_figure_is_refused(fixture_data, tmp_path):
@@ -256,7 +294,7 @@ def test_km_captions_say_ticks_are_sampled():
     import matplotlib.pyplot as plt
 
     d = make_derived(n=30, seed=3)
-    d.update(figures.results_for_figures(make_results(), [3, 6]))
+    d["results"] = figures.results_for_figures(make_results(), [3, 6])
     small = figures.FigureParams(seed=2, max_patients=3)
     for draw in (figures.draw_km_os, figures.draw_km_os_bortezomib, figures.draw_landmark_os):
         fig, caption = draw(d, small)
@@ -348,7 +386,7 @@ def test_sampling_above_the_limit_is_seeded_and_said():
 
 def test_large_cohort_caption_says_it_samples():
     d = make_derived(n=30, seed=3)
-    d.update(figures.results_for_figures(make_results(), [3, 6]))
+    d["results"] = figures.results_for_figures(make_results(), [3, 6])
     params = figures.FigureParams(seed=2, max_patients=12)
     import matplotlib.pyplot as plt
 
@@ -559,7 +597,7 @@ def test_all_missing_columns_are_named_with_their_files(tmp_path):
     d["adsl"].drop(columns=["HEMEVAL", "DFLCBL"]).to_parquet(p["adsl"], index=False)
     d["adtte"].drop(columns=["CNSR"]).to_parquet(p["adtte"], index=False)
     with pytest.raises(figures.FigureInputError) as err:
-        figures.load_inputs(p["adsl"], p["adrs"], p["adtte"], p["labs"], p["results"], [3, 6])
+        figures.load_inputs({k: p[k] for k in figures.INPUT_NAMES}, [3, 6])
     msg = str(err.value)
     assert f"{p['adsl']}: missing column HEMEVAL" in msg
     assert f"{p['adsl']}: missing column DFLCBL" in msg
@@ -572,7 +610,7 @@ def test_a_missing_results_key_names_the_file(tmp_path):
     del r["results"]["os.landmark_6m.logrank_p"]
     p["results"].write_text(__import__("json").dumps(r))
     with pytest.raises(figures.FigureInputError, match=r"results\.json: .*os\.landmark_6m\.logrank_p"):
-        figures.load_inputs(p["adsl"], p["adrs"], p["adtte"], p["labs"], p["results"], [3, 6])
+        figures.load_inputs({k: p[k] for k in figures.INPUT_NAMES}, [3, 6])
 
 
 def test_caption_file_records_the_drawing_software(tmp_path):
@@ -600,7 +638,7 @@ def _bortezomib_cohort(sizes: dict[str, int], seed: int = 5) -> dict:
     adsl = pd.DataFrame({"USUBJID": ids, "BORTGRP": groups})
     adtte = pd.DataFrame({"USUBJID": ids, "PARAMCD": "OS", "AVAL": aval, "CNSR": cnsr})
     p = [("3 groups", 0.085), ("sensitive vs refractory", 0.93), ("naive vs exposed", 0.027)]
-    return {"adsl": adsl, "adtte": adtte, "bortezomib_p": p}
+    return {"adsl": adsl, "adtte": adtte, "results": {"bortezomib_p": p}}
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ ARGS = [
 def report_file(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser")
     p = write_fixture(tmp / "in", n=40, tox_label=XSS, finding_text=XSS)
-    data = figures.load_inputs(p["adsl"], p["adrs"], p["adtte"], p["labs"], p["results"], [3, 6])
+    data = figures.load_inputs({k: p[k] for k in figures.INPUT_NAMES}, [3, 6])
     params = figures.FigureParams(seed=3)
     svgs, caps = {}, {}
     for name in figures.FIGURES:

@@ -1,5 +1,6 @@
-"""Rule figures: every figure of the report as SVG, PNG and PDF, plus its caption, drawn
-by snakemake.threads worker processes (one process with 1 thread)."""
+"""Rules figures_cohort and figures_stats: their figures of the report as SVG, PNG and PDF,
+plus each caption, drawn by snakemake.threads worker processes (one process with 1 thread)
+from the inputs the rule declares (adsl, adrs, adtte, labs, results)."""
 
 import logging
 from pathlib import Path
@@ -8,16 +9,15 @@ from alsalvage.figures import FigureParams, load_inputs, render_all
 from alsalvage.rulelog import rule_log
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-with rule_log(sm.log[0], "figures", sm.input) as log:
+inputs = {name: path for name, path in sm.input.items() if name != "code"}
+with rule_log(sm.log[0], "figures", inputs.values()) as log:
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
     # each output list holds one file per figure, named <figure>.<ext>
     paths: dict[str, dict[str, str]] = {}
     for kind in ("svg", "png", "pdf", "caption"):
         for path in sm.output[kind]:
             paths.setdefault(Path(path).stem, {})["json" if kind == "caption" else kind] = path
-    data = load_inputs(
-        sm.input.adsl, sm.input.adrs, sm.input.adtte, sm.input.labs, sm.input.results, sm.params.landmarks_months
-    )
+    data = load_inputs(inputs, sm.params.landmarks_months)
     params = FigureParams(
         seed=int(sm.params.seed),
         jitter_seed=int(sm.params.jitter_seed),

@@ -12,7 +12,6 @@ No patient identifier or calendar date is drawn: times are months from the index
 from __future__ import annotations
 
 import json
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import FancyBboxPatch, Patch  # noqa: E402
 
 from .formatting import fmt_hr, fmt_p  # noqa: E402
+from .parallel import fork_map  # noqa: E402
 from .survival import aj_fitter  # noqa: E402
 
 # Okabe-Ito colour-blind-safe palette.
@@ -70,6 +70,29 @@ FIGURES = (
     "flow",
 )
 FORMATS = ("svg", "png", "pdf")
+
+# What each figure is drawn from: the derived datasets, the validated labs, and "results",
+# the statistics stage's results.json (log-rank p-values, Cox hazard ratios). The six
+# figures without "results" are drawn while the statistics run (rule figures_cohort);
+# the other three after them (rule figures_stats).
+FIGURE_INPUTS = {
+    "km_os": ("adtte",),
+    "km_os_bortezomib": ("adsl", "adtte", "results"),
+    "landmark_os": ("adrs", "adtte", "results"),
+    "cif_dialysis": ("adtte",),
+    "forest_cox": ("results",),
+    "waterfall_dflc": ("adsl", "adrs", "labs"),
+    "swimmer": ("adsl", "adrs", "adtte"),
+    "ntprobnp": ("adsl", "labs"),
+    "flow": ("adsl", "adrs"),
+}
+INPUT_NAMES = ("adsl", "adrs", "adtte", "labs", "results")
+
+
+def inputs_needed(names) -> tuple[str, ...]:
+    """The inputs (INPUT_NAMES order) that drawing the named figures reads."""
+    need = {i for name in names for i in FIGURE_INPUTS[name]}
+    return tuple(i for i in INPUT_NAMES if i in need)
 
 # Metadata keys per format: None removes the entry (dates, software strings).
 METADATA = {
@@ -316,7 +339,7 @@ def draw_km_os_bortezomib(data: dict, params: FigureParams):
         labels.append(label)
         counts.append(f"{grp} {len(sub):,}")
     _km_axes(ax, "Overall survival by prior bortezomib")
-    ptext = "; ".join(f"{label}: {format_p(p)}" for label, p in data.get("bortezomib_p", []))
+    ptext = "; ".join(f"{label}: {format_p(p)}" for label, p in data["results"]["bortezomib_p"])
     if ptext:
         ax.text(0.98, 0.97, "Log-rank\n" + ptext.replace("; ", "\n"), transform=ax.transAxes, ha="right", va="top", fontsize=7.5)
     key_above_axes(ax)
@@ -364,7 +387,7 @@ def draw_landmark_os(data: dict, params: FigureParams):
             sampled += [n_sampled] if n_sampled else []
         _km_axes(ax, f"Landmark {lm:g} months")
         ax.set_xlabel(f"Months after the {lm:g}-month landmark")
-        p = data.get("landmark_p", {}).get(lm)
+        p = data["results"]["landmark_p"].get(lm)
         if p is not None:
             ax.text(0.98, 0.97, f"Log-rank {format_p(p)}", transform=ax.transAxes, ha="right", va="top", fontsize=7.5)
         ax.legend(loc="lower left", frameon=False)
@@ -420,7 +443,7 @@ def draw_cif_dialysis(data: dict, params: FigureParams):
 
 
 def draw_forest_cox(data: dict, params: FigureParams):
-    cox = data["cox"]
+    cox = data["results"]["cox"]
     terms = pd.DataFrame(cox["terms"])
     _require(terms, "results.json cox terms", ["label", "hr", "ci_low", "ci_high", "p"])
     k = len(terms)
@@ -820,36 +843,18 @@ COST_ORDER = (
     "forest_cox",
 )
 
-# What a forked worker draws from: set by render_all in the parent before the fork.
-_WORK: dict = {}
-
-
-def _render_one(name: str) -> tuple[str, str | None, str | None]:
-    """Draw and write one figure and its caption: (name, caption, None) or, on failure,
-    (name, None, traceback text); never raises, so that every figure is tried."""
-    try:
-        paths = _WORK["paths"][name]
-        caption = render(name, _WORK["data"], _WORK["params"], {fmt: paths[fmt] for fmt in FORMATS})
-        write_caption(paths["json"], name, caption)
-        return name, caption, None
-    except Exception:  # reported with the figure's name by render_all
-        return name, None, traceback.format_exc()
-
-
-def _result(name: str, future) -> tuple[str, str | None, str | None]:
-    """A worker's answer, or the failure of a worker that died (killed, out of memory)."""
-    from concurrent.futures.process import BrokenProcessPool
-
-    try:
-        return future.result()
-    except BrokenProcessPool as err:
-        return name, None, f"the worker process drawing it died: {err}"
-
-
 def _warm_up() -> None:
-    """Import what the drawing functions import lazily, once, before the workers fork."""
+    """Import and load, once before the workers fork, what each worker would otherwise
+    repeat at its first figure: lifelines' plotting, the SVG and PDF backends (the PDF
+    one imports fontTools, which subsets the embedded font) and the figure font."""
     import lifelines  # noqa: F401
     import lifelines.plotting  # noqa: F401
+    import matplotlib.backends.backend_pdf  # noqa: F401
+    import matplotlib.backends.backend_svg  # noqa: F401
+    from matplotlib import font_manager
+
+    with matplotlib.rc_context(STYLE):
+        font_manager.get_font(font_manager.findfont(font_manager.FontProperties()))
 
 
 def render_all(
@@ -859,40 +864,32 @@ def render_all(
     and write its caption file; returns {name: caption} in FIGURES order.
 
     With ``workers`` > 1 the figures are spread over that many processes forked after the
-    imports and after the input tables are read (the workers share them); with 1, they
-    are drawn in this process. Each figure's bytes do not depend on the number of workers:
+    imports (parallel.fork_map; the workers share the input tables); with 1, they are
+    drawn in this process. Each figure's bytes do not depend on the number of workers:
     each figure is drawn from the same inputs with its own seeded generators. A figure that
     fails does not stop the others; afterwards FigureRenderError names every failed figure
     with its traceback (the job fails and Snakemake removes its outputs)."""
     unknown = sorted(set(paths) - set(FIGURES))
     if unknown:
         raise FigureInputError(f"unknown figure(s) {', '.join(unknown)} (known: {', '.join(FIGURES)})")
+    lacking = [f"{name} needs {i}" for name in FIGURES if name in paths for i in FIGURE_INPUTS[name] if i not in data]
+    if lacking:
+        raise FigureInputError("figure inputs not given: " + "; ".join(lacking))
     order = [name for name in COST_ORDER if name in paths]
-    workers = max(1, min(int(workers), len(order)))
-    _WORK.update(data=data, params=params, paths=paths)
-    try:
-        if workers == 1:
-            results = [_render_one(name) for name in order]
-        else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
 
-            _warm_up()
-            for name in getattr(data, "tables", ()):  # read every table once, before the fork
-                data[name]
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                futures = [(name, pool.submit(_render_one, name)) for name in order]
-                results = [_result(name, future) for name, future in futures]
-    finally:
-        _WORK.clear()
-    failed = [(name, tb) for name, _, tb in results if tb is not None]
+    def draw(name: str) -> str:
+        caption = render(name, data, params, {fmt: paths[name][fmt] for fmt in FORMATS})
+        write_caption(paths[name]["json"], name, caption)
+        return caption
+
+    done = dict(zip(order, fork_map(draw, order, workers, warm_up=_warm_up)))
+    failed = [(name, error) for name, (_, error) in done.items() if error is not None]
     if failed:
         raise FigureRenderError(
             f"{len(failed)} of {len(order)} figure(s) failed: {', '.join(n for n, _ in failed)}\n"
-            + "\n".join(f"--- figure {name}:\n{tb.rstrip()}" for name, tb in failed)
+            + "\n".join(f"--- figure {name}:\n{error}" for name, error in failed)
         )
-    captions = {name: caption for name, caption, _ in results}
-    return {name: captions[name] for name in FIGURES if name in captions}
+    return {name: done[name][0] for name in FIGURES if name in done}
 
 
 # Where the figures find their statistics in results.json (keys of docs/results.md).
@@ -951,6 +948,7 @@ def _check_columns(columns: dict, paths: dict) -> None:
     problems = [
         f"{paths[name]}: missing column {col}"
         for name, cols in REQUIRED_COLUMNS.items()
+        if name in columns
         for col in cols
         if col not in columns[name]
     ]
@@ -963,42 +961,27 @@ def read_labs(path) -> pd.DataFrame:
     return pd.read_parquet(path, filters=[("analyte", "in", list(FIGURE_LAB_ANALYTES))])
 
 
-class LazyInputs(dict):
-    """The figures' input tables, each read from Parquet the first time a figure uses
-    it: a figure reads only what it draws. At 100,000 patients the labs table holds
-    about 15 million rows and only two of the nine figures use it (and only three of
-    its analytes)."""
-
-    def __init__(self, paths: dict):
-        super().__init__()
-        self._paths = dict(paths)
-
-    @property
-    def tables(self) -> tuple[str, ...]:
-        """The names of the tables this mapping can read."""
-        return tuple(self._paths)
-
-    def __missing__(self, name):
-        if name not in self._paths:
-            raise KeyError(name)
-        path = self._paths[name]
-        frame = read_labs(path) if name == "labs" else pd.read_parquet(path)
-        self[name] = frame
-        return frame
-
-
-def load_inputs(adsl, adrs, adtte, labs, results, landmarks_months) -> dict:
+def load_inputs(paths: dict, landmarks_months) -> dict:
+    """The inputs named in ``paths`` (keys of INPUT_NAMES): each table (of the labs only
+    the rows of FIGURE_LAB_ANALYTES), and under "results" the pieces of results.json the
+    figures draw. Every missing column is named at once, from the Parquet schemas, before
+    any table is read."""
     import pyarrow.parquet as pq
 
-    paths = {"adsl": adsl, "adrs": adrs, "adtte": adtte, "labs": labs}
-    # columns from the Parquet schemas (no data read): every problem at once, up front
-    _check_columns({name: pq.read_schema(path).names for name, path in paths.items()}, paths)
-    data = LazyInputs(paths)
-    with open(results) as fh:
-        try:
-            data.update(results_for_figures(json.load(fh), landmarks_months))
-        except KeyError as err:
-            raise FigureInputError(f"{results}: {err.args[0]}") from None
+    unknown = sorted(set(paths) - set(INPUT_NAMES))
+    if unknown:
+        raise FigureInputError(f"unknown figure input(s) {', '.join(unknown)} (known: {', '.join(INPUT_NAMES)})")
+    tables = {name: path for name, path in paths.items() if name != "results"}
+    _check_columns({name: pq.read_schema(path).names for name, path in tables.items()}, tables)
+    data = {}
+    if "results" in paths:
+        with open(paths["results"]) as fh:
+            try:
+                data["results"] = results_for_figures(json.load(fh), landmarks_months)
+            except KeyError as err:
+                raise FigureInputError(f"{paths['results']}: {err.args[0]}") from None
+    for name, path in tables.items():
+        data[name] = read_labs(path) if name == "labs" else pd.read_parquet(path)
     return data
 
 
