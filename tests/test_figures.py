@@ -204,14 +204,12 @@ def test_each_figure_draws_from_its_declared_inputs_alone(fixture_data, tmp_path
     assert (tmp_path / f"{name}.svg").stat().st_size > 0
 
 
-def test_only_three_figures_wait_for_the_statistics():
-    # the three that print log-rank p-values or Cox hazard ratios (rule figures_stats);
-    # the other six are drawn beside the statistics (rule figures_cohort)
+def test_only_three_figures_read_the_statistics():
+    # the three that print log-rank p-values or Cox hazard ratios
     waiting = [n for n in figures.FIGURES if "results" in figures.FIGURE_INPUTS[n]]
     assert waiting == ["km_os_bortezomib", "landmark_os", "forest_cox"]
-    others = [n for n in figures.FIGURES if n not in waiting]
-    assert figures.inputs_needed(others) == ("adsl", "adrs", "adtte", "labs")
-    assert figures.inputs_needed(waiting) == ("adsl", "adrs", "adtte", "results")
+    # and the labs only by the waterfall and the NT-proBNP lines
+    assert [n for n in figures.FIGURES if "labs" in figures.FIGURE_INPUTS[n]] == ["waterfall_dflc", "ntprobnp"]
 
 
 def test_a_figure_without_its_inputs_is_refused_before_drawing(fixture_data, tmp_path):

@@ -1,10 +1,9 @@
 # Stage 5: figures of the report, each as SVG (embedded in the report), PNG and PDF.
-# Two jobs. figures_cohort draws the six figures made from the datasets alone: it starts
-# when the derivations end and runs beside `stats`. figures_stats draws the three that
-# print the statistics' results (log-rank p-values, Cox hazard ratios) once `stats` has
-# written them. Each job imports its libraries once and spreads its figures over its
-# threads (worker processes forked after the imports). Which inputs each figure reads:
-# alsalvage.figures.FIGURE_INPUTS.
+# One job draws them all: the figures share their inputs, parameters and code, so one job
+# per figure bought no rerun granularity and paid the imports nine times. The job spreads
+# the figures over its threads (worker processes forked after the imports). Which inputs
+# each figure reads: alsalvage.figures.FIGURE_INPUTS (only three read results.json; drawing
+# the other six beside `stats` as a second job was measured and dropped: docs/performance.md).
 
 FIGURES = [
     "km_os",
@@ -17,73 +16,39 @@ FIGURES = [
     "ntprobnp",
     "flow",
 ]
-FIGURES_STATS = ["km_os_bortezomib", "landmark_os", "forest_cox"]
-FIGURES_COHORT = [f for f in FIGURES if f not in FIGURES_STATS]
-# The settings the figures read (both jobs: FigureParams takes them all).
-FIGURE_PARAMS = dict(
-    seed=config["figures"]["seed"],
-    max_patients=config["figures"]["max_patients"],
-    days_per_month=config["endpoints"]["days_per_month"],
-    pr_fall_pct=config["hematologic"]["pr_fall_pct"],
-    ntprobnp_rise_pct=config["cardiac"]["progression_rise_pct"],
-    landmarks_months=config["stats"]["landmarks_months"],
-    alpha=config["stats"]["alpha"],
-    jitter_seed=config["stats"]["seed"],
-)
 
 
-rule figures_cohort:
+rule figures:
     input:
         adsl="results/derived/adsl.parquet",
         adrs="results/derived/adrs.parquet",
         adtte="results/derived/adtte.parquet",
         labs="results/validated/labs.parquet",
+        results="results/stats/results.json",
         code=pkg("figures", "formatting", "parallel", "rulelog", "survival"),
     output:
-        svg=expand("results/figures/{name}.svg", name=FIGURES_COHORT),
-        png=expand("results/figures/{name}.png", name=FIGURES_COHORT),
-        pdf=expand("results/figures/{name}.pdf", name=FIGURES_COHORT),
-        caption=expand("results/figures/{name}.json", name=FIGURES_COHORT),
+        svg=expand("results/figures/{name}.svg", name=FIGURES),
+        png=expand("results/figures/{name}.png", name=FIGURES),
+        pdf=expand("results/figures/{name}.pdf", name=FIGURES),
+        caption=expand("results/figures/{name}.json", name=FIGURES),
     log:
-        "logs/figures_cohort.log",
+        "logs/figures.log",
     benchmark:
-        "benchmarks/figures_cohort.tsv"
+        "benchmarks/figures.tsv"
     conda:
         "../envs/figures.yaml"
-    # two threads, so that `stats` (two threads) runs beside it under --cores 4
-    threads: 2
+    threads: 4
     resources:
         mem_mb=6000,
         runtime=20,
     params:
-        **FIGURE_PARAMS,
-    script:
-        "../scripts/figures.py"
-
-
-rule figures_stats:
-    input:
-        adsl="results/derived/adsl.parquet",
-        adrs="results/derived/adrs.parquet",
-        adtte="results/derived/adtte.parquet",
-        results="results/stats/results.json",
-        code=pkg("figures", "formatting", "parallel", "rulelog", "survival"),
-    output:
-        svg=expand("results/figures/{name}.svg", name=FIGURES_STATS),
-        png=expand("results/figures/{name}.png", name=FIGURES_STATS),
-        pdf=expand("results/figures/{name}.pdf", name=FIGURES_STATS),
-        caption=expand("results/figures/{name}.json", name=FIGURES_STATS),
-    log:
-        "logs/figures_stats.log",
-    benchmark:
-        "benchmarks/figures_stats.tsv"
-    conda:
-        "../envs/figures.yaml"
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=10,
-    params:
-        **FIGURE_PARAMS,
+        seed=config["figures"]["seed"],
+        max_patients=config["figures"]["max_patients"],
+        days_per_month=config["endpoints"]["days_per_month"],
+        pr_fall_pct=config["hematologic"]["pr_fall_pct"],
+        ntprobnp_rise_pct=config["cardiac"]["progression_rise_pct"],
+        landmarks_months=config["stats"]["landmarks_months"],
+        alpha=config["stats"]["alpha"],
+        jitter_seed=config["stats"]["seed"],
     script:
         "../scripts/figures.py"

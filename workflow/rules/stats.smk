@@ -34,9 +34,7 @@ rule stats:
         "benchmarks/stats.tsv"
     conda:
         "../envs/stats.yaml"
-    # two threads, so that figures_cohort (two threads) runs beside it under --cores 4;
-    # more with --set-threads stats=N
-    threads: 2
+    threads: 4
     resources:
         # 100,000 patients: about 1.6 GB proportional set size (inputs shared by the
         # forked workers), 40 s of CPU for the analyses

@@ -1,6 +1,6 @@
-"""Rules figures_cohort and figures_stats: their figures of the report as SVG, PNG and PDF,
-plus each caption, drawn by snakemake.threads worker processes (one process with 1 thread)
-from the inputs the rule declares (adsl, adrs, adtte, labs, results)."""
+"""Rule figures: every figure of the report as SVG, PNG and PDF, plus its caption, drawn
+by snakemake.threads worker processes (one process with 1 thread) from the inputs the
+rule declares (adsl, adrs, adtte, labs, results)."""
 
 import logging
 from pathlib import Path

@@ -72,9 +72,8 @@ FIGURES = (
 FORMATS = ("svg", "png", "pdf")
 
 # What each figure is drawn from: the derived datasets, the validated labs, and "results",
-# the statistics stage's results.json (log-rank p-values, Cox hazard ratios). The six
-# figures without "results" are drawn while the statistics run (rule figures_cohort);
-# the other three after them (rule figures_stats).
+# the statistics stage's results.json (log-rank p-values, Cox hazard ratios). render_all
+# refuses to draw a figure whose inputs were not given.
 FIGURE_INPUTS = {
     "km_os": ("adtte",),
     "km_os_bortezomib": ("adsl", "adtte", "results"),
@@ -87,12 +86,6 @@ FIGURE_INPUTS = {
     "flow": ("adsl", "adrs"),
 }
 INPUT_NAMES = ("adsl", "adrs", "adtte", "labs", "results")
-
-
-def inputs_needed(names) -> tuple[str, ...]:
-    """The inputs (INPUT_NAMES order) that drawing the named figures reads."""
-    need = {i for name in names for i in FIGURE_INPUTS[name]}
-    return tuple(i for i in INPUT_NAMES if i in need)
 
 # Metadata keys per format: None removes the entry (dates, software strings).
 METADATA = {
