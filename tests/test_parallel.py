@@ -88,6 +88,14 @@ def test_warm_up_runs_once_here_and_only_before_a_fork():
     assert calls == [os.getpid()]
 
 
+def test_a_value_that_cannot_come_back_is_reported_and_the_others_complete():
+    # a worker's value is pickled back to the parent: a lambda cannot be, so that item
+    # fails with the pickling error while the other items still return their values
+    out = fork_map(lambda x: (lambda: x) if x == 2 else x * 10, [1, 2, 3], workers=2)
+    assert out[0] == (10, None) and out[2] == (30, None)
+    assert out[1][0] is None and "pickle" in out[1][1].lower()
+
+
 def test_no_items_no_results():
     assert fork_map(square, [], 4) == []
 

@@ -362,6 +362,9 @@ def test_findings_missing_values_become_empty_and_missing_columns_fail():
         ('severity,file,row,column,value,rule,message\nwarning,a.csv,2,c,"two\nlines",r,m\n',
          [["warning", "a.csv", "2", "c", "two\nlines", "r", "m"]]),
         ("severity,file,row,column,value,rule,message\n", []),
+        # a byte-order mark (a spreadsheet's UTF-8 export) is not part of the first name
+        ("\ufeffseverity,file,row,column,value,rule,message\nwarning,a.csv,3,c,v,r,m\n",
+         [["warning", "a.csv", "3", "c", "v", "r", "m"]]),
     ],
 )
 def test_read_findings_keeps_text(tmp_path, text, expected):

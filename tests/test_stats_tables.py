@@ -282,7 +282,7 @@ def test_stats_job_log_names_each_analysis_and_its_warnings(tmp_path):
     for name in T.ANALYSES:
         assert f"analysis {name}: " in log
     # 6 deaths among the 9 patients with a Mayo stage, 3 model parameters (see test_survival)
-    assert "warning: 6 events for 3 parameters" in log and "(analysis survival)" in log
+    assert "WARNING 6 events for 3 parameters" in log and "(analysis survival)" in log
 
 
 def test_analyses_leave_their_inputs_unchanged(d):

@@ -35,7 +35,7 @@ def test_stats_rules_are_deterministic(tmp_path):
     run_stats(project, check=True)
     for p in OUTPUTS:
         assert (project / p).read_bytes() == first[p], f"{p} differs between two runs"
-    assert "warning: 6 events for 3 parameters" in (project / "logs" / "stats.log").read_text()
+    assert "WARNING 6 events for 3 parameters" in (project / "logs" / "stats.log").read_text()
 
 
 @pytest.mark.workflow

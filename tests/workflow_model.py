@@ -31,7 +31,7 @@ class RuleText:
     @property
     def pkg_modules(self) -> set[str]:
         """Modules named in pkg(...) calls of the input directive (pkg() adds __init__),
-        evaluated with the rule file's module-level constants (pkg(*STATS_PKG))."""
+        evaluated with the rule file's module-level constants (e.g. pkg(*SOME_LIST))."""
         mods: set[str] = set()
         for args in re.findall(r"\bpkg\(([^)]*)\)", self.directives.get("input", "")):
             namespace = {"__builtins__": {}, "_pkg": lambda *m: m, **self.constants}

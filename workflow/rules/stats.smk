@@ -3,7 +3,7 @@
 # The script imports pandas, scipy and lifelines once, reads each input once and forks
 # `threads` worker processes for the analyses (outputs do not depend on their number).
 # Trade-off: a change to any input, param or module of one analysis reruns all seven
-# (a few seconds on the demo, about 50 s of CPU at 100,000 patients), in exchange for one
+# (a few seconds on the demo, about 24 s of CPU at 100,000 patients), in exchange for one
 # Python process instead of eight (each paid 1.3-2 s of imports). See docs/hpc.md.
 
 STATS = ["table1", "response", "organ", "renal", "survival", "exposure", "toxicity"]
@@ -36,8 +36,8 @@ rule stats:
         "../envs/stats.yaml"
     threads: 4
     resources:
-        # 100,000 patients: about 1.6 GB proportional set size (inputs shared by the
-        # forked workers), 40 s of CPU for the analyses
+        # 100,000 patients: about 2.1 GB proportional set size with 4 workers (inputs
+        # shared by the forked workers), 24 s of CPU for the analyses
         mem_mb=4000,
         runtime=15,
     params:

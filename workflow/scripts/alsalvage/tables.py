@@ -1415,5 +1415,5 @@ def run_stats(
         r = results[n]
         log.info("analysis %s: %d results, %.1f s CPU", n, len(r.records), r.cpu_s)
         for note in sorted({x["note"] for x in r.records if x["note"]}):
-            log.warning("warning: %s (analysis %s)", note, n)
+            log.warning("%s (analysis %s)", note, n)
     return obj
