@@ -288,18 +288,25 @@ def test_km_censor_ticks_drawn(max_patients, expected_ticks):
         plt.close(fig)
 
 
-def test_km_captions_say_ticks_are_sampled():
+def _captions_of_30(draws, params) -> list[str]:
+    """The caption of each draw function on a 30-patient cohort (figures closed)."""
     import matplotlib.pyplot as plt
 
     d = make_derived(n=30, seed=3)
     d["results"] = figures.results_for_figures(make_results(), [3, 6])
-    small = figures.FigureParams(seed=2, max_patients=3)
-    for draw in (figures.draw_km_os, figures.draw_km_os_bortezomib, figures.draw_landmark_os):
-        fig, caption = draw(d, small)
+    captions = []
+    for draw in draws:
+        fig, caption = draw(d, params)
         plt.close(fig)
+        captions.append(caption)
+    return captions
+
+
+def test_km_captions_say_ticks_are_sampled():
+    km = (figures.draw_km_os, figures.draw_km_os_bortezomib, figures.draw_landmark_os)
+    for caption in _captions_of_30(km, figures.FigureParams(seed=2, max_patients=3)):
         assert "Ticks mark a random sample of 3 of the" in caption and "(seed 2)" in caption, caption
-        fig, caption = draw(d, PARAMS)  # 30 patients, limit 200: every tick, no note
-        plt.close(fig)
+    for caption in _captions_of_30(km, PARAMS):  # 30 patients, limit 200: every tick, no note
         assert "random sample" not in caption, caption
 
 
@@ -383,14 +390,8 @@ def test_sampling_above_the_limit_is_seeded_and_said():
 
 
 def test_large_cohort_caption_says_it_samples():
-    d = make_derived(n=30, seed=3)
-    d["results"] = figures.results_for_figures(make_results(), [3, 6])
-    params = figures.FigureParams(seed=2, max_patients=12)
-    import matplotlib.pyplot as plt
-
-    for draw in (figures.draw_swimmer, figures.draw_waterfall_dflc, figures.draw_ntprobnp):
-        fig, caption = draw(d, params)
-        plt.close(fig)
+    per_patient = (figures.draw_swimmer, figures.draw_waterfall_dflc, figures.draw_ntprobnp)
+    for caption in _captions_of_30(per_patient, figures.FigureParams(seed=2, max_patients=12)):
         assert "random sample of 12 of" in caption, caption
 
 
