@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from helpers import REPO
-from stats_data import small_cohort
+from stats_data import small_cohort, write_derived
 
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 from alsalvage import tables as T  # noqa: E402
@@ -244,8 +244,6 @@ META = {"schema": "alsalvage-results/1", "synthetic": True, "reference_date": "2
 def stats_job(project, workers, params=PARAMS):
     """run_stats on the small cohort placed in project/ as the workflow would place it;
     returns the output paths (tables by analysis, results.json, log)."""
-    from stats_data import write_derived
-
     if not (project / "results" / "derived" / "adsl.parquet").exists():
         write_derived(project, small_cohort())
     inputs = {k: project / "results" / "derived" / f"{k}.parquet" for k in ("adsl", "adrs", "adtte", "adae")}
@@ -310,8 +308,6 @@ def test_input_problems_are_listed_once_with_the_analyses_they_stop(d):
 
 
 def test_bad_input_stops_the_stats_job_before_any_output(tmp_path):
-    from stats_data import write_derived
-
     data = small_cohort()
     data["adtte"].loc[0, "CNSR"] = 7  # first data row: CSV line 2
     data["adtte"].loc[3, "AVAL"] = -2.0  # line 5
@@ -328,8 +324,6 @@ def test_bad_input_stops_the_stats_job_before_any_output(tmp_path):
 
 
 def test_unreadable_input_is_named(tmp_path):
-    from stats_data import write_derived
-
     write_derived(tmp_path, small_cohort())
     (tmp_path / "results" / "derived" / "adae.parquet").write_bytes(b"not parquet")
     with pytest.raises(T.StatsInputError, match=r"adae\.parquet: cannot read"):

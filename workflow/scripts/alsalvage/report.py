@@ -31,7 +31,7 @@ import jinja2
 import pyarrow.parquet as pq
 import yaml
 
-from .formatting import fmt_number, round_half_up
+from .formatting import fmt_number
 
 SOFTWARE = (
     "snakemake",

@@ -22,6 +22,7 @@ Conventions (docs/methods.md, section "Statistics"):
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -349,9 +350,11 @@ def aj_variance(observed, at_risk, competing, lagged_survival, cif) -> np.ndarra
     return first + second - 2 * third
 
 
+@functools.cache
 def _fast_aalen_johansen_class():
     """lifelines' AalenJohansenFitter with its confidence bounds computed by aj_variance
-    (same formula, vectorised); everything else is lifelines'."""
+    (same formula, vectorised); everything else is lifelines'. Built once, on first use
+    (lifelines is imported only then)."""
     from lifelines import AalenJohansenFitter
     from lifelines.utils import inv_normal_cdf
 

@@ -282,12 +282,10 @@ REQUIRED = {
 }
 
 
-def input_problems(frames: dict, files: dict, extra_required: dict | None = None) -> list[tuple[str, str]]:
-    """Every problem of the derived inputs, as (dataset, message naming file, row, column)."""
+def input_problems(frames: dict, files: dict) -> list[tuple[str, str]]:
+    """Every problem of the derived inputs, as (dataset, message naming file, row, column);
+    the columns only some analyses need (EXTRA_REQUIRED) are checked by stats_problems."""
     problems = []
-    req = {k: list(v) for k, v in REQUIRED.items()}
-    for k, v in (extra_required or {}).items():
-        req[k] = req.get(k, []) + list(v)
 
     def bad(name, mask, column, message):
         df = frames[name]
@@ -298,7 +296,7 @@ def input_problems(frames: dict, files: dict, extra_required: dict | None = None
             problems.append((name, f"{files[name]}: row {i + 2}, column {column}: {message} (value {value!r})"))
 
     for name, df in frames.items():
-        missing = [c for c in req.get(name, []) if c not in df.columns]
+        missing = [c for c in REQUIRED.get(name, []) if c not in df.columns]
         for c in missing:
             problems.append((name, f"{files[name]}: column {c}: required column missing"))
         if missing:
