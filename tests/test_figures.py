@@ -202,6 +202,10 @@ def test_each_figure_draws_from_its_declared_inputs_alone(fixture_data, tmp_path
     paths = {name: {f: tmp_path / f"{name}.{f}" for f in figures.FORMATS + ("json",)}}
     figures.render_all(data, PARAMS, paths, workers=1)
     assert (tmp_path / f"{name}.svg").stat().st_size > 0
+    # and every declared input is really read: without any one of them the drawing fails
+    for dropped in figures.FIGURE_INPUTS[name]:
+        with pytest.raises(KeyError, match=dropped):
+            figures.render(name, {k: v for k, v in data.items() if k != dropped}, PARAMS, {"svg": tmp_path / "x.svg"})
 
 
 def test_only_three_figures_read_the_statistics():
@@ -546,7 +550,7 @@ def test_swimmer_table_by_hand():
             "ADY": [10.0, 30.4375, 91.3125],
         }
     )
-    t = figures.swimmer_table(adsl, adrs, pd.DataFrame(), 30.4375).iloc[0]
+    t = figures.swimmer_table(adsl, adrs, 30.4375).iloc[0]
     # dates are whole days: 60.875 days -> 60 days after the start (pandas floors the timedelta)
     assert t["END"] == pytest.approx(60 / 30.4375)
     assert t["RESP"] == pytest.approx(1.0)

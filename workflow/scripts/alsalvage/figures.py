@@ -81,7 +81,7 @@ FIGURE_INPUTS = {
     "cif_dialysis": ("adtte",),
     "forest_cox": ("results",),
     "waterfall_dflc": ("adsl", "adrs", "labs"),
-    "swimmer": ("adsl", "adrs", "adtte"),
+    "swimmer": ("adsl", "adrs"),
     "ntprobnp": ("adsl", "labs"),
     "flow": ("adsl", "adrs"),
 }
@@ -540,7 +540,7 @@ def draw_waterfall_dflc(data: dict, params: FigureParams):
     return fig, caption
 
 
-def swimmer_table(adsl, adrs, adtte, days_per_month: float) -> pd.DataFrame:
+def swimmer_table(adsl, adrs, days_per_month: float) -> pd.DataFrame:
     _require(adsl, "adsl", ["USUBJID", "TRTSDT", "TRTEDT", "LSTCNTDT", "DTHDT", "DIALDT", "DIALBL"])
     t = adsl[["USUBJID", "TRTSDT", "TRTEDT", "LSTCNTDT", "DTHDT", "DIALDT", "DIALBL"]].copy()
 
@@ -566,7 +566,7 @@ def swimmer_table(adsl, adrs, adtte, days_per_month: float) -> pd.DataFrame:
 
 
 def draw_swimmer(data: dict, params: FigureParams):
-    t = swimmer_table(data["adsl"], data["adrs"], data["adtte"], params.days_per_month)
+    t = swimmer_table(data["adsl"], data["adrs"], params.days_per_month)
     ids, note = sample_patients(t["USUBJID"], params.max_patients, params.seed)
     t = t.loc[t["USUBJID"].isin(ids)].sort_values(["END", "USUBJID"]).reset_index(drop=True)
     n = len(t)
