@@ -134,12 +134,13 @@ def read_categorical(path: str | Path, columns: Iterable[str] | None = None) -> 
     return table.to_pandas(strings_to_categorical=True)
 
 
-def sort_stable(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """``df.sort_values(columns, kind="mergesort")``; the sort is skipped (a copy with
-    the same rows, order and index) when the rows are already in that order, as
-    validated tables are."""
+def sort_stable(df: pd.DataFrame, columns: list[str], copy: bool = True) -> pd.DataFrame:
+    """``df.sort_values(columns, kind="mergesort")``; the sort is skipped when the rows
+    are already in that order, as validated tables are: then the result is a copy with
+    the same rows, order and index, or ``df`` itself when ``copy`` is False (for a
+    frame nothing else holds or modifies)."""
     if is_sorted_by(df, columns):
-        return df.copy()
+        return df.copy() if copy else df
     return df.sort_values(columns, kind="mergesort")
 
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .derive_common import is_sorted_by
+from .derive_common import sort_stable
 
 FLC_ANALYTES = ("flc_kappa", "flc_lambda", "serum_ife", "urine_ife")
 HEM_ANALYTES = FLC_ANALYTES + ("serum_mprotein", "urine_mprotein")
@@ -169,9 +169,7 @@ def attach(left: pd.DataFrame, right: pd.DataFrame, key: str = "USUBJID") -> pd.
 def sort_patient_date(df: pd.DataFrame, pid_col: str = "USUBJID", date_col: str = "ADT") -> pd.DataFrame:
     """``df.sort_values([pid_col, date_col], kind="mergesort")``, skipped (same rows,
     same order, same index) when the rows are already in that order."""
-    if is_sorted_by(df, [pid_col, date_col]):
-        return df
-    return df.sort_values([pid_col, date_col], kind="mergesort")
+    return sort_stable(df, [pid_col, date_col], copy=False)
 
 
 def _member(values: np.ndarray, allowed: np.ndarray) -> np.ndarray:
@@ -198,8 +196,7 @@ def wide_labs(labs: pd.DataFrame, analytes, patients=None) -> pd.DataFrame:
     # one selection of the four columns used (the long table is not copied whole)
     lab = pd.DataFrame({c: labs[c].to_numpy()[keep] for c in ("patient_id", "date", "value")})
     lab["analyte"] = labs["analyte"].array[keep]
-    if not is_sorted_by(lab, ["patient_id", "date"]):  # validated labs come sorted: no re-sort
-        lab = lab.sort_values(["patient_id", "date"], kind="mergesort")
+    lab = sort_patient_date(lab, "patient_id", "date")  # validated labs come sorted: no re-sort
     pid, date = lab["patient_id"].to_numpy(), lab["date"].to_numpy()
     new_row = np.ones(len(lab), dtype=bool)
     new_row[1:] = (pid[1:] != pid[:-1]) | (date[1:] != date[:-1])
