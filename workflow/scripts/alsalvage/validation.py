@@ -167,6 +167,13 @@ class RawTable:
             self._codes[col] = encode(self.text[col])
         return self._codes[col]
 
+    def empty(self, col: str) -> np.ndarray:
+        """Mask of the empty cells of ``col`` (decided once per distinct value; a missing
+        value, if the reader left one, counts as empty)."""
+        codes, uniq = self.codes(col)
+        empty = pc.fill_null(pc.equal(pc.utf8_length(uniq), 0), True)
+        return _per_cell(codes, empty.to_numpy(zero_copy_only=False))
+
     def set_text(self, col: str, values: pd.Series) -> None:
         self.text[col] = values
         self._codes.pop(col, None)
@@ -425,7 +432,7 @@ def parse_table(raw: RawTable, table: C.Table) -> pd.DataFrame:
         s = raw.text[col.name]
         codes, uniq = raw.codes(col.name)
         u = pd.Series(pd.arrays.ArrowStringArray(uniq))  # each distinct cell once
-        empty = _per_cell(codes, (u.str.len() == 0).to_numpy(dtype=bool, na_value=True))
+        empty = raw.empty(col.name)
         if not col.nullable and empty.any():
             out.append(findings(raw.file, "missing-value", f"{col.name} must not be empty",
                                 rows=raw.lines[empty], column=col.name))
@@ -628,8 +635,7 @@ def check_unique(raw: RawTable, table: C.Table) -> pd.DataFrame:
     if key and raw.has(*key):
         complete = ~dup
         for k in key:
-            codes, uniq = raw.codes(k)
-            complete &= _per_cell(codes, pc.greater(pc.utf8_length(uniq), 0).to_numpy(zero_copy_only=False))
+            complete &= ~raw.empty(k)
             complete &= raw.typed[k].notna().to_numpy(dtype=bool)
         rows = np.flatnonzero(complete)
         del complete
@@ -713,7 +719,7 @@ def convert_labs(raw: RawTable) -> pd.DataFrame:
     value = t["value"]
     v_codes, v_uniq = raw.codes("value")
     v_uniq = pd.Series(pd.arrays.ArrowStringArray(v_uniq))  # each distinct result once
-    empty = _per_cell(v_codes, (v_uniq.str.len() == 0).to_numpy(dtype=bool, na_value=True))
+    empty = raw.empty("value")
     qv = np.full(len(v_uniq), np.nan)
     for word, number in C.QUALITATIVE_VALUES.items():
         qv[(v_uniq == word).to_numpy(dtype=bool, na_value=False)] = number
@@ -848,8 +854,7 @@ def check_foreign_keys(tables: dict[str, RawTable]) -> pd.DataFrame:
             continue
         s = raw.text["patient_id"]
         codes, uniq = raw.codes("patient_id")
-        bad = _per_cell(codes, ~_isin(uniq, ids) & pc.greater(pc.utf8_length(uniq), 0).to_numpy(
-            zero_copy_only=False))
+        bad = _per_cell(codes, ~_isin(uniq, ids)) & ~raw.empty("patient_id")
         if bad.any():
             out.append(findings(raw.file, "foreign-key",
                                 "patient_id '" + s[bad].astype(object) + f"' is not in {pats.file}",
