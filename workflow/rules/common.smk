@@ -69,12 +69,7 @@ def final_outputs():
         "results/derived/adrs.csv",
         "results/derived/adtte.csv",
         "results/stats/results.json",
-        "results/tables/table1.csv",
-        "results/tables/response.csv",
-        "results/tables/organ.csv",
-        "results/tables/renal.csv",
-        "results/tables/survival.csv",
-        "results/tables/exposure.csv",
-        "results/tables/toxicity.csv",
+        # the tables of the analyses (STATS, workflow/rules/stats.smk)
+        *expand("results/tables/{name}.csv", name=STATS),
         "results/report.html",
     ]
