@@ -51,3 +51,13 @@ def snakemake(workdir: Path, *args: str, check: bool = False, timeout: int = 900
             f"{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
         )
     return proc
+
+
+def pandas_write_dataset(df, csv_path, parquet_path, sort_by):
+    """The reference writer of a derived dataset, with pandas only: sorted by ``sort_by``
+    (stable), CSV with ISO dates, floats as %.10g, empty missing cells and \\n line ends,
+    Parquet through pandas. ``alsalvage.csvout.write_dataset`` must give the same bytes."""
+    out = df.sort_values(list(sort_by), kind="mergesort").reset_index(drop=True)
+    out.to_csv(csv_path, index=False, float_format="%.10g", date_format="%Y-%m-%d", lineterminator="\n", na_rep="")
+    out.to_parquet(parquet_path, index=False, engine="pyarrow", compression="snappy")
+    return out

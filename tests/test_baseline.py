@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from alsalvage import csvout
 from alsalvage import derive_common as dc
 from alsalvage.baseline import ADSL_COLUMNS, age_years, derive_adsl
 from helpers import REPO
@@ -357,8 +358,8 @@ def test_months_and_days():
 def test_write_dataset_is_deterministic(tmp_path):
     out = derive_adsl(build(), params())
     shuffled = out.sample(frac=1, random_state=3)
-    dc.write_dataset(out, tmp_path / "a.csv", tmp_path / "a.parquet", ["USUBJID"])
-    dc.write_dataset(shuffled, tmp_path / "b.csv", tmp_path / "b.parquet", ["USUBJID"])
+    csvout.write_dataset(out, tmp_path / "a.csv", tmp_path / "a.parquet", ["USUBJID"])
+    csvout.write_dataset(shuffled, tmp_path / "b.csv", tmp_path / "b.parquet", ["USUBJID"])
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
     assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
     text = (tmp_path / "a.csv").read_text()

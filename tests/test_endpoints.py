@@ -160,11 +160,11 @@ def test_bad_input_lists_every_problem():
 @pytest.mark.parametrize("text", ["plain", "with, comma", 'with "quote"'])
 def test_fast_csv_writer_matches_the_shared_writer(tmp_path, text):
     """The Arrow-based writer used for ADRS/ADTTE gives the same bytes as
-    derive_common.write_dataset (the comma/quote cases take the pandas fallback)."""
+    the pandas reference writer (the comma/quote cases take csvout's pandas fallback)."""
     import numpy as np
 
     from alsalvage import csvout
-    from alsalvage.derive_common import write_dataset
+    from helpers import pandas_write_dataset
 
     df = pd.DataFrame(
         {
@@ -177,7 +177,7 @@ def test_fast_csv_writer_matches_the_shared_writer(tmp_path, text):
             "FL": [True, False, True],
         }
     )
-    write_dataset(df, tmp_path / "a.csv", tmp_path / "a.parquet", ["USUBJID"])
+    pandas_write_dataset(df, tmp_path / "a.csv", tmp_path / "a.parquet", ["USUBJID"])
     csvout.write_dataset(df, tmp_path / "b.csv", tmp_path / "b.parquet", ["USUBJID"])
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
     assert pd.read_parquet(tmp_path / "a.parquet").equals(pd.read_parquet(tmp_path / "b.parquet"))

@@ -1,6 +1,6 @@
-"""Fast CSV export of large derived datasets, byte-identical to
-``derive_common.write_dataset`` (ISO dates, floats as ``%.10g``, empty missing cells,
-minimal quoting, ``\\n`` line ends).
+"""CSV and Parquet export of the derived datasets, byte-identical to pandas' ``to_csv``
+and ``to_parquet`` with the format of ``derive_common`` (ISO dates, floats as ``%.10g``,
+empty missing cells, minimal quoting, ``\\n`` line ends; tests compare with that).
 
 pandas' ``to_csv`` needs ~20 s for the 5 million ADRS rows of a 100,000-patient cohort;
 Arrow's CSV writer needs ~2 s. Values that would need quoting (a comma, quote or line
@@ -114,8 +114,9 @@ def write_csv(df: pd.DataFrame, path: str | Path, table: pa.Table | None = None)
 
 
 def write_dataset(df: pd.DataFrame, csv_path, parquet_path, sort_by: Iterable[str]) -> pd.DataFrame:
-    """Same contract as ``derive_common.write_dataset`` with the fast CSV writer; an
-    empty ``sort_by`` keeps the row order of ``df`` (already sorted by the caller).
+    """Write ``df`` sorted (stable) by ``sort_by`` as CSV and Parquet (typed, index
+    dropped); an empty ``sort_by`` keeps the row order of ``df`` (already sorted by the
+    caller). Same input, same bytes.
 
     The frame is converted to Arrow once (exactly as ``DataFrame.to_parquet`` does,
     so the Parquet bytes are the same) and the CSV reuses its text columns."""

@@ -2,7 +2,7 @@
 
 Everything here is vectorised pandas (merge/groupby) and free of clinical rules:
 reading the validated tables, picking the baseline value of an analyte, converting
-days to months, and writing a derived dataset deterministically as CSV and Parquet.
+days to months, and the CSV text format of the derived datasets (written by ``csvout``).
 
 Stable API (other stages import it):
 
@@ -15,7 +15,6 @@ Stable API (other stages import it):
 - ``baseline_wide(long, column="value")``  one row per patient, one column per analyte
 - ``days_between(start, end)``        float days (NaN when either is missing)
 - ``months(days, days_per_month)``    days / days_per_month
-- ``write_dataset(df, csv_path, parquet_path, sort_by)``
 - ``limit_threads(threads)``          Arrow's thread pool sized to the rule's threads
 """
 
@@ -280,25 +279,3 @@ def baseline_wide(long: pd.DataFrame, column: str = "value", analytes: Iterable[
             wide[a] = np.nan
     return wide
 
-
-def write_dataset(
-    df: pd.DataFrame,
-    csv_path: str | Path,
-    parquet_path: str | Path,
-    sort_by: Iterable[str],
-) -> pd.DataFrame:
-    """Write ``df`` sorted by ``sort_by`` as CSV (ISO dates, fixed float format, empty
-    cells for missing values) and Parquet (typed, index dropped). Same input, same bytes."""
-    out = df.sort_values(list(sort_by), kind="mergesort").reset_index(drop=True)
-    for p in (csv_path, parquet_path):
-        Path(p).parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(
-        csv_path,
-        index=False,
-        float_format=CSV_FLOAT_FORMAT,
-        date_format=CSV_DATE_FORMAT,
-        lineterminator="\n",
-        na_rep="",
-    )
-    out.to_parquet(parquet_path, index=False, engine="pyarrow", compression="snappy")
-    return out
