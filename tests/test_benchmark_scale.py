@@ -100,6 +100,13 @@ def test_size_table_rows_imports_and_sums():
     assert "| figure[km_os] | 3.0 | 2.5 | 250 | lifelines, matplotlib |" in lines
     # sums by hand: wall 2.0 + 3.0, CPU 1.5 + 2.5, peak max(150, 250)
     assert "| **sum of rules** | 5.0 | 4.0 | 250 (max) | |" in lines
+    assert not any(line.startswith("Targets at this size") for line in lines)  # 10 patients
+    # at 100,000 patients the targets are judged: 130 s > 120 s, 250 MiB <= 4096 MiB
+    big = dict(res, n=100_000, run={"wall_s": 130.0, "cpu_s": 8.0, "load_after": 1.5})
+    assert (
+        "Targets at this size: whole workflow 130.0 s (at most 120 s: MISSED); "
+        "largest rule peak 250 MiB (at most 4096 MiB: met)."
+    ) in bs.size_table(big)
 
 
 @pytest.mark.parametrize(

@@ -275,15 +275,21 @@ def size_table(res: dict) -> list[str]:
             f"| {key} | {fmt(r['wall_s'])} | {fmt(r['cpu_s'])} | {fmt(r['peak_mib'], 0)} | {imports} |"
         )
     rules = res["rules"].values()
+    peak = max((r["peak_mib"] or 0 for r in rules), default=0)
     lines.append(
         f"| **sum of rules** | {fmt(sum(r['wall_s'] or 0 for r in rules))} | "
-        f"{fmt(sum(r['cpu_s'] or 0 for r in rules))} | "
-        f"{fmt(max((r['peak_mib'] or 0 for r in rules), default=0), 0)} (max) | |"
+        f"{fmt(sum(r['cpu_s'] or 0 for r in rules))} | {fmt(peak, 0)} (max) | |"
     )
     lines.append(
         f"| **whole workflow** (`snakemake --cores {res['cores']}`) | {fmt(res['run']['wall_s'])} "
         f"| {fmt(res['run']['cpu_s'])} | | |"
     )
+    if res["n"] >= 100_000:  # the registry-size targets
+        wall_ok = res["run"]["wall_s"] <= TARGETS["total_wall_s_100k"]
+        lines += ["", f"Targets at this size: whole workflow {fmt(res['run']['wall_s'])} s "
+                  f"(at most {TARGETS['total_wall_s_100k']:g} s: {'met' if wall_ok else 'MISSED'}); "
+                  f"largest rule peak {fmt(peak, 0)} MiB (at most {TARGETS['rule_peak_mib']:g} MiB: "
+                  f"{'met' if peak <= TARGETS['rule_peak_mib'] else 'MISSED'})."]
     g = res["generate"]
     lines += ["", f"Cohort generation (not a rule of `all`): {fmt(g['wall_s'])} s wall, "
               f"{fmt(g['cpu_s'])} s CPU, {fmt(g.get('peak_mib'), 0)} MiB peak.", ""]
