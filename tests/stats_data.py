@@ -93,6 +93,12 @@ def small_cohort():
             ("P01", "BESTCARD", "NR", "Y"), ("P02", "BESTCARD", "PROG", "Y"), ("P04", "BESTCARD", "STABLE", "Y"),
             ("P05", "BESTCARD", "NR", "Y"), ("P07", "BESTCARD", "NR", "Y"),
             ("P03", "BESTLIV", "RESP", "Y"),
+            # organ progression ever (P03 progressed, then stabilised: best STABLE, PROGREN Y)
+            ("P01", "PROGREN", "N", "Y"), ("P03", "PROGREN", "Y", "Y"), ("P04", "PROGREN", "Y", "Y"),
+            ("P05", "PROGREN", "N", "Y"), ("P06", "PROGREN", "N", "Y"), ("P02", "PROGREN", "NE", "N"),
+            ("P01", "PROGCARD", "N", "Y"), ("P02", "PROGCARD", "Y", "Y"), ("P04", "PROGCARD", "N", "Y"),
+            ("P05", "PROGCARD", "N", "Y"), ("P07", "PROGCARD", "N", "Y"),
+            ("P03", "PROGLIV", "N", "Y"),
             ("P01", "BESTORG", "Y", "Y"), ("P02", "BESTORG", "N", "Y"), ("P03", "BESTORG", "Y", "Y"),
             ("P04", "BESTORG", "N", "Y"), ("P05", "BESTORG", "N", "Y"), ("P06", "BESTORG", "N", "Y"),
             ("P07", "BESTORG", "N", "Y"), ("P08", "BESTORG", "NE", "N"), ("P09", "BESTORG", "NE", "N"),

@@ -88,7 +88,11 @@ def test_organ(d):
     # evaluable for >= 1 organ: P01-P07 (P08-P10 not); responders P01 (renal), P03 (liver)
     assert nd(r["organ.any"]) == (2, 7)
     assert nd(r["organ.renal"]) == (1, 5)
-    assert nd(r["organ.renal.progression"]) == (1, 5)  # P04
+    # progression ever (PROG* rows), not the best call: P04 (best PROG) and P03 (best
+    # STABLE after a progression); P02 is NE (not in the denominator)
+    assert nd(r["organ.renal.progression"]) == (2, 5)
+    assert nd(r["organ.cardiac.progression"]) == (1, 5)  # P02
+    assert nd(r["organ.liver.progression"]) == (0, 1)
     assert nd(r["organ.cardiac"]) == (0, 5)
     assert nd(r["organ.liver"]) == (1, 1)
     assert r["organ.cardiac.imid_flagged"]["estimate"] == 2  # P01, P02

@@ -39,16 +39,33 @@ def _call(resp, prog) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- eGFR
 def followup_egfr(labs: pd.DataFrame, base: pd.DataFrame, equation: str) -> pd.DataFrame:
-    """eGFR at each date after the index date with an eGFR or a creatinine: the
-    reported value when present, else CKD-EPI (``equation``) from creatinine, sex and
-    age at that date. Columns USUBJID, ADT, EGFR, EGFRFALL (% fall from EGFRBL)."""
+    """eGFR at each date after the index date with an eGFR or a creatinine, and its % fall
+    from baseline, comparing like with like (one method on both sides):
+
+    1. creatinine on the date and at baseline (CREATBL): CKD-EPI (``equation``) from
+       creatinine on both sides (age in completed years at each date, sex);
+    2. else a reported eGFR on the date and at baseline (EGFRBL with EGFRSRC 'reported'):
+       reported on both sides;
+    3. else (only a mixed pair exists) the value of the date (reported, else computed)
+       against EGFRBL, the only comparison the data allow.
+
+    Columns USUBJID, ADT, EGFR (the follow-up value used), EGFRFALL (% fall from the
+    baseline of the same method). Patients on dialysis at the index date have no
+    baseline eGFR (EGFRFALL missing)."""
     w = wide_labs(labs, ("egfr", "creatinine"), patients=base["USUBJID"])
     w = w.rename(columns={"patient_id": "USUBJID", "date": "ADT"})
-    w = attach(w, base[["USUBJID", "TRTSDT", "SEX", "BRTHDT", "EGFRBL"]])
+    w = attach(w, base[["USUBJID", "TRTSDT", "SEX", "BRTHDT", "EGFRBL", "EGFRSRC", "CREATBL", "DIALBL"]])
     w = renumber(w[w["ADT"] > w["TRTSDT"]])
-    computed = ckd_epi(w["creatinine"], age_at(w["BRTHDT"], w["ADT"]), w["SEX"], equation)
-    w["EGFR"] = np.where(w["egfr"].notna(), _f(w["egfr"]), computed)
-    w["EGFRFALL"] = -pct_change(w["EGFR"], w["EGFRBL"])
+    fu_calc = ckd_epi(w["creatinine"], age_at(w["BRTHDT"], w["ADT"]), w["SEX"], equation)
+    fu_rep = _f(w["egfr"])
+    bl_calc = ckd_epi(w["CREATBL"], age_at(w["BRTHDT"], w["TRTSDT"]), w["SEX"], equation)
+    bl_calc = np.where(_f(w["DIALBL"]) == 1, np.nan, bl_calc)
+    bl_rep = np.where(w["EGFRSRC"].astype(object).to_numpy() == "reported", _f(w["EGFRBL"]), np.nan)
+    calc_pair = ~np.isnan(fu_calc) & ~np.isnan(bl_calc)
+    rep_pair = ~np.isnan(fu_rep) & ~np.isnan(bl_rep)
+    w["EGFR"] = np.select([calc_pair, rep_pair], [fu_calc, fu_rep], default=np.where(np.isnan(fu_rep), fu_calc, fu_rep))
+    ref = np.select([calc_pair, rep_pair], [bl_calc, bl_rep], default=_f(w["EGFRBL"]))
+    w["EGFRFALL"] = -pct_change(w["EGFR"], ref)
     w = w[w["EGFR"].notna()]
     return renumber(w[["USUBJID", "ADT", "EGFR", "EGFRFALL"]])
 
@@ -114,11 +131,39 @@ def _asof_codes(left: pd.DataFrame, right: pd.DataFrame, cols: list[str]) -> pd.
 
 
 # -------------------------------------------------------------------------- cardiac
-def cardiac_evaluable(base: pd.DataFrame, params: Mapping) -> np.ndarray:
-    """Heart involved and baseline NT-proBNP >= evaluable_ntprobnp_ng_l, or NYHA III-IV."""
+def _ntprobnp_unusable(dialysis_start, at, params: Mapping) -> np.ndarray:
+    """NT-proBNP is set aside (``dialysis_ntprobnp: exclude``) at dates ``at`` on or after
+    the start of chronic dialysis (a start on or before the index date included)."""
+    if params["dialysis_ntprobnp"] != "exclude":
+        return np.zeros(len(at), dtype=bool)
+    start = pd.Series(dialysis_start).to_numpy(dtype="datetime64[ns]")
+    when = pd.Series(at).to_numpy(dtype="datetime64[ns]")
+    return ~np.isnat(start) & (start <= when)
+
+
+def ntprobnp_evaluable(base: pd.DataFrame, params: Mapping) -> np.ndarray:
+    """Baseline NT-proBNP >= evaluable_ntprobnp_ng_l (and, with ``dialysis_ntprobnp:
+    exclude``, not on dialysis at the index date): the NT-proBNP response and progression
+    criteria apply only to these patients."""
     with np.errstate(invalid="ignore"):
-        return (_f(base["HEART"]) == 1) & (
-            (_f(base["NTPROBL"]) >= params["evaluable_ntprobnp_ng_l"]) | (_f(base["NYHABL"]) >= 3)
+        ok = _f(base["NTPROBL"]) >= params["evaluable_ntprobnp_ng_l"]
+    return ok & ~_ntprobnp_unusable(base["DIALDT"], base["TRTSDT"], params)
+
+
+def cardiac_evaluable(base: pd.DataFrame, params: Mapping) -> np.ndarray:
+    """Heart involved and NT-proBNP-evaluable (``ntprobnp_evaluable``) or NYHA III-IV."""
+    with np.errstate(invalid="ignore"):
+        return (_f(base["HEART"]) == 1) & (ntprobnp_evaluable(base, params) | (_f(base["NYHABL"]) >= 3))
+
+
+def troponin_progression(value, baseline, params: Mapping) -> np.ndarray:
+    """Troponin (one assay on both sides) up >= progression_troponin_rise_pct % AND by
+    >= progression_troponin_rise_min_ng_l ng/L. From a zero baseline the percentage is
+    infinite, so the absolute rise decides; 0 -> 0 is no rise."""
+    v, b = _f(value), _f(baseline)
+    with np.errstate(invalid="ignore"):
+        return (pct_change(v, b) >= params["progression_troponin_rise_pct"]) & (
+            v - b >= params["progression_troponin_rise_min_ng_l"]
         )
 
 
@@ -128,27 +173,34 @@ def cardiac_calls(labs: pd.DataFrame, base: pd.DataFrame, egfr: pd.DataFrame, pa
 
     Response: NT-proBNP down > response_fall_pct % AND > response_fall_min_ng_l, or
     NYHA down >= nyha_response_classes. Progression: NT-proBNP up > progression_rise_pct
-    % AND > progression_rise_min_ng_l, or a troponin (same assay as at baseline) up >=
-    progression_troponin_rise_pct %, or LVEF down >= progression_lvef_fall_points.
+    % AND > progression_rise_min_ng_l, or a troponin (same assay as at baseline) up by
+    ``troponin_progression``, or LVEF down >= progression_lvef_fall_points. The two
+    NT-proBNP criteria apply only to NT-proBNP-evaluable patients (``ntprobnp_evaluable``;
+    a patient evaluable by NYHA III-IV alone can respond by NYHA only, and progress by
+    troponin or LVEF), and with ``dialysis_ntprobnp: exclude`` not on or after a dialysis
+    start.
     IMIDFL = Y when the call is made on lenalidomide (index < ADT <= salvage end;
     ongoing therapy has no end); EGFRFLFL = Y when, by ADT, an eGFR after the index
-    date fell >= egfr_fall_flag_pct % below baseline or chronic dialysis had started.
+    date fell >= egfr_fall_flag_pct % below baseline or the patient was on chronic
+    dialysis (started before, on or after the index date).
     """
     cols = ["USUBJID", "TRTSDT", "TRTEDT", "NTPROBL", "NYHABL", *TROPONINS.values(), "LVEFBL", "DIALDT", "WINEND"]
-    ev = base.loc[cardiac_evaluable(base, params), cols]
+    sel = cardiac_evaluable(base, params)
+    ev = base.loc[sel, cols].assign(_NTEV=ntprobnp_evaluable(base, params)[sel])
     w = wide_labs(labs, CARD_ANALYTES, patients=ev["USUBJID"])
     a = attach(w.rename(columns={"patient_id": "USUBJID", "date": "ADT"}), ev)
     a = renumber(a[a["ADT"] > a["TRTSDT"]])
+    nt_ok = a["_NTEV"].to_numpy(dtype=bool) & ~_ntprobnp_unusable(a["DIALDT"], a["ADT"], params)
     nt, ntbl = _f(a["ntprobnp"]), _f(a["NTPROBL"])
     change = nt - ntbl
     pct = pct_change(nt, ntbl)
     with np.errstate(invalid="ignore"):
-        resp = ((-pct > params["response_fall_pct"]) & (-change > params["response_fall_min_ng_l"])) | (
+        resp = (nt_ok & (-pct > params["response_fall_pct"]) & (-change > params["response_fall_min_ng_l"])) | (
             _f(a["NYHABL"]) - _f(a["nyha"]) >= params["nyha_response_classes"]
         )
-        prog = (pct > params["progression_rise_pct"]) & (change > params["progression_rise_min_ng_l"])
+        prog = nt_ok & (pct > params["progression_rise_pct"]) & (change > params["progression_rise_min_ng_l"])
         for an, bl in TROPONINS.items():
-            prog |= pct_change(a[an], a[bl]) >= params["progression_troponin_rise_pct"]
+            prog |= troponin_progression(a[an], a[bl], params)
         prog |= _f(a["LVEFBL"]) - _f(a["lvef"]) >= params["progression_lvef_fall_points"]
     a["AVALC"] = _call(resp, prog)
     on_len = (a["ADT"] > a["TRTSDT"]) & (a["TRTEDT"].isna() | (a["ADT"] <= a["TRTEDT"]))
@@ -157,18 +209,20 @@ def cardiac_calls(labs: pd.DataFrame, base: pd.DataFrame, egfr: pd.DataFrame, pa
     fallen = _asof(a[["USUBJID", "ADT"]], worst, ["EGFRFALLMAX"])["EGFRFALLMAX"]
     with np.errstate(invalid="ignore"):
         egfr_fell = _f(fallen) >= params["egfr_fall_flag_pct"]
-    dial = a["DIALDT"].notna() & (a["DIALDT"] > a["TRTSDT"]) & (a["DIALDT"] <= a["ADT"])
+    dial = a["DIALDT"].notna() & (a["DIALDT"] <= a["ADT"])
     a["EGFRFLFL"] = np.where(egfr_fell | dial.to_numpy(), "Y", "N")
     return _finish(a, "CARDRESP")
 
 
 # ---------------------------------------------------------------------------- renal
 def renal_evaluable(base: pd.DataFrame, params: Mapping) -> np.ndarray:
-    """Kidney involved, baseline proteinuria >= involvement_proteinuria_g, not on dialysis."""
+    """Kidney involved, baseline proteinuria > evaluable_proteinuria_g (strictly above,
+    Palladini 2014; involvement_proteinuria_g, >= by Gertz 2005, is the data-quality
+    involvement check only), not on dialysis."""
     with np.errstate(invalid="ignore"):
         return (
             (_f(base["KIDNEY"]) == 1)
-            & (_f(base["PROTUBL"]) >= params["involvement_proteinuria_g"])
+            & (_f(base["PROTUBL"]) > params["evaluable_proteinuria_g"])
             & (_f(base["DIALBL"]) != 1)
         )
 
@@ -262,6 +316,27 @@ def best_organ(calls: pd.DataFrame, base: pd.DataFrame, evaluable, paramcd: str)
     out["ANL01FL"] = "Y"
     out["PARAMCD"] = paramcd
     return out
+
+
+def ever_progressed(calls: pd.DataFrame, base: pd.DataFrame, evaluable, paramcd: str) -> pd.DataFrame:
+    """Organ progression ever (PROGCARD, PROGREN, PROGLIV), one row per patient of
+    ``base``: Y (AVAL 1) when >= 1 call in the window is PROG, dated at the first one,
+    whatever the later calls (a progression followed by stabilisation or response still
+    counts; the best call would hide it); N (0) evaluable without a PROG call in the
+    window; NE (AVAL missing, EVALFL N) not evaluable. The owner of "organ progression"
+    for the tables."""
+    prog = calls[(calls["ANL01FL"] == "Y") & (calls["AVALC"] == "PROG")]
+    first = prog.groupby("USUBJID", sort=True)["ADT"].min().rename("ADT").reset_index()
+    out = base[["USUBJID"]].merge(first, on="USUBJID", how="left")
+    ev = np.asarray(evaluable, dtype=bool)
+    hit = out["ADT"].notna().to_numpy() & ev
+    out["AVALC"] = np.select([hit, ev], ["Y", "N"], default="NE").astype(object)
+    out["AVAL"] = np.select([hit, ev], [1.0, 0.0], default=np.nan)
+    out["ADT"] = out["ADT"].where(hit)
+    out["EVALFL"] = np.where(ev, "Y", "N")
+    out["ANL01FL"] = "Y"
+    out["PARAMCD"] = paramcd
+    return out[["USUBJID", "AVALC", "AVAL", "ADT", "EVALFL", "ANL01FL", "PARAMCD"]]
 
 
 def best_any_organ(bests: list[pd.DataFrame]) -> pd.DataFrame:

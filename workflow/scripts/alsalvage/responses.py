@@ -30,6 +30,9 @@ PARAMS = {
     "LIVRESP": "Liver response at assessment",
     "BESTLIV": "Best liver response",
     "BESTORG": "Any organ response",
+    "PROGCARD": "Cardiac progression ever",
+    "PROGREN": "Renal progression ever",
+    "PROGLIV": "Liver progression ever",
 }
 ADRS_COLUMNS = [
     "USUBJID",
@@ -64,6 +67,8 @@ ADSL_COLUMNS = [
     "CTNIBL",
     "LVEFBL",
     "EGFRBL",
+    "EGFRSRC",
+    "CREATBL",
     "PROTUBL",
     "DIALBL",
     "ALPBL",
@@ -304,14 +309,17 @@ def derive_adrs(
     ren = organ.renal_calls(labs, base, egfr, params["renal"])
     liv = organ.liver_calls(labs, base, params["liver"])
     del labs, egfr
-    bests = [
-        organ.best_organ(card, base, organ.cardiac_evaluable(base, params["cardiac"]), "BESTCARD"),
-        organ.best_organ(ren, base, organ.renal_evaluable(base, params["renal"]), "BESTREN"),
-        organ.best_organ(liv, base, organ.liver_evaluable(base, params["liver"]), "BESTLIV"),
-    ]
+    evaluable = {
+        "CARD": organ.cardiac_evaluable(base, params["cardiac"]),
+        "REN": organ.renal_evaluable(base, params["renal"]),
+        "LIV": organ.liver_evaluable(base, params["liver"]),
+    }
+    calls = {"CARD": card, "REN": ren, "LIV": liv}
+    bests = [organ.best_organ(calls[o], base, ev, f"BEST{o}") for o, ev in evaluable.items()]
+    progs = [organ.ever_progressed(calls[o], base, ev, f"PROG{o}") for o, ev in evaluable.items()]
     bestorg = organ.best_any_organ(bests)
-    parts = [hemresp.drop(columns="HEMEVAL"), besthem, hemprog, card, ren, liv, *bests, bestorg]
-    del hemresp, besthem, hemprog, card, ren, liv, bests, bestorg
+    parts = [hemresp.drop(columns="HEMEVAL"), besthem, hemprog, card, ren, liv, *bests, *progs, bestorg]
+    del hemresp, besthem, hemprog, card, ren, liv, calls, bests, progs, bestorg
     adrs = _finish(parts, base)
     adrs["USUBJID"] = pd.Categorical.from_codes(adrs["USUBJID"].to_numpy(), categories=ids)
     return adrs, warnings

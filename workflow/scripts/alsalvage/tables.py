@@ -666,8 +666,9 @@ def organ(
             alpha,
         )
     )
-    for name, code in (("renal", "BESTREN"), ("liver", "BESTLIV"), ("cardiac", "BESTCARD")):
-        d = r[(r["PARAMCD"] == code) & (r["EVALFL"] == "Y")].drop_duplicates("USUBJID")
+    for name, code in (("renal", "REN"), ("liver", "LIV"), ("cardiac", "CARD")):
+        d = r[(r["PARAMCD"] == f"BEST{code}") & (r["EVALFL"] == "Y")].drop_duplicates("USUBJID")
+        pg = r[(r["PARAMCD"] == f"PROG{code}") & (r["EVALFL"] == "Y")].drop_duplicates("USUBJID")
         recs.append(
             prop(
                 f"organ.{name}",
@@ -681,17 +682,17 @@ def organ(
         recs.append(
             prop(
                 f"organ.{name}.progression",
-                f"{name.capitalize()} progression (of evaluable)",
+                f"{name.capitalize()} progression, ever in the window (of evaluable)",
                 "organ",
-                (d["AVALC"] == "PROG").sum(),
-                len(d),
+                (pg["AVALC"] == "Y").sum(),
+                len(pg),
                 alpha,
             )
         )
     cr = r[r["PARAMCD"] == "CARDRESP"]
     for fl, name, label in (
         ("IMIDFL", "imid_flagged", "under lenalidomide"),
-        ("EGFRFLFL", "egfr_flagged", "with eGFR fall"),
+        ("EGFRFLFL", "egfr_flagged", "with eGFR fall or dialysis"),
     ):
         x = cr.loc[cr[fl] == "Y", "USUBJID"].nunique() if fl in cr else 0
         recs.append(
@@ -700,7 +701,8 @@ def organ(
                 f"Patients with cardiac calls flagged {label}",
                 "organ",
                 x,
-                note="NT-proBNP rises under IMiDs and with falling eGFR; cardiac calls are interpreted with care",
+                note="NT-proBNP rises under IMiDs, with falling eGFR and on dialysis; "
+                "cardiac calls are interpreted with care",
             )
         )
     # NT-proBNP % change from baseline at each landmark
@@ -1214,6 +1216,7 @@ def _analysis(name: str, d: dict, p: dict):
             d["adsl"], d["adrs"], d["labs"], a, p["landmarks"], p["lab_window_days"], p["days_per_month"]
         ), [
             "Denominators: patients evaluable for the organ; any organ: evaluable for >= 1 organ.",
+            "Organ progression: >= 1 progression call in the window, whatever the best response.",
             "Cardiac calls made under lenalidomide (an IMiD, which raises NT-proBNP) are flagged.",
         ]
     if name == "renal":
