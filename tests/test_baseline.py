@@ -34,6 +34,8 @@ def params(**over):
         "bortezomib": CFG["bortezomib"],
         "measurable_dflc_mg_l": CFG["hematologic"]["measurable_dflc_mg_l"],
         "low_dflc_min_mg_l": CFG["hematologic"]["low_dflc_min_mg_l"],
+        "flc_ratio_low": CFG["hematologic"]["flc_ratio_low"],
+        "flc_ratio_high": CFG["hematologic"]["flc_ratio_high"],
         "days_per_month": CFG["endpoints"]["days_per_month"],
         "death_on_treatment_days": CFG["exposure"]["death_on_treatment_days"],
     }
@@ -104,6 +106,7 @@ def build(patients=PATIENTS):
         vals = {
             "flc_kappa": g("kappa", 70.0), "flc_lambda": g("lambda", 20.0), "ntprobnp": g("ntprobnp", 332.0),
             "ctnt": 34.9, "creatinine": g("creat", 1.2), "proteinuria_24h": 5.0, "egfr": g("egfr"),
+            "serum_ife": g("sife"), "urine_ife": g("uife"),
         }  # fmt: skip
         for analyte, v in vals.items():
             if v is not None:
@@ -229,6 +232,25 @@ def test_adsl_value(adsl, pid, col, expected, how):
         assert got == pytest.approx(expected, abs=1e-2 if col == "EGFRBL" else 1e-9), how
     else:
         assert got == expected, how
+
+
+# No detectable clone at baseline (HEMEVAL no_clone, hematologic.baseline_group): normal
+# kappa/lambda ratio [0.26, 1.65] AND serum IFE negative AND urine IFE negative.
+@pytest.mark.parametrize(
+    "over, expected",
+    [
+        (dict(kappa=15, lambda_=10, sife=0, uife=0), "no_clone"),  # ratio 1.5, both negative
+        (dict(kappa=180, lambda_=120, sife=0, uife=0), "no_clone"),  # dFLC 60 but ratio 1.5: polyclonal
+        (dict(kappa=16.6, lambda_=10, sife=0, uife=0), "not_measurable"),  # ratio 1.66 abnormal; dFLC 6.6
+        (dict(kappa=15, lambda_=10, sife=1, uife=0), "not_measurable"),  # serum IFE positive
+        (dict(kappa=15, lambda_=10, sife=0), "not_measurable"),  # urine IFE not done: not shown absent
+        (dict(kappa=180, lambda_=120, sife=0, uife=1), "measurable"),  # urine IFE positive: dFLC 60 >= 50
+    ],
+)
+def test_hemeval_no_detectable_clone(over, expected):
+    o = {("lambda" if k == "lambda_" else k): v for k, v in over.items()}
+    adsl = derive_adsl(build({"P": o}), params()).set_index("USUBJID")
+    assert adsl.loc["P", "HEMEVAL"] == expected
 
 
 def test_egfr_2021_selectable():

@@ -59,6 +59,8 @@ def derived(tmp_path_factory):
         "bortezomib": CFG["bortezomib"],
         "measurable_dflc_mg_l": CFG["hematologic"]["measurable_dflc_mg_l"],
         "low_dflc_min_mg_l": CFG["hematologic"]["low_dflc_min_mg_l"],
+        "flc_ratio_low": CFG["hematologic"]["flc_ratio_low"],
+        "flc_ratio_high": CFG["hematologic"]["flc_ratio_high"],
         "days_per_month": CFG["endpoints"]["days_per_month"],
         "death_on_treatment_days": CFG["exposure"]["death_on_treatment_days"],
     }

@@ -181,3 +181,47 @@ def test_fast_csv_writer_matches_the_shared_writer(tmp_path, text):
     csvout.write_dataset(df, tmp_path / "b.csv", tmp_path / "b.parquet", ["USUBJID"])
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
     assert pd.read_parquet(tmp_path / "a.parquet").equals(pd.read_parquet(tmp_path / "b.parquet"))
+
+
+def test_hematologic_pfs_of_a_progressing_nonresponder_from_the_labs():
+    """Labs -> ADRS (responses.derive_adrs) -> ADTTE. Kappa clone, baseline kappa 400 /
+    lambda 10 (iFLC 400, dFLC 390, measurable), serum M 10 g/L; IFE positive throughout.
+    NR: day 30 kappa 400 (fall 0%), day 90 kappa 700: +75% from the nadir 400 and > 100
+    -> hematologic progression day 90 (default progression_from_nonresponse: true);
+    next line day 120, last contact day 400.
+    MP: day 30 NR (kappa 400, serum M 10); day 60 serum M 15 only (no FLC, no IFE): +50%
+    and > 5 g/L -> progression day 60.
+    STRICT (false, the letter of the criteria): neither progresses; NR censored at its last
+    assessment day 90 (before the next line), MP at day 60 (a date with M-protein only
+    is a date on which progression could have been seen)."""
+    import yaml
+
+    from alsalvage.responses import ADSL_COLUMNS, derive_adrs
+    from helpers import REPO
+
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    ids = ["MP", "NR"]
+    adsl = pd.DataFrame({c: [float("nan")] * 2 for c in ADSL_COLUMNS})
+    adsl["USUBJID"], adsl["TRTSDT"], adsl["ISOTYPE"] = ids, T0, "kappa"
+    adsl["SEX"], adsl["BRTHDT"] = "M", pd.Timestamp("1960-01-01")
+    adsl[["HEART", "KIDNEY", "LIVER", "DIALBL"]] = 0
+    adsl["DFLCBL"], adsl["IFLCBL"], adsl["KLRATBL"] = 390.0, 400.0, 40.0
+    adsl["SIFEBL"], adsl["UIFEBL"], adsl["SMPROTBL"] = 1.0, 1.0, 10.0
+    rows = {"patient_id": ids, "salvage_end_date": d(100), "stop_reason": "no_response", "next_line_date": d(120)}
+    out = pd.DataFrame(rows | {"dialysis_start_date": NaT, "last_contact_date": d(400), "death_date": NaT})
+    panel = {"flc_kappa": 400, "flc_lambda": 10, "serum_ife": 1, "urine_ife": 1}
+    labs = [("NR", 30, panel), ("NR", 90, dict(panel, flc_kappa=700))]
+    labs += [("MP", 30, dict(panel, serum_mprotein=10)), ("MP", 60, {"serum_mprotein": 15})]
+    labs = pd.DataFrame(
+        [dict(patient_id=p, date=d(day), analyte=a, value=float(v)) for p, day, vals in labs for a, v in vals.items()]
+    )
+    got = {}
+    for name, flag in (("default", cfg["hematologic"]["progression_from_nonresponse"]), ("strict", False)):
+        params = {k: cfg[k] for k in ("hematologic", "cardiac", "renal", "liver", "egfr")}
+        params["hematologic"] = dict(params["hematologic"], progression_from_nonresponse=flag)
+        adrs, _ = derive_adrs(adsl, out, labs, params)
+        adrs = adrs[["USUBJID", "PARAMCD", "ADT"]].astype({"USUBJID": str, "PARAMCD": str})
+        t = ep.derive_adtte(adsl[["USUBJID", "TRTSDT", "DIALBL"]], adrs, out, {"days_per_month": DPM})
+        got[name] = {r.USUBJID: (r.CNSR, r.ADT) for r in t[t["PARAMCD"] == "HEMPFS"].itertuples()}
+    assert got["default"] == {"MP": (0, d(60)), "NR": (0, d(90))}
+    assert got["strict"] == {"MP": (1, d(60)), "NR": (1, d(90))}

@@ -40,7 +40,32 @@ def d(days: int) -> pd.Timestamp:
     ],
 )
 def test_baseline_group(dflc, expected):
-    assert hem.baseline_group([dflc], HP)[0] == expected
+    # ratio and IFE unknown: the dFLC alone decides
+    assert hem.baseline_group([dflc], [NaN], [NaN], [NaN], HP)[0] == expected
+
+
+# (dFLC, kappa/lambda ratio, serum IFE, urine IFE, expected): no detectable clone = the
+# baseline itself meets the CR definition (ratio in [0.26, 1.65], both IFE negative)
+NO_CLONE_CASES = [
+    (5.0, 1.5, 0, 0, "no_clone"),  # kappa 15 / lambda 10: normal ratio, both IFE negative
+    (5.0, 1.65, 0, 0, "no_clone"),  # upper limit of the ratio is normal
+    (5.0, 0.26, 0, 0, "no_clone"),  # lower limit of the ratio is normal
+    (5.0, 1.66, 0, 0, "not_measurable"),  # ratio abnormal: a clone is detectable
+    (5.0, 0.25, 0, 0, "not_measurable"),  # ratio abnormal (low)
+    (5.0, 1.5, 1, 0, "not_measurable"),  # serum IFE positive
+    (5.0, 1.5, 0, 1, "not_measurable"),  # urine IFE positive
+    (5.0, 1.5, NaN, 0, "not_measurable"),  # serum IFE missing: absence of a clone not shown
+    (5.0, 1.5, 0, NaN, "not_measurable"),  # urine IFE missing
+    (NaN, NaN, 0, 0, "not_measurable"),  # no baseline FLC pair: no ratio
+    (60.0, 1.5, 0, 0, "no_clone"),  # kappa 180 / lambda 120: dFLC 60 but polyclonal
+    (60.0, 1.5, 1, 0, "measurable"),  # the same with a positive serum IFE: a clone
+    (30.0, 1.5, 0, 1, "low_dflc"),  # kappa 90 / lambda 60, urine IFE positive
+]
+
+
+@pytest.mark.parametrize("dflc, ratio, sife, uife, expected", NO_CLONE_CASES)
+def test_baseline_group_no_detectable_clone(dflc, ratio, sife, uife, expected):
+    assert hem.baseline_group([dflc], [ratio], [sife], [uife], HP)[0] == expected
 
 
 # ---------------------------------------------------------------- FLC measures
@@ -107,6 +132,10 @@ CATEGORY_CASES = [
     ("not_measurable", 15, 15, 10, "kappa", 1, 0, "NR"),
     # ... but CR is open to it (ratio 1.5, IFE negative)
     ("not_measurable", 15, 15, 10, "kappa", 0, 0, "CR"),
+    # no detectable clone at baseline: the same CR-like assessment is NR, never CR
+    ("no_clone", 5, 15, 10, "kappa", 0, 0, "NR"),
+    # ... and a dFLC of 60 (kappa 180 / lambda 120, polyclonal) is no VGPR/PR either
+    ("no_clone", 60, 180, 120, "kappa", 0, 0, "NR"),
 ]
 
 
@@ -147,8 +176,9 @@ def test_window_ends(end, nxt, death, last, win, prg):
 
 # ------------------------------------------------- assessments, best response, ITT
 def make_case(patients: dict, assessments: list[tuple]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """patients: id -> dict(isotype, kappa_bl, lambda_bl, sm_bl, um_bl, winend, prgend)
-    assessments: (id, day, {analyte: value}). Baseline rows derived by hand."""
+    """patients: id -> dict(isotype, kappa_bl, lambda_bl, sm_bl, um_bl, sife_bl, uife_bl,
+    winend, prgend); assessments: (id, day, {analyte: value}). Baseline rows derived by
+    hand (baseline IFE unknown unless given)."""
     rows = []
     base = []
     for pid, p in patients.items():
@@ -159,6 +189,9 @@ def make_case(patients: dict, assessments: list[tuple]) -> tuple[pd.DataFrame, p
                 TRTSDT=T0,
                 ISOTYPE=p["isotype"],
                 DFLCBL=m.DFLC,
+                KLRATBL=m.KLRAT,
+                SIFEBL=p.get("sife_bl", NaN),
+                UIFEBL=p.get("uife_bl", NaN),
                 IFLCBL=m.IFLC,
                 SMPROTBL=p.get("sm_bl", NaN),
                 UMPROTBL=p.get("um_bl", NaN),
@@ -170,7 +203,7 @@ def make_case(patients: dict, assessments: list[tuple]) -> tuple[pd.DataFrame, p
         for an, v in values.items():
             rows.append(dict(patient_id=pid, date=d(day), analyte=an, value=float(v)))
     base = pd.DataFrame(base)
-    base["HEMEVAL"] = hem.baseline_group(base["DFLCBL"], HP)
+    base["HEMEVAL"] = hem.baseline_group(base["DFLCBL"], base["KLRATBL"], base["SIFEBL"], base["UIFEBL"], HP)
     labs = pd.DataFrame(rows, columns=["patient_id", "date", "analyte", "value"])
     return base, labs
 
@@ -247,10 +280,6 @@ K400 = dict(isotype="kappa", kappa_bl=400, lambda_bl=10)  # baseline iFLC 400, d
         # VGPR at day 30 (iFLC 45, dFLC 35 < 40): nadir 45; day 60 iFLC 100 (+122%) is not
         # > 100 -> no; day 90 iFLC 101 -> progression at day 90
         ([(30, flc(45, 10)), (60, flc(100, 10)), (90, flc(101, 10))], 90),
-        # first assessment only: the state before it is baseline (NR) -> no progression
-        ([(30, flc(700, 10))], None),
-        # NR then iFLC 400 -> 700 (+75%, > 100): progression is not defined from NR (default)
-        ([(30, flc(400, 10)), (60, flc(700, 10))], None),
     ],
 )
 def test_progression_iflc(steps, expected_day):
@@ -258,11 +287,39 @@ def test_progression_iflc(steps, expected_day):
     assert got.get("P") == (None if expected_day is None else d(expected_day))
 
 
-def test_progression_from_nonresponse_when_configured():
-    # NR at day 30 (dFLC 390); day 60 iFLC 700: +75% from nadir 400 and > 100 -> PD
-    hp = dict(HP, progression_from_nonresponse=True)
-    got = progressed({"P": K400}, [("P", 30, flc(400, 10)), ("P", 60, flc(700, 10))], hp)
-    assert got["P"] == d(60)
+# Hematologic PFS for non-responders (decision, docs/methods.md): by default
+# (progression_from_nonresponse true) a patient whose best so far is NR progresses by the
+# PR/VGPR rise rules from the nadir (baseline included); with false (the letter of
+# Comenzo 2012) only responders can progress.
+STRICT = dict(HP, progression_from_nonresponse=False)
+
+
+@pytest.mark.parametrize(
+    "steps, default_day, strict_day",
+    [
+        # first assessment: the state before it is baseline (NR). iFLC 400 -> 700: +75%
+        # from the baseline nadir 400 and > 100 -> PD day 30 (default); none (strict)
+        ([(30, flc(700, 10))], 30, None),
+        # NR day 30 (iFLC 400, dFLC 390, fall 0%); day 60 iFLC 700: +75% from 400 -> PD
+        ([(30, flc(400, 10)), (60, flc(700, 10))], 60, None),
+        # NR day 30 at iFLC 300 (dFLC 290, fall 25.6%): nadir 300; day 60 iFLC 440 is
+        # +46.7% < 50 -> no; day 90 iFLC 450 is +50% (>= 50) and > 100 -> PD day 90
+        ([(30, flc(300, 10)), (60, flc(440, 10)), (90, flc(450, 10))], 90, None),
+        # NR with a rise of serum M-protein only: baseline 10 g/L, day 30 NR (iFLC 400)
+        # with M 10; day 60 M 15 (+50%, > 5 g/L) on a date without FLC -> PD day 60
+        ([(30, flc(400, 10, serum_mprotein=10)), (60, {"serum_mprotein": 15})], 60, None),
+        # a responder is judged the same way under both settings: PR day 30 (iFLC 60),
+        # day 60 iFLC 120 (+100%, > 100) -> PD day 60
+        ([(30, flc(60, 10)), (60, flc(120, 10))], 60, 60),
+    ],
+)
+def test_progression_of_nonresponders(steps, default_day, strict_day):
+    p = dict(K400, sm_bl=10)
+    rows = [("P", day, v) for day, v in steps]
+    assert HP["progression_from_nonresponse"] is True  # the shipped default
+    for hp, want in ((HP, default_day), (STRICT, strict_day)):
+        got = progressed({"P": p}, rows, hp)
+        assert got.get("P") == (None if want is None else d(want))
 
 
 @pytest.mark.parametrize(
@@ -404,3 +461,185 @@ def test_responses_bad_input_lists_every_problem():
     assert "row 3 (USUBJID P2), column TRTSDT" in msg
     with pytest.raises(DerivationError, match="column 'ISOTYPE' is missing"):
         check_inputs(adsl.drop(columns="ISOTYPE"), out, labs, files)
+
+
+# ------------------------------------- progression judged on every date with a value
+# VGPR on day 30 (iFLC 45, dFLC 35 < 40) with serum M 4 g/L (baseline 10) and urine M
+# 150 mg (baseline 900): nadirs 4 and 150. Day 45 carries an M-protein only (no FLC, no
+# IFE); day 60 iFLC 46 (+2.2%) and no M-protein, so only day 45 can show progression.
+@pytest.mark.parametrize(
+    "m_only, expected_day",
+    [
+        ({"serum_mprotein": 6}, 45),  # 4 -> 6: +50% (>= 50) and > 5 g/L -> PD day 45
+        ({"serum_mprotein": 5.9}, None),  # 4 -> 5.9: +47.5% < 50
+        ({"urine_mprotein": 225}, 45),  # 150 -> 225: +50% and > 200 mg -> PD day 45
+        ({"urine_mprotein": 200}, None),  # 150 -> 200: +33% and not > 200
+    ],
+)
+def test_progression_by_m_protein_on_a_date_without_flc(m_only, expected_day):
+    p = dict(K400, sm_bl=10, um_bl=900)
+    rows = [
+        ("P", 30, flc(45, 10, serum_mprotein=4, urine_mprotein=150)),
+        ("P", 45, m_only),
+        ("P", 60, flc(46, 10)),
+    ]
+    for hp in (HP, STRICT):  # a responder: the same under both settings
+        got = progressed({"P": p}, rows, hp)
+        assert got.get("P") == (None if expected_day is None else d(expected_day))
+
+
+def test_date_without_flc_or_ife_has_no_category_and_carries_the_best_on():
+    base, labs = make_case(
+        {
+            "P": dict(K400, sm_bl=10),
+            # only M-protein after the index date: no categorised assessment
+            "Q": dict(K400, sm_bl=10),
+        },
+        [
+            ("P", 30, flc(45, 10, serum_mprotein=4)),  # VGPR (dFLC 35 < 40)
+            ("P", 40, {"serum_mprotein": 4.1}),  # M only: NE; +2.5% from nadir 4 -> no PD
+            # iFLC 101: +124% from nadir 45 and > 100 -> PD, judged from VGPR (the best
+            # before the NE date is carried on; under STRICT NR could not progress)
+            ("P", 60, flc(101, 10)),
+            ("Q", 30, {"serum_mprotein": 9}),
+        ],
+    )
+    a = hem.assessments(labs, base, STRICT)
+    assert list(zip(a["USUBJID"], a["ADT"], a["AVALC"])) == [
+        ("P", d(30), "VGPR"), ("P", d(40), "NE"), ("P", d(60), "PR"), ("Q", d(30), "NE")
+    ]  # day 60: dFLC 91, fall (390 - 91) / 390 = 76.7% -> PR
+    assert a["AVAL"].isna().tolist() == [False, True, False, True]
+    prog = hem.first_progression(a, STRICT)
+    assert dict(zip(prog["USUBJID"], prog["ADT"])) == {"P": d(60)}
+    best = hem.best_response(a, base).set_index("USUBJID")
+    assert (best.loc["P", "AVALC"], best.loc["P", "ADT"], best.loc["P", "EVALFL"]) == ("VGPR", d(30), "Y")
+    # Q: an M-protein value is no response assessment -> NR under ITT, not evaluable
+    assert best.loc["Q", "AVALC"] == "NR" and pd.isna(best.loc["Q", "ADT"]) and best.loc["Q", "EVALFL"] == "N"
+
+
+# ------------------------------------------ CR components paired over a window (days)
+# K400 (baseline dFLC 390). flc(15, 10): ratio 1.5 (normal), dFLC 5 < 40 -> VGPR unless
+# CR. Expected: best response and its date.
+W7 = dict(HP, assessment_pairing_days=7)
+W0 = dict(HP, assessment_pairing_days=0)
+
+
+@pytest.mark.parametrize(
+    "rows, hp, best, best_day",
+    [
+        # serum IFE negative 7 days before the FLC + urine IFE date: inside the window -> CR day 30
+        ([(23, {"serum_ife": 0}), (30, flc(15, 10, s=NaN, u=0))], W7, "CR", 30),
+        # 8 days before: outside -> VGPR day 30 (the day-23 serum IFE alone is NR)
+        ([(22, {"serum_ife": 0}), (30, flc(15, 10, s=NaN, u=0))], W7, "VGPR", 30),
+        # the same 7 days apart with pairing off (0): same date only -> VGPR
+        ([(23, {"serum_ife": 0}), (30, flc(15, 10, s=NaN, u=0))], W0, "VGPR", 30),
+        # urine IFE 7 days after the FLC and serum IFE: CR when complete, dated day 37
+        ([(30, flc(15, 10, s=0, u=NaN)), (37, {"urine_ife": 0})], W7, "CR", 37),
+        # urine IFE 8 days after: no CR (day 38 is an IFE-only date: NR) -> VGPR day 30
+        ([(30, flc(15, 10, s=0, u=NaN)), (38, {"urine_ife": 0})], W7, "VGPR", 30),
+        # the most recent serum IFE counts: negative day 25, positive day 28 -> VGPR
+        ([(25, {"serum_ife": 0}), (28, {"serum_ife": 1}), (30, flc(15, 10, s=NaN, u=0))], W7, "VGPR", 30),
+        # the ratio is paired too: FLC day 30, both IFE negative day 33 -> CR day 33
+        ([(30, flc(15, 10, s=NaN, u=NaN)), (33, {"serum_ife": 0, "urine_ife": 0})], W7, "CR", 33),
+        # no pairing across the index date: serum IFE on day 0 is baseline -> VGPR day 3
+        ([(0, {"serum_ife": 0}), (3, flc(15, 10, s=NaN, u=0))], W7, "VGPR", 3),
+    ],
+)
+def test_cr_components_pairing_window(rows, hp, best, best_day):
+    base, labs = make_case({"P": K400}, [("P", day, v) for day, v in rows])
+    labs = labs.dropna(subset=["value"])  # NaN = not measured
+    got = hem.best_response(hem.assessments(labs, base, hp), base).iloc[0]
+    assert (got["AVALC"], got["ADT"]) == (best, d(best_day))
+
+
+def test_pairing_default_is_seven_days():
+    assert HP["assessment_pairing_days"] == 7
+
+
+# ----------------------------- M-protein response for FLC-non-measurable patients
+def test_no_m_protein_response_without_measurable_flc():
+    # Decision (docs/methods.md): response follows the FLC-based consensus criteria only.
+    # Baseline kappa 20 / lambda 10 (dFLC 10: not measurable), serum M 20 g/L; day 60
+    # M 5 g/L (-75%) with the same FLC and IFE positive: NR, not PR; not evaluable.
+    base, labs = make_case(
+        {"P": dict(isotype="kappa", kappa_bl=20, lambda_bl=10, sm_bl=20)},
+        [("P", 60, flc(20, 10, serum_mprotein=5))],
+    )
+    assert base["HEMEVAL"][0] == "not_measurable"
+    best = hem.best_response(hem.assessments(labs, base, HP), base).iloc[0]
+    assert (best["AVALC"], best["EVALFL"]) == ("NR", "N")
+
+
+# ------------------------------------ no detectable clone: ITT NR, never CR, counted
+def test_no_clone_patient_is_nr_and_progresses_only_if_the_clone_reappears():
+    nc = dict(isotype="kappa", kappa_bl=15, lambda_bl=10, sife_bl=0, uife_bl=0)  # ratio 1.5
+    base, labs = make_case(
+        {"N1": nc, "N2": nc, "N3": nc},
+        [
+            # CR-like assessments (ratio 1.5, IFE negative): NR, never CR
+            ("N1", 30, flc(15, 10, 0, 0)),
+            ("N1", 60, flc(16, 10, 0, 0)),
+            # N2: serum IFE positive on day 60 -> the clone reappears: PD (the CR rule)
+            ("N2", 30, flc(15, 10, 0, 0)),
+            ("N2", 60, flc(15, 10, 1, 0)),
+            # N3: iFLC 15 -> 200 (+1233%, > 100) with ratio 200/150 = 1.33 normal and IFE
+            # negative: a polyclonal rise, no PD (the PR/VGPR rules do not apply)
+            ("N3", 30, flc(200, 150, 0, 0)),
+        ],
+    )
+    assert set(base["HEMEVAL"]) == {"no_clone"}
+    a = hem.assessments(labs, base, HP)
+    assert set(a["AVALC"]) == {"NR"}
+    best = hem.best_response(a, base)
+    assert list(best["AVALC"]) == ["NR"] * 3 and list(best["EVALFL"]) == ["N"] * 3
+    prog = hem.first_progression(a, HP)
+    assert dict(zip(prog["USUBJID"], prog["ADT"])) == {"N2": d(60)}
+
+
+def test_no_clone_row_in_the_response_table():
+    """derive_adrs -> tables.response on four treated patients, counted by hand:
+    P1 measurable, CR day 30 (ratio 1.5, IFE negative); P2 no detectable clone (ratio
+    1.5, IFE negative at baseline), the same CR-like assessment -> NR; P3 measurable, no
+    assessment -> NR; P4 measurable, dFLC 150 (fall 61.5%) -> PR.
+    ITT (n = 4): CR 1, PR 1, NR 2, >= PR 2, no detectable clone 1.
+    Evaluable (P1, P4; n = 2): CR 1, PR 1, NR 0."""
+    from alsalvage import tables
+    from alsalvage.responses import ADSL_COLUMNS, derive_adrs
+
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    ids = ["P1", "P2", "P3", "P4"]
+    adsl = pd.DataFrame({c: [NaN] * 4 for c in ADSL_COLUMNS})
+    adsl["USUBJID"], adsl["TRTSDT"], adsl["ISOTYPE"] = ids, T0, "kappa"
+    adsl["SEX"], adsl["BRTHDT"] = "M", pd.Timestamp("1960-01-01")
+    adsl[["HEART", "KIDNEY", "LIVER", "DIALBL"]] = 0
+    adsl["DFLCBL"] = [390.0, 5.0, 390.0, 390.0]  # kappa 400 / lambda 10; P2 kappa 15 / lambda 10
+    adsl["IFLCBL"] = [400.0, 15.0, 400.0, 400.0]
+    adsl["KLRATBL"] = [40.0, 1.5, 40.0, 40.0]
+    adsl["SIFEBL"], adsl["UIFEBL"] = [1.0, 0.0, 1.0, 1.0], [1.0, 0.0, 1.0, 1.0]
+    adsl["HEMEVAL"] = ["measurable", "no_clone", "measurable", "measurable"]
+    adsl["SAFFL"], adsl["BORTGRP"], adsl["BORTEXP"] = "Y", "naive", 0
+    out = pd.DataFrame(
+        {
+            "patient_id": ids,
+            "salvage_end_date": d(180),
+            "next_line_date": pd.NaT,
+            "dialysis_start_date": pd.NaT,
+            "last_contact_date": d(400),
+            "death_date": pd.NaT,
+        }
+    )
+    rows = [("P1", flc(15, 10, 0, 0)), ("P2", flc(15, 10, 0, 0)), ("P4", flc(160, 10))]
+    labs = pd.DataFrame(
+        [dict(patient_id=p, date=d(30), analyte=an, value=float(v)) for p, vals in rows for an, v in vals.items()]
+    )
+    params = {k: cfg[k] for k in ("hematologic", "cardiac", "renal", "liver", "egfr")}
+    adrs, warnings = derive_adrs(adsl, out, labs, params)
+    assert warnings == []  # the ADRS recomputation agrees with ADSL HEMEVAL
+    best = adrs[adrs["PARAMCD"] == "BESTHEM"].set_index("USUBJID")
+    assert list(best["AVALC"].astype(str)) == ["CR", "NR", "NR", "PR"]
+    assert list(best["EVALFL"].astype(str)) == ["Y", "N", "N", "Y"]
+    recs = {r["key"]: (r["n"], r["denominator"]) for r in tables.response(adsl, adrs)}
+    assert recs["hem.itt.cr"] == (1, 4) and recs["hem.itt.pr"] == (1, 4)
+    assert recs["hem.itt.nr"] == (2, 4) and recs["hem.itt.ge_pr"] == (2, 4)
+    assert recs["hem.itt.no_clone"] == (1, 4)
+    assert recs["hem.evaluable.cr"] == (1, 2) and recs["hem.evaluable.nr"] == (0, 2)

@@ -16,6 +16,7 @@ rule derive_baseline:
             "egfr",
             "staging",
             "bortezomib",
+            "hematologic",
             "baseline",
             "rulelog",
         ),
@@ -39,6 +40,8 @@ rule derive_baseline:
         bortezomib=config["bortezomib"],
         measurable_dflc_mg_l=config["hematologic"]["measurable_dflc_mg_l"],
         low_dflc_min_mg_l=config["hematologic"]["low_dflc_min_mg_l"],
+        flc_ratio_low=config["hematologic"]["flc_ratio_low"],
+        flc_ratio_high=config["hematologic"]["flc_ratio_high"],
         days_per_month=config["endpoints"]["days_per_month"],
         death_on_treatment_days=config["exposure"]["death_on_treatment_days"],
     script:

@@ -14,6 +14,8 @@ KEYS = (
     "bortezomib",
     "measurable_dflc_mg_l",
     "low_dflc_min_mg_l",
+    "flc_ratio_low",
+    "flc_ratio_high",
     "days_per_month",
     "death_on_treatment_days",
 )

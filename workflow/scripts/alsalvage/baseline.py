@@ -12,6 +12,7 @@ docs/methods.md, section "Baseline, staging and prior therapy".
   bortezomib                 the ``bortezomib`` config section
   measurable_dflc_mg_l       hematologic evaluability: dFLC-measurable at or above
   low_dflc_min_mg_l          low-dFLC group lower bound (inclusive)
+  flc_ratio_low/_high        normal kappa/lambda ratio (no detectable clone at baseline)
   days_per_month             days per month
   death_on_treatment_days    death within this many days after the last dose = on therapy
 """
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import bortezomib as bz
+from . import hematologic as hem
 from . import staging
 from .contract import ANALYTES
 from .derive_common import (
@@ -297,12 +299,7 @@ def derive_adsl(tables: Mapping[str, pd.DataFrame], params: Mapping, files: Mapp
     a["RENSTG"] = staging.renal_stage(a["EGFRBL"], a["PROTUBL"], a["DIALBL"] == 1, st)
     a["STGFL"] = staging.stage_flags(a["MAYO04"], a["EUSTG"], a["MAYO12"], a["RENSTG"], a["DIALBL"] == 1)
 
-    d = a["DFLCBL"]
-    a["HEMEVAL"] = np.where(
-        d >= float(params["measurable_dflc_mg_l"]),
-        "measurable",
-        np.where(d >= float(params["low_dflc_min_mg_l"]), "low_dflc", "not_measurable"),
-    ).astype(object)
+    a["HEMEVAL"] = hem.baseline_group(a["DFLCBL"], a["KLRATBL"], a["SIFEBL"], a["UIFEBL"], params)
 
     # prior therapy
     prior = _prior_therapy(lines, idx, dpm).rename(columns={"patient_id": "USUBJID"})

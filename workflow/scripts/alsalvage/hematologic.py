@@ -9,8 +9,9 @@ Pure, vectorised functions on DataFrames. The inputs are
 - ``labs``: validated labs in long format (patient_id, date, analyte, value).
 
 Thresholds come from the ``hematologic`` section of config.yaml (passed as ``params``).
-An *assessment* is a date after the index date with a free light chain and/or an
-immunofixation result; M-protein values measured on the same date are attached to it.
+An *assessment* is a date after the index date with a free light chain, an
+immunofixation or an M-protein result. A date with M-protein only has no response
+category (AVALC NE) but is judged for progression like every other date.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ FLC_ANALYTES = ("flc_kappa", "flc_lambda", "serum_ife", "urine_ife")
 HEM_ANALYTES = FLC_ANALYTES + ("serum_mprotein", "urine_mprotein")
 
 MEASURABLE, LOW_DFLC, NOT_MEASURABLE = "measurable", "low_dflc", "not_measurable"
+NO_CLONE = "no_clone"  # no detectable clone at baseline: not evaluable, never CR
+FLC_EVALUABLE = (MEASURABLE, LOW_DFLC)
+NO_CATEGORY = "NE"  # a date without FLC or IFE (M-protein only): no response category
 
 # AVAL ranks of the hematologic categories (higher = better). A response is AVAL >= PR.
 RANK = {"CR": 5, "VGPR": 4, "PR": 3, "NR": 1, "PD": 0}
@@ -59,17 +63,30 @@ def category_rank(avalc: pd.Series, params: Mapping) -> pd.Series:
     return avalc.map(ranks).astype("float64")
 
 
-def baseline_group(dflc_bl, params: Mapping) -> np.ndarray:
-    """Hematologic evaluability from the baseline dFLC (mg/L).
+def baseline_group(dflc_bl, klrat_bl, sife_bl, uife_bl, params: Mapping) -> np.ndarray:
+    """Hematologic evaluability at baseline (HEMEVAL), the one owner of this decision
+    (ADSL and ADRS both call it).
 
-    measurable: dFLC >= measurable_dflc_mg_l; low_dflc: low_dflc_min_mg_l <= dFLC <
-    measurable; otherwise (including a missing dFLC) not measurable by FLC.
+    no_clone: no detectable clone at baseline, i.e. the baseline itself meets the CR
+    definition: kappa/lambda ratio within [flc_ratio_low, flc_ratio_high] AND serum IFE
+    negative AND urine IFE negative (all three known; a missing one leaves the patient in
+    the dFLC group). Such a patient has nothing to respond: not evaluable, never CR. It
+    overrides the dFLC groups (a high dFLC with a normal ratio is polyclonal).
+    Otherwise by the baseline dFLC (mg/L): measurable: dFLC >= measurable_dflc_mg_l;
+    low_dflc: low_dflc_min_mg_l <= dFLC < measurable; otherwise (including a missing
+    dFLC) not measurable by FLC.
     """
     d = np.asarray(dflc_bl, dtype="float64")
+    r = np.asarray(klrat_bl, dtype="float64")
+    sife = np.asarray(sife_bl, dtype="float64")
+    uife = np.asarray(uife_bl, dtype="float64")
     with np.errstate(invalid="ignore"):
+        no_clone = (
+            (r >= params["flc_ratio_low"]) & (r <= params["flc_ratio_high"]) & (sife == 0) & (uife == 0)
+        )
         return np.select(
-            [d >= params["measurable_dflc_mg_l"], d >= params["low_dflc_min_mg_l"]],
-            [MEASURABLE, LOW_DFLC],
+            [no_clone, d >= params["measurable_dflc_mg_l"], d >= params["low_dflc_min_mg_l"]],
+            [NO_CLONE, MEASURABLE, LOW_DFLC],
             default=NOT_MEASURABLE,
         ).astype(object)
 
@@ -93,9 +110,11 @@ def classify(a: pd.DataFrame, params: Mapping) -> np.ndarray:
     """Hematologic category at each assessment, the highest that applies.
 
     ``a`` columns: SIFE, UIFE (1 positive / 0 negative / NaN missing), KLRAT, DFLC,
-    DFLCBL, HEMEVAL. CR needs both IFE results negative on the assessment date and a
+    DFLCBL, HEMEVAL. SIFE, UIFE and KLRAT are the CR components of the assessment (as
+    paired by :func:`pair_cr_components`). CR needs both IFE results negative and a
     ratio within [flc_ratio_low, flc_ratio_high] (both ends normal); a missing IFE or
-    ratio rules CR out. VGPR/PR need a dFLC-measurable baseline, LOWDFLC a low-dFLC one.
+    ratio rules CR out, and so does a baseline without a detectable clone (HEMEVAL
+    no_clone: always NR). VGPR/PR need a dFLC-measurable baseline, LOWDFLC a low-dFLC one.
     """
     sife = a["SIFE"].to_numpy(dtype="float64")
     uife = a["UIFE"].to_numpy(dtype="float64")
@@ -109,12 +128,36 @@ def classify(a: pd.DataFrame, params: Mapping) -> np.ndarray:
             & (uife == 0)
             & (ratio >= params["flc_ratio_low"])
             & (ratio <= params["flc_ratio_high"])
+            & (group != NO_CLONE)
         )
         meas = group == MEASURABLE
         vgpr = meas & (dflc < params["vgpr_dflc_below_mg_l"])
         pr = meas & (fall > params["pr_fall_pct"])
         low = (group == LOW_DFLC) & (dflc < params["low_dflc_response_below_mg_l"])
     return np.select([cr, vgpr, pr, low], ["CR", "VGPR", "PR", "LOWDFLC"], default="NR").astype(object)
+
+
+def pair_cr_components(a: pd.DataFrame, days: int) -> pd.DataFrame:
+    """The CR components of each assessment: for the serum IFE, the urine IFE and the
+    kappa/lambda ratio (a same-day kappa-lambda pair) separately, the most recent result
+    of the patient dated within [ADT - ``days``, ADT] (the assessment itself included;
+    never a later one, never one on or before the index date). ``a`` is sorted by
+    USUBJID and ADT. Returns SIFE, UIFE, KLRAT; with ``days`` = 0 they are the
+    assessment's own values. A CR built from results of several dates is so dated at
+    the last of them, when it was complete."""
+    own = a[["SIFE", "UIFE", "KLRAT"]]
+    if days == 0:
+        return own.copy()
+    g = a["USUBJID"]
+    adt = a["ADT"]
+    out = {}
+    for col in ("SIFE", "UIFE", "KLRAT"):
+        v = own[col]
+        last_v = v.groupby(g, sort=False).ffill()
+        last_d = adt.where(v.notna()).groupby(g, sort=False).ffill()
+        close = (adt - last_d) <= pd.Timedelta(days=days)
+        out[col] = last_v.where(close)
+    return pd.DataFrame(out, index=a.index)
 
 
 def window_ends(
@@ -211,13 +254,15 @@ def wide_labs(labs: pd.DataFrame, analytes, patients=None) -> pd.DataFrame:
 
 
 def assessments(labs: pd.DataFrame, base: pd.DataFrame, params: Mapping) -> pd.DataFrame:
-    """One row per patient and assessment date after the index date, with the FLC
-    measures, IFE results, M-protein, category (AVALC/AVAL) and the window flags
-    (ANL01FL: within the best-response window; INPRG: within the progression look-out)."""
+    """One row per patient and assessment date after the index date (a date with an FLC,
+    IFE or M-protein result), with the FLC measures, IFE results, M-protein, category
+    (AVALC/AVAL; NE and AVAL missing on a date without FLC or IFE) and the window flags
+    (ANL01FL: within the best-response window; INPRG: within the progression look-out).
+    The CR components are paired over ``assessment_pairing_days`` (:func:`pair_cr_components`)."""
     keep = ["USUBJID", "TRTSDT", "ISOTYPE", "DFLCBL", "IFLCBL", "SMPROTBL", "UMPROTBL", "HEMEVAL", "WINEND", "PRGEND"]
     base = base[keep]
     wide = wide_labs(labs, HEM_ANALYTES, patients=base["USUBJID"])
-    wide = wide[wide[list(FLC_ANALYTES)].notna().any(axis=1)]
+    wide = wide[wide[list(HEM_ANALYTES)].notna().any(axis=1)]
     a = wide.rename(
         columns={
             "patient_id": "USUBJID",
@@ -231,13 +276,17 @@ def assessments(labs: pd.DataFrame, base: pd.DataFrame, params: Mapping) -> pd.D
         }
     )
     a = attach(a, base)
-    a = renumber(a[a["ADT"] > a["TRTSDT"]])
+    a = renumber(sort_patient_date(a[a["ADT"] > a["TRTSDT"]]))
     a = pd.concat([a, flc_measures(a["KAPPA"], a["LAMBDA"], a["ISOTYPE"])], axis=1)
-    a["AVALC"] = classify(a, params)
+    paired = pair_cr_components(a, params["assessment_pairing_days"])
+    cols = {c: a[c] for c in ("DFLC", "DFLCBL", "HEMEVAL")}  # only what classify reads (no copy of a)
+    category = classify(pd.DataFrame({**cols, **{c: paired[c] for c in paired.columns}}, copy=False), params)
+    flc_or_ife = a[["KAPPA", "LAMBDA", "SIFE", "UIFE"]].notna().any(axis=1).to_numpy()
+    a["AVALC"] = np.where(flc_or_ife, category, NO_CATEGORY).astype(object)
     a["AVAL"] = category_rank(a["AVALC"], params)
     a["ANL01FL"] = np.where(a["ADT"] <= a["WINEND"], "Y", "N")
     a["INPRG"] = a["ADT"] <= a["PRGEND"]
-    return renumber(sort_patient_date(a))
+    return a
 
 
 def _first_rows_of_best(rows: pd.DataFrame, key: str = "USUBJID") -> pd.DataFrame:
@@ -249,16 +298,18 @@ def _first_rows_of_best(rows: pd.DataFrame, key: str = "USUBJID") -> pd.DataFram
 
 def best_response(a: pd.DataFrame, base: pd.DataFrame) -> pd.DataFrame:
     """BESTHEM per patient of ``base`` (intention to treat): the best category among
-    the assessments within the window (ADT of its first occurrence). A patient without
-    an assessment in the window is NR with ADT missing. EVALFL = Y when the baseline is
-    FLC-evaluable (measurable or low-dFLC) and >= 1 assessment lies in the window."""
-    inwin = a[a["ANL01FL"] == "Y"]
+    the assessments within the window (ADT of its first occurrence); dates without a
+    category (NE, M-protein only) do not count. A patient without a categorised
+    assessment in the window is NR with ADT missing. EVALFL = Y when the baseline is
+    FLC-evaluable (measurable or low-dFLC) and >= 1 categorised assessment lies in the
+    window; a patient without a detectable clone (no_clone) is NR with EVALFL N."""
+    inwin = a[(a["ANL01FL"] == "Y") & a["AVAL"].notna()]
     first = _first_rows_of_best(inwin)[["USUBJID", "AVALC", "AVAL", "ADT"]]
     out = base[["USUBJID", "HEMEVAL"]].merge(first, on="USUBJID", how="left")
     assessed = out["ADT"].notna()
     out["AVALC"] = out["AVALC"].where(assessed, "NR")
     out["AVAL"] = out["AVAL"].where(assessed, float(RANK["NR"]))
-    out["EVALFL"] = np.where(assessed & out["HEMEVAL"].isin([MEASURABLE, LOW_DFLC]), "Y", "N")
+    out["EVALFL"] = np.where(assessed & out["HEMEVAL"].isin(FLC_EVALUABLE), "Y", "N")
     out["ANL01FL"] = "Y"
     return out.drop(columns="HEMEVAL")
 
@@ -276,8 +327,12 @@ def progression(a: pd.DataFrame, params: Mapping) -> pd.DataFrame:
     """Per-assessment progression flag (Comenzo 2012), judged against the best
     response reached before the assessment and the nadir before it (baseline included).
 
+    Each criterion is judged on every date on which its own value exists (a serum
+    M-protein rise on a date without FLC or IFE counts).
     From CR: a positive serum or urine IFE, or an abnormal ratio with the involved
-    FLC at least twice its nadir. From PR/VGPR/LOWDFLC (and from NR when
+    FLC at least twice its nadir. The same rule applies throughout to a patient without
+    a detectable clone at baseline (HEMEVAL no_clone: the clone reappearing).
+    From PR/VGPR/LOWDFLC (and from NR, or before any categorised assessment, when
     ``progression_from_nonresponse``): serum M-protein >= rise% above its nadir and >
     the serum floor, or urine M-protein likewise above the urine floor, or iFLC >=
     rise% above its nadir and > the iFLC floor. Only assessments within the
@@ -285,8 +340,10 @@ def progression(a: pd.DataFrame, params: Mapping) -> pd.DataFrame:
     """
     a = sort_patient_date(a[a["INPRG"]]).reset_index(drop=True)
     g = a["USUBJID"]
-    prev_best = a.groupby(g, sort=False)["AVAL"].cummax().groupby(g, sort=False).shift(1)
-    prev_best = prev_best.to_numpy(dtype="float64")
+    # best category so far; a date without a category (NE) carries the previous best on
+    best_so_far = a.groupby(g, sort=False)["AVAL"].cummax().groupby(g, sort=False).ffill()
+    prev_best = best_so_far.groupby(g, sort=False).shift(1).to_numpy(dtype="float64")
+    no_clone = (a["HEMEVAL"] == NO_CLONE).to_numpy()
     nadir_ifl = _prev_nadir(a, "IFLC", "IFLCBL")
     nadir_sm = _prev_nadir(a, "SMPROT", "SMPROTBL")
     nadir_um = _prev_nadir(a, "UMPROT", "UMPROTBL")
@@ -295,7 +352,7 @@ def progression(a: pd.DataFrame, params: Mapping) -> pd.DataFrame:
     ifl = a["IFLC"].to_numpy(dtype="float64")
     ratio = a["KLRAT"].to_numpy(dtype="float64")
     with np.errstate(invalid="ignore"):
-        from_cr = prev_best >= RANK["CR"]
+        from_cr = (prev_best >= RANK["CR"]) | no_clone
         ife_pos = (a["SIFE"].to_numpy(dtype="float64") == 1) | (a["UIFE"].to_numpy(dtype="float64") == 1)
         abnormal = (ratio < lo) | (ratio > hi)
         doubled = ifl >= 2.0 * nadir_ifl
@@ -311,6 +368,7 @@ def progression(a: pd.DataFrame, params: Mapping) -> pd.DataFrame:
         responder = (prev_best >= LOWDFLC_NOT_COUNTED) & (prev_best < RANK["CR"])
         if params["progression_from_nonresponse"]:
             responder |= np.isnan(prev_best) | (prev_best == RANK["NR"])
+        responder &= ~no_clone
     a["PROG"] = pd_cr | (responder & pd_partial)
     return a
 

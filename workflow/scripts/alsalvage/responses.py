@@ -57,6 +57,9 @@ ADSL_COLUMNS = [
     "KIDNEY",
     "LIVER",
     "DFLCBL",
+    "KLRATBL",
+    "SIFEBL",
+    "UIFEBL",
     "IFLCBL",
     "SMPROTBL",
     "UMPROTBL",
@@ -111,12 +114,13 @@ def check_inputs(adsl: pd.DataFrame, outcomes: pd.DataFrame, labs: pd.DataFrame,
 
 def build_base(adsl: pd.DataFrame, outcomes: pd.DataFrame, hem_params: Mapping) -> pd.DataFrame:
     """One row per ADSL patient: the ADSL columns used, the outcome dates, the
-    hematologic evaluability group (HEMEVAL, recomputed from DFLCBL with the
-    hematologic thresholds) and the window ends WINEND / PRGEND."""
+    hematologic evaluability group (HEMEVAL, recomputed by ``hem.baseline_group``, the
+    function ADSL uses, with the hematologic settings of this rule) and the window ends
+    WINEND / PRGEND."""
     o = outcomes.rename(columns=OUTCOME_COLUMNS)[[OUTCOME_COLUMNS[c] for c in OUTCOME_DATES]]
     base = adsl[ADSL_COLUMNS].merge(o, on="USUBJID", how="left", validate="one_to_one")
     base = base.sort_values("USUBJID", kind="mergesort").reset_index(drop=True)
-    base["HEMEVAL"] = hem.baseline_group(base["DFLCBL"], hem_params)
+    base["HEMEVAL"] = hem.baseline_group(base["DFLCBL"], base["KLRATBL"], base["SIFEBL"], base["UIFEBL"], hem_params)
     base["WINEND"], base["PRGEND"] = hem.window_ends(
         base["TRTEDT"],
         base["NXTLNDT"],
@@ -294,11 +298,11 @@ def derive_adrs(
         cmp = base[["USUBJID", "HEMEVAL"]].merge(adsl[["USUBJID", "HEMEVAL"]], on="USUBJID", suffixes=("", "_adsl"))
         n = int((cmp["HEMEVAL"] != cmp["HEMEVAL_adsl"]).sum())
         if n:
-            warnings.append(f"HEMEVAL recomputed from DFLCBL differs from ADSL for {n} patient(s)")
+            warnings.append(f"HEMEVAL recomputed from the ADSL baseline differs from ADSL for {n} patient(s)")
 
     a = hem.assessments(labs, base, hp)
     hemresp = a[["USUBJID", "AVALC", "AVAL", "ADT", "ANL01FL", "HEMEVAL"]].copy()
-    hemresp["EVALFL"] = np.where(hemresp["HEMEVAL"].isin([hem.MEASURABLE, hem.LOW_DFLC]), "Y", "N")
+    hemresp["EVALFL"] = np.where(hemresp["HEMEVAL"].isin(hem.FLC_EVALUABLE), "Y", "N")
     hemresp["PARAMCD"] = "HEMRESP"
     besthem = hem.best_response(a, base).assign(PARAMCD="BESTHEM")
     hemprog = hem.first_progression(a, hp).assign(PARAMCD="HEMPROG")

@@ -416,7 +416,7 @@ def table1(adsl: pd.DataFrame, alpha: float = 0.05) -> list[dict]:
             ("EUSTG", "eustage", ["I", "II", "IIIa", "IIIb"], "European stage"),
             ("MAYO12", "mayo2012", ["I", "II", "III", "IV"], "Mayo 2012 stage"),
             ("RENSTG", "renal_stage", ["I", "II", "III"], "Renal stage"),
-            ("HEMEVAL", "hemeval", ["measurable", "low_dflc", "not_measurable"], "FLC evaluability"),
+            ("HEMEVAL", "hemeval", ["measurable", "low_dflc", "not_measurable", "no_clone"], "FLC evaluability"),
             ("ISOTYPE", "isotype", ["kappa", "lambda"], "Light-chain isotype"),
         ):
             if col not in d:
@@ -499,7 +499,7 @@ def _responders(levels: pd.Series, low_dflc_counts: bool, threshold: str = "PR")
 
 def best_hem(adsl: pd.DataFrame, adrs: pd.DataFrame) -> pd.DataFrame:
     """One row per treated patient: best hematologic response (NR when missing) and evaluability."""
-    a = treated(adsl)[["USUBJID", "BORTGRP", "BORTEXP"]]
+    a = treated(adsl)[["USUBJID", "BORTGRP", "BORTEXP", *(["HEMEVAL"] if "HEMEVAL" in adsl else [])]]
     b = adrs[adrs["PARAMCD"] == "BESTHEM"][["USUBJID", "AVALC", "EVALFL"]].drop_duplicates("USUBJID")
     out = a.merge(b, on="USUBJID", how="left")
     out["AVALC"] = out["AVALC"].where(out["AVALC"].isin(HEM_LEVELS), "NR")
@@ -550,6 +550,18 @@ def response(
                     alpha,
                 )
             )
+    if "HEMEVAL" in b:
+        # no detectable clone at baseline: not evaluable, inside the ITT NR count above
+        recs.append(
+            prop(
+                "hem.itt.no_clone",
+                "No detectable clone at baseline (not evaluable; counted as NR) (ITT, all treated)",
+                "hematologic",
+                (b["HEMEVAL"] == "no_clone").sum(),
+                len(b),
+                alpha,
+            )
+        )
     b["resp"] = _responders(b["AVALC"], low_dflc_counts)
     exposed = _flag(b["BORTEXP"])
     refr = b["BORTGRP"] == "refractory"
@@ -1208,6 +1220,8 @@ def _analysis(name: str, d: dict, p: dict):
     if name == "response":
         return response(d["adsl"], d["adrs"], a, p["low_dflc_counts"], p["landmarks"], p["days_per_month"]), [
             "ITT: all treated patients; patients without an assessment count as NR.",
+            "No detectable clone at baseline (normal kappa/lambda ratio, negative serum and urine IFE): "
+            "not evaluable for hematologic response, never CR; counted as NR under ITT (its own row).",
             "95% CIs: Clopper-Pearson exact. 2x2 comparisons: Fisher's exact test quoted, Pearson chi-square "
             "without continuity correction beside it.",
         ]
