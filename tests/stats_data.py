@@ -154,6 +154,11 @@ def small_cohort():
             "AETOXGR": [2, 3, 4, 3, 1, 3, 1, 2],
         }
     )
+    adae["TRTEMFL"] = "Y"
+    # not treatment-emergent (onset before the first dose, or after the window): in ADAE,
+    # never in the toxicity counts
+    pre = pd.DataFrame({"USUBJID": ["P01", "P04"], "AETERM": ["anemia", "pneumonitis"], "AETOXGR": [3, 4]})
+    adae = pd.concat([adae, pre.assign(TRTEMFL="N")], ignore_index=True)
     adae["GR3FL"] = np.where(adae["AETOXGR"] >= 3, "Y", "N")
     adae["ANYFL"] = "Y"
     labs = pd.DataFrame(

@@ -3,7 +3,8 @@
 Day counts are done by hand next to each case (2018 is not a leap year: Jan 31, Feb 28,
 Mar 31, Apr 30, May 31, Jun 30, Jul 31, Aug 31 days). Thresholds: sensitive when the
 relapse came > 182.6 days after the last dose and the line reached >= PR; refractory_60d
-when NR/NE or progression <= 60 days after the last dose.
+when NR/NE or a documented progression <= 60 days after the last dose (an imputed date,
+BORTPDIM = 1, may only support "potentially sensitive").
 """
 
 from __future__ import annotations
@@ -91,6 +92,40 @@ CASES = {
             (2, BZ, "2019-07-01", "2019-12-01", "PR", None, None),
         ],
         INDEX, ("naive", 0, 0), "line 2 starts after the index date: not prior therapy",
+    ),
+    # imputed progression dates (BORTPDIM = 1): they may support "potentially sensitive"
+    # (above: 243 d), never refractoriness by the 60-day rule
+    "imputed_45_days_responder": (
+        [
+            (1, BZ, "2017-07-01", "2018-01-01", "PR", None, None),
+            (2, MDEX, "2018-02-15", "2018-08-01", "PR", "2019-01-01", None),
+        ],
+        INDEX, ("refractory", 0, 1),
+        "imputed 2018-02-15 = 31+14 = 45 d: no documented progression, so not refractory_60d; "
+        "not potentially sensitive (45 d < 182.6), so refractory by the seed definition",
+    ),
+    "documented_45_days_responder": (
+        [(1, BZ, "2017-07-01", "2018-01-01", "PR", "2018-02-15", None)],
+        INDEX, ("refractory", 1, 0), "the same 45 d, documented: refractory_60d",
+    ),
+    "imputed_31_days_salvage_start": (
+        [(1, BZ, "2017-07-01", "2018-01-01", "CR", None, None)],
+        "2018-02-01", ("refractory", 0, 1), "last line: imputed index 2018-02-01 = 31 d, not documented",
+    ),
+    "imputed_151_days_responder": (
+        [
+            (1, BZ, "2017-07-01", "2018-01-01", "VGPR", None, None),
+            (2, MDEX, "2018-06-01", "2018-12-01", "PR", "2019-03-01", None),
+        ],
+        INDEX, ("refractory", 0, 1),
+        "imputed 2018-06-01 = 31+28+31+30+31 = 151 d < 182.6: not sensitive, not refractory_60d",
+    ),
+    "imputed_no_response": (
+        [
+            (1, BZ, "2017-07-01", "2018-01-01", "NR", None, None),
+            (2, MDEX, "2018-12-01", "2019-03-01", "PR", None, None),
+        ],
+        INDEX, ("refractory", 1, 1), "NR: refractory_60d by no response, whatever the (imputed) date",
     ),
     "missing_progression_earlier_line": (
         [

@@ -2,7 +2,7 @@
 figures derived from the shipped demo cohort (resources/demo) match the published ones.
 
 The demo tables go through the real validation stage (package call, parquet written to a
-temporary directory) and then through derive_adsl / derive_adae, as in the workflow.
+temporary directory) and then through derive_adsl / derive_adae (treatment-emergent events), as in the workflow.
 
 Tolerance rules (never loosened to make a figure pass):
 - a percentage of the n treated patients may differ from the published one by at most
@@ -66,9 +66,10 @@ def derived(tmp_path_factory):
     }
     adsl = derive_adsl(tables, params)
     ae = read_validated({"adverse_events": out / "adverse_events.parquet"}, "x", {"adverse_events": AE_REQUIRED})
-    adae = derive_adae(ae["adverse_events"])
+    adae = derive_adae(ae["adverse_events"], adsl, CFG["exposure"]["teae_days_after_last_dose"])
     treated = adsl[adsl["SAFFL"] == "Y"]
-    return treated, adae[adae["USUBJID"].isin(treated["USUBJID"])]
+    # the toxicity figures count treatment-emergent events only, as the tables do
+    return treated, adae[adae["USUBJID"].isin(treated["USUBJID"]) & (adae["TRTEMFL"] == "Y")]
 
 
 def _pct_ok(count, n, published):

@@ -166,8 +166,14 @@ def test_toxicity(d):
     assert nd(r["tox.any.rash_maculo_papular"]) == (2, 10)  # two spellings, one slug
     assert nd(r["tox.gr3.rash_maculo_papular"]) == (1, 10)
     assert nd(r["tox.gr3.fatigue"]) == (1, 10)
-    assert nd(r["tox.any_event"]) == (6, 10)
-    assert nd(r["tox.any_gr3"]) == (3, 10)
+    assert nd(r["tox.any_event"]) == (6, 10)  # not P04 (its only event, pneumonitis, has TRTEMFL N)
+    assert nd(r["tox.any_gr3"]) == (3, 10)  # P02 P03 P08; P01's grade-3 anemia is not treatment-emergent
+    assert "tox.any.pneumonitis" not in r and "tox.gr3.pneumonitis" not in r
+
+
+def test_toxicity_footnote_says_treatment_emergent_only(d):
+    _, footnotes = T._analysis("toxicity", {"adsl": d["adsl"], "adae": d["adae"]}, {"alpha": 0.05})
+    assert any("TRTEMFL = Y" in f and "exposure.teae_days_after_last_dose" in f for f in footnotes)
 
 
 def test_bad_input_lists_every_problem(d):

@@ -387,6 +387,10 @@ DATE_ORDER_CASES = [
      "salvage_end_date", "consistency"),
     ("death reason without death date",
      both(cell("outcomes", 0, "stop_reason", "death")), "outcomes", 2, "death_date", "consistency"),
+    # P02 died 2018-03-06: 'ongoing' (end date emptied, as ongoing requires) contradicts the death
+    ("ongoing with a death date",
+     both(cell("outcomes", 1, "stop_reason", "ongoing"), cell("outcomes", 1, "salvage_end_date", "")), "outcomes",
+     3, "stop_reason", "consistency"),
 ]
 
 
@@ -752,6 +756,15 @@ def extra_field(data: bytes):
     return b"\n".join(lines), 2
 
 
+def ongoing_after_death(frame):
+    """Defect: the first patient who died is recorded as still on therapy ('ongoing', no
+    end date, as 'ongoing' requires): only the death date contradicts it."""
+    i = first(frame, frame["death_date"] != "")
+    frame.loc[i, "stop_reason"] = "ongoing"
+    frame.loc[i, "salvage_end_date"] = ""
+    return frame, i + 2
+
+
 def line_at_salvage_start(project):
     """Defect needing two tables: a prior line that starts on the patient's cycle 1 day 1."""
     cycles = demo_frame(project, "salvage_cycles")
@@ -814,6 +827,7 @@ CORPUS = [
      "consistency", True),
     ("death-reason-without-date", "outcomes",
      set_cell("stop_reason", "death", lambda f: f["death_date"] == ""), "death_date", "consistency", True),
+    ("ongoing-with-death-date", "outcomes", ongoing_after_death, "stop_reason", "consistency", True),
     ("last-contact-before-death", "outcomes",
      set_cell("last_contact_date", shift_date("death_date", -1), lambda f: f["death_date"] != ""),
      "last_contact_date", "date-order", True),

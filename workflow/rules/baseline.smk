@@ -51,6 +51,8 @@ rule derive_baseline:
 rule derive_adverse_events:
     input:
         adverse_events="results/validated/adverse_events.parquet",
+        # first and last dose (TRTSDT, TRTEDT) for the treatment-emergent window
+        adsl="results/derived/adsl.parquet",
         code=pkg("csvout", "derive_common", "adverse_events", "rulelog"),
     output:
         csv="results/derived/adae.csv",
@@ -65,5 +67,7 @@ rule derive_adverse_events:
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        teae_days=config["exposure"]["teae_days_after_last_dose"],
     script:
         "../scripts/derive_adverse_events.py"

@@ -1,6 +1,7 @@
-"""Rule derive_adverse_events: ADAE (worst CTCAE grade per patient and term)."""
+"""Rule derive_adverse_events: ADAE (worst CTCAE grade per patient, term and
+treatment-emergent flag; first and last dose from ADSL)."""
 
-from alsalvage.adverse_events import REQUIRED, derive_adae
+from alsalvage.adverse_events import ADSL_REQUIRED, REQUIRED, derive_adae
 from alsalvage.csvout import write_dataset
 from alsalvage.derive_common import limit_threads, read_validated
 from alsalvage.rulelog import rule_log
@@ -8,8 +9,23 @@ from alsalvage.rulelog import rule_log
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 limit_threads(sm.threads)
 with rule_log(sm.log[0], "derive_adverse_events", sm.input) as log:
-    path = sm.input.adverse_events
-    ae = read_validated({"adverse_events": path}, "derive_adverse_events", {"adverse_events": REQUIRED})
-    adae = derive_adae(ae["adverse_events"], file=str(path))
-    write_dataset(adae, sm.output.csv, sm.output.parquet, sort_by=["USUBJID", "AETERM"])
-    log.info("ADAE: %d rows, %d patients", len(adae), adae["USUBJID"].nunique())
+    path, adsl_path = sm.input.adverse_events, sm.input.adsl
+    tables = read_validated(
+        {"adverse_events": path, "adsl": adsl_path},
+        "derive_adverse_events",
+        {"adverse_events": REQUIRED, "adsl": ADSL_REQUIRED},
+    )
+    adae = derive_adae(
+        tables["adverse_events"],
+        tables["adsl"][ADSL_REQUIRED],
+        sm.params.teae_days,
+        file=str(path),
+        adsl_file=str(adsl_path),
+    )
+    write_dataset(adae, sm.output.csv, sm.output.parquet, sort_by=["USUBJID", "AETERM", "TRTEMFL"])
+    log.info(
+        "ADAE: %d rows, %d patients, %d rows not treatment-emergent (TRTEMFL = N)",
+        len(adae),
+        adae["USUBJID"].nunique(),
+        int((adae["TRTEMFL"] == "N").sum()),
+    )

@@ -12,9 +12,18 @@ The last dose is ``last_bortezomib_date``, else the line's ``end_date``. A missi
 progression date is imputed by the start of the next line (or the index date when the
 bortezomib line is the last line before salvage) and flagged (BORTPDIM = 1).
 
+An imputed date is a stand-in, not an observed progression, and is used one way only:
+it may make a responder *potentially sensitive* (next line more than 6 months after the
+last dose; BORTPDIM = 1 marks that the category rests on it). A responder whose imputed
+date falls within 6 months has no evidence of a response lasting 6 months and stays
+*refractory* under the seed definition (exposed and not potentially sensitive), which
+needs no progression date at all.
+
 ``refractory_60d`` (Rajkumar et al., Blood 2011), on the same line: no response
-(best response NR or NE) or progression within ``refractory_progression_within_days``
-days of the last dose (progression on therapy, i.e. before the last dose, included).
+(best response NR or NE) or a DOCUMENTED progression within
+``refractory_progression_within_days`` days of the last dose (progression on therapy,
+i.e. before the last dose, included). An imputed date never makes a patient refractory
+by this rule: the next line may have started for another reason than progression.
 """
 
 from __future__ import annotations
@@ -64,7 +73,9 @@ def bortezomib_categories(lines: pd.DataFrame, index: pd.DataFrame, cfg: Mapping
     gap = days_between(last_dose, prog)
     responded = last["best_response"].isin(RESPONDED)
     sensitive = responded & (gap > float(cfg["sensitive_relapse_after_days"]))
-    r60 = last["best_response"].isin(NO_RESPONSE) | (gap <= float(cfg["refractory_progression_within_days"]))
+    # refractoriness needs an observed progression; an imputed date only supports sensitivity
+    early_pd = ~imputed & (gap <= float(cfg["refractory_progression_within_days"]))
+    r60 = last["best_response"].isin(NO_RESPONSE) | early_pd
 
     per = pd.DataFrame(
         {

@@ -277,7 +277,7 @@ REQUIRED = {
     "adsl": ["USUBJID", "SAFFL", "AGE", "SEX", "BORTGRP", "BORTEXP", "MAYO04", "DIALBL"],
     "adrs": ["USUBJID", "PARAMCD", "AVALC", "ADY", "EVALFL", "ANL01FL"],
     "adtte": ["USUBJID", "PARAMCD", "AVAL", "CNSR"],
-    "adae": ["USUBJID", "AETERM", "AETOXGR", "GR3FL"],
+    "adae": ["USUBJID", "AETERM", "TRTEMFL", "AETOXGR", "GR3FL"],
     "labs": ["patient_id", "date", "analyte", "value"],
 }
 
@@ -318,6 +318,7 @@ def input_problems(frames: dict, files: dict) -> list[tuple[str, str]]:
         if name == "adae":
             g = pd.to_numeric(df["AETOXGR"], errors="coerce")
             bad(name, ~g.isin([1, 2, 3, 4, 5]), "AETOXGR", "CTCAE grade not 1-5")
+            bad(name, ~df["TRTEMFL"].isin(["Y", "N"]), "TRTEMFL", "not Y/N")
     if "adsl" in frames and "USUBJID" in frames["adsl"]:
         known = set(frames["adsl"]["USUBJID"])
         for name in ("adrs", "adtte", "adae"):
@@ -1178,7 +1179,8 @@ def exposure(adsl, adtte, alpha=0.05) -> list[dict]:
 def toxicity(adsl, adae, alpha=0.05) -> list[dict]:
     a = treated(adsl)
     n = len(a)
-    ae = adae[adae["USUBJID"].isin(a["USUBJID"])].copy()
+    # treatment-emergent events only (TRTEMFL, derived by adverse_events.treatment_emergent)
+    ae = adae[adae["USUBJID"].isin(a["USUBJID"]) & (adae["TRTEMFL"] == "Y")].copy()
     ae["slug"] = ae["AETERM"].map(F.slug)
     ae["gr3"] = ae["GR3FL"] == "Y"
     per = ae.groupby("slug").agg(term=("AETERM", "first"), any_n=("USUBJID", "nunique"))
@@ -1261,6 +1263,9 @@ def _analysis(name: str, d: dict, p: dict):
     if name == "toxicity":
         return toxicity(d["adsl"], d["adae"], a), [
             "Worst CTCAE v5 grade per patient and term; n (%) of all treated patients.",
+            "Treatment-emergent events only (ADAE TRTEMFL = Y): onset on or after the first dose and at most "
+            "exposure.teae_days_after_last_dose days (config.yaml) after the last dose; no end while therapy "
+            "is ongoing.",
         ]
     raise ValueError(f"unknown analysis {name}")
 

@@ -952,6 +952,13 @@ def check_dates(tables: dict[str, RawTable]) -> pd.DataFrame:
             bad = ((O.text["stop_reason"] == "death") & (O.text["death_date"].str.len() == 0)).to_numpy(bool)
             out.append(_report(O, t, bad, "death_date", "consistency",
                                "stop_reason is 'death' but death_date is empty"))
+            # therapy cannot be ongoing after death: time on treatment would be censored at
+            # the last contact and death on therapy missed; the export must say how it ended
+            bad = ((O.text["stop_reason"] == "ongoing") & (O.text["death_date"].str.len() > 0)).to_numpy(bool)
+            out.append(_report(O, t, bad, "stop_reason", "consistency",
+                               "stop_reason is 'ongoing' but death_date " + O.text["death_date"].astype(object)
+                               + " is given: record the last dose as salvage_end_date and why therapy stopped"
+                               + " ('death' when it ended with the death)"))
         if O.has("last_contact_date", "death_date"):
             out.append(_report(O, t, _lt(t["last_contact_date"], t["death_date"]), "last_contact_date",
                                "date-order", lambda x: "last_contact_date " + _s(x["last_contact_date"])
