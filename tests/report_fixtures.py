@@ -95,13 +95,15 @@ def make_derived(n: int = 24, seed: int = 7) -> dict[str, pd.DataFrame]:
         )
     adrs = pd.concat([hem, besthem, prog, *organ], ignore_index=True)
     # adtte
-    os_ = pd.DataFrame({"USUBJID": ids, "PARAMCD": "OS", "AVAL": fu_days / DPM, "CNSR": np.where(died, 0, 1)})
+    os_ = pd.DataFrame({"USUBJID": ids, "PARAMCD": "OS", "AVAL": fu_days / DPM, "CNSR": np.where(died, 0, 1), "CAUSEN": np.where(died, 1, 0)})
     ttd = pd.DataFrame(
         {
             "USUBJID": ids,
             "PARAMCD": "TTDIAL",
             "AVAL": np.where(dial_event, dial_days, fu_days) / DPM,
-            "CNSR": np.where(dial_event, 0, np.where(died, 2, 1)),
+            "CNSR": np.where(dial_event, 0, 1),
+            "CAUSEN": np.where(dial_event, 1, np.where(died, 2, 0)),
+            "CRSKFL": "Y",
         }
     ).loc[dialbl == 0]
     adtte = pd.concat([os_, ttd], ignore_index=True)
