@@ -430,7 +430,8 @@ def draw_cif_dialysis(data: dict, params: FigureParams):
     counts = draw_cif_by_group(axg, tte, data["adsl"], params)
     ptext = "; ".join(f"{label}: {format_p(p)}" for label, p in data["results"]["gray_p"])
     if ptext:
-        axg.text(0.98, 0.97, "Gray's test\n" + ptext.replace("; ", "\n"), transform=axg.transAxes, ha="right", va="top", fontsize=7.5)
+        # under the key (upper left), clear of the curves, which rarely pass 50%
+        axg.text(0.03, 0.72, "Gray's test\n" + ptext.replace("; ", "\n"), transform=axg.transAxes, ha="left", va="top", fontsize=7.5)
     fig.tight_layout()
     n = len(tte)
     caption = (
