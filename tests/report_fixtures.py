@@ -95,13 +95,15 @@ def make_derived(n: int = 24, seed: int = 7) -> dict[str, pd.DataFrame]:
         )
     adrs = pd.concat([hem, besthem, prog, *organ], ignore_index=True)
     # adtte
-    os_ = pd.DataFrame({"USUBJID": ids, "PARAMCD": "OS", "AVAL": fu_days / DPM, "CNSR": np.where(died, 0, 1)})
+    os_ = pd.DataFrame({"USUBJID": ids, "PARAMCD": "OS", "AVAL": fu_days / DPM, "CNSR": np.where(died, 0, 1), "CAUSEN": np.where(died, 1, 0)})
     ttd = pd.DataFrame(
         {
             "USUBJID": ids,
             "PARAMCD": "TTDIAL",
             "AVAL": np.where(dial_event, dial_days, fu_days) / DPM,
-            "CNSR": np.where(dial_event, 0, np.where(died, 2, 1)),
+            "CNSR": np.where(dial_event, 0, 1),
+            "CAUSEN": np.where(dial_event, 1, np.where(died, 2, 0)),
+            "CRSKFL": "Y",
         }
     ).loc[dialbl == 0]
     adtte = pd.concat([os_, ttd], ignore_index=True)
@@ -204,6 +206,8 @@ def make_results(tox_label: str = "Anemia") -> dict:
     put("organ.cardiac", prop(0, 30, "Cardiac response"), "0 (0%)")
     put("renal.dialysis.crude", prop(10, 44, "Dialysis"), "10 (23%)")
     put("renal.dialysis.crude_of_treated", prop(10, 50, "Dialysis of treated"), "10 (20%)")
+    for key, p, shown in (("by_bortgrp", 0.52, "0.520"), ("sensitive_vs_refractory", 0.031, "0.031"), ("naive_vs_exposed", 0.0004, "< 0.001")):
+        put(f"renal.dialysis.{key}.gray_p", rec(None, p=p, unit="p", label=f"Dialysis {key}: Gray's test p", method="Gray's test"), shown)
     put("os.median", rec(29.3, ci=(18.2, None), n=50, unit="months", label="Median OS", method="Kaplan-Meier, log(-log) CI"), "29.3 (18.2-NR)")
     put("os.events", rec(30, n=50, unit="count", label="Deaths"), "30")
     put("os.by_bortgrp.logrank_p", rec(None, p=0.041, unit="p", label="Log-rank 3 groups", method="multivariate log-rank"), "0.041")

@@ -129,14 +129,16 @@ def small_cohort():
             "AVAL": [30.0, 24.0, 4.0, 40.0, 10.0, 15.0, 3.5, 2.0, 20.0, 12.0],
             "CNSR": [1, 0, 0, 1, 0, 1, 0, 0, 0, 1],
         }
-    ).assign(PARAMCD="OS")
+    ).assign(PARAMCD="OS", CAUSEN=lambda x: 1 - x["CNSR"])
     ttd = pd.DataFrame(
         {
             "USUBJID": ["P01", "P02", "P04", "P05", "P06", "P08", "P09", "P10"],
             "AVAL": [30.0, 6.0, 18.0, 10.0, 15.0, 2.0, 20.0, 12.0],
-            "CNSR": [1, 0, 0, 2, 1, 2, 0, 1],
+            # ADaM: CNSR 0 = dialysis, 1 = no dialysis; CAUSEN 2 = death without dialysis
+            "CNSR": [1, 0, 0, 1, 1, 1, 0, 1],
+            "CAUSEN": [0, 1, 1, 2, 0, 2, 1, 0],
         }
-    ).assign(PARAMCD="TTDIAL")
+    ).assign(PARAMCD="TTDIAL", CRSKFL="Y")
     adtte = pd.concat([os_, ttd], ignore_index=True)
     adae = pd.DataFrame(
         {

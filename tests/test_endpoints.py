@@ -82,21 +82,59 @@ def test_overall_survival():
     assert b.CNSDTDSC == "Alive at last contact" and b.EVNTDESC is None
 
 
+# TTDIAL, value by value. ADaM: CNSR 0 = the parameter's event (dialysis), 1 = anything
+# else; the competing death is told apart by CAUSEN 2 (0 censored, 1 dialysis), and
+# CRSKFL = Y marks every row of the competing-risks parameter.
+TTDIAL_CASES = [
+    # id, outcome days, (CNSR, CAUSEN, ADT day, EVNTDESC, CNSDTDSC)
+    ("DIAL", dict(dial=200, death=400, last=400), (0, 1, 200, "Start of chronic dialysis", None)),
+    ("DEAD", dict(death=300, last=300), (1, 2, 300, "Death without dialysis (competing event)", None)),
+    ("CENS", dict(last=500), (1, 0, 500, None, "Alive without dialysis at last contact")),
+    # dialysis and death on the same day: dialysis is the event, not the competing death
+    ("SAME", dict(dial=250, death=250, last=250), (0, 1, 250, "Start of chronic dialysis", None)),
+    # dialysis at day 30, alive without death at day 900: the event at day 30
+    ("LATE", dict(dial=30, last=900), (0, 1, 30, "Start of chronic dialysis", None)),
+]
+
+
 def test_time_to_dialysis():
-    t = derive(
-        {
-            "DIAL": dict(dial=200, death=400, last=400),  # dialysis day 200 -> event (CNSR 0)
-            "DEAD": dict(death=300, last=300),  # death without dialysis -> competing (2)
-            "CENS": dict(last=500),  # alive, no dialysis -> censored day 500 (1)
-            "ONDIAL": dict(dialbl=1, dial=-100, last=500),  # on dialysis at index -> no row
-        }
-    )
-    assert (t[("DIAL", "TTDIAL")].CNSR, t[("DIAL", "TTDIAL")].ADT) == (0, d(200))
-    assert (t[("DEAD", "TTDIAL")].CNSR, t[("DEAD", "TTDIAL")].ADT) == (2, d(300))
-    assert (t[("CENS", "TTDIAL")].CNSR, t[("CENS", "TTDIAL")].ADT) == (1, d(500))
-    assert ("ONDIAL", "TTDIAL") not in t
+    t = derive({pid: r for pid, r, _ in TTDIAL_CASES} | {"ONDIAL": dict(dialbl=1, dial=-100, last=500)})
+    for pid, _, (cnsr, causen, day, evnt, cnsd) in TTDIAL_CASES:
+        row = t[(pid, "TTDIAL")]
+        got = (row.CNSR, row.CAUSEN, row.CRSKFL, row.ADT, row.AVAL, row.EVNTDESC, row.CNSDTDSC)
+        assert got == (cnsr, causen, "Y", d(day), pytest.approx(day / 30.4375), evnt, cnsd), pid
+        assert (row.PARAM, row.STARTDT) == ("Time to chronic dialysis (months)", T0)
+    assert ("ONDIAL", "TTDIAL") not in t  # on dialysis at index -> no row
     assert ("ONDIAL", "OS") in t  # every patient has OS
-    assert t[("DIAL", "TTDIAL")].AVAL == pytest.approx(200 / 30.4375)
+
+
+def test_cnsr_is_adam_and_the_cause_is_separate():
+    """Every ADTTE row has CNSR 0/1 only (never 2); CNSR 0 exactly when CAUSEN 1; a
+    competing event (CAUSEN 2) only on rows flagged CRSKFL = Y, and CRSKFL only on TTDIAL.
+    On the hand cohort a reader of CNSR alone counts 2 dialysis events (DIAL, SAME) and
+    3 non-events, the competing death (DEAD) among them: CAUSEN is what separates it."""
+    adsl, out = cohort({pid: r for pid, r, _ in TTDIAL_CASES})
+    t = ep.derive_adtte(adsl, adrs_of([]), out, {"days_per_month": DPM})
+    assert list(t.columns) == ep.ADTTE_COLUMNS
+    assert set(t["CNSR"]) == {0, 1}
+    assert ((t["CNSR"] == 0) == (t["CAUSEN"] == 1)).all()
+    assert set(t.loc[t["CAUSEN"] == 2, "PARAMCD"]) == {"TTDIAL"}
+    assert (t["CRSKFL"].eq("Y") == t["PARAMCD"].eq("TTDIAL")).all()
+    assert t.loc[t["PARAMCD"] != "TTDIAL", "CRSKFL"].isna().all()
+    ttd = t[t["PARAMCD"] == "TTDIAL"].set_index("USUBJID")
+    assert sorted(ttd.index[ttd["CNSR"] == 0]) == ["DIAL", "LATE", "SAME"]
+    assert list(ttd.index[ttd["CAUSEN"] == 2]) == ["DEAD"]
+    # the other parameters: CAUSEN = 1 - CNSR (no competing event)
+    other = t[t["PARAMCD"] != "TTDIAL"]
+    assert (other["CAUSEN"] == 1 - other["CNSR"]).all()
+
+
+def test_competing_event_only_in_a_competing_risks_parameter():
+    q = pd.DataFrame({"USUBJID": ["A"], "TRTSDT": [T0]})
+    with pytest.raises(ValueError, match="OS: a competing event"):
+        ep._rows(q, "OS", [d(5)], [2], [None], [None], DPM)
+
+
 
 
 def test_hematologic_pfs():

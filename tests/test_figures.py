@@ -208,10 +208,10 @@ def test_each_figure_draws_from_its_declared_inputs_alone(fixture_data, tmp_path
             figures.render(name, {k: v for k, v in data.items() if k != dropped}, PARAMS, {"svg": tmp_path / "x.svg"})
 
 
-def test_only_three_figures_read_the_statistics():
-    # the three that print log-rank p-values or Cox hazard ratios
+def test_only_four_figures_read_the_statistics():
+    # the four that print log-rank or Gray's p-values or Cox hazard ratios
     waiting = [n for n in figures.FIGURES if "results" in figures.FIGURE_INPUTS[n]]
-    assert waiting == ["km_os_bortezomib", "landmark_os", "forest_cox"]
+    assert waiting == ["km_os_bortezomib", "landmark_os", "cif_dialysis", "forest_cox"]
     # and the labs only by the waterfall and the NT-proBNP lines
     assert [n for n in figures.FIGURES if "labs" in figures.FIGURE_INPUTS[n]] == ["waterfall_dflc", "ntprobnp"]
 
@@ -339,6 +339,7 @@ def test_cif_drawn_on_the_grid_beyond_the_limit_says_so():
     import matplotlib.pyplot as plt
 
     d = make_derived(n=30, seed=3)
+    d["results"] = figures.results_for_figures(make_results(), [3, 6])
     fig, caption = figures.draw_cif_dialysis(d, figures.FigureParams(seed=2, max_patients=5))
     try:
         assert "grid of distinct observed times" in caption
@@ -351,6 +352,53 @@ def test_cif_drawn_on_the_grid_beyond_the_limit_says_so():
     fig, caption = figures.draw_cif_dialysis(d, PARAMS)
     plt.close(fig)
     assert "grid" not in caption
+
+
+def test_cif_by_bortezomib_group_is_drawn_with_grays_p():
+    """Right panel: one dialysis curve per group, read off survival.aalen_johansen at each
+    distinct time. Hand cohort (months, CAUSEN): naive 1 dialysis at 2, 4 censored ->
+    CIF 1/2 from 2; refractory 1 death at 1, 3 dialysis at 3 -> S = 1/2 after 1, CIF
+    1/2 from 3; no sensitive patient (no curve)."""
+    import matplotlib.pyplot as plt
+
+    adsl = pd.DataFrame({"USUBJID": list("ABCD"), "BORTGRP": ["naive", "naive", "refractory", "refractory"]})
+    adtte = pd.DataFrame(
+        {"USUBJID": list("ABCD"), "PARAMCD": "TTDIAL", "AVAL": [2.0, 4.0, 1.0, 3.0], "CNSR": [0, 1, 1, 0], "CAUSEN": [1, 0, 2, 1]}
+    )
+    results = figures.results_for_figures(make_results(), [3, 6])
+    fig, caption = figures.draw_cif_dialysis({"adsl": adsl, "adtte": adtte, "results": results}, PARAMS)
+    try:
+        right = fig.axes[1]
+        lines = {line.get_label(): line for line in right.get_lines()}
+        assert sorted(lines) == ["Naive (n = 2)", "Refractory (n = 2)"]
+        assert list(lines["Naive (n = 2)"].get_xdata()) == [0.0, 2.0, 4.0]
+        assert list(lines["Naive (n = 2)"].get_ydata()) == pytest.approx([0.0, 0.5, 0.5])
+        assert list(lines["Refractory (n = 2)"].get_xdata()) == [0.0, 1.0, 3.0]
+        assert list(lines["Refractory (n = 2)"].get_ydata()) == pytest.approx([0.0, 0.0, 0.5])
+        texts = " ".join(t.get_text() for t in right.texts)
+        # make_results: Gray p 0.52, 0.031, 0.0004
+        assert texts == "Gray's test\n3 groups: p = 0.520\nsensitive vs refractory: p = 0.031\nnaive vs exposed: p < 0.001"
+        assert "(n: naive 2, refractory 2)" in caption and "Gray's test" in caption
+    finally:
+        plt.close(fig)
+
+
+def test_cif_reads_the_cause_not_cnsr():
+    """The competing death is CAUSEN 2 with CNSR 1: drawn as 'Death without dialysis',
+    not as censoring. 2 patients: death at 1 (CAUSEN 2), dialysis at 2: the death curve
+    is 1/2 from 1, the dialysis curve 1/2 from 2 (1 - KM would say 1)."""
+    import matplotlib.pyplot as plt
+
+    adsl = pd.DataFrame({"USUBJID": ["A", "B"], "BORTGRP": ["naive", "naive"]})
+    adtte = pd.DataFrame({"USUBJID": ["A", "B"], "PARAMCD": "TTDIAL", "AVAL": [1.0, 2.0], "CNSR": [1, 0], "CAUSEN": [2, 1]})
+    results = figures.results_for_figures(make_results(), [3, 6])
+    fig, caption = figures.draw_cif_dialysis({"adsl": adsl, "adtte": adtte, "results": results}, PARAMS)
+    try:
+        assert "(1 dialysis, 1 competing deaths)" in caption
+        naive = next(line for line in fig.axes[1].get_lines() if line.get_label().startswith("Naive"))
+        assert list(naive.get_ydata()) == pytest.approx([0.0, 0.0, 0.5])
+    finally:
+        plt.close(fig)
 
 
 def test_flow_counts_have_thousands_separators():
@@ -570,6 +618,7 @@ def test_results_for_figures_reads_the_documented_keys():
     naive = out["cox"]["terms"][0]
     assert (naive["hr"], naive["ci_low"], naive["ci_high"], naive["p"]) == (0.41, 0.19, 0.91, 0.028)
     assert out["cox"]["n"] == 48 and out["cox"]["events"] == 29
+    assert out["gray_p"] == [("3 groups", 0.52), ("sensitive vs refractory", 0.031), ("naive vs exposed", 0.0004)]
 
 
 def test_a_missing_results_key_is_named():

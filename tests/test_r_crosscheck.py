@@ -155,3 +155,74 @@ def test_demo_cohort_agrees_with_r(demo_derived, tmp_path):
         }
     ).dropna()
     compare(df, tmp_path)
+
+
+# --------------------------------------------------------------------------- Gray's test
+R_GRAY = r"""
+suppressPackageStartupMessages(library(cmprsk))
+args <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(args[1], stringsAsFactors = FALSE)
+ci <- cuminc(d$T, d$status, d$group, rho = 0, cencode = 0)
+tst <- ci$Tests
+for (cause in rownames(tst)) {
+  cat("stat_", cause, "=", sprintf("%.15g", tst[cause, "stat"]), "\n", sep = "")
+  cat("p_", cause, "=", sprintf("%.15g", tst[cause, "pv"]), "\n", sep = "")
+}
+"""
+
+
+def run_r_gray(df: pd.DataFrame, tmp_path: Path) -> dict[str, float]:
+    require(shutil.which("Rscript") is not None, "Rscript (r-base-core, r-cran-cmprsk) is not installed")
+    data, script = tmp_path / "g.csv", tmp_path / "gray.R"
+    df.to_csv(data, index=False, float_format="%.17g")
+    script.write_text(R_GRAY)
+    proc = subprocess.run(["Rscript", str(script), str(data)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return {k.strip(): float(v) for k, _, v in (line.partition("=") for line in proc.stdout.splitlines())}
+
+
+def random_competing(n: int, seed: int, groups: int, ties: bool) -> pd.DataFrame:
+    """Seeded competing-risks data: status 0 censored / 1 event / 2 competing; groups
+    differ in the event hazard; ties by rounding to whole months (plus time-0 events)."""
+    rng = np.random.default_rng(seed)
+    g = rng.choice(["naive", "sensitive", "refractory"][:groups], n)
+    lam1 = 0.02 * np.where(g == "naive", 1.0, np.where(g == "sensitive", 1.6, 2.4))
+    t1, t2, tc = rng.exponential(1 / lam1), rng.exponential(1 / 0.03, n), rng.uniform(3, 60, n)
+    t = np.minimum(np.minimum(t1, t2), tc)
+    status = np.where(t == tc, 0, np.where(t == t1, 1, 2))
+    t = np.round(t, 0) if ties else np.round(t, 6)  # whole months: ties
+    if ties:  # events (both causes) and a censoring at time 0
+        t[:3], status[:3] = 0.0, [1, 2, 0]
+    return pd.DataFrame({"T": t, "status": status, "group": g})
+
+
+@pytest.mark.parametrize(
+    "n, seed, groups, ties",
+    [(30, 1, 2, True), (60, 2, 3, True), (120, 3, 2, False), (200, 4, 3, True), (400, 5, 3, False), (50, 20190607, 2, True)],
+)
+def test_gray_test_agrees_with_cmprsk(n, seed, groups, ties, tmp_path):
+    df = random_competing(n, seed, groups, ties)
+    if ties:
+        assert df["T"].duplicated().any() and (df["T"] == 0).any()
+    r = run_r_gray(df, tmp_path)
+    for cause in (1, 2):
+        g = S.gray_test(df["T"], df["status"], df["group"], cause=cause)
+        assert g.df == groups - 1
+        same(g.statistic, r[f"stat_{cause}"], f"Gray statistic, cause {cause}")
+        same(g.p, r[f"p_{cause}"], f"Gray p, cause {cause}")
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_demo_gray_test_agrees_with_cmprsk(demo_derived, tmp_path):
+    """Dialysis by bortezomib group on the demo cohort, as tables.renal computes it."""
+    adsl = pd.read_parquet(demo_derived / "adsl.parquet")
+    adtte = pd.read_parquet(demo_derived / "adtte.parquet")
+    tt = adtte[adtte["PARAMCD"] == "TTDIAL"].merge(adsl[["USUBJID", "BORTGRP", "SAFFL"]], on="USUBJID")
+    tt = tt[tt["SAFFL"] == "Y"]
+    df = pd.DataFrame({"T": tt["AVAL"].astype(float), "status": tt["CAUSEN"].astype(int), "group": tt["BORTGRP"]})
+    r = run_r_gray(df, tmp_path)
+    for cause in (1, 2):
+        g = S.gray_test(df["T"], df["status"], df["group"], cause=cause)
+        same(g.statistic, r[f"stat_{cause}"], f"Gray statistic, cause {cause}")
+        same(g.p, r[f"p_{cause}"], f"Gray p, cause {cause}")

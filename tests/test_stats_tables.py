@@ -119,6 +119,36 @@ def test_renal(d):
     assert r["renal.death_no_dialysis.cif_12m"]["estimate"] == pytest.approx(1 / 4)
 
 
+def test_renal_by_bortezomib_group(d):
+    """TTDIAL by group (CAUSEN: 1 dialysis, 2 death without dialysis, 0 censored):
+    naive P01 30+, P02 6 dialysis; sensitive P04 18 dialysis, P05 10 death;
+    refractory P06 15+, P08 2 death, P09 20 dialysis, P10 12+.
+    CIF by hand: naive 1/2 from 6 on; sensitive 0 until 18 (S = 1/2 after the death at
+    10, the last one at risk starts dialysis: 1/2), last time 18 < 24 -> NA at 24;
+    refractory 0 until 20, last time 20 < 24 -> NA.
+    Gray's test pinned to R (cmprsk 2.2-11):
+      T <- c(30,6,18,10,15,2,20,12); s <- c(0,1,1,2,0,2,1,0)
+      g <- c("naive","naive","sensitive","sensitive","refractory","refractory","refractory","refractory")
+      cuminc(T, s, g)$Tests["1", ]                      # 0.251871632881100, p 0.881671433778304, df 2
+      i <- g != "naive"; cuminc(T[i], s[i], g[i])$Tests["1", ]   # 0.526315789473684, p 0.468159909854428
+      cuminc(T, s, ifelse(g == "naive", "naive", "exposed"))$Tests["1", ]  # 0.0497045750704724, p 0.823578134605271
+    """
+    r = by_key(T.renal(d["adsl"], d["adtte"], timepoints=(12, 24), seed=1))
+    est = lambda k: r[f"renal.dialysis.by_bortgrp.{k}"]["estimate"]  # noqa: E731
+    assert (est("naive.cif_12m"), est("naive.cif_24m")) == (pytest.approx(0.5), pytest.approx(0.5))
+    assert est("sensitive.cif_12m") == 0 and math.isnan(est("sensitive.cif_24m"))
+    assert est("refractory.cif_12m") == 0 and math.isnan(est("refractory.cif_24m"))
+    assert r["renal.dialysis.by_bortgrp.naive.cif_12m"]["group"] == "naive"
+    assert r["renal.dialysis.by_bortgrp.refractory.cif_12m"]["n"] == 4
+    for key, stat, p, df in (
+        ("by_bortgrp", 0.251871632881100, 0.881671433778304, 2),
+        ("sensitive_vs_refractory", 0.526315789473684, 0.468159909854428, 1),
+        ("naive_vs_exposed", 0.0497045750704724, 0.823578134605271, 1),
+    ):
+        rec = r[f"renal.dialysis.{key}.gray_p"]
+        assert (rec["statistic"], rec["p"], rec["df"]) == (pytest.approx(stat, abs=1e-9), pytest.approx(p, abs=1e-9), df)
+
+
 def test_survival(d):
     r = by_key(T.survival(d["adsl"], d["adtte"], d["adrs"], timepoints=(12, 24), landmarks=(3, 6)))
     # OS: 2, 3.5, 4, 10 deaths; 12+, 15+; 20, 24 deaths; 30+, 40+
@@ -188,10 +218,34 @@ def test_bad_input_lists_every_problem(d):
     assert problems == [
         f"adsl.csv: column MAYO04: required column missing (analyses: {every})",
         # first data row is line 2
-        "adtte.csv: row 2, column CNSR: not 0/1/2 (value 3) (analyses: renal, survival, exposure)",
+        "adtte.csv: row 2, column CNSR: not 0/1 (value 3) (analyses: renal, survival, exposure)",
         "adtte.csv: row 3, column AVAL: missing or negative time (value -1.0) (analyses: renal, survival, exposure)",
         "adae.csv: row 4, column USUBJID: patient not in ADSL (value 'P99') (analyses: toxicity)",
     ]
+
+
+def test_adtte_cause_is_checked_against_cnsr(d):
+    """ADTTE rows: 0 P01 OS CNSR 1, 1 P02 OS CNSR 0, 10 P01 TTDIAL CNSR 1 (CAUSEN 0),
+    13 P05 TTDIAL CNSR 1 CAUSEN 2 (competing death). A CNSR of 2 (the old coding of the
+    competing event) is refused; CAUSEN must be 0/1/2, agree with CNSR (CAUSEN 1 exactly
+    when CNSR 0) and be 2 only on TTDIAL; without CAUSEN only the renal analysis stops."""
+    adtte = d["adtte"].copy()
+    adtte.loc[13, "CNSR"] = 2  # old coding: competing as CNSR 2
+    adtte.loc[0, "CAUSEN"] = 1  # OS censored but cause says event
+    adtte.loc[1, "CAUSEN"] = 2  # competing event in OS (and disagrees: CNSR 0)
+    adtte.loc[10, "CAUSEN"] = 5
+    files = {"adsl": "adsl.csv", "adtte": "adtte.csv"}
+    problems = T.stats_problems({"adsl": d["adsl"], "adtte": adtte}, files)
+    users = "(analyses: renal, survival, exposure)"
+    assert problems == [
+        f"adtte.csv: row 15, column CNSR: not 0/1 (value 2) {users}",
+        f"adtte.csv: row 12, column CAUSEN: not 0/1/2 (value 5) {users}",
+        f"adtte.csv: row 2, column CAUSEN: disagrees with CNSR (value 1) {users}",
+        f"adtte.csv: row 3, column CAUSEN: disagrees with CNSR (value 2) {users}",
+        f"adtte.csv: row 3, column CAUSEN: competing event outside TTDIAL (value 2) {users}",
+    ]
+    no_cause = T.stats_problems({"adsl": d["adsl"], "adtte": d["adtte"].drop(columns="CAUSEN")}, files)
+    assert no_cause == ["adtte.csv: column CAUSEN: required column missing (analyses: renal)"]
 
 
 def test_outputs_are_deterministic(d, tmp_path):
@@ -227,7 +281,7 @@ def test_no_nan_in_json(d, tmp_path):
 
 def test_survival_without_events_keeps_every_key(d):
     """Nobody died: no median (NR), the Cox model is not estimable - said in the note, keys kept."""
-    adtte = d["adtte"].assign(CNSR=d["adtte"]["CNSR"].replace({0: 1, 2: 1}))
+    adtte = d["adtte"].assign(CNSR=1, CAUSEN=0)
     full = by_key(T.survival(d["adsl"], d["adtte"], d["adrs"]))
     r = by_key(T.survival(d["adsl"], adtte, d["adrs"]))
     assert set(r) >= {k for k in full if k.startswith("os.cox.")}
@@ -312,7 +366,7 @@ def test_input_problems_are_listed_once_with_the_analyses_they_stop(d):
     problems = T.stats_problems(frames, files)
     # adtte is read by renal, survival and exposure; LENSTDOS is needed by exposure only
     assert problems == [
-        "adtte.csv: row 2, column CNSR: not 0/1/2 (value 7) (analyses: renal, survival, exposure)",
+        "adtte.csv: row 2, column CNSR: not 0/1 (value 7) (analyses: renal, survival, exposure)",
         "adsl.csv: column LENSTDOS: required column missing (analyses: exposure)",
     ]
 

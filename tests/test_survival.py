@@ -240,3 +240,52 @@ def test_aalen_johansen_bounds_equal_lifelines(n, seed):
     np.testing.assert_allclose(
         got.confidence_interval_.to_numpy(), ref.confidence_interval_.to_numpy(), rtol=1e-12, equal_nan=True
     )
+
+
+def test_gray_test_by_hand():
+    """Group A: event of interest at 1, competing event at 2; group B: event at 3,
+    censored at 4. Score of A (Gray 1988; cmprsk's crst), only t = 1 contributes:
+    n_A = n_B = 2, S(1-) = 1, F(1-) = 0 in both, so s_A = d_A - d n_A / (n_A + n_B)
+    = 1 - 2/4 = 1/2 (at t = 3 group A is no longer at risk: 0).
+    Variance: a(1) = [[1, -1], [-1, 1]] (h = n/S = 2, 2; a = diag(h) - h h'/sum h),
+    c = a(1) d / (sum h (1 - F(1-))) = a/4; pooled F(1) = 1/4, F(3) = 3/4.
+    t = 1 (event): k = A: t4 = 1 - (3/4)/(1/2) = -1/2, t3 = 1/8, b = 1 + 1/8 = 9/8;
+                   k = B: t4 = 1/4, t3 = 1/8, b = -1 + 1/16 = -15/16;
+    t = 2 (competing in A): S_A(2) = 0, no term;
+    t = 3 (event in B): a = 0, t4 = 1/2, t3 = 1/4, b = 1/8.
+    sum b^2 t3 = 81/512 + 225/2048 + 1/256 = 557/2048; v3 = (1/32, 9/128),
+    v2_A = (-9/128, -15/512 + 1/64 = -7/512); c'v3c = 13/2048, 2 c'v2 = -58/2048:
+    V = (557 + 13 - 58)/2048 = 1/4; statistic = (1/2)^2 / (1/4) = 1; p = P(chi2_1 > 1).
+    R: cmprsk::cuminc(c(1,2,3,4), c(1,2,1,0), c("A","A","B","B"))$Tests gives
+    stat 1.0, pv 0.317310507862914 for cause 1 (and 0.8, 0.371093369522698 for cause 2)."""
+    r = S.gray_test([1, 2, 3, 4], [1, 2, 1, 0], ["A", "A", "B", "B"])
+    assert (r.statistic, r.df) == (pytest.approx(1.0, abs=1e-12), 1)
+    assert r.p == pytest.approx(0.317310507862914, abs=1e-12)
+    r2 = S.gray_test([1, 2, 3, 4], [1, 2, 1, 0], ["A", "A", "B", "B"], cause=2)
+    assert (r2.statistic, r2.p) == (pytest.approx(0.8, abs=1e-12), pytest.approx(0.371093369522698, abs=1e-12))
+
+
+def test_gray_test_does_not_depend_on_row_order_or_labels():
+    rng = np.random.default_rng(3)
+    n = 60
+    t = rng.integers(0, 12, n).astype(float)  # many ties
+    s = rng.choice([0, 1, 2], n)
+    g = rng.choice(["x", "y", "z"], n)
+    ref = S.gray_test(t, s, g)
+    perm = rng.permutation(n)
+    shuffled = S.gray_test(t[perm], s[perm], g[perm])
+    relabelled = S.gray_test(t, s, np.select([g == "x", g == "y"], ["c", "a"], "b"))  # other group dropped
+    assert ref.df == 2 and ref.statistic > 0
+    for other in (shuffled, relabelled):
+        assert other.statistic == pytest.approx(ref.statistic, rel=1e-10)
+        assert other.p == pytest.approx(ref.p, rel=1e-10)
+
+
+def test_gray_test_edge_cases():
+    one = S.gray_test([1, 2, 3], [1, 2, 0], ["a", "a", "a"])
+    assert math.isnan(one.statistic) and one.df == 0 and math.isnan(one.p)
+    with pytest.raises(ValueError, match="missing group label"):
+        S.gray_test([1, 2, 3], [1, 2, 0], ["a", None, "b"])
+    # no event of interest in any group: nothing to compare (cmprsk: singular, -1) -> NaN
+    none = S.gray_test([1, 2, 3, 4], [2, 0, 2, 0], ["a", "a", "b", "b"])
+    assert math.isnan(none.statistic) and none.df == 1

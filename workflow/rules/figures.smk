@@ -2,8 +2,8 @@
 # One job draws them all: the figures share their inputs, parameters and code, so one job
 # per figure bought no rerun granularity and paid the imports nine times. The job spreads
 # the figures over its threads (worker processes forked after the imports). Which inputs
-# each figure reads: alsalvage.figures.FIGURE_INPUTS (only three read results.json; drawing
-# the other six beside `stats` as a second job was measured and dropped: docs/performance.md).
+# each figure reads: alsalvage.figures.FIGURE_INPUTS (only four read results.json; drawing
+# the others beside `stats` as a second job was measured, with six, and dropped: docs/performance.md).
 
 FIGURES = [
     "km_os",

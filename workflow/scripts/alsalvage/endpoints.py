@@ -1,8 +1,12 @@
 """ADTTE: time-to-event endpoints from the index date (lenalidomide cycle 1 day 1).
 
 One row per patient and PARAMCD: OS, TTDIAL (patients not on dialysis at index),
-HEMPFS and TOT. AVAL = days / days_per_month; CNSR 0 = event, 1 = censored,
-2 = competing event (TTDIAL: death without dialysis). Pure, vectorised functions.
+HEMPFS and TOT. AVAL = days / days_per_month. CNSR keeps its ADaM meaning, 0 = the
+parameter's event, 1 = no event of the parameter; the outcome of a competing-risks
+parameter is CAUSEN: 0 censored, 1 the event, 2 the competing event (TTDIAL: death
+without dialysis, CNSR 1). CRSKFL = "Y" marks every row of a competing-risks parameter:
+analyse it with CAUSEN (cumulative incidence), never as 1 - Kaplan-Meier of CNSR.
+Pure, vectorised functions.
 """
 
 from __future__ import annotations
@@ -24,13 +28,23 @@ PARAMS = {
     "HEMPFS": "Hematologic progression-free survival (months)",
     "TOT": "Time on lenalidomide (months)",
 }
-ADTTE_COLUMNS = ["USUBJID", "PARAMCD", "PARAM", "STARTDT", "ADT", "AVAL", "CNSR", "EVNTDESC", "CNSDTDSC"]
+ADTTE_COLUMNS = [
+    "USUBJID", "PARAMCD", "PARAM", "STARTDT", "ADT", "AVAL", "CNSR", "CAUSEN", "CRSKFL", "EVNTDESC", "CNSDTDSC",
+]  # fmt: skip
+# parameters analysed with a competing event (CRSKFL = "Y" on their rows)
+COMPETING_RISKS_PARAMS = ("TTDIAL",)
+CAUSE_CENSORED, CAUSE_EVENT, CAUSE_COMPETING = 0, 1, 2
 ADSL_COLUMNS = ["USUBJID", "TRTSDT", "DIALBL"]
 ADRS_COLUMNS = ["USUBJID", "PARAMCD", "ADT"]
 ADRS_PARAMS_USED = ("HEMPROG", "HEMRESP")
 
 
-def _rows(df: pd.DataFrame, paramcd: str, adt, cnsr, evnt, cnsd, days_per_month: float) -> pd.DataFrame:
+def _rows(df: pd.DataFrame, paramcd: str, adt, cause, evnt, cnsd, days_per_month: float) -> pd.DataFrame:
+    """ADTTE rows from the outcome of each patient, `cause` coded CAUSE_* (0/1/2); CNSR
+    follows from it (0 only for the parameter's event)."""
+    cause = np.asarray(cause, dtype="int64")
+    if (cause == CAUSE_COMPETING).any() and paramcd not in COMPETING_RISKS_PARAMS:
+        raise ValueError(f"{paramcd}: a competing event in a parameter without competing risks")
     out = pd.DataFrame(
         {
             "USUBJID": df["USUBJID"].to_numpy(),
@@ -38,7 +52,9 @@ def _rows(df: pd.DataFrame, paramcd: str, adt, cnsr, evnt, cnsd, days_per_month:
             "PARAM": PARAMS[paramcd],
             "STARTDT": df["TRTSDT"].to_numpy(),
             "ADT": pd.to_datetime(pd.Series(adt)).to_numpy(),
-            "CNSR": np.asarray(cnsr, dtype="int64"),
+            "CNSR": np.where(cause == CAUSE_EVENT, 0, 1).astype("int64"),
+            "CAUSEN": cause,
+            "CRSKFL": "Y" if paramcd in COMPETING_RISKS_PARAMS else None,
             "EVNTDESC": np.asarray(evnt, dtype=object),
             "CNSDTDSC": np.asarray(cnsd, dtype=object),
         }
@@ -57,7 +73,7 @@ def overall_survival(p: pd.DataFrame, dpm: float) -> pd.DataFrame:
         p,
         "OS",
         adt,
-        np.where(dead, 0, 1),
+        np.where(dead, CAUSE_EVENT, CAUSE_CENSORED),
         np.where(dead, "Death (any cause)", None),
         np.where(dead, None, "Alive at last contact"),
         dpm,
@@ -65,9 +81,9 @@ def overall_survival(p: pd.DataFrame, dpm: float) -> pd.DataFrame:
 
 
 def time_to_dialysis(p: pd.DataFrame, dpm: float) -> pd.DataFrame:
-    """Patients not on dialysis at index. Event: start of chronic dialysis (CNSR 0);
-    death without dialysis: competing event (CNSR 2, at death); otherwise censored at
-    last contact (CNSR 1)."""
+    """Patients not on dialysis at index. Event: start of chronic dialysis (CAUSEN 1,
+    CNSR 0); death without dialysis: competing event (CAUSEN 2, CNSR 1, at death);
+    otherwise censored at last contact (CAUSEN 0, CNSR 1)."""
     q = p[p["DIALBL"].astype("float64") != 1]
     dial = q["DIALDT"].notna().to_numpy()
     dead = q["DTHDT"].notna().to_numpy() & ~dial
@@ -76,7 +92,7 @@ def time_to_dialysis(p: pd.DataFrame, dpm: float) -> pd.DataFrame:
         q,
         "TTDIAL",
         adt,
-        np.select([dial, dead], [0, 2], 1),
+        np.select([dial, dead], [CAUSE_EVENT, CAUSE_COMPETING], CAUSE_CENSORED),
         np.select([dial, dead], ["Start of chronic dialysis", "Death without dialysis (competing event)"], None),
         np.where(dial | dead, None, "Alive without dialysis at last contact"),
         dpm,
@@ -105,7 +121,7 @@ def hematologic_pfs(p: pd.DataFrame, adrs: pd.DataFrame, dpm: float) -> pd.DataF
         q,
         "HEMPFS",
         adt,
-        np.where(event, 0, 1),
+        np.where(event, CAUSE_EVENT, CAUSE_CENSORED),
         np.select([is_prog, is_death], ["Hematologic progression", "Death"], None),
         np.select(
             [event, has_last.to_numpy()],
@@ -125,7 +141,7 @@ def time_on_treatment(p: pd.DataFrame, dpm: float) -> pd.DataFrame:
         p,
         "TOT",
         adt,
-        np.where(ongoing, 1, 0),
+        np.where(ongoing, CAUSE_CENSORED, CAUSE_EVENT),
         np.where(ongoing, None, "Lenalidomide stopped: " + p["STOPRSN"].astype(str)),
         np.where(ongoing, "Ongoing at last contact", None),
         dpm,

@@ -27,7 +27,7 @@ from matplotlib.patches import FancyBboxPatch, Patch  # noqa: E402
 
 from .formatting import fmt_hr, fmt_p  # noqa: E402
 from .parallel import fork_map  # noqa: E402
-from .survival import aj_fitter  # noqa: E402
+from .survival import aalen_johansen, aj_fitter  # noqa: E402
 
 # Okabe-Ito colour-blind-safe palette.
 OKABE_ITO = {
@@ -78,7 +78,7 @@ FIGURE_INPUTS = {
     "km_os": ("adtte",),
     "km_os_bortezomib": ("adsl", "adtte", "results"),
     "landmark_os": ("adrs", "adtte", "results"),
-    "cif_dialysis": ("adtte",),
+    "cif_dialysis": ("adsl", "adtte", "results"),
     "forest_cox": ("results",),
     "waterfall_dflc": ("adsl", "adrs", "labs"),
     "swimmer": ("adsl", "adrs"),
@@ -395,10 +395,14 @@ def draw_landmark_os(data: dict, params: FigureParams):
 
 
 def draw_cif_dialysis(data: dict, params: FigureParams):
+    """Left: cumulative incidence of dialysis and of the competing death, all patients not
+    on dialysis at index. Right: dialysis by prior-bortezomib group, Gray's p-values."""
     tte = _tte(data["adtte"], "TTDIAL")
-    # ADTTE CNSR: 0 = dialysis, 1 = censored, 2 = death without dialysis (competing).
-    code = tte["CNSR"].map({0: 1, 1: 0, 2: 2}).astype(int)
-    fig, ax = plt.subplots(figsize=(WIDTH_IN * 0.75, 3.8))
+    _require(tte, "adtte", ["CAUSEN"])
+    # ADTTE CAUSEN: 0 = censored, 1 = dialysis, 2 = death without dialysis (competing);
+    # CNSR alone (1 for both censoring and the competing death) would give 1 - KM.
+    code = tte["CAUSEN"].astype(int)
+    fig, (ax, axg) = plt.subplots(1, 2, figsize=(WIDTH_IN, 3.8), sharey=True)
     on_grid = False
     for event, label, colour in ((1, "Dialysis", OKABE_ITO["vermillion"]), (2, "Death without dialysis", OKABE_ITO["grey"])):
         ajf = aj_fitter(seed=params.jitter_seed, alpha=params.alpha)
@@ -423,16 +427,48 @@ def draw_cif_dialysis(data: dict, params: FigureParams):
     ax.set_title("Dialysis with death as a competing risk", loc="left")
     ax.grid(axis="y", color="#e6e6e6", linewidth=0.6)
     ax.legend(loc="upper left", frameon=False)
+    counts = draw_cif_by_group(axg, tte, data["adsl"], params)
+    ptext = "; ".join(f"{label}: {format_p(p)}" for label, p in data["results"]["gray_p"])
+    if ptext:
+        # under the key (upper left), clear of the curves, which rarely pass 50%
+        axg.text(0.03, 0.72, "Gray's test\n" + ptext.replace("; ", "\n"), transform=axg.transAxes, ha="left", va="top", fontsize=7.5)
     fig.tight_layout()
     n = len(tte)
     caption = (
         f"Cumulative incidence of chronic dialysis (Aalen-Johansen) with death without dialysis "
         f"as a competing event, among the {n} patients not on dialysis at the start of lenalidomide "
-        f"({int((code == 1).sum())} dialysis, {int((code == 2).sum())} competing deaths). Tied times "
+        f"({int((code == 1).sum())} dialysis, {int((code == 2).sum())} competing deaths); right: "
+        f"dialysis by prior-bortezomib group" + (f" (n: {', '.join(counts)})" if counts else "")
+        + ", compared by Gray's test (p-values as reported in the statistics results). Tied times "
         f"are separated by a seeded jitter (seed {params.jitter_seed})."
         + (" The curves are drawn on the grid of distinct observed times (the jitter is too small to see)." if on_grid else "")
     )
     return fig, caption
+
+
+def draw_cif_by_group(ax, tte: pd.DataFrame, adsl: pd.DataFrame, params: FigureParams) -> list[str]:
+    """Dialysis cumulative incidence per bortezomib group (no CI band, for legibility),
+    read at each distinct observed time of the group (survival.aalen_johansen, the
+    estimator of the statistics); returns the "group n" labels of the drawn groups."""
+    _require(adsl, "adsl", ["USUBJID", "BORTGRP"])
+    g = tte.merge(adsl[["USUBJID", "BORTGRP"]], on="USUBJID", how="left")
+    counts = []
+    for grp, label in BORTEZOMIB_GROUPS:
+        sub = g.loc[g["BORTGRP"] == grp]
+        if sub.empty:
+            continue
+        t = sub["AVAL"].to_numpy(float)
+        cif = aalen_johansen(t, sub["CAUSEN"].to_numpy(int), seed=params.jitter_seed, alpha=params.alpha)
+        x = np.unique(np.concatenate([[0.0], t]))
+        y = np.array([cif(v, 1)[0] for v in x])
+        ax.plot(x, y, drawstyle="steps-post", color=GROUP_COLOURS[grp], label=f"{label} (n = {len(sub):,})")
+        counts.append(f"{grp} {len(sub):,}")
+    ax.set_xlim(left=0)
+    ax.set_xlabel("Months")
+    ax.set_title("Dialysis by prior bortezomib", loc="left")
+    ax.grid(axis="y", color="#e6e6e6", linewidth=0.6)
+    ax.legend(loc="upper left", frameon=False)
+    return counts
 
 
 def draw_forest_cox(data: dict, params: FigureParams):
@@ -891,6 +927,11 @@ BORTEZOMIB_P_KEYS = (
     ("sensitive vs refractory", "os.sensitive_vs_refractory.logrank_p"),
     ("naive vs exposed", "os.naive_vs_exposed.logrank_p"),
 )
+GRAY_P_KEYS = (
+    ("3 groups", "renal.dialysis.by_bortgrp.gray_p"),
+    ("sensitive vs refractory", "renal.dialysis.sensitive_vs_refractory.gray_p"),
+    ("naive vs exposed", "renal.dialysis.naive_vs_exposed.gray_p"),
+)
 COX_TERMS = (
     ("Bortezomib-naive vs exposed", "os.cox.naive_vs_exposed.hr"),
     ("Mayo 2004 stage II vs I", "os.cox.mayo2004_II.hr"),
@@ -907,8 +948,9 @@ def result(results: dict, key: str) -> dict:
 
 
 def results_for_figures(results: dict, landmarks_months) -> dict:
-    """The pieces of results.json that figures draw (log-rank p, landmark p, Cox terms)."""
+    """The pieces of results.json that figures draw (log-rank p, Gray's p, landmark p, Cox terms)."""
     out = {"bortezomib_p": [(label, result(results, key)["p"]) for label, key in BORTEZOMIB_P_KEYS]}
+    out["gray_p"] = [(label, result(results, key)["p"]) for label, key in GRAY_P_KEYS]
     out["landmark_p"] = {
         float(lm): result(results, f"os.landmark_{lm:g}m.logrank_p")["p"] for lm in landmarks_months
     }

@@ -306,15 +306,15 @@ def input_problems(frames: dict, files: dict) -> list[tuple[str, str]]:
             bad(name, ~df["BORTGRP"].isin(BORTGRPS), "BORTGRP", f"not one of {BORTGRPS}")
             bad(name, ~df["SAFFL"].isin(["Y", "N"]), "SAFFL", "not Y/N")
         if name == "adtte":
-            bad(name, ~df["CNSR"].isin([0, 1, 2]), "CNSR", "not 0/1/2")
+            bad(name, ~df["CNSR"].isin([0, 1]), "CNSR", "not 0/1")
             aval = pd.to_numeric(df["AVAL"], errors="coerce")
             bad(name, aval.isna() | (aval < 0), "AVAL", "missing or negative time")
-            bad(
-                name,
-                (df["PARAMCD"] != "TTDIAL") & (df["CNSR"] == 2),
-                "CNSR",
-                "competing event outside TTDIAL",
-            )
+            if "CAUSEN" in df.columns:  # required by the renal analysis (EXTRA_REQUIRED)
+                cause = df["CAUSEN"]
+                bad(name, ~cause.isin([0, 1, 2]), "CAUSEN", "not 0/1/2")
+                ok = cause.isin([0, 1, 2]) & df["CNSR"].isin([0, 1])
+                bad(name, ok & ((cause == 1) != (df["CNSR"] == 0)), "CAUSEN", "disagrees with CNSR")
+                bad(name, (df["PARAMCD"] != "TTDIAL") & (cause == 2), "CAUSEN", "competing event outside TTDIAL")
         if name == "adae":
             g = pd.to_numeric(df["AETOXGR"], errors="coerce")
             bad(name, ~g.isin([1, 2, 3, 4, 5]), "AETOXGR", "CTCAE grade not 1-5")
@@ -760,7 +760,7 @@ def renal(adsl, adtte, alpha=0.05, timepoints=(12, 24), seed=0) -> list[dict]:
 
     a = treated(adsl)
     d = adtte[(adtte["PARAMCD"] == "TTDIAL") & adtte["USUBJID"].isin(a["USUBJID"])]
-    status = np.where(d["CNSR"] == 0, 1, np.where(d["CNSR"] == 2, 2, 0))
+    status = d["CAUSEN"].to_numpy(dtype=int)  # 0 censored, 1 dialysis, 2 death without dialysis
     x = int((status == 1).sum())
     recs = [
         prop(
@@ -801,6 +801,67 @@ def renal(adsl, adtte, alpha=0.05, timepoints=(12, 24), seed=0) -> list[dict]:
                     formatted_ci=F.fmt_pct_ci(lo, hi),
                 )
             )
+    return recs + renal_by_group(a, d, alpha, timepoints, seed)
+
+
+# The comparisons of the cumulative incidence of dialysis by Gray's test: the groupings
+# the survival analysis compares overall survival by (key part, label, group column, levels).
+GRAY_COMPARISONS = (
+    ("by_bortgrp", "by bortezomib group", "BORTGRP", tuple(BORTGRPS)),
+    ("sensitive_vs_refractory", "sensitive vs refractory", "BORTGRP", ("sensitive", "refractory")),
+    ("naive_vs_exposed", "naive vs exposed", "EXPOSED", ("naive", "exposed")),
+)
+
+
+def renal_by_group(a, d, alpha=0.05, timepoints=(12, 24), seed=0) -> list[dict]:
+    """Cumulative incidence of dialysis (death without dialysis competing) per bortezomib
+    group at the time points, and Gray's test of equal incidence for each comparison the
+    survival analysis makes (3 groups; sensitive vs refractory; naive vs exposed)."""
+    from . import survival as S
+
+    g = d[["USUBJID", "AVAL", "CAUSEN"]].merge(a[["USUBJID", "BORTGRP", "BORTEXP"]], on="USUBJID", how="inner")
+    g["EXPOSED"] = np.where(_flag(g["BORTEXP"]), "exposed", "naive")
+    recs = []
+    meth = f"Aalen-Johansen cumulative incidence, death without dialysis competing; ties jittered (seed {seed})"
+    for grp in BORTGRPS:
+        s = g[g["BORTGRP"] == grp]
+        if s.empty:
+            continue
+        cif = S.aalen_johansen(s["AVAL"].astype(float), s["CAUSEN"].to_numpy(dtype=int), seed=seed, alpha=alpha)
+        for t in timepoints:
+            est, lo, hi = cif(t, 1)
+            recs.append(
+                record(
+                    f"renal.dialysis.by_bortgrp.{grp}.cif_{t:g}m",
+                    f"Dialysis, {grp}: cumulative incidence at {t:g} months",
+                    "renal",
+                    grp,
+                    estimate=est,
+                    ci_low=lo,
+                    ci_high=hi,
+                    n=len(s),
+                    unit="proportion",
+                    method=meth,
+                    formatted="NA" if np.isnan(est) else f"{F.fmt_pct(est)}%",
+                    formatted_ci=F.fmt_pct_ci(lo, hi),
+                )
+            )
+    for part, label, column, levels in GRAY_COMPARISONS:
+        s = g[g[column].isin(levels)]
+        t = S.gray_test(s["AVAL"].astype(float), s["CAUSEN"].to_numpy(dtype=int), s[column], cause=1)
+        recs.append(
+            p_record(
+                f"renal.dialysis.{part}.gray_p",
+                f"Dialysis {label}: Gray's test p",
+                "renal",
+                t.p,
+                t.statistic,
+                t.df,
+                f"Gray's test of equal cumulative incidence (rho = 0), death without dialysis competing "
+                f"({s[column].nunique()} groups)",
+                note=None if np.isfinite(t.p) else "not estimable: fewer than 2 groups or no dialysis event",
+            )
+        )
     return recs
 
 
@@ -1239,6 +1300,7 @@ def _analysis(name: str, d: dict, p: dict):
         return renal(d["adsl"], d["adtte"], a, p["timepoints"], p["seed"]), [
             "Cumulative incidence by Aalen-Johansen with death without dialysis as a competing event "
             "(never 1 - Kaplan-Meier); tied times jittered with a fixed seed.",
+            "Groups compared by Gray's test of equal cumulative incidence (rho = 0, as R's cmprsk::cuminc).",
         ]
     if name == "survival":
         return survival(
@@ -1296,6 +1358,7 @@ ANALYSES = {
     "toxicity": ("adsl", "adae"),
 }
 EXTRA_REQUIRED = {
+    "renal": {"adtte": ["CAUSEN"]},
     "organ": {"adsl": ["TRTSDT", "NTPROBL"]},
     "exposure": {"adsl": ["LENSTDOS", "LENMXDOS", "NCYCLES", "TRTDURM", "STOPRSN", "EARLYDSC", "DTHONTRT"]},
 }
