@@ -314,43 +314,41 @@ def test_km_captions_say_ticks_are_sampled():
         assert "random sample" not in caption, caption
 
 
-def test_step_grid_by_hand():
-    # Jittered estimate: ties at 1 month split to 0.99995 (0.1) and 1.00003 (0.2); a
-    # censoring at 2 (no change); an event at 3 jittered to 3.00001 (0.5); censoring at 4.
-    # Observed times 1, 1, 2, 3, 4 -> grid 0, 1, 2, 3, 4 read at the midpoints 0.5, 1.5,
-    # 2.5, 3.5 and the end: 0, 0.2, 0.2, 0.5, 0.5; the row at 2 repeats the row at 1 and is
-    # dropped; the last row (4) is kept to end the curve.
-    frame = pd.DataFrame(
-        {"est": [0.0, 0.1, 0.2, 0.2, 0.5, 0.5], "lo": [0.0, 0.05, 0.1, 0.1, 0.4, 0.4]},
-        index=[0.0, 0.99995, 1.00003, 2.0, 3.00001, 4.0],
-    )
-    out = figures.step_grid(frame, [1, 1, 2, 3, 4], max_rows=3)
-    assert list(out.index) == [0.0, 1.0, 3.0, 4.0]
-    assert list(out["est"]) == [0.0, 0.2, 0.5, 0.5]
-    assert list(out["lo"]) == [0.0, 0.1, 0.4, 0.4]
-    # a change in any column keeps the row: the CI moves at 2 while the estimate does not
-    frame.loc[2.0, "lo"] = 0.15
-    assert list(figures.step_grid(frame, [1, 1, 2, 3, 4], max_rows=3).index) == [0.0, 1.0, 2.0, 3.0, 4.0]
-    # at or below max_rows rows: the frame as lifelines made it
-    assert figures.step_grid(frame, [1, 1, 2, 3, 4], max_rows=6) is frame
+def test_cif_steps_by_hand():
+    # times 1 (dialysis), 1 (dialysis), 2+, 3 (death), 4 (dialysis), 5+; n = 6.
+    # F(1) = 2/6 = 1/3; censoring at 2 and the competing death at 3 leave F unchanged;
+    # at 4: S(4-) = 4/6 * 2/3 = 4/9, n = 2 -> F = 1/3 + 4/9 * 1/2 = 5/9; the curve ends at 5.
+    from alsalvage import survival as S
+
+    tab = S.aj_table([1, 1, 2, 3, 4, 5], [1, 1, 0, 2, 1, 0], cause=1)
+    steps = figures.cif_steps(tab)
+    assert list(steps["time"]) == [0.0, 1.0, 4.0, 5.0]  # origin added; 2, 3 repeat 1
+    assert steps["cif"].to_numpy() == pytest.approx([0, 1 / 3, 5 / 9, 5 / 9], abs=1e-15)
+    assert np.isnan(steps["lower"].iat[0]) and steps["lower"].iat[1] < 1 / 3 < steps["upper"].iat[1]
+    # an event at time 0: the curve starts at F(0) = 1/4 at 0, no origin row added
+    zero = figures.cif_steps(S.aj_table([0, 1, 2, 3], [1, 0, 1, 0], cause=1))
+    assert list(zero["time"]) == [0.0, 2.0, 3.0]
+    assert zero["cif"].to_numpy() == pytest.approx([1 / 4, 1 / 4 + 3 / 4 * 1 / 2, 5 / 8], abs=1e-15)
 
 
-def test_cif_drawn_on_the_grid_beyond_the_limit_says_so():
+def test_cif_figure_draws_the_exact_estimator():
     import matplotlib.pyplot as plt
 
+    from alsalvage import survival as S
+
     d = make_derived(n=30, seed=3)
-    fig, caption = figures.draw_cif_dialysis(d, figures.FigureParams(seed=2, max_patients=5))
+    fig, caption = figures.draw_cif_dialysis(d, PARAMS)
     try:
-        assert "grid of distinct observed times" in caption
+        assert "jitter" not in caption and "seed" not in caption
+        tte = d["adtte"][d["adtte"]["PARAMCD"] == "TTDIAL"]
+        status = tte["CNSR"].map({0: 1, 1: 0, 2: 2}).to_numpy()
+        want = figures.cif_steps(S.aj_table(tte["AVAL"].to_numpy(float), status, cause=1))
         dialysis = next(line for line in fig.axes[0].get_lines() if line.get_label() == "Dialysis")
         assert dialysis.get_drawstyle() == "steps-post"
-        x = dialysis.get_xdata()
-        assert len(x) == len(set(x)) and list(x) == sorted(x)
+        assert list(dialysis.get_xdata()) == list(want["time"])
+        assert list(dialysis.get_ydata()) == list(want["cif"])
     finally:
         plt.close(fig)
-    fig, caption = figures.draw_cif_dialysis(d, PARAMS)
-    plt.close(fig)
-    assert "grid" not in caption
 
 
 def test_flow_counts_have_thousands_separators():

@@ -740,7 +740,7 @@ def organ(
 
 
 # --------------------------------------------------------------------------- renal
-def renal(adsl, adtte, alpha=0.05, timepoints=(12, 24), seed=0) -> list[dict]:
+def renal(adsl, adtte, alpha=0.05, timepoints=(12, 24)) -> list[dict]:
     from . import survival as S
 
     a = treated(adsl)
@@ -760,9 +760,10 @@ def renal(adsl, adtte, alpha=0.05, timepoints=(12, 24), seed=0) -> list[dict]:
             "renal.dialysis.crude_of_treated", "Started dialysis (of all treated)", "renal", x, len(a), alpha
         ),
     ]
-    cif = S.aalen_johansen(d["AVAL"].astype(float), status, seed=seed, alpha=alpha)
+    cif = S.aalen_johansen(d["AVAL"].astype(float), status, alpha=alpha)
     meth = (
-        f"Aalen-Johansen cumulative incidence, death without dialysis competing; ties jittered (seed {seed})"
+        "Aalen-Johansen cumulative incidence, death without dialysis competing; "
+        "infinitesimal-jackknife SE, log(-log) CI"
     )
     for t in timepoints:
         tag = f"{t:g}"
@@ -1217,9 +1218,9 @@ def _analysis(name: str, d: dict, p: dict):
             "Cardiac calls made under lenalidomide (an IMiD, which raises NT-proBNP) are flagged.",
         ]
     if name == "renal":
-        return renal(d["adsl"], d["adtte"], a, p["timepoints"], p["seed"]), [
+        return renal(d["adsl"], d["adtte"], a, p["timepoints"]), [
             "Cumulative incidence by Aalen-Johansen with death without dialysis as a competing event "
-            "(never 1 - Kaplan-Meier); tied times jittered with a fixed seed.",
+            "(never 1 - Kaplan-Meier); tied times kept (exact estimator, as R's survfit).",
         ]
     if name == "survival":
         return survival(
@@ -1338,7 +1339,7 @@ def run_analyses(frames: dict, params: dict, workers: int = 1, names=None) -> di
     """Run the analyses (default: all), in `workers` processes forked from this one (the
     imports and inputs are shared, not repeated); with one worker, in this process. The
     results do not depend on the number of workers: each analysis is a pure function of
-    its inputs (the competing-risks jitter is seeded by a param). A failed analysis comes
+    its inputs (nothing is random). A failed analysis comes
     back with its error (type and message) and traceback instead of records."""
     names = list(ANALYSES if names is None else names)
     order = sorted(names, key=lambda n: -CPU_AT_100K.get(n, 0))
