@@ -75,7 +75,8 @@ for (k in 1:2) {
   cu <- if (paste("1", k) %in% rownames(est)) est[paste("1", k), ] else rep(0, length(fit$time))
   tab <- data.frame(cause = k, time = fit$time, cif = fit$pstate[, j], se = fit$std.err[, j],
                     lower = fit$lower[, j], upper = fit$upper[, j], cuminc = cu)
-  write.table(tab, stdout(), sep = ",", row.names = FALSE, col.names = (k == 1))
+  tab[] <- lapply(tab, function(v) ifelse(is.na(v), "NA", sprintf("%.17g", v)))  # all digits
+  write.table(tab, stdout(), sep = ",", quote = FALSE, row.names = FALSE, col.names = (k == 1))
 }
 """
 
@@ -209,7 +210,7 @@ def run_r_cif(t, status, tmp_path: Path) -> pd.DataFrame:
     assert proc.returncode == 0, proc.stderr
     from io import StringIO
 
-    return pd.read_csv(StringIO(proc.stdout), na_values=["NA"])
+    return pd.read_csv(StringIO(proc.stdout), na_values=["NA"], float_precision="round_trip")
 
 
 def compare_cif(t, status, tmp_path: Path) -> None:
