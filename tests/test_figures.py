@@ -314,49 +314,47 @@ def test_km_captions_say_ticks_are_sampled():
         assert "random sample" not in caption, caption
 
 
-def test_step_grid_by_hand():
-    # Jittered estimate: ties at 1 month split to 0.99995 (0.1) and 1.00003 (0.2); a
-    # censoring at 2 (no change); an event at 3 jittered to 3.00001 (0.5); censoring at 4.
-    # Observed times 1, 1, 2, 3, 4 -> grid 0, 1, 2, 3, 4 read at the midpoints 0.5, 1.5,
-    # 2.5, 3.5 and the end: 0, 0.2, 0.2, 0.5, 0.5; the row at 2 repeats the row at 1 and is
-    # dropped; the last row (4) is kept to end the curve.
-    frame = pd.DataFrame(
-        {"est": [0.0, 0.1, 0.2, 0.2, 0.5, 0.5], "lo": [0.0, 0.05, 0.1, 0.1, 0.4, 0.4]},
-        index=[0.0, 0.99995, 1.00003, 2.0, 3.00001, 4.0],
-    )
-    out = figures.step_grid(frame, [1, 1, 2, 3, 4], max_rows=3)
-    assert list(out.index) == [0.0, 1.0, 3.0, 4.0]
-    assert list(out["est"]) == [0.0, 0.2, 0.5, 0.5]
-    assert list(out["lo"]) == [0.0, 0.1, 0.4, 0.4]
-    # a change in any column keeps the row: the CI moves at 2 while the estimate does not
-    frame.loc[2.0, "lo"] = 0.15
-    assert list(figures.step_grid(frame, [1, 1, 2, 3, 4], max_rows=3).index) == [0.0, 1.0, 2.0, 3.0, 4.0]
-    # at or below max_rows rows: the frame as lifelines made it
-    assert figures.step_grid(frame, [1, 1, 2, 3, 4], max_rows=6) is frame
+def test_cif_steps_by_hand():
+    # times 1 (dialysis), 1 (dialysis), 2+, 3 (death), 4 (dialysis), 5+; n = 6.
+    # F(1) = 2/6 = 1/3; censoring at 2 and the competing death at 3 leave F unchanged;
+    # at 4: S(4-) = 4/6 * 2/3 = 4/9, n = 2 -> F = 1/3 + 4/9 * 1/2 = 5/9; the curve ends at 5.
+    from alsalvage import survival as S
+
+    tab = S.aj_table([1, 1, 2, 3, 4, 5], [1, 1, 0, 2, 1, 0], cause=1)
+    steps = figures.cif_steps(tab)
+    assert list(steps["time"]) == [0.0, 1.0, 4.0, 5.0]  # origin added; 2, 3 repeat 1
+    assert steps["cif"].to_numpy() == pytest.approx([0, 1 / 3, 5 / 9, 5 / 9], abs=1e-15)
+    assert np.isnan(steps["lower"].iat[0]) and steps["lower"].iat[1] < 1 / 3 < steps["upper"].iat[1]
+    # an event at time 0: the curve starts at F(0) = 1/4 at 0, no origin row added
+    zero = figures.cif_steps(S.aj_table([0, 1, 2, 3], [1, 0, 1, 0], cause=1))
+    assert list(zero["time"]) == [0.0, 2.0, 3.0]
+    assert zero["cif"].to_numpy() == pytest.approx([1 / 4, 1 / 4 + 3 / 4 * 1 / 2, 5 / 8], abs=1e-15)
 
 
-def test_cif_drawn_on_the_grid_beyond_the_limit_says_so():
+def test_cif_figure_draws_the_exact_estimator():
     import matplotlib.pyplot as plt
+
+    from alsalvage import survival as S
 
     d = make_derived(n=30, seed=3)
     d["results"] = figures.results_for_figures(make_results(), [3, 6])
-    fig, caption = figures.draw_cif_dialysis(d, figures.FigureParams(seed=2, max_patients=5))
+    fig, caption = figures.draw_cif_dialysis(d, PARAMS)
     try:
-        assert "grid of distinct observed times" in caption
+        assert "jitter" not in caption and "seed" not in caption
+        tte = d["adtte"][d["adtte"]["PARAMCD"] == "TTDIAL"]
+        status = tte["CAUSEN"].to_numpy(int)
+        want = figures.cif_steps(S.aj_table(tte["AVAL"].to_numpy(float), status, cause=1))
         dialysis = next(line for line in fig.axes[0].get_lines() if line.get_label() == "Dialysis")
         assert dialysis.get_drawstyle() == "steps-post"
-        x = dialysis.get_xdata()
-        assert len(x) == len(set(x)) and list(x) == sorted(x)
+        assert list(dialysis.get_xdata()) == list(want["time"])
+        assert list(dialysis.get_ydata()) == list(want["cif"])
     finally:
         plt.close(fig)
-    fig, caption = figures.draw_cif_dialysis(d, PARAMS)
-    plt.close(fig)
-    assert "grid" not in caption
 
 
 def test_cif_by_bortezomib_group_is_drawn_with_grays_p():
-    """Right panel: one dialysis curve per group, read off survival.aalen_johansen at each
-    distinct time. Hand cohort (months, CAUSEN): naive 1 dialysis at 2, 4 censored ->
+    """Right panel: one dialysis curve per group, the steps (figures.cif_steps: a vertex
+    where the estimate changes, and the last time) of survival.aalen_johansen. Hand cohort (months, CAUSEN): naive 1 dialysis at 2, 4 censored ->
     CIF 1/2 from 2; refractory 1 death at 1, 3 dialysis at 3 -> S = 1/2 after 1, CIF
     1/2 from 3; no sensitive patient (no curve)."""
     import matplotlib.pyplot as plt
@@ -373,8 +371,9 @@ def test_cif_by_bortezomib_group_is_drawn_with_grays_p():
         assert sorted(lines) == ["Naive (n = 2)", "Refractory (n = 2)"]
         assert list(lines["Naive (n = 2)"].get_xdata()) == [0.0, 2.0, 4.0]
         assert list(lines["Naive (n = 2)"].get_ydata()) == pytest.approx([0.0, 0.5, 0.5])
-        assert list(lines["Refractory (n = 2)"].get_xdata()) == [0.0, 1.0, 3.0]
-        assert list(lines["Refractory (n = 2)"].get_ydata()) == pytest.approx([0.0, 0.0, 0.5])
+        # the competing death at 1 leaves the dialysis curve at 0: no vertex there
+        assert list(lines["Refractory (n = 2)"].get_xdata()) == [0.0, 3.0]
+        assert list(lines["Refractory (n = 2)"].get_ydata()) == pytest.approx([0.0, 0.5])
         texts = " ".join(t.get_text() for t in right.texts)
         # make_results: Gray p 0.52, 0.031, 0.0004
         assert texts == "Gray's test\n3 groups: p = 0.520\nsensitive vs refractory: p = 0.031\nnaive vs exposed: p < 0.001"
@@ -396,7 +395,11 @@ def test_cif_reads_the_cause_not_cnsr():
     try:
         assert "(1 dialysis, 1 competing deaths)" in caption
         naive = next(line for line in fig.axes[1].get_lines() if line.get_label().startswith("Naive"))
-        assert list(naive.get_ydata()) == pytest.approx([0.0, 0.0, 0.5])
+        assert list(naive.get_xdata()) == [0.0, 2.0]  # no vertex at the competing death
+        assert list(naive.get_ydata()) == pytest.approx([0.0, 0.5])
+        death = next(line for line in fig.axes[0].get_lines() if line.get_label() == "Death without dialysis")
+        assert list(death.get_xdata()) == [0.0, 1.0, 2.0]
+        assert list(death.get_ydata()) == pytest.approx([0.0, 0.5, 0.5])
     finally:
         plt.close(fig)
 

@@ -1,9 +1,12 @@
 """Cross-check of the survival statistics against R's survival package (Rscript).
 
 KM median and its CI (log-log transform), KM survival at fixed times, log-rank chi-square
-and p, Cox coefficients, SE and Wald p (Efron ties) must agree with R to 1e-6, on seeded
-random cohorts (with and without tied times), on the median-at-S=0.5 cases and on the
-demo cohort. Skips locally without Rscript; in CI a missing R is a failure.
+and p, Cox coefficients, SE and Wald p (Efron ties) and the cox.zph rank-transform p must
+agree with R to 1e-6, on seeded random cohorts (with and without tied times), on the
+median-at-S=0.5 cases and on the demo cohort. The Aalen-Johansen cumulative incidence,
+its standard error and log-log CI must equal R's multi-state survfit (and the estimate
+cmprsk::cuminc) to 1e-10 on tied data with events at time 0. Skips locally without
+Rscript; in CI a missing R is a failure.
 """
 
 from __future__ import annotations
@@ -53,6 +56,27 @@ if (!is.null(d$stage) && length(unique(d$stage)) == 3) {
   co <- summary(cx)$coefficients
   for (v in rownames(co)) { out(paste0("coef_", v), co[v, 1]); out(paste0("se_", v), co[v, 3]);
                             out(paste0("p_", v), co[v, 5]) }
+  zph <- cox.zph(cx, transform = "rank")$table
+  for (v in rownames(co)) out(paste0("ph_", v), zph[v, "p"])
+}
+"""
+
+# Cumulative incidence (competing risks): R's multi-state survfit with the log-log CI, at
+# every distinct time, and cmprsk::cuminc's estimate at the same times.
+R_CIF = r"""
+suppressPackageStartupMessages({library(survival); library(cmprsk)})
+args <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(args[1])
+fit <- survfit(Surv(T, factor(status, 0:2)) ~ 1, data = d, conf.type = "log-log")
+ci <- cuminc(d$T, d$status, cencode = 0)
+for (k in 1:2) {
+  j <- k + 1  # column 1 is the initial state
+  est <- timepoints(ci, fit$time)$est
+  cu <- if (paste("1", k) %in% rownames(est)) est[paste("1", k), ] else rep(0, length(fit$time))
+  tab <- data.frame(cause = k, time = fit$time, cif = fit$pstate[, j], se = fit$std.err[, j],
+                    lower = fit$lower[, j], upper = fit$upper[, j], cuminc = cu)
+  tab[] <- lapply(tab, function(v) ifelse(is.na(v), "NA", sprintf("%.17g", v)))  # all digits
+  write.table(tab, stdout(), sep = ",", quote = FALSE, row.names = FALSE, col.names = (k == 1))
 }
 """
 
@@ -61,7 +85,7 @@ def run_r(df: pd.DataFrame, tmp_path: Path) -> dict[str, float]:
     require(shutil.which("Rscript") is not None, "Rscript (r-base-core, r-cran-survival) is not installed")
     data = tmp_path / "d.csv"
     script = tmp_path / "check.R"
-    df.to_csv(data, index=False, float_format="%.17g")
+    df.to_csv(data, index=False, float_format="%.17g", na_rep="NA")
     script.write_text(R_SCRIPT)
     proc = subprocess.run(["Rscript", str(script), str(data)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -106,6 +130,7 @@ def compare(df: pd.DataFrame, tmp_path: Path, cox: bool = True) -> dict:
             same(res.summary.loc[v, "coef"], r[f"coef_{v}"], f"Cox coef {v}")
             same(res.summary.loc[v, "se"], r[f"se_{v}"], f"Cox SE {v}")
             same(res.summary.loc[v, "p"], r[f"p_{v}"], f"Cox Wald p {v}")
+            same(res.summary.loc[v, "ph_p"], r[f"ph_{v}"], f"cox.zph rank p {v}")
     return r
 
 
@@ -115,6 +140,17 @@ def compare(df: pd.DataFrame, tmp_path: Path, cox: bool = True) -> dict:
 )
 def test_random_cohorts_agree_with_r(n, seed, ties, tmp_path):
     compare(random_survival(n, seed, ties), tmp_path)
+
+
+def test_logrank_with_missing_groups_agrees_with_r(tmp_path):
+    """15 of 120 group labels missing: survdiff leaves them out (na.omit); so must logrank."""
+    df = random_survival(120, 6, ties=True)
+    df.loc[df.index[::8], "group"] = None
+    assert df["group"].isna().sum() == 15
+    r = compare(df, tmp_path, cox=False)
+    lr = S.logrank(df["T"], df["E"], df["group"])
+    assert (lr.df, lr.n_dropped) == (2, 15)
+    same(lr.statistic, r["lr_chisq"], "log-rank chi-square without the missing labels")
 
 
 @pytest.mark.parametrize(
@@ -155,6 +191,79 @@ def test_demo_cohort_agrees_with_r(demo_derived, tmp_path):
         }
     ).dropna()
     compare(df, tmp_path)
+    # cumulative incidence of dialysis (CAUSEN 0 censored, 1 dialysis, 2 death without dialysis)
+    dial = adtte[adtte["PARAMCD"] == "TTDIAL"]
+    compare_cif(dial["AVAL"].to_numpy(float), dial["CAUSEN"].to_numpy(int), tmp_path)
+
+
+# --------------------------------------------------------------------------- competing risks
+CIF_TOL = 1e-10
+
+
+def run_r_cif(t, status, tmp_path: Path) -> pd.DataFrame:
+    require(shutil.which("Rscript") is not None, "Rscript (r-base-core, r-cran-survival) is not installed")
+    data = tmp_path / "cif.csv"
+    script = tmp_path / "cif.R"
+    pd.DataFrame({"T": t, "status": status}).to_csv(data, index=False, float_format="%.17g")
+    script.write_text(R_CIF)
+    proc = subprocess.run(["Rscript", str(script), str(data)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    from io import StringIO
+
+    return pd.read_csv(StringIO(proc.stdout), na_values=["NA"], float_precision="round_trip")
+
+
+def compare_cif(t, status, tmp_path: Path) -> None:
+    """Every distinct time, both causes: the estimate to 1e-10 against survfit and cuminc,
+    the infinitesimal-jackknife SE and the log-log limits to 1e-10 against survfit."""
+    r = run_r_cif(t, status, tmp_path)
+    for cause in (1, 2):
+        want = r[r["cause"] == cause].reset_index(drop=True)
+        got = S.aj_table(t, status, cause=cause)
+        np.testing.assert_array_equal(got["time"].to_numpy(), want["time"].to_numpy())
+        for col, ref in (("cif", "cif"), ("cif", "cuminc"), ("se", "se"), ("lower", "lower"), ("upper", "upper")):
+            np.testing.assert_allclose(
+                got[col].to_numpy(), want[ref].to_numpy(), rtol=0, atol=CIF_TOL, equal_nan=True,
+                err_msg=f"cause {cause}: {col} vs R {ref}",
+            )  # fmt: skip
+        cif = S.aalen_johansen(t, status)
+        for i in range(len(want)):  # the lookup the tables use, at each time
+            est, lo, hi = cif(float(want["time"][i]), cause)
+            same(est, want["cif"][i], "cif(t)")
+            if want["cif"][i] > 0:
+                same(lo, want["lower"][i], "cif lower")
+                same(hi, want["upper"][i], "cif upper")
+
+
+def random_competing(n: int, seed: int, max_time: int, p_zero: float) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded whole-unit times (heavy ties), a share p_zero of them at time 0, status 0/1/2."""
+    rng = np.random.default_rng(seed)
+    t = rng.integers(1, max_time + 1, n).astype(float)
+    t[rng.random(n) < p_zero] = 0.0
+    return t, rng.choice([0, 1, 2], n, p=[0.3, 0.3, 0.4])
+
+
+@pytest.mark.parametrize(
+    "n, seed, max_time, p_zero",
+    [(20, 1, 5, 0.15), (60, 2, 10, 0.1), (200, 3, 24, 0.05), (500, 4, 36, 0.0), (1000, 5, 60, 0.02)],
+)
+def test_cumulative_incidence_agrees_with_r(n, seed, max_time, p_zero, tmp_path):
+    t, status = random_competing(n, seed, max_time, p_zero)
+    assert (t == 0).any() == (p_zero > 0)
+    compare_cif(t, status, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "times, status",
+    [
+        ([0, 1, 2, 3, 4], [1, 0, 2, 1, 0]),  # the issue's example: cif(3) = 7/15
+        ([0, 0, 0, 1, 2, 2], [1, 2, 0, 1, 2, 1]),  # events of both causes and a censoring at 0
+        ([2, 2, 2, 2], [1, 1, 2, 0]),  # everything tied
+        ([1, 2, 3], [1, 1, 1]),  # the curve reaches 1 (no CI there)
+    ],
+)
+def test_cumulative_incidence_small_cases_agree_with_r(times, status, tmp_path):
+    compare_cif(np.array(times, float), np.array(status), tmp_path)
 
 
 # --------------------------------------------------------------------------- Gray's test
@@ -181,7 +290,7 @@ def run_r_gray(df: pd.DataFrame, tmp_path: Path) -> dict[str, float]:
     return {k.strip(): float(v) for k, _, v in (line.partition("=") for line in proc.stdout.splitlines())}
 
 
-def random_competing(n: int, seed: int, groups: int, ties: bool) -> pd.DataFrame:
+def random_competing_groups(n: int, seed: int, groups: int, ties: bool) -> pd.DataFrame:
     """Seeded competing-risks data: status 0 censored / 1 event / 2 competing; groups
     differ in the event hazard; ties by rounding to whole months (plus time-0 events)."""
     rng = np.random.default_rng(seed)
@@ -201,7 +310,7 @@ def random_competing(n: int, seed: int, groups: int, ties: bool) -> pd.DataFrame
     [(30, 1, 2, True), (60, 2, 3, True), (120, 3, 2, False), (200, 4, 3, True), (400, 5, 3, False), (50, 20190607, 2, True)],
 )
 def test_gray_test_agrees_with_cmprsk(n, seed, groups, ties, tmp_path):
-    df = random_competing(n, seed, groups, ties)
+    df = random_competing_groups(n, seed, groups, ties)
     if ties:
         assert df["T"].duplicated().any() and (df["T"] == 0).any()
     r = run_r_gray(df, tmp_path)

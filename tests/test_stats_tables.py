@@ -107,7 +107,7 @@ def test_organ(d):
 
 
 def test_renal(d):
-    r = by_key(T.renal(d["adsl"], d["adtte"], timepoints=(12, 24), seed=1))
+    r = by_key(T.renal(d["adsl"], d["adtte"], timepoints=(12, 24)))
     assert nd(r["renal.dialysis.crude"]) == (3, 8)  # P02 P04 P09 of the 8 not on dialysis
     assert nd(r["renal.dialysis.crude_of_treated"]) == (3, 10)
     # times: 2 death, 6 dialysis, 10 death, 12+, 15+, 18 dialysis, 20 dialysis, 30+
@@ -133,7 +133,7 @@ def test_renal_by_bortezomib_group(d):
       i <- g != "naive"; cuminc(T[i], s[i], g[i])$Tests["1", ]   # 0.526315789473684, p 0.468159909854428
       cuminc(T, s, ifelse(g == "naive", "naive", "exposed"))$Tests["1", ]  # 0.0497045750704724, p 0.823578134605271
     """
-    r = by_key(T.renal(d["adsl"], d["adtte"], timepoints=(12, 24), seed=1))
+    r = by_key(T.renal(d["adsl"], d["adtte"], timepoints=(12, 24)))
     est = lambda k: r[f"renal.dialysis.by_bortgrp.{k}"]["estimate"]  # noqa: E731
     assert (est("naive.cif_12m"), est("naive.cif_24m")) == (pytest.approx(0.5), pytest.approx(0.5))
     assert est("sensitive.cif_12m") == 0 and math.isnan(est("sensitive.cif_24m"))
@@ -299,7 +299,6 @@ PARAMS = {  # config.yaml defaults (workflow/schemas/config.schema.yaml)
     "timepoints": [12, 24],
     "lab_window_days": 30,
     "events_per_parameter": 10,
-    "seed": 20190607,
     "days_per_month": 30.4375,
 }
 META = {"schema": "alsalvage-results/1", "synthetic": True, "reference_date": "2026-01-01", "alpha": 0.05}

@@ -103,11 +103,27 @@ def test_logrank_by_hand():
     assert (m.statistic, m.df) == (pytest.approx(8 / 13, rel=1e-12), 1)
 
 
+@pytest.mark.parametrize("missing", [None, float("nan"), pd.NA])
+def test_logrank_leaves_out_a_missing_group(missing):
+    """The example above plus a death at 5 with no group: left out (never a third group
+    with df = 2), counted in n_dropped; same chi-square 8/13 on 1 df."""
+    m = S.logrank([1, 3, 2, 4, 5], [1, 1, 1, 1, 1], ["a", "a", "b", "b", missing])
+    assert (m.statistic, m.df, m.n_dropped) == (pytest.approx(8 / 13, rel=1e-12), 1, 1)
+    assert m.p == pytest.approx(math.erfc(math.sqrt(8 / 13 / 2)), rel=1e-9)
+    # a pandas Series with its own index and two missing labels
+    g = pd.Series(["a", missing, "a", "b", missing, "b"], index=[9, 8, 7, 6, 5, 4])
+    m = S.logrank([1, 7, 3, 2, 0.5, 4], [1, 0, 1, 1, 1, 1], g)
+    assert (m.statistic, m.df, m.n_dropped) == (pytest.approx(8 / 13, rel=1e-12), 1, 2)
+    # only one group left: no test
+    m = S.logrank([1, 2, 3], [1, 1, 1], ["a", "a", missing])
+    assert math.isnan(m.p) and (m.df, m.n_dropped) == (0, 1)
+
+
 def test_aalen_johansen_by_hand():
     """Times 1 (dialysis), 2 (death), 3 (dialysis), 4 (censored); no ties.
     All-cause KM just before: 1, 3/4 (after 1), 1/2 (after 2).
     CIF dialysis: at 1: 1 * 1/4 = 1/4; at 3: 1/4 + 1/2 * 1/2 = 1/2. CIF death at 2: 3/4 * 1/3 = 1/4."""
-    cif = S.aalen_johansen([1, 2, 3, 4], [1, 2, 1, 0], seed=1)
+    cif = S.aalen_johansen([1, 2, 3, 4], [1, 2, 1, 0])
     assert cif(0.5, 1)[0] == 0.0
     assert cif(2.5, 1)[0] == pytest.approx(0.25)
     assert cif(3, 1)[0] == pytest.approx(0.5)
@@ -115,14 +131,45 @@ def test_aalen_johansen_by_hand():
     assert math.isnan(cif(5, 1)[0])  # beyond follow-up
 
 
-def test_aalen_johansen_jitter_is_seeded():
-    """Tied event times are jittered by lifelines; the same seed gives the same numbers."""
-    d = random_survival(60, 11, ties=True)
-    status = np.where(d["E"] == 1, np.where(d["x"] == 1, 1, 2), 0)
-    a = [S.aalen_johansen(d["T"], status, seed=7)(t, 1) for t in (12, 24)]
-    b = [S.aalen_johansen(d["T"], status, seed=7)(t, 1) for t in (12, 24)]
-    assert a == b
-    assert 0 < a[0][0] < a[1][0] < 1
+# Exact Aalen-Johansen by hand: (times, status, cause, {t: F(t)}). F(t) = sum over event
+# times s <= t of S(s-) d_k(s) / n(s), S the Kaplan-Meier curve of either event.
+AJ_CASES = [
+    # the issue's example. t=0: n=5, d1=1 -> F1 = 1/5, S = 4/5; 1 censored; t=2: n=3,
+    # competing -> S = 4/5 * 2/3 = 8/15, F2 = 4/5 * 1/3 = 4/15; t=3: n=2 -> F1 = 1/5 + 8/15 / 2
+    ([0, 1, 2, 3, 4], [1, 0, 2, 1, 0], 1, {0: 1 / 5, 2.9: 1 / 5, 3: 7 / 15, 4: 7 / 15}),
+    ([0, 1, 2, 3, 4], [1, 0, 2, 1, 0], 2, {0: 0.0, 2: 4 / 15, 4: 4 / 15}),
+    # events at 0 count, a censoring at 0 is at risk there: n=6 at 0, F1(0) = F2(0) = 1/6,
+    # S = 4/6; t=1: n=3 (1 event) -> F1 = 1/6 + 4/6 / 3 = 7/18, S = 4/9; t=2: n=2, both
+    # events (1 and 2) -> F1 = F2 + ... : F1 = 7/18 + 4/9 / 2 = 11/18, F2 = 1/6 + 2/9 = 7/18
+    ([0, 0, 0, 1, 2, 2], [1, 2, 0, 1, 2, 1], 1, {0: 1 / 6, 1: 7 / 18, 2: 11 / 18}),
+    ([0, 0, 0, 1, 2, 2], [1, 2, 0, 1, 2, 1], 2, {0: 1 / 6, 1: 1 / 6, 2: 7 / 18}),
+    # all tied: at 2, n=4: F1 = 2/4, F2 = 1/4 (a tie is never split)
+    ([2, 2, 2, 2], [1, 1, 2, 0], 1, {1.99: 0.0, 2: 1 / 2}),
+    ([2, 2, 2, 2], [1, 1, 2, 0], 2, {2: 1 / 4}),
+    # ties within and across causes: t=1: n=5, 1 dialysis + 1 death -> F1 = 1/5, S = 3/5;
+    # t=3: n=3, 2 dialysis -> F1 = 1/5 + 3/5 * 2/3 = 3/5
+    ([1, 1, 3, 3, 3], [1, 2, 1, 1, 0], 1, {1: 1 / 5, 3: 3 / 5}),
+]
+
+
+@pytest.mark.parametrize("times, status, cause, expected", AJ_CASES)
+def test_aalen_johansen_exact_by_hand(times, status, cause, expected):
+    cif = S.aalen_johansen(times, status)
+    for t, want in expected.items():
+        assert cif(t, cause)[0] == pytest.approx(want, abs=1e-15), t
+    assert cif(-0.5, cause)[0] == 0.0
+    assert math.isnan(cif(max(times) + 0.1, cause)[0])  # beyond follow-up
+
+
+def test_aalen_johansen_rows_in_any_order_give_the_same_numbers():
+    rng = np.random.default_rng(3)
+    t = rng.integers(0, 12, 300).astype(float)
+    s = rng.choice([0, 1, 2], 300)
+    ref = {c: S.aj_table(t, s, c) for c in (1, 2)}
+    for _ in range(3):
+        order = rng.permutation(300)
+        for c in (1, 2):
+            pd.testing.assert_frame_equal(S.aj_table(t[order], s[order], c), ref[c], check_exact=True)
 
 
 def test_cox_events_per_parameter_warning():
@@ -157,7 +204,7 @@ def test_bad_survival_input_is_rejected():
     with pytest.raises(ValueError):
         S.km([1, 2], [1, 3])
     with pytest.raises(ValueError):
-        S.aalen_johansen([1, 2], [1, 5], seed=1)
+        S.aalen_johansen([1, 2], [1, 5])
 
 
 @pytest.mark.parametrize(
@@ -185,61 +232,76 @@ def test_schoenfeld_residuals_skip_censored_rows_but_keep_them_at_risk():
     assert got[:, 0] == pytest.approx([-1 / 3, 0.0], abs=1e-15)
 
 
-@pytest.mark.parametrize("n, decimals, seed", [(40, 0, 1), (300, 0, 2), (2000, 3, 3), (5000, 0, 4)])
-def test_ph_test_equals_lifelines_proportional_hazard_test(n, decimals, seed):
-    """The vectorised test gives lifelines' proportional_hazard_test(rank) p-values, with
-    heavy ties (times rounded to whole units) and without."""
-    import warnings
-
-    from lifelines import CoxPHFitter
-    from lifelines.statistics import proportional_hazard_test
-
-    rng = np.random.default_rng(seed)
-    df = pd.DataFrame(
-        {"a": rng.integers(0, 2, n).astype(float), "b": rng.integers(0, 3, n).astype(float), "c": rng.normal(size=n)}
+@pytest.mark.parametrize(
+    "times, events, x, chisq",
+    [
+        # beta = 0, deaths at 1, 2, 3, x = 0, 1, 0. g = rank - mean rank of deaths = -1, 0, 1.
+        # Residuals -1/3, 1/2, 0 -> u = 1/3. V_t (variance of x in the risk set): 2/9, 1/4, 0:
+        # I = [[17/36, -2/9], [-2/9, 2/9]], det 1/18, [I^-1]_22 = 17/2 -> chisq = 17/18
+        ([1, 2, 3], [1, 1, 1], [0, 1, 0], 17 / 18),
+        # two deaths tied at 1: ranks 1.5, 1.5, 3, 4 (averaged), g = -1, -1, 1/2, 3/2.
+        # t=1 (Efron, x 0,1 die, risk 0,1,0,1): means 1/2 and (2 - 1/2)/(4 - 1) = 1/2,
+        # residuals -1/2, 1/2; V = 1/4 + 1/4. t=2: risk {0, 1}: residual -1/2, V = 1/4.
+        # t=3: V = 0. u = -1 * 0 + 1/2 * -1/2 = -1/4; I11 = 3/4, I12 = -1/2 + 1/8 = -3/8,
+        # I22 = 1/2 + 1/16 = 9/16; det 9/32, [I^-1]_22 = 8/3 -> chisq = 1/16 * 8/3 = 1/6
+        ([1, 1, 2, 3], [1, 1, 1, 1], [0, 1, 0, 1], 1 / 6),
+        # censored rows are ranked too (as R): 2+ has rank 2; deaths at 1 and 3 have ranks 1, 3,
+        # mean 2, g = -1, 1. t=1 risk {0,1,0}: V = 2/9; t=3 risk {0}: V = 0, so
+        # I = 2/9 [[1, -1], [-1, 1]] is singular: no test (NaN), not an error
+        ([1, 2, 3], [1, 0, 1], [0, 1, 0], float("nan")),
+    ],
+)
+def test_zph_rank_test_by_hand(times, events, x, chisq):
+    """R's cox.zph(transform = "rank") statistic (R gives 17/18 and 1/6 for these, at
+    coxph(init = 0, iter.max = 0))."""
+    n = len(times)
+    got = S.zph_rank_test(
+        np.array(x, float)[:, None], np.array(times, float), np.array(events, bool), np.ones(n), np.zeros(1)
     )
-    df["T"] = np.round(rng.exponential(10, n) * np.exp(-0.4 * df["a"]), decimals) + 1
-    df["E"] = (rng.random(n) < 0.7).astype(float)
-    cph = CoxPHFitter().fit(df, "T", "E", fit_options=S.COX_FIT_OPTIONS)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ref = proportional_hazard_test(cph, df, time_transform="rank").summary["p"]
-    got = S.ph_test_rank(cph, df)
-    assert list(got.index) == ["a", "b", "c"]
-    assert got.to_numpy() == pytest.approx(ref.to_numpy(), rel=1e-12)
+    assert got == pytest.approx([chisq], rel=1e-12, nan_ok=True)
 
 
-def test_aalen_johansen_variance_by_hand():
-    """4 patients: event of interest at t1, competing event at t2, event at t3, one
-    censored after. n = 4, 3, 2; S before each time 1, 3/4, 1/2; F = 1/4, 1/4, 1/2.
-    Var at t3 = (1/12)(1/2 - 1/4)^2 + (3/4)^2 * 1 * 2 / 27 - 2 * (1/4)(3/4)(1/9)
-              = 1/192 + 1/24 - 1/24 = 1/192; at t2: 0 + 1/24 - 0 = 1/24; at t1: 0."""
-    got = S.aj_variance([1, 0, 1], [4, 3, 2], [0, 1, 0], [1, 0.75, 0.5], [0.25, 0.25, 0.5])
-    assert got == pytest.approx([0.0, 1 / 24, 1 / 192], abs=1e-15)
+def test_cox_and_ph_test_do_not_depend_on_row_order():
+    """Heavy ties (whole months): shuffling the rows changes no number of the Cox model,
+    its PH test included (tied times share one averaged rank; rows are put in one order
+    before fitting)."""
+    d = random_survival(300, 12, ties=True)
+    d = d.assign(s2=(d["stage"] == "II").astype(float), s3=(d["stage"] == "III").astype(float))
+    assert d["T"].duplicated().sum() > 200
+    ref = S.cox(d, "T", "E", ["x", "s2", "s3"]).summary
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        got = S.cox(d.iloc[rng.permutation(len(d))], "T", "E", ["x", "s2", "s3"]).summary
+        pd.testing.assert_frame_equal(got, ref, check_exact=True)
 
 
-@pytest.mark.parametrize("n, seed", [(60, 1), (800, 2), (20_000, 3)])
-def test_aalen_johansen_bounds_equal_lifelines(n, seed):
-    """The vectorised variance gives lifelines' own AalenJohansenFitter estimate and CI
-    (tied times, so lifelines' seeded jitter is exercised too)."""
-    import warnings
-
-    from lifelines import AalenJohansenFitter
-
-    rng = np.random.default_rng(seed)
-    t = pd.Series(np.round(rng.exponential(20, n), 1) + 0.1)
-    s = pd.Series(rng.choice([0, 1, 2], n, p=[0.3, 0.2, 0.5]))
-    fits = []
-    for cls in (AalenJohansenFitter, S._fast_aalen_johansen_class()):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fits.append(cls(seed=7, alpha=0.05, calculate_variance=True).fit(t, s, event_of_interest=1))
-    ref, got = fits
-    assert got.cumulative_density_.equals(ref.cumulative_density_)
-    np.testing.assert_allclose(got.variance_.to_numpy(), ref.variance_.to_numpy(), rtol=1e-12, equal_nan=True)
-    np.testing.assert_allclose(
-        got.confidence_interval_.to_numpy(), ref.confidence_interval_.to_numpy(), rtol=1e-12, equal_nan=True
-    )
+@pytest.mark.parametrize(
+    "times, status, cause, t, cif, var",
+    [
+        # Infinitesimal jackknife: var = sum_i (dF(t)/dw_i)^2 over the case weights w_i.
+        # Times 0-4, status 1 0 2 1 0: F1(3) = w1/n0 + (1 - w1/n0)(1 - w3/n2)(w4/n3) with
+        # n0 = w1+..+w5 = 5, n2 = w3+w4+w5 = 3, n3 = w4+w5 = 2. Derivatives (x 225):
+        # 24, -6, -26, 34, -26 (they sum to 0) -> var = 3120 / 225^2 = 208/3375.
+        ([0, 1, 2, 3, 4], [1, 0, 2, 1, 0], 1, 3, 7 / 15, 208 / 3375),
+        # at the first time F = d/n and the jackknife gives the binomial p(1-p)/n: 1/5 4/5 / 5
+        ([0, 1, 2, 3, 4], [1, 0, 2, 1, 0], 1, 0, 1 / 5, 4 / 125),
+        # times 1-4, status 1 2 1 0: F1(3) = w1/n1 + (1 - w1/n1)(1 - w2/n2)(w3/n3) = 1/2;
+        # derivatives 1/8, -1/8, 1/8, -1/8 -> var = 4/64 = 1/16
+        ([1, 2, 3, 4], [1, 2, 1, 0], 1, 3, 1 / 2, 1 / 16),
+        # F2(2) = (1 - w1/n1) w2/n2 = 1/4; derivatives -1/16, 3/16, -1/16, -1/16 -> 12/256
+        ([1, 2, 3, 4], [1, 2, 1, 0], 2, 2, 1 / 4, 3 / 64),
+    ],
+)
+def test_aalen_johansen_variance_and_ci_by_hand(times, status, cause, t, cif, var):
+    tab = S.aj_table(times, status, cause)
+    row = tab[tab["time"] == t].iloc[0]
+    assert row["cif"] == pytest.approx(cif, abs=1e-15)
+    assert row["se"] ** 2 == pytest.approx(var, rel=1e-12)
+    # log(-log) CI: F ** exp(+-z se / (F |log F|)) (lower with +)
+    c = Z * math.sqrt(var) / (cif * abs(math.log(cif)))
+    assert row["lower"] == pytest.approx(cif ** math.exp(c), rel=1e-12)
+    assert row["upper"] == pytest.approx(cif ** math.exp(-c), rel=1e-12)
+    assert S.aalen_johansen(times, status)(t, cause) == (row["cif"], row["lower"], row["upper"])
 
 
 def test_gray_test_by_hand():
@@ -289,3 +351,9 @@ def test_gray_test_edge_cases():
     # no event of interest in any group: nothing to compare (cmprsk: singular, -1) -> NaN
     none = S.gray_test([1, 2, 3, 4], [2, 0, 2, 0], ["a", "a", "b", "b"])
     assert math.isnan(none.statistic) and none.df == 1
+
+
+def test_aalen_johansen_ci_undefined_at_0_and_1():
+    tab = S.aj_table([1, 2, 3], [1, 1, 1], cause=1)  # F = 1/3, 2/3, 1
+    assert tab["cif"].iloc[-1] == 1.0 and tab[["lower", "upper"]].iloc[-1].isna().all()
+    assert S.aj_table([1, 2], [2, 0], cause=1)[["lower", "upper"]].isna().all().all()  # F = 0

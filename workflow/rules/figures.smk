@@ -49,6 +49,5 @@ rule figures:
         ntprobnp_rise_pct=config["cardiac"]["progression_rise_pct"],
         landmarks_months=config["stats"]["landmarks_months"],
         alpha=config["stats"]["alpha"],
-        jitter_seed=config["stats"]["seed"],
     script:
         "../scripts/figures.py"

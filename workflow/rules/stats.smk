@@ -47,7 +47,6 @@ rule stats:
         timepoints=config["stats"]["timepoints_months"],
         lab_window_days=config["stats"]["lab_window_days"],
         events_per_parameter=config["stats"]["events_per_parameter"],
-        seed=config["stats"]["seed"],
         days_per_month=config["endpoints"]["days_per_month"],
         meta={
             "schema": "alsalvage-results/1",

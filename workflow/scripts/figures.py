@@ -20,7 +20,6 @@ with rule_log(sm.log[0], "figures", inputs.values()) as log:
     data = load_inputs(inputs, sm.params.landmarks_months)
     params = FigureParams(
         seed=int(sm.params.seed),
-        jitter_seed=int(sm.params.jitter_seed),
         max_patients=int(sm.params.max_patients),
         landmark_months=tuple(float(x) for x in sm.params.landmarks_months),
         days_per_month=float(sm.params.days_per_month),

@@ -27,7 +27,7 @@ from matplotlib.patches import FancyBboxPatch, Patch  # noqa: E402
 
 from .formatting import fmt_hr, fmt_p  # noqa: E402
 from .parallel import fork_map  # noqa: E402
-from .survival import aalen_johansen, aj_fitter  # noqa: E402
+from .survival import aalen_johansen  # noqa: E402
 
 # Okabe-Ito colour-blind-safe palette.
 OKABE_ITO = {
@@ -123,7 +123,6 @@ class FigureInputError(ValueError):
 @dataclass(frozen=True)
 class FigureParams:
     seed: int = 20190607  # sampling of per-patient figures
-    jitter_seed: int = 20190607  # Aalen-Johansen tie jitter (the statistics stage's seed)
     max_patients: int = 200
     landmark_months: tuple[float, ...] = (3.0, 6.0)
     days_per_month: float = 30.4375
@@ -231,26 +230,20 @@ def censor_note(sampled: list[int], params: FigureParams) -> str:
     )
 
 
-def step_grid(frame: pd.DataFrame, grid, max_rows: int) -> pd.DataFrame:
-    """A right-continuous step estimate (rows at each jittered time, lifelines'
-    Aalen-Johansen output) on the grid of distinct observed times, without redundant rows.
-
-    With more than ``max_rows`` rows, row k of the result is the estimate after every
-    (jitter-separated) event at grid time k, read at the midpoint to the next grid time
-    (the jitter is far smaller than the gap between distinct times); rows equal to their
-    predecessor are dropped (a post-step line needs no vertex there) but the last is kept
-    to end the curve. With at most ``max_rows`` rows the frame is returned unchanged."""
-    if len(frame) <= max_rows:
-        return frame
-    grid = np.unique(np.concatenate([[float(frame.index.min())], np.asarray(grid, float)]))
-    probe = np.append((grid[:-1] + grid[1:]) / 2, np.inf)
-    pos = np.searchsorted(frame.index.to_numpy(float), probe, side="right") - 1
-    out = pd.DataFrame(frame.to_numpy()[np.clip(pos, 0, None)], index=grid, columns=frame.columns)
-    values = out.to_numpy()
-    keep = np.ones(len(out), bool)
-    keep[1:] = (values[1:] != values[:-1]).any(axis=1)
+def cif_steps(tab: pd.DataFrame) -> pd.DataFrame:
+    """The vertices of a post-step drawing of an Aalen-Johansen table (survival.aj_table):
+    the curve starts at 0 at time 0 (at F(0) when events happen at 0), one vertex per
+    distinct time where the estimate or a confidence limit changes, and the last time, to
+    end the curve. Returns columns time, cif, lower, upper."""
+    out = tab[["time", "cif", "lower", "upper"]]
+    if len(out) == 0 or out["time"].iat[0] > 0:
+        origin = pd.DataFrame({"time": [0.0], "cif": [0.0], "lower": [np.nan], "upper": [np.nan]})
+        out = pd.concat([origin, out], ignore_index=True)
+    values = out[["cif", "lower", "upper"]].to_numpy(float)
+    same = (values[1:] == values[:-1]) | (np.isnan(values[1:]) & np.isnan(values[:-1]))
+    keep = np.r_[True, ~same.all(axis=1)]
     keep[-1] = True
-    return out.loc[keep]
+    return out.loc[keep].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- survival
@@ -402,24 +395,17 @@ def draw_cif_dialysis(data: dict, params: FigureParams):
     # ADTTE CAUSEN: 0 = censored, 1 = dialysis, 2 = death without dialysis (competing);
     # CNSR alone (1 for both censoring and the competing death) would give 1 - KM.
     code = tte["CAUSEN"].astype(int)
+    cif = aalen_johansen(tte["AVAL"].to_numpy(float), code.to_numpy(), alpha=params.alpha)
     fig, (ax, axg) = plt.subplots(1, 2, figsize=(WIDTH_IN, 3.8), sharey=True)
-    on_grid = False
     for event, label, colour in ((1, "Dialysis", OKABE_ITO["vermillion"]), (2, "Death without dialysis", OKABE_ITO["grey"])):
-        ajf = aj_fitter(seed=params.jitter_seed, alpha=params.alpha)
-        ajf.fit(tte["AVAL"].to_numpy(float), code.to_numpy(), event_of_interest=event, label=label)
-        ci_show = event == 1
-        if len(ajf.cumulative_density_) <= params.max_patients:
-            ajf.plot_cumulative_density(ax=ax, ci_show=ci_show, color=colour)
-            continue
-        # one vertex per jittered event time makes a 15 MB SVG at 100,000 patients: draw the
-        # same steps on the grid of distinct observed times, without redundant vertices
-        on_grid = True
-        est = pd.concat([ajf.cumulative_density_, ajf.confidence_interval_cumulative_density_], axis=1)
-        est = step_grid(est, tte["AVAL"], params.max_patients)
-        x, y = est.index.to_numpy(float), est.to_numpy(float)
-        ax.plot(x, y[:, 0], drawstyle="steps-post", color=colour, label=label)
-        if ci_show:  # as lifelines draws it
-            ax.fill_between(x, y[:, 1], y[:, 2], alpha=0.25, color=colour, linewidth=1.0, step="post")
+        est = cif_steps(cif.tables[event])
+        x = est["time"].to_numpy(float)
+        ax.plot(x, est["cif"].to_numpy(float), drawstyle="steps-post", color=colour, label=label)
+        if event == 1:  # the confidence band of the event of interest only
+            ax.fill_between(
+                x, est["lower"].to_numpy(float), est["upper"].to_numpy(float),
+                alpha=0.25, color=colour, linewidth=1.0, step="post",
+            )  # fmt: skip
     ax.set_ylim(0, 1.0)
     ax.set_xlim(left=0)
     ax.set_xlabel("Months")
@@ -437,19 +423,17 @@ def draw_cif_dialysis(data: dict, params: FigureParams):
     caption = (
         f"Cumulative incidence of chronic dialysis (Aalen-Johansen) with death without dialysis "
         f"as a competing event, among the {n} patients not on dialysis at the start of lenalidomide "
-        f"({int((code == 1).sum())} dialysis, {int((code == 2).sum())} competing deaths); right: "
+        f"({int((code == 1).sum())} dialysis, {int((code == 2).sum())} competing deaths); band: "
+        f"{100 * (1 - params.alpha):g}% confidence interval of the dialysis curve; right: "
         f"dialysis by prior-bortezomib group" + (f" (n: {', '.join(counts)})" if counts else "")
-        + ", compared by Gray's test (p-values as reported in the statistics results). Tied times "
-        f"are separated by a seeded jitter (seed {params.jitter_seed})."
-        + (" The curves are drawn on the grid of distinct observed times (the jitter is too small to see)." if on_grid else "")
+        + ", compared by Gray's test (p-values as reported in the statistics results)."
     )
     return fig, caption
 
 
 def draw_cif_by_group(ax, tte: pd.DataFrame, adsl: pd.DataFrame, params: FigureParams) -> list[str]:
     """Dialysis cumulative incidence per bortezomib group (no CI band, for legibility),
-    read at each distinct observed time of the group (survival.aalen_johansen, the
-    estimator of the statistics); returns the "group n" labels of the drawn groups."""
+    drawn from the exact estimator of the statistics (survival.aalen_johansen); returns the "group n" labels of the drawn groups."""
     _require(adsl, "adsl", ["USUBJID", "BORTGRP"])
     g = tte.merge(adsl[["USUBJID", "BORTGRP"]], on="USUBJID", how="left")
     counts = []
@@ -457,11 +441,12 @@ def draw_cif_by_group(ax, tte: pd.DataFrame, adsl: pd.DataFrame, params: FigureP
         sub = g.loc[g["BORTGRP"] == grp]
         if sub.empty:
             continue
-        t = sub["AVAL"].to_numpy(float)
-        cif = aalen_johansen(t, sub["CAUSEN"].to_numpy(int), seed=params.jitter_seed, alpha=params.alpha)
-        x = np.unique(np.concatenate([[0.0], t]))
-        y = np.array([cif(v, 1)[0] for v in x])
-        ax.plot(x, y, drawstyle="steps-post", color=GROUP_COLOURS[grp], label=f"{label} (n = {len(sub):,})")
+        cif = aalen_johansen(sub["AVAL"].to_numpy(float), sub["CAUSEN"].to_numpy(int), alpha=params.alpha)
+        est = cif_steps(cif.tables[1])
+        ax.plot(
+            est["time"].to_numpy(float), est["cif"].to_numpy(float),
+            drawstyle="steps-post", color=GROUP_COLOURS[grp], label=f"{label} (n = {len(sub):,})",
+        )  # fmt: skip
         counts.append(f"{grp} {len(sub):,}")
     ax.set_xlim(left=0)
     ax.set_xlabel("Months")

@@ -16,15 +16,14 @@ Conventions (docs/methods.md, section "Statistics"):
 - Log-rank: lifelines logrank_test / multivariate_logrank_test (chi-square, as survdiff).
 - Cox: lifelines CoxPHFitter (Efron ties) with tight Newton-Raphson tolerances; Wald p;
   Schoenfeld-residual test with the rank transform.
-- Competing risks: lifelines AalenJohansenFitter; it breaks tied event times by a random
-  jitter drawn from numpy's global generator, which the seed (a rule param) fixes.
+- Competing risks: an exact Aalen-Johansen estimator (aj_table; ties kept, no jitter), its
+  infinitesimal-jackknife variance and log(-log) CI, as R's survfit for multi-state data.
 - Comparison of cumulative incidence curves: Gray's K-sample test (gray_test), as R's
   cmprsk::cuminc with rho = 0 (0.7 s for 100,000 patients in 3 groups).
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -174,19 +173,29 @@ class TestResult:
     statistic: float
     df: int
     p: float
+    n_dropped: int = 0  # rows left out of the test (missing group label)
 
 
 def logrank(durations, events, groups) -> TestResult:
-    """Log-rank test across 2 or more groups (chi-square with k - 1 df, as R's survdiff)."""
+    """Log-rank test across 2 or more groups (chi-square with k - 1 df, as R's survdiff).
+
+    Rows whose group label is missing (None, NaN, pd.NA) are left out, as survdiff's
+    na.omit does, and counted in n_dropped: a missing label is not a group of its own.
+    (A label that is the string "nan" is a label; pass missing values as such.)"""
     from lifelines.statistics import multivariate_logrank_test
 
     t, e = _arrays(durations, events)
-    g = np.asarray(groups)
+    labels = pd.Series(groups, dtype=object).reset_index(drop=True)
+    if len(labels) != len(t):
+        raise ValueError("durations and groups differ in length")
+    missing = labels.isna().to_numpy()
+    dropped = int(missing.sum())
+    t, e, g = t[~missing], e[~missing], labels[~missing].to_numpy()
     k = len(pd.unique(g))
     if k < 2:
-        return TestResult(float("nan"), 0, float("nan"))
+        return TestResult(float("nan"), 0, float("nan"), dropped)
     res = multivariate_logrank_test(t, g, e)
-    return TestResult(float(res.test_statistic), int(k - 1), float(res.p_value))
+    return TestResult(float(res.test_statistic), int(k - 1), float(res.p_value), dropped)
 
 
 def logrank_pair(durations_a, events_a, durations_b, events_b) -> TestResult:
@@ -227,6 +236,9 @@ def cox(
     from scipy.stats import norm
 
     data = df[[duration_col, event_col, *covariates]].dropna().astype(float)
+    # one row order whatever the input's (identical rows are interchangeable), so that
+    # sums, the fit and the PH test come out the same to the last bit
+    data = data.sort_values(list(data.columns), kind="mergesort").reset_index(drop=True)
     constant = [c for c in covariates if data[c].nunique() < 2]
     if constant:
         raise ValueError(f"Cox model: covariate(s) {constant} constant in the {len(data)} complete cases")
@@ -295,25 +307,79 @@ def schoenfeld_residuals(X: np.ndarray, T: np.ndarray, E: np.ndarray, w: np.ndar
     return X[rows] - xbar_by_group[group_of_row[rows]]
 
 
+def zph_rank_test(X: np.ndarray, T: np.ndarray, E: np.ndarray, w: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """Proportional-hazards score test per covariate with the rank time transform, as R's
+    cox.zph(fit, transform = "rank") computes it (survival >= 3.0; Efron ties). Rows must
+    be sorted by time. Returns the chi-square (1 df) of each column of X.
+
+    g(t) = rank of t among all observed times (ties averaged, as R's rank()), centred on
+    its mean over the deaths: it depends only on the time, never on the row order. The
+    test of covariate j is the score test of adding x_j g(t) to the model at beta:
+    u_j = sum over deaths of g(t_i) (x_ij - xbar_j(t_i)) (Schoenfeld residuals, Efron),
+    and the information of (x, x_j g(t)) is sum_t [V_t, g V_t; g V_t, g^2 V_t] with V_t
+    the Efron contribution of the time to the Cox information,
+    V_t = w_bar sum_{l=0}^{m-1} (S2_l / S0_l - S1_l S1_l' / S0_l^2), S_l = S_R - (l/m) S_D;
+    chisq_j = u_j^2 [I^-1]_{jj} over the p + 1 parameters (beta's score is 0 there);
+    NaN when that information matrix is singular."""
+    from scipy.stats import rankdata
+
+    n, p = X.shape
+    e = E.astype(bool)
+    g_row = rankdata(T, method="average")
+    g_row = g_row - g_row[e].mean()
+    Xc = X - X.mean(axis=0)  # R centres the covariates (numerical stability only)
+    score = w * np.exp(Xc @ beta)
+    s1 = score[:, None] * Xc
+    s2 = s1[:, :, None] * Xc[:, None, :]
+    starts = np.flatnonzero(np.r_[True, T[1:] != T[:-1]])
+    r0 = np.cumsum(score[::-1])[::-1][starts]
+    r1 = np.cumsum(s1[::-1], axis=0)[::-1][starts]
+    r2 = np.cumsum(s2[::-1], axis=0)[::-1][starts]
+    m = np.add.reduceat(e.astype(np.int64), starts)
+    d0 = np.add.reduceat(np.where(e, score, 0.0), starts)
+    d1 = np.add.reduceat(np.where(e[:, None], s1, 0.0), starts, axis=0)
+    d2 = np.add.reduceat(np.where(e[:, None, None], s2, 0.0), starts, axis=0)
+    dw = np.add.reduceat(np.where(e, w, 0.0), starts)
+    has = m > 0
+    grp = np.repeat(np.flatnonzero(has), m[has])  # one entry per death: its time group
+    first = np.cumsum(m[has]) - m[has]
+    frac = (np.arange(len(grp)) - np.repeat(first, m[has])) / m[grp]
+    s0l = r0[grp] - frac * d0[grp]
+    mean = (r1[grp] - frac[:, None] * d1[grp]) / s0l[:, None]
+    cov = (r2[grp] - frac[:, None, None] * d2[grp]) / s0l[:, None, None] - mean[:, :, None] * mean[:, None, :]
+    wbar = (dw / np.maximum(m, 1))[has]
+    V = np.add.reduceat(cov, first, axis=0) * wbar[:, None, None]  # per death time
+    g = g_row[starts][has]
+    u = (w[e] * g_row[e]) @ schoenfeld_residuals(X, T, e, w, beta)
+    i11, i12, i22 = V.sum(axis=0), (g[:, None, None] * V).sum(axis=0), ((g**2)[:, None, None] * V).sum(axis=0)
+    stat = np.empty(p)
+    for j in range(p):
+        imat = np.zeros((p + 1, p + 1))
+        imat[:p, :p] = i11
+        imat[:p, p] = imat[p, :p] = i12[:, j]
+        imat[p, p] = i22[j, j]
+        rhs = np.zeros(p + 1)
+        rhs[p] = u[j]
+        try:
+            stat[j] = rhs @ np.linalg.solve(imat, rhs)
+        except np.linalg.LinAlgError:  # x_j g(t) not estimable (e.g. one informative time)
+            stat[j] = np.nan
+    return stat
+
+
 def ph_test_rank(cph, data: pd.DataFrame) -> pd.Series:
-    """Proportional-hazards test per covariate of a fitted lifelines CoxPHFitter, from the
-    scaled Schoenfeld residuals with the rank time transform: the statistic and p that
-    lifelines.statistics.proportional_hazard_test(cph, data, time_transform="rank") gives
-    (Grambsch & Therneau 1994 one-degree-of-freedom approximation), computed with the
-    vectorised residuals above. tests/test_survival.py compares the two."""
+    """Proportional-hazards test p per covariate of a fitted lifelines CoxPHFitter: R's
+    cox.zph(transform = "rank") score test (zph_rank_test), equal to R to 1e-6
+    (tests/test_r_crosscheck.py). Row order changes no number: tied times share one
+    averaged rank. (lifelines' proportional_hazard_test ranks with a cumulative sum, so
+    its p moves with the order of tied rows; it also uses the pre-2019 approximation.)"""
     from scipy.stats import chi2
 
-    X, T, E, W = cph._preprocess_dataframe(data)[:4]  # lifelines' row order and design
-    e = E.to_numpy(dtype=bool)
-    resid = schoenfeld_residuals(
-        X.to_numpy(dtype=float), T.to_numpy(dtype=float), e, W.to_numpy(dtype=float),
+    X, T, E, W = cph._preprocess_dataframe(data)[:4]  # lifelines' design, sorted by time
+    stat = zph_rank_test(
+        X.to_numpy(dtype=float), T.to_numpy(dtype=float), E.to_numpy(dtype=bool), W.to_numpy(dtype=float),
         cph.params_.to_numpy(dtype=float),
     )  # fmt: skip
-    n_deaths = e.sum()
-    scaled = n_deaths * resid @ cph.variance_matrix_.to_numpy(dtype=float)
-    times = np.cumsum(e)[e].astype(float)  # rank of each death in time order
-    centred = times - times.mean()
-    stat = (centred @ scaled) ** 2 / (n_deaths * cph.standard_errors_.to_numpy(dtype=float) ** 2 * (centred**2).sum())
     return pd.Series(chi2.sf(stat, 1), index=cph.params_.index)
 
 
@@ -331,98 +397,129 @@ def _cox_table(s: pd.DataFrame, z: float) -> pd.DataFrame:
     )
 
 
-def aj_variance(observed, at_risk, competing, lagged_survival, cif) -> np.ndarray:
-    """Variance of the Aalen-Johansen cumulative incidence at each event-table row, by the
-    Greenwood-type formula lifelines uses (Collett, Modelling Survival Data in Medical
-    Research, 3rd ed., p. 411):
-    Var F(t) = sum_i (F(t) - F(t_i))^2 d_i / (n_i (n_i - d_i))
-               + sum_i S(t_{i-1})^2 c_i (n_i - c_i) / n_i^3
-               - 2 sum_i (F(t) - F(t_i)) S(t_{i-1}) c_i / n_i^2,
-    with d the events of interest, c the competing events, n at risk. The squares are
-    expanded into running sums (F(t)^2 sum a - 2 F(t) sum a F_i + sum a F_i^2) with the
-    same operations in the same order as lifelines' accumulators, as cumulative sums
-    instead of a loop over the rows (pandas iterrows: 3.5 s per fit at 100,000 patients)."""
-    d, n, c = (np.asarray(x, dtype=float) for x in (observed, at_risk, competing))
-    lag, F = np.asarray(lagged_survival, dtype=float), np.asarray(cif, dtype=float)
-    a = d / n / (n - d)
-    first = np.cumsum(a * (F**2)) + np.cumsum(-(2 * a * F)) * F + np.cumsum(a) * (F**2)
-    second = np.cumsum((lag**2) * c * (n - c) / (n**3))
-    b = lag * c / (n**2)
-    third = np.cumsum(-(b * F)) + np.cumsum(b) * F
-    return first + second - 2 * third
-
-
-@functools.cache
-def _fast_aalen_johansen_class():
-    """lifelines' AalenJohansenFitter with its confidence bounds computed by aj_variance
-    (same formula, vectorised); everything else is lifelines'. Built once, on first use
-    (lifelines is imported only then)."""
-    from lifelines import AalenJohansenFitter
-    from lifelines.utils import inv_normal_cdf
-
-    class FastAalenJohansenFitter(AalenJohansenFitter):
-        def _bounds(self, lagged_survival, alpha, ci_labels):
-            ci = 1 - alpha
-            df = self.event_table.copy()
-            df["Ft"] = self.cumulative_density_
-            df["lagS"] = lagged_survival.fillna(1)
-            if ci_labels is None:
-                ci_labels = ["%s_upper_%g" % (self._label, ci), "%s_lower_%g" % (self._label, ci)]
-            assert len(ci_labels) == 2, "ci_labels should be a length 2 array."
-            df["variance"] = aj_variance(
-                df["observed"], df["at_risk"], df[self.label_cmprisk], df["lagS"], df["Ft"].astype(float)
-            )
-            df["F_transformed"] = np.log(-np.log(df["Ft"]))
-            df["se_transformed"] = np.sqrt(df["variance"]) / (df["Ft"] * np.absolute(np.log(df["Ft"])))
-            zalpha = inv_normal_cdf(1 - alpha / 2)
-            df[ci_labels[0]] = np.exp(-np.exp(df["F_transformed"] + zalpha * df["se_transformed"]))
-            df[ci_labels[1]] = np.exp(-np.exp(df["F_transformed"] - zalpha * df["se_transformed"]))
-            return df["variance"], df[ci_labels]
-
-    return FastAalenJohansenFitter
-
-
-def aj_fitter(seed: int, alpha: float = 0.05):
-    """An unfitted Aalen-Johansen fitter (lifelines, variance computed vectorised), seeded
-    for lifelines' tie jitter; shared by the statistics and the CIF figure."""
-    return _fast_aalen_johansen_class()(seed=seed, alpha=alpha, calculate_variance=True)
-
-
-def aalen_johansen(durations, status, seed: int, alpha: float = 0.05):
-    """Cumulative incidence of the event (status 1) with a competing event (status 2).
-
-    Returns a function cif(t, cause) -> (estimate, low, high). Ties between event
-    times are broken by lifelines' jitter, seeded here for reproducibility."""
+def _competing_arrays(durations, status):
     t = np.asarray(durations, dtype=float)
-    s = np.asarray(status, dtype=int)
+    s = np.asarray(status, dtype=float)
+    if t.shape != s.shape or t.ndim != 1:
+        raise ValueError("durations and status differ in length")
+    if np.isnan(t).any() or np.isnan(s).any():
+        raise ValueError("durations/status contain missing values")
+    if not np.isfinite(t).all() or (t < 0).any():
+        raise ValueError("durations must be finite and non-negative")
     if not np.isin(s, (0, 1, 2)).all():
         raise ValueError("status must be 0 (censored), 1 (event) or 2 (competing)")
-    fits = {}
-    for cause in (1, 2):
-        if (s == cause).sum() == 0:
-            fits[cause] = None
-            continue
-        ajf = aj_fitter(seed=seed, alpha=alpha)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ajf.fit(pd.Series(t), pd.Series(s), event_of_interest=cause)
-        fits[cause] = ajf
+    return t, s.astype(int)
 
-    def cif(time: float, cause: int = 1) -> tuple[float, float, float]:
-        if len(t) == 0 or time > t.max():
+
+AJ_COLUMNS = ["time", "n_risk", "n_event", "n_competing", "n_censor", "cif", "se", "lower", "upper"]
+
+
+def aj_table(durations, status, cause: int = 1, alpha: float = 0.05) -> pd.DataFrame:
+    """Exact Aalen-Johansen cumulative incidence of `cause` (1 or 2; status 0 = censored)
+    at every distinct observed time, with its infinitesimal-jackknife standard error and
+    log(-log) confidence limits: the numbers of R's
+    survfit(Surv(time, factor(status, 0:2)) ~ 1, conf.type = "log-log") (multi-state).
+
+    With distinct times t_1 < ... < t_J, n_j at risk (time >= t_j), d_j events of either
+    cause and d_kj of this cause at t_j, and S the Kaplan-Meier curve of any event,
+        F(t_j) = sum_{l <= j} S(t_{l-1}) d_kl / n_l        (S(t_0) = 1).
+    Ties are exact (no jitter) and events at time 0 count (F(0) = d_k(0) / n).
+
+    Variance: the infinitesimal jackknife, sum_i U_i(t)^2 with U_i the derivative of F(t)
+    with respect to subject i's case weight (R's default, and only, variance for
+    multi-state survfit without clusters). Writing A_j = sum_{l<=j} d_l/(n_l (n_l - d_l))
+    (the Greenwood sum), B_j = sum_{l<=j} S(t_{l-1}) d_kl / n_l^2,
+    C_j = sum_{l<=j} (F(t_l) - F(t_{l-1})) A_{l-1}, D = C - B and h_j = S(t_{j-1}) / n_j,
+    a subject leaving at t_e (delta = 1 for an event of either cause) has
+        U(t_j) = D_j + [event of this cause at t_j] h_j                         (e >= j)
+        U(t_j) = (A_e - delta/(n_e - d_e)) (F(t_j) - F(t_e)) + D_e
+                 + [event of this cause] h_e                                   (e < j),
+    so the sum over subjects is a cumulative sum (linear in the cohort size). The CI is
+    F^exp(+-z se / (F log F)), as R's "log-log"; NaN where F is 0 or 1 (as R's NA)."""
+    from scipy.stats import norm
+
+    if cause not in (1, 2):
+        raise ValueError("cause must be 1 or 2")
+    t, s = _competing_arrays(durations, status)
+    if len(t) == 0:
+        return pd.DataFrame(columns=AJ_COLUMNS, dtype=float)
+    order = np.lexsort((s, t))  # one summation order whatever the row order
+    t, s = t[order], s[order]
+    times, e = np.unique(t, return_inverse=True)
+    J = len(times)
+    event = s != 0
+    mine = s == cause
+    n_exit = np.bincount(e, minlength=J).astype(float)
+    d = np.bincount(e, weights=event, minlength=J)
+    dk = np.bincount(e, weights=mine, minlength=J)
+    n = np.cumsum(n_exit[::-1])[::-1]
+    surv = np.cumprod(1 - d / n)
+    lag = np.r_[1.0, surv[:-1]]
+    h = lag / n
+    F = np.cumsum(h * dk)
+    left = n - d  # 0 only at a last time where everyone at risk has an event
+    g = np.divide(1.0, left, out=np.zeros(J), where=left > 0)
+    A = np.cumsum(d * g / n)  # that last time's term is never used (no later time)
+    D = np.cumsum(np.diff(np.r_[0.0, F]) * np.r_[0.0, A[:-1]]) - np.cumsum(h * dk / n)
+    var = n * D**2 + dk * (2 * D * h + h**2)  # subjects still at risk at t_j
+    a = A[e] - np.where(event, g[e], 0.0)  # subjects who left before t_j
+    b = D[e] + np.where(mine, h[e], 0.0) - a * F[e]
+
+    def before(x):  # sums over subjects leaving strictly before each time
+        return np.r_[0.0, np.cumsum(np.bincount(e, weights=x, minlength=J))[:-1]]
+
+    var = var + F**2 * before(a * a) + 2 * F * before(a * b) + before(b * b)
+    se = np.sqrt(np.clip(var, 0.0, None))
+    z = norm.ppf(1 - alpha / 2)
+    inner = (F > 0) & (F < 1)
+    Fi = np.where(inner, F, 0.5)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = z * se / (Fi * np.log(Fi))  # negative: log F < 0
+    lower = np.where(inner, np.exp(-np.exp(np.log(-np.log(Fi)) - step)), np.nan)
+    upper = np.where(inner, np.exp(-np.exp(np.log(-np.log(Fi)) + step)), np.nan)
+    return pd.DataFrame(
+        {
+            "time": times,
+            "n_risk": n,
+            "n_event": dk,
+            "n_competing": d - dk,
+            "n_censor": n_exit - d,
+            "cif": F,
+            "se": se,
+            "lower": lower,
+            "upper": upper,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class CumulativeIncidence:
+    """Aalen-Johansen curves of both causes; call it as cif(t, cause) -> (estimate, low, high)."""
+
+    tables: dict[int, pd.DataFrame]
+    last_time: float
+
+    def __call__(self, time: float, cause: int = 1) -> tuple[float, float, float]:
+        """The step function at `time` (right-continuous); NaN beyond the last follow-up,
+        0 with no CI before the first event of the cause."""
+        tab = self.tables[cause]
+        if len(tab) == 0 or not time <= self.last_time:
             return (float("nan"),) * 3
-        ajf = fits[cause]
-        if ajf is None:
+        i = int(np.searchsorted(tab["time"].to_numpy(), time, side="right")) - 1
+        if i < 0 or tab["cif"].iat[i] == 0:
             return 0.0, float("nan"), float("nan")
-        cd = ajf.cumulative_density_
-        ci = ajf.confidence_interval_
-        idx = cd.index[cd.index <= time]
-        if len(idx) == 0:
-            return 0.0, float("nan"), float("nan")
-        at = idx[-1]
-        return float(cd.loc[at].iloc[0]), float(ci.loc[at].iloc[0]), float(ci.loc[at].iloc[1])
+        return float(tab["cif"].iat[i]), float(tab["lower"].iat[i]), float(tab["upper"].iat[i])
 
-    return cif
+
+def aalen_johansen(durations, status, alpha: float = 0.05) -> CumulativeIncidence:
+    """Cumulative incidence of the event (status 1) with a competing event (status 2),
+    status 0 censored: the exact Aalen-Johansen estimator of `aj_table` for both causes.
+
+    Returns a callable cif(t, cause) -> (estimate, low, high); cif.tables[cause] is the
+    whole curve (for figures)."""
+    t, s = _competing_arrays(durations, status)
+    tables = {cause: aj_table(t, s, cause, alpha) for cause in (1, 2)}
+    return CumulativeIncidence(tables, float(t.max()) if len(t) else float("nan"))
 
 
 def gray_test(durations, status, groups, cause: int = 1, rho: float = 0.0) -> TestResult:

@@ -755,7 +755,7 @@ def organ(
 
 
 # --------------------------------------------------------------------------- renal
-def renal(adsl, adtte, alpha=0.05, timepoints=(12, 24), seed=0) -> list[dict]:
+def renal(adsl, adtte, alpha=0.05, timepoints=(12, 24)) -> list[dict]:
     from . import survival as S
 
     a = treated(adsl)
@@ -775,9 +775,10 @@ def renal(adsl, adtte, alpha=0.05, timepoints=(12, 24), seed=0) -> list[dict]:
             "renal.dialysis.crude_of_treated", "Started dialysis (of all treated)", "renal", x, len(a), alpha
         ),
     ]
-    cif = S.aalen_johansen(d["AVAL"].astype(float), status, seed=seed, alpha=alpha)
+    cif = S.aalen_johansen(d["AVAL"].astype(float), status, alpha=alpha)
     meth = (
-        f"Aalen-Johansen cumulative incidence, death without dialysis competing; ties jittered (seed {seed})"
+        "Aalen-Johansen cumulative incidence, death without dialysis competing; "
+        "infinitesimal-jackknife SE, log(-log) CI"
     )
     for t in timepoints:
         tag = f"{t:g}"
@@ -801,7 +802,7 @@ def renal(adsl, adtte, alpha=0.05, timepoints=(12, 24), seed=0) -> list[dict]:
                     formatted_ci=F.fmt_pct_ci(lo, hi),
                 )
             )
-    return recs + renal_by_group(a, d, alpha, timepoints, seed)
+    return recs + renal_by_group(a, d, alpha, timepoints)
 
 
 # The comparisons of the cumulative incidence of dialysis by Gray's test: the groupings
@@ -813,7 +814,7 @@ GRAY_COMPARISONS = (
 )
 
 
-def renal_by_group(a, d, alpha=0.05, timepoints=(12, 24), seed=0) -> list[dict]:
+def renal_by_group(a, d, alpha=0.05, timepoints=(12, 24)) -> list[dict]:
     """Cumulative incidence of dialysis (death without dialysis competing) per bortezomib
     group at the time points, and Gray's test of equal incidence for each comparison the
     survival analysis makes (3 groups; sensitive vs refractory; naive vs exposed)."""
@@ -822,12 +823,12 @@ def renal_by_group(a, d, alpha=0.05, timepoints=(12, 24), seed=0) -> list[dict]:
     g = d[["USUBJID", "AVAL", "CAUSEN"]].merge(a[["USUBJID", "BORTGRP", "BORTEXP"]], on="USUBJID", how="inner")
     g["EXPOSED"] = np.where(_flag(g["BORTEXP"]), "exposed", "naive")
     recs = []
-    meth = f"Aalen-Johansen cumulative incidence, death without dialysis competing; ties jittered (seed {seed})"
+    meth = "Aalen-Johansen cumulative incidence (exact, ties kept), death without dialysis competing"
     for grp in BORTGRPS:
         s = g[g["BORTGRP"] == grp]
         if s.empty:
             continue
-        cif = S.aalen_johansen(s["AVAL"].astype(float), s["CAUSEN"].to_numpy(dtype=int), seed=seed, alpha=alpha)
+        cif = S.aalen_johansen(s["AVAL"].astype(float), s["CAUSEN"].to_numpy(dtype=int), alpha=alpha)
         for t in timepoints:
             est, lo, hi = cif(t, 1)
             recs.append(
@@ -1297,9 +1298,9 @@ def _analysis(name: str, d: dict, p: dict):
             "Cardiac calls made under lenalidomide (an IMiD, which raises NT-proBNP) are flagged.",
         ]
     if name == "renal":
-        return renal(d["adsl"], d["adtte"], a, p["timepoints"], p["seed"]), [
+        return renal(d["adsl"], d["adtte"], a, p["timepoints"]), [
             "Cumulative incidence by Aalen-Johansen with death without dialysis as a competing event "
-            "(never 1 - Kaplan-Meier); tied times jittered with a fixed seed.",
+            "(never 1 - Kaplan-Meier); tied times kept (exact estimator, as R's survfit).",
             "Groups compared by Gray's test of equal cumulative incidence (rho = 0, as R's cmprsk::cuminc).",
         ]
     if name == "survival":
@@ -1423,7 +1424,7 @@ def run_analyses(frames: dict, params: dict, workers: int = 1, names=None) -> di
     """Run the analyses (default: all), in `workers` processes forked from this one (the
     imports and inputs are shared, not repeated); with one worker, in this process. The
     results do not depend on the number of workers: each analysis is a pure function of
-    its inputs (the competing-risks jitter is seeded by a param). A failed analysis comes
+    its inputs (nothing is random). A failed analysis comes
     back with its error (type and message) and traceback instead of records."""
     names = list(ANALYSES if names is None else names)
     order = sorted(names, key=lambda n: -CPU_AT_100K.get(n, 0))
