@@ -15,10 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from alsalvage import contract as C
 from alsalvage import validation as V
 from helpers import DEMO, REPO, snakemake
+
+# the shipped validation limits (config.yaml equals the schema defaults: test_config)
+LIMITS = yaml.safe_load((REPO / "config.yaml").read_text())["validation"]
 
 # --------------------------------------------------------------------------- a hand-written cohort
 
@@ -419,9 +423,9 @@ def test_age_limits_come_from_params(tmp_path):
     # P01: 1955-03-10 -> 2015-06-01 = 60.2 years; P02: 1960-01-20 -> 2016-02-15 = 56.1 years.
     # A minimum of 57 makes P02 (line 3) implausible; a maximum of 60 makes P01 (line 2) implausible.
     paths = write_cohort(tmp_path / "raw")
-    _, f = V.check_all(paths, limits={"min_age_years": 57, "max_age_years": 100, "max_followup_years": 40})
+    _, f = V.check_all(paths, limits={**LIMITS, "min_age_years": 57, "max_age_years": 100})
     assert errors(f)[["row", "column", "rule"]].values.tolist() == [[3, "birth_date", "range"]]
-    _, f = V.check_all(paths, limits={"min_age_years": 18, "max_age_years": 60, "max_followup_years": 40})
+    _, f = V.check_all(paths, limits={**LIMITS, "min_age_years": 18, "max_age_years": 60})
     assert errors(f)[["row", "column", "rule"]].values.tolist() == [[2, "birth_date", "range"]]
 
 
@@ -451,8 +455,10 @@ WARNING_CASES = [
                                    cell("outcomes", 1, "dialysis_start_date", "2017-12-01")), None, None, None, None),
     # P02 liver=1 with ALP 300, ULN 120: 1.5 x 120 = 180; ALP 180 is not > 180
     ("liver flag vs ALP", cell("labs", 17, "value", "180"), "patients", 3, "liver", "involvement-flag"),
-    ("liver flag without ULN", both(cell("labs", 17, "value", "100"), cell("labs", 17, "uln", "")), None, None,
-     None, None),
+    # without the ULN the liver flag is not judged; P02 (liver=1) is then not evaluable for
+    # liver response (evaluable needs ALP > ULN): one evaluability warning on P02's row
+    ("liver flag without ULN", both(cell("labs", 17, "value", "100"), cell("labs", 17, "uln", "")), "patients", 3,
+     "liver", "evaluability"),
     ("unknown extra column", lambda r, h: (h["patients"].append("height_cm"),
                                             [x.append("170") for x in r["patients"]]),
      "patients", 1, "height_cm", "unknown-column"),
@@ -566,8 +572,7 @@ def test_validate_tables_writes_nothing_on_failure(tmp_path):
     paths = write_cohort(tmp_path / "raw", rows)
     out = {t: tmp_path / "results" / f"{t}.parquet" for t in paths}
     with pytest.raises(V.ValidationFailed, match="validation failed in rule validate: 1 errors"):
-        V.validate_tables(paths, {t: str(p) for t, p in paths.items()}, {"min_age_years": 18, "max_age_years": 100,
-                          "max_followup_years": 40}, 30, {"kidney_proteinuria_g": 0.5, "heart_ntprobnp_ng_l": 332,
+        V.validate_tables(paths, {t: str(p) for t, p in paths.items()}, LIMITS, 30, {"kidney_proteinuria_g": 0.5, "heart_ntprobnp_ng_l": 332,
                           "liver_alp_x_uln": 1.5}, out, tmp_path / "results" / "findings.csv",
                           tmp_path / "logs" / "v.log", tmp_path / "logs" / "v.csv")
     assert not (tmp_path / "results").exists()
