@@ -1057,8 +1057,9 @@ def check_agent_names(raw: RawTable) -> pd.DataFrame:
     normal, out = list(texts), []
     known = list(C.AGENTS) + list(C.AGENT_ALIASES)
     for i in np.flatnonzero(well_formed):  # once per distinct list, not per row
-        normal[i], unknown = C.normalise_agents(texts[i])
+        names, unknown = C.normalise_agents(texts[i])
         if not unknown:
+            normal[i] = names
             continue
         rows = np.flatnonzero(codes == i)
         for name in unknown:
