@@ -15,10 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from alsalvage import contract as C
 from alsalvage import validation as V
 from helpers import DEMO, REPO, snakemake
+
+# the shipped validation limits (config.yaml equals the schema defaults: test_config)
+LIMITS = yaml.safe_load((REPO / "config.yaml").read_text())["validation"]
 
 # --------------------------------------------------------------------------- a hand-written cohort
 
@@ -419,10 +423,164 @@ def test_age_limits_come_from_params(tmp_path):
     # P01: 1955-03-10 -> 2015-06-01 = 60.2 years; P02: 1960-01-20 -> 2016-02-15 = 56.1 years.
     # A minimum of 57 makes P02 (line 3) implausible; a maximum of 60 makes P01 (line 2) implausible.
     paths = write_cohort(tmp_path / "raw")
-    _, f = V.check_all(paths, limits={"min_age_years": 57, "max_age_years": 100, "max_followup_years": 40})
+    _, f = V.check_all(paths, limits={**LIMITS, "min_age_years": 57, "max_age_years": 100})
     assert errors(f)[["row", "column", "rule"]].values.tolist() == [[3, "birth_date", "range"]]
-    _, f = V.check_all(paths, limits={"min_age_years": 18, "max_age_years": 60, "max_followup_years": 40})
+    _, f = V.check_all(paths, limits={**LIMITS, "min_age_years": 18, "max_age_years": 60})
     assert errors(f)[["row", "column", "rule"]].values.tolist() == [[2, "birth_date", "range"]]
+
+
+# --------------------------------------------------------------------------- impossible records
+
+# (id, edit, table, line, column, rule): each edit makes one record impossible; expected by
+# hand from the hand cohort's dates (P01 born 1955-03-10, diagnosed 2015-06-01, cycles
+# 2017-05-01 / 05-29 / 06-26, salvage end 2017-07-23; P02 diagnosed 2016-02-15)
+IMPOSSIBLE_CASES = [
+    # the next line must start after cycle 1 day 1 (2017-05-01): the day itself and the day before
+    ("next line on salvage start", cell("outcomes", 0, "next_line_date", "2017-05-01"), "outcomes", 2,
+     "next_line_date", "date-order"),
+    ("next line before salvage start", cell("outcomes", 0, "next_line_date", "2017-04-30"), "outcomes", 2,
+     "next_line_date", "date-order"),
+    # line 1 of P01 starts 2015-07-01
+    ("progression before line start", cell("therapy_lines", 0, "progression_date", "2015-06-30"), "therapy_lines",
+     2, "progression_date", "date-order"),
+    # cycle 3 starts 2017-06-26: the salvage cannot end the day before
+    ("salvage end before last cycle", cell("outcomes", 0, "salvage_end_date", "2017-06-25"), "outcomes", 2,
+     "salvage_end_date", "date-order"),
+    # line 2 of P01 is melphalan;dexamethasone (2016-10-01 to 2017-03-01)
+    ("last bortezomib on a line without it", cell("therapy_lines", 1, "last_bortezomib_date", "2016-11-01"),
+     "therapy_lines", 3, "last_bortezomib_date", "consistency"),
+    ("misspelt agent", cell("therapy_lines", 1, "agents", "melphalan;dexamethazone"), "therapy_lines", 3, "agents",
+     "unknown-agent"),
+    ("unknown agent", cell("therapy_lines", 1, "agents", "melphalan;foo"), "therapy_lines", 3, "agents",
+     "unknown-agent"),
+    # ALP of P01 (labs line 8) has uln 120
+    ("ULN zero", cell("labs", 6, "uln", "0"), "labs", 8, "uln", "range"),
+    ("ULN minus zero", cell("labs", 6, "uln", "-0"), "labs", 8, "uln", "range"),
+    ("ULN infinite", cell("labs", 6, "uln", "1e999"), "labs", 8, "uln", "range"),
+    ("ULN negative", cell("labs", 6, "uln", "-5"), "labs", 8, "uln", "range"),
+    # before the birth (1955-03-10)
+    ("lab before birth", cell("labs", 11, "date", "1955-03-09"), "labs", 13, "date", "date-order"),
+    ("adverse event before birth", cell("adverse_events", 0, "onset_date", "1950-01-01"), "adverse_events", 2,
+     "onset_date", "date-order"),
+    ("dialysis before birth", cell("outcomes", 0, "dialysis_start_date", "1955-03-09"), "outcomes", 2,
+     "dialysis_start_date", "date-order"),
+    ("line before birth", cell("therapy_lines", 0, "start_date", "1950-01-01"), "therapy_lines", 2, "start_date",
+     "date-order"),
+    # more than 365 days before diagnosis: 2015-06-01 - 366 days = 2014-05-31
+    ("adverse event a year before diagnosis", cell("adverse_events", 0, "onset_date", "2014-05-31"),
+     "adverse_events", 2, "onset_date", "early-date"),
+    # P02's cycle 1 before its diagnosis (2016-02-15); its line 1 (2016-03-01) then is not
+    # before the salvage start either, reported on therapy_lines
+    ("cycle before diagnosis", cell("salvage_cycles", 3, "start_date", "2016-02-14"), "salvage_cycles", 5,
+     "start_date", "date-order"),
+]
+
+
+@pytest.mark.parametrize("edit,table,line,column,rule", [c[1:] for c in IMPOSSIBLE_CASES],
+                         ids=[c[0] for c in IMPOSSIBLE_CASES])
+def test_impossible_records(tmp_path, edit, table, line, column, rule):
+    _, f = run(tmp_path, edit)
+    e = errors(f)
+    hit = e[(e["rule"] == rule) & (e["column"] == column) & (e["row"] == line) & (e["file"] == f"raw/{table}.csv")]
+    assert len(hit) == 1, f.to_string()
+
+
+# the edge of each rule above, on the allowed side: no error at all
+POSSIBLE_CASES = [
+    ("next line the day after salvage start", cell("outcomes", 0, "next_line_date", "2017-05-02")),
+    ("progression on the line's first day", cell("therapy_lines", 0, "progression_date", "2015-07-01")),
+    ("salvage end on the last cycle's first day", cell("outcomes", 0, "salvage_end_date", "2017-06-26")),
+    ("adverse event 365 days before diagnosis", cell("adverse_events", 0, "onset_date", "2014-06-01")),
+    ("lab 365 days before diagnosis", cell("labs", 11, "date", "2014-06-01")),
+    # 2015-06-01 - 5 x 365.25 days (1826) = 2010-06-01
+    ("dialysis 5 years before diagnosis", cell("outcomes", 0, "dialysis_start_date", "2010-06-01")),
+    # ALP 90 is not > 1.5 x 61 = 91.5: the liver flag 0 still agrees
+    ("ULN positive", cell("labs", 6, "uln", "61")),
+    # brand names and regimen abbreviations stand for generic names
+    ("last bortezomib on a Velcade line", both(cell("therapy_lines", 1, "agents", "velcade;melphalan"),
+                                               cell("therapy_lines", 1, "last_bortezomib_date", "2016-11-01"))),
+    ("last bortezomib on a CyBorD line", both(cell("therapy_lines", 1, "agents", "cybord"),
+                                              cell("therapy_lines", 1, "last_bortezomib_date", "2016-11-01"))),
+]
+
+
+@pytest.mark.parametrize("edit", [c[1] for c in POSSIBLE_CASES], ids=[c[0] for c in POSSIBLE_CASES])
+def test_possible_records(tmp_path, edit):
+    _, f = run(tmp_path, edit)
+    assert f.empty, f.to_string()
+
+
+def test_one_finding_per_impossible_date(tmp_path):
+    """A salvage end before cycle 1 is also before the last cycle, and a line start before
+    the birth is also before the diagnosis: one finding each, the more telling one."""
+    _, f = run(tmp_path, cell("outcomes", 0, "salvage_end_date", "2017-04-30"))
+    hit = f[(f["file"] == "raw/outcomes.csv") & (f["column"] == "salvage_end_date")]
+    assert hit["message"].str.contains("cycle 1").tolist() == [True], f.to_string()
+    _, f = run(tmp_path, cell("therapy_lines", 0, "start_date", "1950-01-01"))
+    hit = f[(f["file"] == "raw/therapy_lines.csv") & (f["column"] == "start_date")]
+    assert hit["message"].str.contains("birth_date").tolist() == [True], f.to_string()
+
+
+def test_misspelt_agent_names_the_value_and_a_suggestion(tmp_path):
+    _, f = run(tmp_path, cell("therapy_lines", 1, "agents", "melphalan;dexamethazone"))
+    assert f[["value", "rule"]].values.tolist() == [["dexamethazone", "unknown-agent"]]
+    assert "did you mean 'dexamethasone'?" in f["message"].iloc[0]
+    _, f = run(tmp_path, cell("therapy_lines", 1, "agents", "melphalan;foo"))
+    assert f["value"].tolist() == ["foo"] and "did you mean" not in f["message"].iloc[0]
+    # an unknown name on a line with a last bortezomib date: only the name is reported
+    _, f = run(tmp_path, cell("therapy_lines", 0, "agents", "velcde;cyclophosphamide;dexamethasone"))
+    assert f[["row", "column", "value", "rule"]].values.tolist() == [[2, "agents", "velcde", "unknown-agent"]]
+    assert "did you mean 'velcade' (bortezomib)?" in f["message"].iloc[0]
+
+
+# agents as written -> agents of the validated table (aliases replaced, each drug once)
+AGENT_CASES = [
+    ("bortezomib;dexamethasone", "bortezomib;dexamethasone"),
+    ("velcade;dexamethasone", "bortezomib;dexamethasone"),
+    ("revlimid", "lenalidomide"),
+    ("darzalex;cybord", "daratumumab;cyclophosphamide;bortezomib;dexamethasone"),
+    ("vcd;dexamethasone", "cyclophosphamide;bortezomib;dexamethasone"),
+    ("rd", "lenalidomide;dexamethasone"),
+]
+
+
+@pytest.mark.parametrize("written,validated", AGENT_CASES)
+def test_agent_aliases_become_generic_names(tmp_path, written, validated):
+    tables, f = run(tmp_path, cell("therapy_lines", 1, "agents", written))
+    assert f.empty, f.to_string()
+    t = tables["therapy_lines"].typed
+    assert t.loc[t["_line"] == 3, "agents"].tolist() == [validated]
+
+
+def test_agent_list_is_generic_lower_case():
+    assert all(re.fullmatch(V.AGENTS_RE, a) for a in list(C.AGENTS) + list(C.AGENT_ALIASES))
+    assert set(C.AGENTS).isdisjoint(C.AGENT_ALIASES)
+    assert all(set(g) <= set(C.AGENTS) for g in C.AGENT_ALIASES.values())
+
+
+def test_date_limits_come_from_params(tmp_path):
+    # earliest_year 2016: P01's diagnosis (2015-06-01) and its line 1 dates (2015-07-01,
+    # 2015-12-01, last bortezomib 2015-11-20) are before 2016-01-01; nothing else is (P01's
+    # line 2 starts 2016-10-01, P02 is diagnosed 2016-02-15); birth dates are exempt
+    paths = write_cohort(tmp_path / "raw")
+    _, f = V.check_all(paths, {t: f"raw/{t}.csv" for t in paths}, limits={**LIMITS, "earliest_year": 2016})
+    got = errors(f)[["file", "row", "column", "rule"]].values.tolist()
+    assert got == [["raw/patients.csv", 2, "diagnosis_date", "early-date"],
+                   ["raw/therapy_lines.csv", 2, "end_date", "early-date"],
+                   ["raw/therapy_lines.csv", 2, "last_bortezomib_date", "early-date"],
+                   ["raw/therapy_lines.csv", 2, "start_date", "early-date"]], f.to_string()
+    # 2015: 2015-06-01 is not before 2015-01-01
+    _, f = V.check_all(paths, limits={**LIMITS, "earliest_year": 2015})
+    assert f.empty, f.to_string()
+    # max_days_before_diagnosis 30: P01's adverse event 2015-04-30 is 32 days before
+    # 2015-06-01 (error); at 32 days it is allowed
+    rows = copy.deepcopy(ROWS)
+    rows["adverse_events"][0][3] = "2015-04-30"
+    paths = write_cohort(tmp_path / "raw2", rows)
+    _, f = V.check_all(paths, limits={**LIMITS, "max_days_before_diagnosis": 30})
+    assert errors(f)[["row", "column", "rule"]].values.tolist() == [[2, "onset_date", "early-date"]]
+    _, f = V.check_all(paths, limits={**LIMITS, "max_days_before_diagnosis": 32})
+    assert f.empty, f.to_string()
 
 
 # --------------------------------------------------------------------------- warnings
@@ -451,8 +609,25 @@ WARNING_CASES = [
                                    cell("outcomes", 1, "dialysis_start_date", "2017-12-01")), None, None, None, None),
     # P02 liver=1 with ALP 300, ULN 120: 1.5 x 120 = 180; ALP 180 is not > 180
     ("liver flag vs ALP", cell("labs", 17, "value", "180"), "patients", 3, "liver", "involvement-flag"),
-    ("liver flag without ULN", both(cell("labs", 17, "value", "100"), cell("labs", 17, "uln", "")), None, None,
-     None, None),
+    # without the ULN the liver flag is not judged; P02 (liver=1) is then not evaluable for
+    # liver response (evaluable needs ALP > ULN): one evaluability warning on P02's row
+    ("liver flag without ULN", both(cell("labs", 17, "value", "100"), cell("labs", 17, "uln", "")), "patients", 3,
+     "liver", "evaluability"),
+    # a lab 366 days before P01's diagnosis (2015-06-01): kept, with a warning
+    ("lab a year before diagnosis", cell("labs", 11, "date", "2014-05-31"), "labs", 13, "date", "early-date"),
+    # dialysis more than 5 x 365.25 = 1826 days before diagnosis: 2015-06-01 - 1827 days;
+    # P01 is then on dialysis at the index date (not kidney-evaluable, heart flag not judged)
+    ("dialysis long before diagnosis", cell("outcomes", 0, "dialysis_start_date", "2010-05-31"), "outcomes", 2,
+     "dialysis_start_date", "early-date"),
+    # P02's urine IFE is the only one: without it CR is impossible for everybody
+    ("no urine IFE at all", lambda r, h: r["labs"].pop(18), "labs", None, "analyte", "criterion-impossible"),
+    # P01 (kidney=1) loses its proteinuria (row 4 becomes a urine M-protein): not renal-evaluable
+    ("kidney-involved without proteinuria", cell("labs", 4, "analyte", "urine_mprotein"), "patients", 2, "kidney",
+     "evaluability"),
+    # ... unless on dialysis at the index date (never renal-evaluable)
+    ("kidney-involved on dialysis without proteinuria", both(cell("labs", 4, "analyte", "urine_mprotein"),
+                                                             cell("outcomes", 0, "dialysis_start_date",
+                                                                  "2017-01-01")), None, None, None, None),
     ("unknown extra column", lambda r, h: (h["patients"].append("height_cm"),
                                             [x.append("170") for x in r["patients"]]),
      "patients", 1, "height_cm", "unknown-column"),
@@ -471,6 +646,65 @@ def test_warnings(tmp_path, edit, table, line, column, rule):
     w = f.iloc[0]
     assert (w["severity"], w["file"], w["column"], w["rule"]) == ("warning", f"raw/{table}.csv", column, rule)
     assert (pd.isna(w["row"]) and line is None) or w["row"] == line
+
+
+# --------------------------------------------------------------------------- criteria made impossible (demo cohort)
+
+
+def check_demo(tmp_path, table, edit):
+    """check_all on a copy of the demo cohort with ``edit(frame) -> frame`` applied to ``table``."""
+    raw = tmp_path / "demo"
+    raw.mkdir()
+    for t in C.TABLES:
+        frame = pd.read_csv(DEMO / f"{t}.csv", dtype=str, keep_default_na=False)
+        if t == table:
+            frame = edit(frame)
+        frame.to_csv(raw / f"{t}.csv", index=False, lineterminator="\n")
+    paths = {t: raw / f"{t}.csv" for t in C.TABLES}
+    return V.check_all(paths, {t: f"demo/{t}.csv" for t in C.TABLES}, limits=LIMITS)[1]
+
+
+def drop_analyte(name):
+    return lambda f: f[f["analyte"] != name]
+
+
+def test_demo_cohort_has_no_findings(tmp_path):
+    assert check_demo(tmp_path, None, None).empty
+
+
+# (id, edit of labs, the analyte value of the one criterion-impossible warning, its column)
+CRITERION_CASES = [
+    ("no urine IFE", drop_analyte("urine_ife"), "urine_ife", "analyte"),
+    ("no serum IFE", drop_analyte("serum_ife"), "serum_ife", "analyte"),
+    ("no NT-proBNP", drop_analyte("ntprobnp"), "ntprobnp", "analyte"),
+    ("no proteinuria", drop_analyte("proteinuria_24h"), "proteinuria_24h", "analyte"),
+    ("no ALP", drop_analyte("alp"), "alp", "analyte"),
+    ("no ALP ULN", lambda f: f.assign(uln=""), "alp", "uln"),
+    ("no FLC lambda", drop_analyte("flc_lambda"), "flc_lambda", "analyte"),
+    ("no FLC at all", lambda f: f[~f["analyte"].isin(["flc_kappa", "flc_lambda"])], "flc_kappa", "analyte"),
+]
+
+
+@pytest.mark.parametrize("edit,value,column", [c[1:] for c in CRITERION_CASES], ids=[c[0] for c in CRITERION_CASES])
+def test_criterion_made_impossible_warns_once(tmp_path, edit, value, column):
+    f = check_demo(tmp_path, "labs", edit)
+    assert errors(f).empty, f.to_string()
+    hit = f[(f["rule"] == "criterion-impossible") & (f["value"] == value)]
+    assert hit[["severity", "file", "column"]].values.tolist() == [["warning", "demo/labs.csv", column]], f.to_string()
+    assert hit["row"].isna().all()
+    # the organ criteria say it once, not once per involved patient
+    assert not (f["rule"] == "evaluability").any(), f.to_string()
+
+
+def test_kidney_patients_without_proteinuria_are_counted(tmp_path):
+    # SYN-002 (patients line 3) is kidney-involved and not on dialysis at cycle 1; the demo
+    # has 31 such patients (synthetic.py: renal_evaluable = 31). Without its proteinuria
+    # rows it alone is not evaluable: 1 of 31.
+    f = check_demo(tmp_path, "labs", lambda f: f[~((f["patient_id"] == "SYN-002")
+                                                    & (f["analyte"] == "proteinuria_24h"))])
+    assert f[["severity", "file", "row", "column", "value", "rule"]].values.tolist() == [
+        ["warning", "demo/patients.csv", 3, "kidney", "1", "evaluability"]], f.to_string()
+    assert "(1 of 31 kidney-involved patients)" in f["message"].iloc[0]
 
 
 # --------------------------------------------------------------------------- files
@@ -566,8 +800,7 @@ def test_validate_tables_writes_nothing_on_failure(tmp_path):
     paths = write_cohort(tmp_path / "raw", rows)
     out = {t: tmp_path / "results" / f"{t}.parquet" for t in paths}
     with pytest.raises(V.ValidationFailed, match="validation failed in rule validate: 1 errors"):
-        V.validate_tables(paths, {t: str(p) for t, p in paths.items()}, {"min_age_years": 18, "max_age_years": 100,
-                          "max_followup_years": 40}, 30, {"kidney_proteinuria_g": 0.5, "heart_ntprobnp_ng_l": 332,
+        V.validate_tables(paths, {t: str(p) for t, p in paths.items()}, LIMITS, 30, {"kidney_proteinuria_g": 0.5, "heart_ntprobnp_ng_l": 332,
                           "liver_alp_x_uln": 1.5}, out, tmp_path / "results" / "findings.csv",
                           tmp_path / "logs" / "v.log", tmp_path / "logs" / "v.csv")
     assert not (tmp_path / "results").exists()
@@ -781,6 +1014,33 @@ def line_at_salvage_start(project):
     return apply
 
 
+def demo_cycles():
+    return pd.read_csv(DEMO / "salvage_cycles.csv", dtype=str, keep_default_na=False)
+
+
+def next_line_before_salvage(frame):
+    """Defect: the first patient with a next line starts it the day before cycle 1."""
+    c1 = demo_cycles().query("cycle == '1'").set_index("patient_id")["start_date"]
+    i = first(frame, frame["next_line_date"] != "")
+    frame.loc[i, "next_line_date"] = (pd.Timestamp(c1[frame.loc[i, "patient_id"]]) - pd.Timedelta(days=1)).strftime(
+        "%Y-%m-%d")
+    return frame, i + 2
+
+
+def salvage_end_before_last_cycle(frame):
+    """Defect: a patient with >= 2 cycles ends lenalidomide the day before the last cycle."""
+    cycles = demo_cycles()
+    last = cycles.assign(n=cycles["cycle"].astype(int)).sort_values("n").groupby("patient_id").last()
+    i = first(frame, frame["patient_id"].map(last["n"]).ge(2) & (frame["salvage_end_date"] != ""))
+    frame.loc[i, "salvage_end_date"] = (pd.Timestamp(last.loc[frame.loc[i, "patient_id"], "start_date"])
+                                        - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    return frame, i + 2
+
+
+def no_bortezomib(f):
+    return ~f["agents"].str.contains("bortezomib")
+
+
 # (id, table, defect, column, rule, check the row?) -- one defect per variant
 CORPUS = [
     ("bom", "patients", raw_bytes(lambda b: (b"\xef\xbb\xbf" + b, 1)), "", "encoding", True),
@@ -833,6 +1093,31 @@ CORPUS = [
      "last_contact_date", "date-order", True),
     ("agents-format", "therapy_lines", set_cell("agents", "Cyclophosphamide, thalidomide"), "agents",
      "agents-format", True),
+    # impossible records across tables (issue 15)
+    ("next-line-before-salvage", "outcomes", next_line_before_salvage, "next_line_date", "date-order", True),
+    ("progression-before-line-start", "therapy_lines",
+     set_cell("progression_date", shift_date("start_date", -1), lambda f: f["progression_date"] != ""),
+     "progression_date", "date-order", True),
+    ("salvage-end-before-last-cycle", "outcomes", salvage_end_before_last_cycle, "salvage_end_date", "date-order",
+     True),
+    ("last-bortezomib-without-bortezomib", "therapy_lines",
+     set_cell("last_bortezomib_date", lambda f, i: f.loc[i, "start_date"], no_bortezomib), "last_bortezomib_date",
+     "consistency", True),
+    ("misspelt-agent", "therapy_lines", set_cell("agents", "bortezomib;dexamethazone"), "agents", "unknown-agent",
+     True),
+    ("uln-zero", "labs", set_cell("uln", "0", analyte("alp")), "uln", "range", True),
+    ("uln-infinite", "labs", set_cell("uln", "1e400", analyte("alp")), "uln", "range", True),
+    # the demo's patients are born 1928 or later and diagnosed 2001 or later
+    ("lab-before-birth", "labs", set_cell("date", "1920-01-01"), "date", "date-order", True),
+    ("adverse-event-before-birth", "adverse_events", set_cell("onset_date", "1920-01-01"), "onset_date",
+     "date-order", True),
+    ("line-before-birth", "therapy_lines", set_cell("start_date", "1920-01-01"), "start_date", "date-order", True),
+    ("dialysis-before-birth", "outcomes", set_cell("dialysis_start_date", "1920-01-01"), "dialysis_start_date",
+     "date-order", True),
+    ("adverse-event-years-before-diagnosis", "adverse_events", set_cell("onset_date", "1995-01-01"), "onset_date",
+     "early-date", True),
+    ("diagnosis-before-1950", "patients", set_cell("diagnosis_date", "1949-12-31"), "diagnosis_date", "early-date",
+     True),
 ]
 
 

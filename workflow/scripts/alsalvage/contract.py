@@ -302,3 +302,85 @@ ADVERSE_EVENTS = Table(
 TABLES: dict[str, Table] = {
     t.name: t for t in (PATIENTS, THERAPY_LINES, SALVAGE_CYCLES, OUTCOMES, LABS, ADVERSE_EVENTS)
 }
+
+# Drugs accepted in ``therapy_lines.agents``: lower-case generic (INN) names. This is the
+# documented list of docs/data-dictionary.md until the study configuration brings a full
+# agent dictionary; a name outside it (or outside AGENT_ALIASES) is a validation error.
+AGENTS = (
+    # proteasome inhibitors
+    "bortezomib", "carfilzomib", "ixazomib",
+    # immunomodulatory drugs
+    "thalidomide", "lenalidomide", "pomalidomide",
+    # alkylating agents and other cytotoxics (conditioning regimens included)
+    "melphalan", "cyclophosphamide", "bendamustine", "busulfan", "carmustine", "etoposide",
+    "cytarabine", "cisplatin", "doxorubicin", "vincristine",
+    # corticosteroids
+    "dexamethasone", "prednisone", "prednisolone", "methylprednisolone",
+    # antibodies and conjugates
+    "daratumumab", "isatuximab", "elotuzumab", "rituximab", "belantamab-mafodotin",
+    "birtamimab", "anselamimab",
+    # bispecific antibodies and CAR-T cells
+    "teclistamab", "elranatamab", "talquetamab", "linvoseltamab",
+    "idecabtagene-vicleucel", "ciltacabtagene-autoleucel",
+    # other targeted or supportive anti-amyloid agents
+    "venetoclax", "selinexor", "doxycycline", "interferon-alfa",
+)
+
+# Brand names and regimen abbreviations (lower case, as ``agents`` must be written) that
+# stand for generic names; the validated table holds the generic names. Ambiguous
+# abbreviations (e.g. BDex: bendamustine or bortezomib) are deliberately absent.
+AGENT_ALIASES: dict[str, tuple[str, ...]] = {
+    "velcade": ("bortezomib",),
+    "kyprolis": ("carfilzomib",),
+    "ninlaro": ("ixazomib",),
+    "thalomid": ("thalidomide",),
+    "revlimid": ("lenalidomide",),
+    "pomalyst": ("pomalidomide",),
+    "imnovid": ("pomalidomide",),
+    "alkeran": ("melphalan",),
+    "endoxan": ("cyclophosphamide",),
+    "cytoxan": ("cyclophosphamide",),
+    "levact": ("bendamustine",),
+    "treanda": ("bendamustine",),
+    "darzalex": ("daratumumab",),
+    "sarclisa": ("isatuximab",),
+    "empliciti": ("elotuzumab",),
+    "venclexta": ("venetoclax",),
+    "venclyxto": ("venetoclax",),
+    "xpovio": ("selinexor",),
+    "nexpovio": ("selinexor",),
+    "blenrep": ("belantamab-mafodotin",),
+    "tecvayli": ("teclistamab",),
+    "elrexfio": ("elranatamab",),
+    "talvey": ("talquetamab",),
+    "abecma": ("idecabtagene-vicleucel",),
+    "carvykti": ("ciltacabtagene-autoleucel",),
+    "cybord": ("cyclophosphamide", "bortezomib", "dexamethasone"),
+    "vcd": ("cyclophosphamide", "bortezomib", "dexamethasone"),
+    "dara-cybord": ("daratumumab", "cyclophosphamide", "bortezomib", "dexamethasone"),
+    "dara-vcd": ("daratumumab", "cyclophosphamide", "bortezomib", "dexamethasone"),
+    "vd": ("bortezomib", "dexamethasone"),
+    "bmdex": ("bortezomib", "melphalan", "dexamethasone"),
+    "vmdex": ("bortezomib", "melphalan", "dexamethasone"),
+    "rd": ("lenalidomide", "dexamethasone"),
+    "pd": ("pomalidomide", "dexamethasone"),
+    "kd": ("carfilzomib", "dexamethasone"),
+    "td": ("thalidomide", "dexamethasone"),
+    "ctd": ("cyclophosphamide", "thalidomide", "dexamethasone"),
+    "mdex": ("melphalan", "dexamethasone"),
+}
+
+
+def normalise_agents(text: str) -> tuple[str, list[str]]:
+    """(the ';'-list with aliases replaced by generic names, each once in order of first
+    mention; the names that are neither generic nor an alias). ``text`` is a well-formed
+    ``agents`` cell (lower-case names separated by ';')."""
+    names, unknown = [], []
+    for name in text.split(";"):
+        if name in AGENT_ALIASES:
+            names.extend(AGENT_ALIASES[name])
+        elif name in AGENTS:
+            names.append(name)
+        else:
+            unknown.append(name)
+    return ";".join(dict.fromkeys(names)), unknown

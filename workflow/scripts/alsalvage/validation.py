@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from . import contract as C
+from .bortezomib import contains_bortezomib
 
 FINDING_COLUMNS = ["severity", "file", "row", "column", "value", "rule", "message"]
 ERROR, WARNING = "error", "warning"
@@ -57,6 +59,7 @@ RULES = {
     "unknown-analyte": "an analyte code not in the analyte table",
     "unit": "a unit not accepted for the analyte",
     "agents-format": "agents not lower-case ';'-separated names",
+    "unknown-agent": "a drug name neither in the agent list nor a known brand name or regimen abbreviation",
     "unique-key": "two rows with the same key",
     "duplicate-row": "a row identical to an earlier row",
     "foreign-key": "a patient_id not in patients",
@@ -64,8 +67,11 @@ RULES = {
     "sequence": "line or cycle numbers not 1..n without gaps",
     "date-order": "dates in an impossible order",
     "consistency": "fields that contradict each other",
+    "early-date": "a date implausibly early: before validation.earliest_year, or long before diagnosis",
     "baseline-missing": "no baseline measurement before cycle 1 (warning)",
     "involvement-flag": "clinician organ flag disagrees with the biomarker definition (warning)",
+    "criterion-impossible": "no row at all of an analyte a response criterion needs (warning)",
+    "evaluability": "an involved organ without the baseline value its response needs (warning)",
 }
 
 NUMBER_RE = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
@@ -919,9 +925,12 @@ def check_dates(tables: dict[str, RawTable]) -> pd.DataFrame:
         out.append(_report(L, t, _lt(t["end_date"], t["start_date"]), "end_date", "date-order",
                            lambda x: "end_date " + _s(x["end_date"]) + " is before start_date " + _s(x["start_date"])))
         if ok(P, "patient_id", "diagnosis_date"):
-            m = t.merge(P.typed[["patient_id", "diagnosis_date"]].drop_duplicates("patient_id"), on="patient_id",
-                        how="left")
-            out.append(_report(L, m, _lt(m["start_date"], m["diagnosis_date"]), "start_date", "date-order",
+            ref = ["patient_id", "diagnosis_date"] + (["birth_date"] if P.has("birth_date") else [])
+            m = t.merge(P.typed[ref].drop_duplicates("patient_id"), on="patient_id", how="left")
+            # a start before the birth is reported as such by check_early_dates
+            before_birth = _lt(m["start_date"], m["birth_date"]) if "birth_date" in m else np.zeros(len(m), bool)
+            out.append(_report(L, m, _lt(m["start_date"], m["diagnosis_date"]) & ~before_birth, "start_date",
+                               "date-order",
                                lambda x: "line start_date " + _s(x["start_date"]) + " is before diagnosis_date "
                                + _s(x["diagnosis_date"])))
         if index is not None:
@@ -1031,6 +1040,277 @@ def check_followup(tables: dict[str, RawTable], limits: dict) -> pd.DataFrame:
                    "(config validation.max_followup_years)")
 
 
+# --------------------------------------------------------------------------- impossible records
+
+
+def check_agent_names(raw: RawTable) -> pd.DataFrame:
+    """Every drug of a well-formed ``agents`` list is a generic name of ``C.AGENTS`` or a
+    brand name / regimen abbreviation of ``C.AGENT_ALIASES`` (an error per unknown name,
+    with the closest known name when one is close). The typed column holds the lists with
+    the aliases replaced by their generic names. Lists that are not well formed are left
+    to ``check_agents``."""
+    if not raw.has("agents"):
+        return empty_findings()
+    codes, uniq = raw.codes("agents")
+    texts = uniq.to_pylist()
+    well_formed = _fullmatch(pd.Series(texts, dtype=object), AGENTS_RE)
+    normal, out = list(texts), []
+    known = list(C.AGENTS) + list(C.AGENT_ALIASES)
+    for i in np.flatnonzero(well_formed):  # once per distinct list, not per row
+        names, unknown = C.normalise_agents(texts[i])
+        if not unknown:
+            normal[i] = names
+            continue
+        rows = np.flatnonzero(codes == i)
+        for name in unknown:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+            hint = ""
+            if close:
+                alias = C.AGENT_ALIASES.get(close[0])
+                hint = f"; did you mean '{close[0]}'" + (f" ({';'.join(alias)})" if alias else "") + "?"
+            out.append(findings(raw.file, "unknown-agent",
+                                f"agent '{name}' in '{texts[i]}' is not a known drug name (generic names and "
+                                f"aliases: docs/data-dictionary.md){hint}",
+                                rows=raw.lines[rows], column="agents", value=[name] * len(rows)))
+    normal = pa.chunked_array([pa.array(normal, pa.large_string()).take(pa.array(codes))])
+    raw.typed["agents"] = pd.Series(pd.arrays.ArrowStringArray(normal), index=raw.typed.index)
+    return concat(out)
+
+
+def check_uln(raw: RawTable) -> pd.DataFrame:
+    """An upper limit of normal is a positive, finite number: 0 or infinity would make
+    every 'x ULN' criterion meaningless (negative values fail the contract range)."""
+    if not raw.has("uln") or "uln" not in raw.typed:
+        return empty_findings()
+    u = raw.typed["uln"].to_numpy(dtype="float64", na_value=np.nan)
+    bad = (u == 0) | np.isinf(u)
+    if not bad.any():
+        return empty_findings()
+    text = raw.text["uln"][bad].astype(object)
+    return findings(raw.file, "range", "uln '" + text + "' is not a positive finite upper limit of normal",
+                    rows=raw.lines[bad], column="uln", value=text)
+
+
+def _index_dates(S: RawTable | None) -> pd.DataFrame | None:
+    """Cycle 1 day 1 per patient (patient_id, index_date), None without the columns."""
+    if S is None or not S.has("patient_id", "cycle", "start_date"):
+        return None
+    c1 = S.typed[S.typed["cycle"] == 1].dropna(subset=["start_date"])
+    return c1.drop_duplicates("patient_id")[["patient_id", "start_date"]].rename(columns={"start_date": "index_date"})
+
+
+def _understood_agents(agents: pd.Series) -> np.ndarray:
+    """Cells whose list is well formed and names only known drugs (judged once per list)."""
+    codes, uniq = pd.factorize(agents.astype(object).fillna(""))
+    ok = [bool(_fullmatch(pd.Series([u], dtype=object), AGENTS_RE)[0]) and not C.normalise_agents(u)[1]
+          for u in uniq]
+    return np.asarray(ok, dtype=bool)[codes] if len(codes) else np.zeros(0, dtype=bool)
+
+
+def check_line_consistency(L: RawTable | None) -> pd.DataFrame:
+    """Within a prior line: progression not before the line's start; a last bortezomib
+    dose only on a line that contains bortezomib (``bortezomib.contains_bortezomib``)."""
+    if L is None or not L.has("start_date"):
+        return empty_findings()
+    t = L.typed
+    out = []
+    if L.has("progression_date"):
+        out.append(_report(L, t, _lt(t["progression_date"], t["start_date"]), "progression_date", "date-order",
+                           lambda x: "progression_date " + _s(x["progression_date"])
+                           + " is before the line's start_date " + _s(x["start_date"])))
+    if L.has("last_bortezomib_date", "agents"):
+        # a misspelt or malformed list is reported by the agent checks, not here
+        bad = (t["last_bortezomib_date"].notna().to_numpy(dtype=bool)
+               & ~contains_bortezomib(t["agents"]).to_numpy(dtype=bool) & _understood_agents(t["agents"]))
+        out.append(_report(L, t, bad, "last_bortezomib_date", "consistency",
+                           lambda x: "last_bortezomib_date " + _s(x["last_bortezomib_date"])
+                           + " is given but the line's agents '" + _s(x["agents"]) + "' contain no bortezomib"))
+    return concat(out)
+
+
+def check_salvage_consistency(tables: dict[str, RawTable]) -> pd.DataFrame:
+    """Outcomes against the salvage cycles: the next line starts after cycle 1 day 1; the
+    salvage end is not before the start of the last cycle (the end before cycle 1 is
+    reported by ``check_dates``)."""
+    S, O = tables.get("salvage_cycles"), tables.get("outcomes")
+    index = _index_dates(S)
+    if index is None or O is None or not O.has("patient_id"):
+        return empty_findings()
+    c = S.typed.dropna(subset=["start_date", "cycle"]).sort_values(["start_date", "cycle"], kind="stable")
+    last = c.drop_duplicates("patient_id", keep="last")[["patient_id", "cycle", "start_date"]].rename(
+        columns={"cycle": "last_cycle", "start_date": "last_start"})
+    cols = [x for x in ("salvage_end_date", "next_line_date") if O.has(x)]
+    m = O.typed[["patient_id", "_line"] + cols].merge(index, on="patient_id", how="left").merge(
+        last, on="patient_id", how="left")
+    out = []
+    if "next_line_date" in m:
+        bad = ~_lt(m["index_date"], m["next_line_date"]) & m[["index_date", "next_line_date"]].notna().all(
+            axis=1).to_numpy()
+        out.append(_report(O, m, bad, "next_line_date", "date-order",
+                           lambda x: "next_line_date " + _s(x["next_line_date"])
+                           + " is not after the salvage start (cycle 1, " + _s(x["index_date"]) + ")"))
+    if "salvage_end_date" in m:
+        bad = _lt(m["salvage_end_date"], m["last_start"]) & ~_lt(m["salvage_end_date"], m["index_date"])
+        out.append(_report(O, m, bad, "salvage_end_date", "date-order",
+                           lambda x: "salvage_end_date " + _s(x["salvage_end_date"]) + " is before the start of cycle "
+                           + x["last_cycle"].astype(str) + " (" + _s(x["last_start"]) + ")"))
+    return concat(out)
+
+
+# dated columns of a patient that cannot precede the birth (diagnosis_date: check_dates)
+DATED_COLUMNS = {**EVENT_COLUMNS, "outcomes": EVENT_COLUMNS["outcomes"] + ("last_contact_date", "death_date")}
+
+
+def _dated_findings(raw: RawTable, col: str, mask: np.ndarray, rule: str, text: str, ref: np.ndarray | None,
+                    severity: str = ERROR, after: str = "") -> pd.DataFrame:
+    """Findings for the cells of ``col`` under ``mask``: "<col> <date> <text> <ref date><after>"."""
+    rows = np.flatnonzero(mask)
+    if not len(rows):
+        return empty_findings()
+    val = _s(raw.typed[col].iloc[rows])
+    msg = col + " " + val + " " + text
+    if ref is not None:
+        msg = msg + " " + _s(pd.Series(ref[rows])).to_numpy()
+    return findings(raw.file, rule, msg + after, rows=raw.lines[rows], column=col, value=val, severity=severity)
+
+
+def check_early_dates(tables: dict[str, RawTable], limits: dict) -> pd.DataFrame:
+    """Dates before the patient's birth (error); before 1 January of
+    ``validation.earliest_year`` (error); salvage cycles before diagnosis (error);
+    adverse events more than ``validation.max_days_before_diagnosis`` days before
+    diagnosis (error) and labs as early (warning).
+    A cell gets only the first of these that applies. Dialysis that began before the
+    diagnosis is a common presentation of renal AL amyloidosis and is accepted; only a
+    start more than ``validation.max_dialysis_years_before_diagnosis`` years before the
+    diagnosis is a warning (likely a wrong year)."""
+    P = tables.get("patients")
+    if P is None or not P.has("patient_id"):
+        return empty_findings()
+    floor = np.datetime64(f"{int(limits['earliest_year']):04d}-01-01", "ns")
+    margin = np.timedelta64(int(limits["max_days_before_diagnosis"]), "D")
+    ref_cols = [c for c in ("birth_date", "diagnosis_date") if P.has(c)]
+    ref = P.typed[["patient_id"] + ref_cols]
+    out = []
+    if P.has("diagnosis_date"):
+        d = P.typed["diagnosis_date"].to_numpy()
+        out.append(_dated_findings(P, "diagnosis_date", d < floor, "early-date",
+                                   f"is before {limits['earliest_year']} (config validation.earliest_year)", None))
+    for name, cols in DATED_COLUMNS.items():
+        raw = tables.get(name)
+        if raw is None or not raw.has("patient_id"):
+            continue
+        cols = [c for c in cols if raw.has(c)]
+        if not cols:
+            continue
+        look = _lookup(raw, ref, ref_cols)
+        birth, diag = look.get("birth_date"), look.get("diagnosis_date")
+        for col in cols:
+            v = raw.typed[col].to_numpy()
+            done = np.zeros(len(v), dtype=bool)
+            if birth is not None:
+                done = v < birth
+                out.append(_dated_findings(raw, col, done, "date-order", "is before the patient's birth_date", birth))
+            early = (v < floor) & ~done
+            out.append(_dated_findings(raw, col, early, "early-date",
+                                       f"is before {limits['earliest_year']} (config validation.earliest_year)", None))
+            done |= early
+            if diag is None:
+                continue
+            if (name, col) == ("salvage_cycles", "start_date"):
+                out.append(_dated_findings(raw, col, (v < diag) & ~done, "date-order",
+                                           "is before the patient's diagnosis_date", diag))
+            elif (name, col) in (("adverse_events", "onset_date"), ("labs", "date")):
+                bad = (v < diag - margin) & ~done
+                out.append(_dated_findings(
+                    raw, col, bad, "early-date",
+                    f"is more than {limits['max_days_before_diagnosis']} days (config "
+                    "validation.max_days_before_diagnosis) before the patient's diagnosis_date", diag,
+                    severity=ERROR if name == "adverse_events" else WARNING))
+            elif (name, col) == ("outcomes", "dialysis_start_date"):
+                years = limits["max_dialysis_years_before_diagnosis"]
+                lead = np.timedelta64(int(round(years * 365.25)), "D")
+                out.append(_dated_findings(
+                    raw, col, (v < diag - lead) & ~done, "early-date",
+                    f"is more than {years:g} years (config validation.max_dialysis_years_before_diagnosis) before "
+                    "the patient's diagnosis_date", diag, severity=WARNING,
+                    after=": check the year (dialysis before the diagnosis is plausible, this long before is rare)"))
+    return concat(out)
+
+
+# Analytes without which a criterion cannot be applied to anyone: (analytes, of which at
+# least one must have a row; what is lost)
+CRITERION_ANALYTES = (
+    (("urine_ife",), "complete response (CR) is impossible: CR needs a negative urine immunofixation, so the "
+                     "best hematologic response is capped at VGPR"),
+    (("serum_ife",), "complete response (CR) is impossible: CR needs a negative serum immunofixation, so the "
+                     "best hematologic response is capped at VGPR"),
+    (("flc_kappa",), "no baseline or follow-up dFLC: hematologic response and progression cannot be assessed"),
+    (("flc_lambda",), "no baseline or follow-up dFLC: hematologic response and progression cannot be assessed"),
+    (("ntprobnp",), "no patient is evaluable for cardiac response by NT-proBNP, and cardiac stages are missing"),
+    (("proteinuria_24h",), "no patient is evaluable for renal response, and renal stages are missing"),
+    (("creatinine", "egfr"), "no eGFR: renal progression and renal stages cannot be derived"),
+    (("alp",), "no patient is evaluable for liver response"),
+)
+
+
+def check_criteria(tables: dict[str, RawTable]) -> pd.DataFrame:
+    """Warnings (file level) when the labs hold no row at all of an analyte a response
+    criterion needs, or never an ALP with its ULN: the criterion becomes impossible for
+    every patient."""
+    Lb = tables.get("labs")
+    if Lb is None or not Lb.has("analyte"):
+        return empty_findings()
+    a_codes, a_uniq = Lb.codes("analyte")
+    present = set(a_uniq.to_pylist())
+    out = []
+    for analytes, lost in CRITERION_ANALYTES:
+        if present.isdisjoint(analytes):
+            what = " or ".join(analytes)
+            out.append(findings(Lb.file, "criterion-impossible", f"{Lb.file} has no {what} row at all: {lost}",
+                                column="analyte", value=";".join(analytes), severity=WARNING))
+    if "alp" in present and "uln" in Lb.typed:
+        alp = _per_cell(a_codes, _isin(a_uniq, ["alp"]))
+        if not (alp & Lb.typed["uln"].notna().to_numpy(dtype=bool)).any():
+            out.append(findings(Lb.file, "criterion-impossible",
+                                f"no alp row of {Lb.file} gives the lab's upper limit of normal (uln): "
+                                "no patient is evaluable for liver response", column="uln", value="alp",
+                                severity=WARNING))
+    elif "alp" in present:
+        out.append(findings(Lb.file, "criterion-impossible",
+                            f"{Lb.file} has no uln column: no alp row gives the lab's upper limit of normal, so no "
+                            "patient is evaluable for liver response", column="uln", value="alp", severity=WARNING))
+    return concat(out)
+
+
+def _evaluability(P: RawTable, p: pd.DataFrame, present: set, on_dialysis: pd.Series, window_days: int
+                  ) -> pd.DataFrame:
+    """Warnings for involved patients whose organ response cannot be judged for want of a
+    baseline value (the evaluable denominator shrinks): kidney without a 24-h proteinuria
+    (patients on dialysis at the index date excepted: never renal-evaluable), liver
+    without an ALP with its ULN. Skipped when the analyte has no row at all
+    (``check_criteria`` reports that once)."""
+    out = []
+    organs = (
+        ("kidney", "proteinuria_24h", p["proteinuria_24h"].isna() & ~on_dialysis, "24-h proteinuria",
+         "renal response"),
+        ("liver", "alp", p["alp"].isna() | p["alp_uln"].isna(), "ALP with its ULN", "liver response"),
+    )
+    for flag, analyte, missing, what, response in organs:
+        if flag not in p or not P.has(flag) or analyte not in present:
+            continue
+        involved = p[flag].astype("boolean").fillna(False).astype(bool)
+        if flag == "kidney":
+            involved &= ~on_dialysis
+        bad = (involved & missing).to_numpy(dtype=bool)
+        n, k = int(involved.sum()), int(bad.sum())
+        msg = ("patient '" + p["pid"].astype(str) + f"' is {flag}-involved but has no {what} in the "
+               f"{window_days} days up to cycle 1: not evaluable for {response} ({k} of {n} {flag}-involved "
+               "patients)")
+        out.append(_report(P, p, bad, flag, "evaluability", msg, severity=WARNING,
+                           value=P.text[flag].to_numpy(dtype=object)))
+    return concat(out)
+
+
 # --------------------------------------------------------------------------- warnings
 
 
@@ -1127,6 +1407,14 @@ def check_baseline(tables: dict[str, RawTable], window_days: int, involvement: d
                "is " + p[analyte].map("{:g}".format) + f" (definition: {text})")
         out.append(_report(P, p, bad, flag, "involvement-flag", msg, severity=WARNING,
                            value=P.text[flag].to_numpy(dtype=object)))
+    # analytes with a row at all (ALP only when some row gives its ULN): check_criteria
+    # reports a missing one once, instead of once per patient here
+    a_codes, a_uniq = Lb.codes("analyte")
+    present = set(a_uniq.to_pylist())
+    if "uln" not in Lb.typed or not (_per_cell(a_codes, _isin(a_uniq, ["alp"]))
+                                      & Lb.typed["uln"].notna().to_numpy(dtype=bool)).any():
+        present.discard("alp")
+    out.append(_evaluability(P, p, present, on_dialysis, window_days))
     return concat(out)
 
 
@@ -1137,7 +1425,8 @@ def check_all(paths: dict, files: dict | None = None, limits: dict | None = None
               involvement: dict | None = None):
     """Read and check every table. Returns (tables, findings)."""
     files = files or {k: str(v) for k, v in paths.items()}
-    limits = limits or {"min_age_years": 18, "max_age_years": 100, "max_followup_years": 40}
+    limits = limits or {"min_age_years": 18, "max_age_years": 100, "max_followup_years": 40, "earliest_year": 1950,
+                        "max_days_before_diagnosis": 365, "max_dialysis_years_before_diagnosis": 5}
     involvement = involvement or {"kidney_proteinuria_g": 0.5, "heart_ntprobnp_ng_l": 332, "liver_alp_x_uln": 1.5}
     out, tables = [], {}
     for name, table in C.TABLES.items():
@@ -1152,17 +1441,23 @@ def check_all(paths: dict, files: dict | None = None, limits: dict | None = None
         out.append(check_columns(raw, table))
         out.append(check_unique(raw, table))
         if name == "labs":
+            out.append(check_uln(raw))
             out.append(convert_labs(raw))
         if name == "therapy_lines":
             out.append(check_agents(raw))
+            out.append(check_agent_names(raw))
         if name == "patients":
             out.append(check_age(raw, limits))
     out.append(check_foreign_keys(tables))
     out.append(check_sequence(tables.get("therapy_lines"), "line", "line"))
     out.append(check_sequence(tables.get("salvage_cycles"), "cycle", "cycle"))
     out.append(check_dates(tables))
+    out.append(check_line_consistency(tables.get("therapy_lines")))
+    out.append(check_salvage_consistency(tables))
+    out.append(check_early_dates(tables, limits))
     out.append(check_followup(tables, limits))
     out.append(check_baseline(tables, window_days, involvement))
+    out.append(check_criteria(tables))
     return tables, sort_findings(concat(out), files)
 
 
