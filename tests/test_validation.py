@@ -6,6 +6,7 @@ section 1 for units) and written next to each case.
 
 from __future__ import annotations
 
+import codecs
 import copy
 import csv
 import hashlib
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from alsalvage import contract as C
@@ -572,6 +574,260 @@ def test_validate_tables_writes_nothing_on_failure(tmp_path):
                           tmp_path / "logs" / "v.log", tmp_path / "logs" / "v.csv")
     assert not (tmp_path / "results").exists()
     assert pd.read_csv(tmp_path / "logs" / "v.csv")["rule"].tolist() == ["vocabulary"]
+
+
+# --------------------------------------------------------------------------- what real exports contain (issue 15)
+# One-defect variants of the hand cohort per class: never a crash, the problem named in an
+# error finding (file, line, column), and legitimate Excel habits accepted with a warning.
+
+
+def _header_edits():
+    """(id, edit, table, column, rule or None) for every contract column dropped or doubled."""
+    cases = []
+    for table in C.TABLES.values():
+        for col in table.columns:
+            name = col.name
+
+            def drop(r, h, t=table.name, c=name):
+                i = h[t].index(c)
+                h[t].pop(i)
+                for row in r[t]:
+                    row.pop(i)
+
+            def twice(r, h, t=table.name, c=name):  # the copy first: the reader takes the first
+                i = h[t].index(c)
+                h[t].insert(0, c)
+                for row in r[t]:
+                    row.insert(0, row[i])
+
+            required = name in table.required_columns
+            cases.append((f"{table.name}-without-{name}", drop, table.name, name,
+                          "required-column" if required else None))
+            cases.append((f"{table.name}-{name}-twice", twice, table.name, name, "duplicate-column"))
+    return cases
+
+
+HEADER_CASES = _header_edits()
+
+
+@pytest.mark.parametrize("edit,table,column,rule", [c[1:] for c in HEADER_CASES], ids=[c[0] for c in HEADER_CASES])
+def test_missing_or_doubled_header_is_a_finding_not_a_crash(tmp_path, edit, table, column, rule):
+    _, f = run(tmp_path, edit)  # must not raise (labs without unit was a TypeError)
+    hit = f[(f["file"] == f"raw/{table}.csv") & (f["column"] == column) & (f["row"] == 1)]
+    if rule is None:  # an optional column left out is no problem
+        assert errors(hit).empty, f.to_string()
+    else:
+        assert errors(hit)["rule"].tolist() == [rule], f.to_string()
+
+
+# (table, row, column, text) -> one `range` error at line row + 2 of that column
+TOO_LARGE_CASES = [
+    ("adverse_events", 0, "grade", "99999999999999999999"),  # 20 digits: beyond int64
+    ("adverse_events", 0, "grade", "-99999999999999999999"),
+    ("salvage_cycles", 3, "cycle", "9223372036854775808"),  # int64 max + 1 (19 digits)
+    ("salvage_cycles", 0, "lenalidomide_mg", "1e400"),  # float64 overflows to inf
+    ("patients", 0, "birth_date", "0001-01-01"),  # not storable as datetime64[ns]
+    ("patients", 1, "birth_date", "1600-01-01"),
+    ("labs", 0, "date", "1600-01-01"),
+    ("labs", 0, "date", "1899-12-31"),  # one day before the plausible range
+    ("adverse_events", 1, "onset_date", "2999-01-01"),
+    ("outcomes", 0, "last_contact_date", "9999-12-31"),
+    ("outcomes", 0, "last_contact_date", "2100-01-01"),  # one day after it
+    ("therapy_lines", 0, "end_date", "2262-04-12"),  # past datetime64[ns]'s last day
+]
+
+
+@pytest.mark.parametrize("table,row,column,text", TOO_LARGE_CASES, ids=[f"{c[2]}={c[3]}" for c in TOO_LARGE_CASES])
+def test_numbers_and_dates_beyond_storage_are_range_findings(tmp_path, table, row, column, text):
+    _, f = run(tmp_path, cell(table, row, column, text))
+    hit = errors(f)[(errors(f)["file"] == f"raw/{table}.csv") & (errors(f)["column"] == column)
+                    & (errors(f)["row"] == row + 2)]
+    assert hit[["rule", "value"]].values.tolist() == [["range", text]], f.to_string()
+
+
+def test_date_range_bounds_and_leading_zeros():
+    values, bad, far = V._parse_distinct_dates(
+        pa.array(["1900-01-01", "2099-12-31", "1899-12-31", "2100-01-01", "0001-01-01", "9999-12-31", ""]))
+    assert far.tolist() == [False, False, True, True, True, True, False]
+    assert not bad.any()
+    assert str(values[0])[:10] == "1900-01-01" and np.isnat(values[2])
+
+
+def test_long_integer_with_leading_zeros_is_its_value(tmp_path):
+    # 21 characters but the number 3: only significant digits count towards the 18
+    tables, f = run(tmp_path, cell("adverse_events", 0, "grade", "000000000000000000003"))
+    assert errors(f).empty, f.to_string()
+    assert V.output_frame(tables["adverse_events"], C.ADVERSE_EVENTS)["grade"].tolist()[0] == 3
+
+
+def test_directory_or_unreadable_input_is_a_finding(tmp_path):
+    paths = write_cohort(tmp_path / "raw")
+    paths["adverse_events"].unlink()
+    paths["adverse_events"].mkdir()
+    _, f = V.check_all(paths, {t: f"raw/{t}.csv" for t in paths})
+    hit = errors(f)[errors(f)["file"] == "raw/adverse_events.csv"]
+    assert hit["rule"].tolist() == ["missing-file"] and hit["row"].isna().all(), f.to_string()
+    assert "not a file" in hit["message"].iloc[0]
+
+
+def excel_bytes(data: bytes, blank_lines: int = 2) -> bytes:
+    """What Excel's 'CSV UTF-8' writes: a BOM, CR LF line ends; then blank lines at the end."""
+    return codecs.BOM_UTF8 + data.replace(b"\n", b"\r\n") + b"\r\n" * blank_lines
+
+
+def test_excel_csv_utf8_is_accepted_with_warnings(tmp_path):
+    plain_tables, plain = run(tmp_path / "plain")
+    paths = write_cohort(tmp_path / "excel")
+    for p in paths.values():
+        p.write_bytes(excel_bytes(p.read_bytes()))
+    tables, f = V.check_all(paths, {t: f"raw/{t}.csv" for t in paths})
+    assert errors(f).empty, f.to_string()
+    # per file: the BOM (line 1), the CR LF line ends, and the 2 blank lines after the
+    # last record, whose lines are (header + rows) + 1 and + 2
+    for name in C.TABLES:
+        w = f[f["file"] == f"raw/{name}.csv"]
+        assert sorted(w["rule"]) == ["blank-lines", "encoding", "line-ends"], w.to_string()
+        assert (w["severity"] == "warning").all()
+        n = len(ROWS[name]) + 1
+        assert f"(lines {n + 1}-{n + 2}) ignored" in w.loc[w["rule"] == "blank-lines", "message"].iloc[0]
+        assert w.loc[w["rule"] == "encoding", "row"].tolist() == [1]
+        assert V.output_frame(tables[name], C.TABLES[name]).equals(
+            V.output_frame(plain_tables[name], C.TABLES[name])), name
+
+
+def test_blank_line_between_records_is_still_an_error(tmp_path):
+    path = tmp_path / "ae.csv"
+    path.write_bytes(b"patient_id,term,grade,onset_date,action\r\nP01,rash,2,2018-01-20,none\r\n\r\n"
+                     b"P01,fever,2,2018-01-23,none\r\n\r\n")
+    raw, f = V.read_table(path, C.ADVERSE_EVENTS, "raw/ae.csv")
+    g = V.parse_table(raw, C.ADVERSE_EVENTS)
+    assert set(g.loc[g["rule"] == "missing-value", "row"]) == {3}  # line 3 is between records
+    assert f.loc[f["rule"] == "blank-lines", "message"].tolist() == ["1 blank line(s) at the end of raw/ae.csv "
+                                                                    "(line 5) ignored"]
+
+
+# (id, text of the adverse_events term of row 0 (line 2), control character named)
+CONTROL_CASES = [
+    ("nul", "ra\x00sh", "NUL"),
+    ("tab-inside", "ra\tsh", "TAB"),
+    ("tab-at-end", "rash\t", "TAB"),
+    ("lf-in-quotes", "ra\nsh", "line break (LF)"),
+    ("crlf-in-quotes", "ra\r\nsh", "carriage return (CR)"),
+    ("escape", "ra\x1bsh", "control character U+001B"),
+    ("del", "ra\x7fsh", "control character U+007F"),
+    ("c1-nel", "ra\x85sh", "control character U+0085"),
+]
+
+
+@pytest.mark.parametrize("text,name", [c[1:] for c in CONTROL_CASES], ids=[c[0] for c in CONTROL_CASES])
+def test_control_characters_are_rejected_by_cell(tmp_path, text, name):
+    _, f = run(tmp_path, cell("adverse_events", 0, "term", text))
+    e = errors(f)
+    # one defect, one error: without the character the cell is 'rash', which is valid
+    assert e[["file", "row", "column", "rule"]].values.tolist() == [
+        ["raw/adverse_events.csv", 2, "term", "control-character"]], f.to_string()
+    assert name in e["message"].iloc[0]
+    assert "\\" in e["value"].iloc[0] and text not in e["value"].iloc[0]  # shown escaped
+
+
+def test_control_characters_in_ignored_columns_and_header(tmp_path):
+    def edit(r, h):
+        h["patients"].append("note")
+        r["patients"][0].append("a\x00b")
+        r["patients"][1].append("ok")
+        h["adverse_events"][1] = "term\x07"
+
+    _, f = run(tmp_path, edit)
+    e = errors(f)
+    got = e[e["rule"] == "control-character"][["file", "row", "column"]].values.tolist()
+    assert got == [["raw/patients.csv", 2, "note"], ["raw/adverse_events.csv", 1, "term\x07"]], f.to_string()
+
+
+def test_line_numbers_are_physical_after_quoted_line_breaks(tmp_path):
+    path = tmp_path / "ae.csv"
+    path.write_bytes(
+        b"patient_id,term,grade,onset_date,action\n"  # line 1
+        b'P01,"ra\nsh",2,2018-01-20,none\n'  # lines 2-3: one record
+        b"P01,anemia,9,2018-01-21,none\n"  # line 4: grade out of range
+        b'P01,"a\n\nb",2\n'  # lines 5-7: too few fields
+        b"P01,rash\n"  # line 8: too few fields
+        b'P01,"x\r\ny",7,2018-01-23,none\n'  # lines 9-10: grade out of range
+        b"P01,fever,8,2018-01-24,none\n"  # line 11: grade out of range
+    )
+    raw, f = V.read_table(path, C.ADVERSE_EVENTS, "raw/ae.csv")
+    assert f.loc[f["rule"] == "row-length", "row"].tolist() == [5, 8]
+    assert f.loc[f["rule"] == "control-character", "row"].tolist() == [2, 9]
+    V.check_whitespace(raw)
+    g = V.concat([V.parse_table(raw, C.ADVERSE_EVENTS), V.check_columns(raw, C.ADVERSE_EVENTS)])
+    assert sorted(g.loc[g["rule"] == "range", "row"].tolist()) == [4, 9, 11]
+
+
+def test_record_lines():
+    # records (header = 1): 2 kept (1 break), 3 skipped (2 breaks), 4 kept, 5 skipped, 6 kept
+    kept, skipped = V.record_lines(3, [(3, 2), (5, 0)], np.array([1, 0, 0]))
+    # lines: record 2 = 2-3, record 3 = 4-6, record 4 = 7, record 5 = 8, record 6 = 9
+    assert kept.tolist() == [2, 7, 9] and skipped.tolist() == [4, 8]
+    kept, skipped = V.record_lines(3, [(3, 0)])  # no line breaks: record numbers
+    assert kept.tolist() == [2, 4, 5] and skipped.tolist() == [3]
+
+
+def test_log_opens_with_distinct_problems_and_groups_knock_ons(tmp_path):
+    def edit(r, h):
+        for row in r["labs"]:
+            if row[2] == "creatinine":
+                row[4] = "mmol/L"  # P01 line 5, P02 line 17: rejected -> no creatinine baseline
+        for g in range(6, 13):  # 7 different grades out of range, lines 4-10
+            r["adverse_events"].append(["P01", f"term{g}", str(g), "2017-06-02", "none"])
+        r["labs"] = [row for row in r["labs"] if not (row[0] == "P02" and row[2] == "ntprobnp")]
+
+    _, f = run(tmp_path, edit)
+    tables, _ = run(tmp_path / "again", edit)
+    causes = V.knock_on_causes(f, tables)
+    text = V.format_log(f, causes=causes)
+    lines = text.splitlines()
+    assert lines[0] == "validation failed in rule validate: 9 errors, 3 warnings"
+    assert lines[1].startswith("Distinct problems")
+    # lab rows after the P02 NT-proBNP row moved up one line: P02 creatinine is line 16
+    assert lines[2] == "  ERROR [unit] raw/labs.csv, column unit, value 'mmol/L': 2 finding(s) (lines 5, 16)"
+    assert lines[4] == "      -> 2 baseline-missing warning(s) follow from it (values: creatinine); not listed as " \
+                       "problems"
+    assert lines[5] == ("  ERROR [range] raw/adverse_events.csv, column grade: 7 finding(s), 7 distinct values "
+                        "(lines 4, 5, 6, 7, 8, ...)")
+    # the NT-proBNP that is really missing is a problem of its own
+    assert "  WARNING [baseline-missing] raw/labs.csv, column analyte, value 'ntprobnp': 1 finding(s)" in lines
+    # the knock-ons are not in the per-file list either; the real one is (summary + list)
+    assert "has no creatinine or egfr" not in text and text.count("[baseline-missing]") == 2
+    assert lines[-1] == "validation failed in rule validate: 9 errors, 3 warnings"
+
+
+def test_broken_labs_file_makes_every_missing_baseline_a_knock_on(tmp_path):
+    def edit(r, h):
+        i = h["labs"].index("unit")
+        h["labs"].pop(i)
+        for row in r["labs"]:
+            row.pop(i)
+
+    tables, f = run(tmp_path, edit)
+    causes = V.knock_on_causes(f, tables)
+    bm = f["rule"] == "baseline-missing"
+    assert bm.sum() == 8  # 2 patients x 4 baseline analytes: no value can be converted
+    assert set(causes[bm]) == {"ERROR [required-column] raw/labs.csv, column unit"}
+    assert (causes[~bm] == "").all()
+
+
+def test_rule_log_keeps_expected_refusals_free_of_tracebacks(tmp_path):
+    from alsalvage.rulelog import rule_log
+
+    with pytest.raises(V.ValidationFailed):
+        with rule_log(str(tmp_path / "a.log"), "validate", expected=(V.ValidationFailed,)) as log:
+            log.error("validation failed in rule validate: 1 errors, 0 warnings")
+            raise V.ValidationFailed("x", V.empty_findings())
+    assert "Traceback" not in (tmp_path / "a.log").read_text()
+    with pytest.raises(KeyError):
+        with rule_log(str(tmp_path / "b.log"), "validate", ["in.csv"], expected=(V.ValidationFailed,)):
+            raise KeyError("boom")
+    text = (tmp_path / "b.log").read_text()
+    assert "Traceback" in text and "KeyError: 'boom'" in text and "in.csv" in text
 
 
 # --------------------------------------------------------------------------- registry-scale helpers
