@@ -20,7 +20,7 @@ import pytest
 
 from alsalvage import contract as C
 from alsalvage import validation as V
-from helpers import DEMO, REPO, snakemake
+from helpers import DEMO, REPO, copy_project, snakemake
 
 # --------------------------------------------------------------------------- a hand-written cohort
 
@@ -1012,6 +1012,31 @@ def extra_field(data: bytes):
     return b"\n".join(lines), 2
 
 
+def duplicate_column(column):
+    """Defect: the column twice in the header (the copy in front)."""
+    return lambda f: (pd.concat([f[[column]], f], axis=1), 1)
+
+
+def in_quotes(row: int, column: int, text):
+    """Defect on the bytes: field ``column`` of data row ``row`` (0-based) becomes the
+    quoted ``text`` (or ``text(old field)``); returns the line of that record (no earlier
+    record spans lines)."""
+
+    def apply(data: bytes):
+        lines = data.split(b"\n")
+        fields = lines[row + 1].split(b",")
+        new = text(fields[column].decode()) if callable(text) else text
+        fields[column] = b'"' + new.encode() + b'"'
+        lines[row + 1] = b",".join(fields)
+        return b"\n".join(lines), row + 2
+
+    return apply
+
+
+def as_directory(data: bytes):
+    return None, None  # test_malformed_demo_is_rejected makes the path a directory
+
+
 def ongoing_after_death(frame):
     """Defect: the first patient who died is recorded as still on therapy ('ongoing', no
     end date, as 'ongoing' requires): only the death date contradicts it."""
@@ -1039,7 +1064,6 @@ def line_at_salvage_start(project):
 
 # (id, table, defect, column, rule, check the row?) -- one defect per variant
 CORPUS = [
-    ("bom", "patients", raw_bytes(lambda b: (b"\xef\xbb\xbf" + b, 1)), "", "encoding", True),
     ("latin1", "adverse_events", raw_bytes(latin1_term), "", "encoding", True),
     ("zero-bytes", "adverse_events", raw_bytes(lambda b: (b"", None)), "", "empty-file", True),
     ("header-only", "salvage_cycles", raw_bytes(lambda b: (b.split(b"\n")[0] + b"\n", None)), "", "empty-file",
@@ -1089,6 +1113,24 @@ CORPUS = [
      "last_contact_date", "date-order", True),
     ("agents-format", "therapy_lines", set_cell("agents", "Cyclophosphamide, thalidomide"), "agents",
      "agents-format", True),
+    # issue 15: inputs that crashed the validator, and control characters
+    ("labs-without-unit", "labs", drop_column("unit"), "unit", "required-column", True),
+    ("labs-value-twice", "labs", duplicate_column("value"), "value", "duplicate-column", True),
+    ("integer-beyond-int64", "salvage_cycles", set_cell("cycle", "99999999999999999999"), "cycle", "range", True),
+    ("date-year-1", "patients", set_cell("birth_date", "0001-01-01"), "birth_date", "range", True),
+    ("date-year-1600", "labs", set_cell("date", "1600-01-01"), "date", "range", True),
+    ("date-year-2999", "adverse_events", set_cell("onset_date", "2999-01-01"), "onset_date", "range", True),
+    ("date-year-9999", "outcomes", set_cell("last_contact_date", "9999-12-31"), "last_contact_date", "range",
+     True),
+    ("input-is-a-directory", "adverse_events", raw_bytes(as_directory), "", "missing-file", True),
+    ("nul-in-cell", "adverse_events", set_cell("term", lambda f, i: f.loc[i, "term"] + "\x00x"), "term",
+     "control-character", True),
+    ("tab-in-cell", "therapy_lines", set_cell("regimen", lambda f, i: f.loc[i, "regimen"] + "\tx"), "regimen",
+     "control-character", True),
+    ("line-break-in-quotes", "adverse_events", raw_bytes(in_quotes(2, 1, "rash\nmaculo-papular")), "term",
+     "control-character", True),
+    ("escape-in-id", "patients", set_cell("patient_id", lambda f, i: f.loc[i, "patient_id"] + "\x1b"),
+     "patient_id", "control-character", True),
 ]
 
 
@@ -1098,7 +1140,11 @@ def test_malformed_demo_is_rejected(project, table, defect, column, rule, check_
     path = project / "resources" / "demo" / f"{table}.csv"
     if isinstance(defect, tuple):
         data, line = defect[1](path.read_bytes())
-        path.write_bytes(data)
+        if data is None:
+            path.unlink()
+            path.mkdir()
+        else:
+            path.write_bytes(data)
     else:
         frame, line = defect(demo_frame(project, table))
         write_frame(project, table, frame)
@@ -1115,6 +1161,12 @@ def test_malformed_demo_is_rejected(project, table, defect, column, rule, check_
     assert "validation failed in rule validate" in (project / "logs" / "validate.log").read_text()
     assert not list((project / "results").glob("validated/*.parquet"))
     assert not (project / "results" / "validated" / "findings.csv").exists()
+    # the real rule script: the summary of problems on the terminal, no traceback, and
+    # (default profile) not the findings table
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    assert "validation failed in rule validate" in proc.stderr
+    assert f"[{rule}] resources/demo/{table}.csv" in proc.stderr, proc.stderr
+    assert ",".join(V.FINDING_COLUMNS) not in proc.stderr + proc.stdout
 
 
 @pytest.mark.workflow
@@ -1128,6 +1180,65 @@ def test_defect_needing_two_tables(project):
                 & (found["column"] == "start_date") & (found["row"].astype(str) == str(line))]
     assert len(hit) == 1, found.to_string()
     assert not (project / "results").exists() or not list((project / "results").rglob("*.parquet"))
+
+
+@pytest.mark.workflow
+def test_excel_exports_of_the_demo_pass_validation(project, tmp_path):
+    """Legitimate inputs: every demo file as Excel's 'CSV UTF-8' (BOM, CR LF) with blank
+    lines at the end validates to the same tables as the plain files, with warnings."""
+    plain = snakemake(copy_project(tmp_path / "plain"), *VALIDATED, check=True)
+    del plain
+    for name in C.TABLES:
+        path = project / "resources" / "demo" / f"{name}.csv"
+        path.write_bytes(excel_bytes(path.read_bytes(), blank_lines=3))
+    snakemake(project, *VALIDATED, check=True)
+    for name in C.TABLES:
+        got = pd.read_parquet(project / "results" / "validated" / f"{name}.parquet")
+        want = pd.read_parquet(tmp_path / "plain" / "results" / "validated" / f"{name}.parquet")
+        assert got.equals(want), name
+    found = pd.read_csv(project / "results" / "validated" / "findings.csv", keep_default_na=False)
+    assert (found["severity"] == "warning").all()
+    for name in C.TABLES:
+        rules = set(found.loc[found["file"] == f"resources/demo/{name}.csv", "rule"])
+        assert {"encoding", "line-ends", "blank-lines"} <= rules, (name, rules)
+    log = (project / "logs" / "validate.log").read_text()
+    assert "byte-order mark" in log and "3 blank line(s) at the end" in log
+
+
+@pytest.mark.workflow
+def test_physical_line_numbers_after_a_multi_line_cell(project):
+    """A quoted line break in the patient_id of labs data row 2 (lines 4-5) and a bad unit
+    on physical line 11 (data row 8): the unit is reported at line 11, the break at 4."""
+    path = project / "resources" / "demo" / "labs.csv"
+    data, line = in_quotes(2, 0, lambda pid: pid[:4] + "\n" + pid[4:])(path.read_bytes())
+    assert line == 4
+    lines = data.split(b"\n")  # element i is physical line i + 1
+    unit = lines[0].split(b",").index(b"unit")
+    fields = lines[10].split(b",")
+    fields[unit] = b"furlongs"
+    lines[10] = b",".join(fields)
+    path.write_bytes(b"\n".join(lines))
+    proc = snakemake(project, "results/validated/patients.parquet")
+    assert proc.returncode != 0
+    found = pd.read_csv(project / "logs" / "validate.findings.csv", dtype={"row": "Int64"}, keep_default_na=False,
+                        na_values={"row": [""]})
+    e = found[found["severity"] == "error"]
+    assert e[["file", "row", "column", "rule"]].values.tolist() == [
+        ["resources/demo/labs.csv", 4, "patient_id", "control-character"],
+        ["resources/demo/labs.csv", 11, "unit", "unit"]], found.to_string()
+
+
+@pytest.mark.workflow
+def test_unexpected_error_lands_in_the_log_with_its_traceback(project):
+    """Not a rejection but a bug: the rule fails and logs/validate.log holds the traceback."""
+    code = project / "workflow" / "scripts" / "alsalvage" / "validation.py"
+    code.write_text(code.read_text() + "\n\ndef check_followup(*args, **kwargs):\n"
+                    "    raise RuntimeError('injected fault')\n")
+    proc = snakemake(project, "results/validated/patients.parquet")
+    assert proc.returncode != 0
+    log = (project / "logs" / "validate.log").read_text()
+    assert "Traceback" in log and "RuntimeError: injected fault" in log and "resources/demo/labs.csv" in log
+    assert not list((project / "results").glob("validated/*.parquet"))
 
 
 def test_corpus_is_large_enough():
