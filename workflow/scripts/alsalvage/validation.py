@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -1576,7 +1577,7 @@ def validate_tables(paths: dict, files: dict, limits: dict, window_days: int, in
     text = format_log(f, causes=causes)
     n_err = int((f["severity"] == ERROR).sum())
     if log is not None:
-        log.log(40 if n_err else 20, "%s", text.rstrip("\n"))
+        log.log(logging.ERROR if n_err else logging.INFO, "%s", text.rstrip("\n"))
     else:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         Path(log_path).write_text(text)
