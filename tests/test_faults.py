@@ -137,6 +137,9 @@ def test_failing_rule_log_says_what_failed_and_why(finished, tmp_path):
         assert hits, f"the log does not name line {lineno}, column value of {labs}:\n{text}"
         # --show-failed-logs puts the same explanation in front of the user
         assert hits[0].strip() in proc.stdout + proc.stderr
+    # a rejection is reported, not a crash: the findings without a Python traceback
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
+    assert "validation failed in rule validate" in proc.stderr
     assert not (work / "results" / "validated").exists() or not any((work / "results" / "validated").glob("*.parquet"))
     assert not (work / "results" / "derived").exists(), "downstream outputs written after a failed validation"
 

@@ -6,6 +6,7 @@ section 1 for units) and written next to each case.
 
 from __future__ import annotations
 
+import codecs
 import copy
 import csv
 import hashlib
@@ -14,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import yaml
 
 from alsalvage import contract as C
 from alsalvage import validation as V
-from helpers import DEMO, REPO, snakemake
+from helpers import DEMO, REPO, copy_project, snakemake
 
 # the shipped validation limits (config.yaml equals the schema defaults: test_config)
 LIMITS = yaml.safe_load((REPO / "config.yaml").read_text())["validation"]
@@ -807,6 +809,260 @@ def test_validate_tables_writes_nothing_on_failure(tmp_path):
     assert pd.read_csv(tmp_path / "logs" / "v.csv")["rule"].tolist() == ["vocabulary"]
 
 
+# --------------------------------------------------------------------------- what real exports contain (issue 15)
+# One-defect variants of the hand cohort per class: never a crash, the problem named in an
+# error finding (file, line, column), and legitimate Excel habits accepted with a warning.
+
+
+def _header_edits():
+    """(id, edit, table, column, rule or None) for every contract column dropped or doubled."""
+    cases = []
+    for table in C.TABLES.values():
+        for col in table.columns:
+            name = col.name
+
+            def drop(r, h, t=table.name, c=name):
+                i = h[t].index(c)
+                h[t].pop(i)
+                for row in r[t]:
+                    row.pop(i)
+
+            def twice(r, h, t=table.name, c=name):  # the copy first: the reader takes the first
+                i = h[t].index(c)
+                h[t].insert(0, c)
+                for row in r[t]:
+                    row.insert(0, row[i])
+
+            required = name in table.required_columns
+            cases.append((f"{table.name}-without-{name}", drop, table.name, name,
+                          "required-column" if required else None))
+            cases.append((f"{table.name}-{name}-twice", twice, table.name, name, "duplicate-column"))
+    return cases
+
+
+HEADER_CASES = _header_edits()
+
+
+@pytest.mark.parametrize("edit,table,column,rule", [c[1:] for c in HEADER_CASES], ids=[c[0] for c in HEADER_CASES])
+def test_missing_or_doubled_header_is_a_finding_not_a_crash(tmp_path, edit, table, column, rule):
+    _, f = run(tmp_path, edit)  # must not raise (labs without unit was a TypeError)
+    hit = f[(f["file"] == f"raw/{table}.csv") & (f["column"] == column) & (f["row"] == 1)]
+    if rule is None:  # an optional column left out is no problem
+        assert errors(hit).empty, f.to_string()
+    else:
+        assert errors(hit)["rule"].tolist() == [rule], f.to_string()
+
+
+# (table, row, column, text) -> one `range` error at line row + 2 of that column
+TOO_LARGE_CASES = [
+    ("adverse_events", 0, "grade", "99999999999999999999"),  # 20 digits: beyond int64
+    ("adverse_events", 0, "grade", "-99999999999999999999"),
+    ("salvage_cycles", 3, "cycle", "9223372036854775808"),  # int64 max + 1 (19 digits)
+    ("salvage_cycles", 0, "lenalidomide_mg", "1e400"),  # float64 overflows to inf
+    ("patients", 0, "birth_date", "0001-01-01"),  # not storable as datetime64[ns]
+    ("patients", 1, "birth_date", "1600-01-01"),
+    ("labs", 0, "date", "1600-01-01"),
+    ("labs", 0, "date", "1899-12-31"),  # one day before the plausible range
+    ("adverse_events", 1, "onset_date", "2999-01-01"),
+    ("outcomes", 0, "last_contact_date", "9999-12-31"),
+    ("outcomes", 0, "last_contact_date", "2100-01-01"),  # one day after it
+    ("therapy_lines", 0, "end_date", "2262-04-12"),  # past datetime64[ns]'s last day
+]
+
+
+@pytest.mark.parametrize("table,row,column,text", TOO_LARGE_CASES, ids=[f"{c[2]}={c[3]}" for c in TOO_LARGE_CASES])
+def test_numbers_and_dates_beyond_storage_are_range_findings(tmp_path, table, row, column, text):
+    _, f = run(tmp_path, cell(table, row, column, text))
+    hit = errors(f)[(errors(f)["file"] == f"raw/{table}.csv") & (errors(f)["column"] == column)
+                    & (errors(f)["row"] == row + 2)]
+    assert hit[["rule", "value"]].values.tolist() == [["range", text]], f.to_string()
+
+
+def test_date_range_bounds_and_leading_zeros():
+    values, bad, far = V._parse_distinct_dates(
+        pa.array(["1900-01-01", "2099-12-31", "1899-12-31", "2100-01-01", "0001-01-01", "9999-12-31", ""]))
+    assert far.tolist() == [False, False, True, True, True, True, False]
+    assert not bad.any()
+    assert str(values[0])[:10] == "1900-01-01" and np.isnat(values[2])
+
+
+def test_long_integer_with_leading_zeros_is_its_value(tmp_path):
+    # 21 characters but the number 3: only significant digits count towards the 18
+    tables, f = run(tmp_path, cell("adverse_events", 0, "grade", "000000000000000000003"))
+    assert errors(f).empty, f.to_string()
+    assert V.output_frame(tables["adverse_events"], C.ADVERSE_EVENTS)["grade"].tolist()[0] == 3
+
+
+def test_directory_or_unreadable_input_is_a_finding(tmp_path):
+    paths = write_cohort(tmp_path / "raw")
+    paths["adverse_events"].unlink()
+    paths["adverse_events"].mkdir()
+    _, f = V.check_all(paths, {t: f"raw/{t}.csv" for t in paths})
+    hit = errors(f)[errors(f)["file"] == "raw/adverse_events.csv"]
+    assert hit["rule"].tolist() == ["missing-file"] and hit["row"].isna().all(), f.to_string()
+    assert "not a file" in hit["message"].iloc[0]
+
+
+def excel_bytes(data: bytes, blank_lines: int = 2) -> bytes:
+    """What Excel's 'CSV UTF-8' writes: a BOM, CR LF line ends; then blank lines at the end."""
+    return codecs.BOM_UTF8 + data.replace(b"\n", b"\r\n") + b"\r\n" * blank_lines
+
+
+def test_excel_csv_utf8_is_accepted_with_warnings(tmp_path):
+    plain_tables, plain = run(tmp_path / "plain")
+    paths = write_cohort(tmp_path / "excel")
+    for p in paths.values():
+        p.write_bytes(excel_bytes(p.read_bytes()))
+    tables, f = V.check_all(paths, {t: f"raw/{t}.csv" for t in paths})
+    assert errors(f).empty, f.to_string()
+    # per file: the BOM (line 1), the CR LF line ends, and the 2 blank lines after the
+    # last record, whose lines are (header + rows) + 1 and + 2
+    for name in C.TABLES:
+        w = f[f["file"] == f"raw/{name}.csv"]
+        assert sorted(w["rule"]) == ["blank-lines", "encoding", "line-ends"], w.to_string()
+        assert (w["severity"] == "warning").all()
+        n = len(ROWS[name]) + 1
+        assert f"(lines {n + 1}-{n + 2}) ignored" in w.loc[w["rule"] == "blank-lines", "message"].iloc[0]
+        assert w.loc[w["rule"] == "encoding", "row"].tolist() == [1]
+        assert V.output_frame(tables[name], C.TABLES[name]).equals(
+            V.output_frame(plain_tables[name], C.TABLES[name])), name
+
+
+def test_blank_line_between_records_is_still_an_error(tmp_path):
+    path = tmp_path / "ae.csv"
+    path.write_bytes(b"patient_id,term,grade,onset_date,action\r\nP01,rash,2,2018-01-20,none\r\n\r\n"
+                     b"P01,fever,2,2018-01-23,none\r\n\r\n")
+    raw, f = V.read_table(path, C.ADVERSE_EVENTS, "raw/ae.csv")
+    g = V.parse_table(raw, C.ADVERSE_EVENTS)
+    assert set(g.loc[g["rule"] == "missing-value", "row"]) == {3}  # line 3 is between records
+    assert f.loc[f["rule"] == "blank-lines", "message"].tolist() == ["1 blank line(s) at the end of raw/ae.csv "
+                                                                    "(line 5) ignored"]
+
+
+# (id, text of the adverse_events term of row 0 (line 2), control character named)
+CONTROL_CASES = [
+    ("nul", "ra\x00sh", "NUL"),
+    ("tab-inside", "ra\tsh", "TAB"),
+    ("tab-at-end", "rash\t", "TAB"),
+    ("lf-in-quotes", "ra\nsh", "line break (LF)"),
+    ("crlf-in-quotes", "ra\r\nsh", "carriage return (CR)"),
+    ("escape", "ra\x1bsh", "control character U+001B"),
+    ("del", "ra\x7fsh", "control character U+007F"),
+    ("c1-nel", "ra\x85sh", "control character U+0085"),
+]
+
+
+@pytest.mark.parametrize("text,name", [c[1:] for c in CONTROL_CASES], ids=[c[0] for c in CONTROL_CASES])
+def test_control_characters_are_rejected_by_cell(tmp_path, text, name):
+    _, f = run(tmp_path, cell("adverse_events", 0, "term", text))
+    e = errors(f)
+    # one defect, one error: without the character the cell is 'rash', which is valid
+    assert e[["file", "row", "column", "rule"]].values.tolist() == [
+        ["raw/adverse_events.csv", 2, "term", "control-character"]], f.to_string()
+    assert name in e["message"].iloc[0]
+    assert "\\" in e["value"].iloc[0] and text not in e["value"].iloc[0]  # shown escaped
+
+
+def test_control_characters_in_ignored_columns_and_header(tmp_path):
+    def edit(r, h):
+        h["patients"].append("note")
+        r["patients"][0].append("a\x00b")
+        r["patients"][1].append("ok")
+        h["adverse_events"][1] = "term\x07"
+
+    _, f = run(tmp_path, edit)
+    e = errors(f)
+    got = e[e["rule"] == "control-character"][["file", "row", "column"]].values.tolist()
+    assert got == [["raw/patients.csv", 2, "note"], ["raw/adverse_events.csv", 1, "term\x07"]], f.to_string()
+
+
+def test_line_numbers_are_physical_after_quoted_line_breaks(tmp_path):
+    path = tmp_path / "ae.csv"
+    path.write_bytes(
+        b"patient_id,term,grade,onset_date,action\n"  # line 1
+        b'P01,"ra\nsh",2,2018-01-20,none\n'  # lines 2-3: one record
+        b"P01,anemia,9,2018-01-21,none\n"  # line 4: grade out of range
+        b'P01,"a\n\nb",2\n'  # lines 5-7: too few fields
+        b"P01,rash\n"  # line 8: too few fields
+        b'P01,"x\r\ny",7,2018-01-23,none\n'  # lines 9-10: grade out of range
+        b"P01,fever,8,2018-01-24,none\n"  # line 11: grade out of range
+    )
+    raw, f = V.read_table(path, C.ADVERSE_EVENTS, "raw/ae.csv")
+    assert f.loc[f["rule"] == "row-length", "row"].tolist() == [5, 8]
+    assert f.loc[f["rule"] == "control-character", "row"].tolist() == [2, 9]
+    V.check_whitespace(raw)
+    g = V.concat([V.parse_table(raw, C.ADVERSE_EVENTS), V.check_columns(raw, C.ADVERSE_EVENTS)])
+    assert sorted(g.loc[g["rule"] == "range", "row"].tolist()) == [4, 9, 11]
+
+
+def test_record_lines():
+    # records (header = 1): 2 kept (1 break), 3 skipped (2 breaks), 4 kept, 5 skipped, 6 kept
+    kept, skipped = V.record_lines(3, [(3, 2), (5, 0)], np.array([1, 0, 0]))
+    # lines: record 2 = 2-3, record 3 = 4-6, record 4 = 7, record 5 = 8, record 6 = 9
+    assert kept.tolist() == [2, 7, 9] and skipped.tolist() == [4, 8]
+    kept, skipped = V.record_lines(3, [(3, 0)])  # no line breaks: record numbers
+    assert kept.tolist() == [2, 4, 5] and skipped.tolist() == [3]
+
+
+def test_log_opens_with_distinct_problems_and_groups_knock_ons(tmp_path):
+    def edit(r, h):
+        for row in r["labs"]:
+            if row[2] == "creatinine":
+                row[4] = "mmol/L"  # P01 line 5, P02 line 17: rejected -> no creatinine baseline
+        for g in range(6, 13):  # 7 different grades out of range, lines 4-10
+            r["adverse_events"].append(["P01", f"term{g}", str(g), "2017-06-02", "none"])
+        r["labs"] = [row for row in r["labs"] if not (row[0] == "P02" and row[2] == "ntprobnp")]
+
+    _, f = run(tmp_path, edit)
+    tables, _ = run(tmp_path / "again", edit)
+    causes = V.knock_on_causes(f, tables)
+    text = V.format_log(f, causes=causes)
+    lines = text.splitlines()
+    assert lines[0] == "validation failed in rule validate: 9 errors, 3 warnings"
+    assert lines[1].startswith("Distinct problems")
+    # lab rows after the P02 NT-proBNP row moved up one line: P02 creatinine is line 16
+    assert lines[2] == "  ERROR [unit] raw/labs.csv, column unit, value 'mmol/L': 2 finding(s) (lines 5, 16)"
+    assert lines[4] == "      -> 2 baseline-missing warning(s) follow from it (values: creatinine); not listed as " \
+                       "problems"
+    assert lines[5] == ("  ERROR [range] raw/adverse_events.csv, column grade: 7 finding(s), 7 distinct values "
+                        "(lines 4, 5, 6, 7, 8, ...)")
+    # the NT-proBNP that is really missing is a problem of its own
+    assert "  WARNING [baseline-missing] raw/labs.csv, column analyte, value 'ntprobnp': 1 finding(s)" in lines
+    # the knock-ons are not in the per-file list either; the real one is (summary + list)
+    assert "has no creatinine or egfr" not in text and text.count("[baseline-missing]") == 2
+    assert lines[-1] == "validation failed in rule validate: 9 errors, 3 warnings"
+
+
+def test_broken_labs_file_makes_every_missing_baseline_a_knock_on(tmp_path):
+    def edit(r, h):
+        i = h["labs"].index("unit")
+        h["labs"].pop(i)
+        for row in r["labs"]:
+            row.pop(i)
+
+    tables, f = run(tmp_path, edit)
+    causes = V.knock_on_causes(f, tables)
+    bm = f["rule"] == "baseline-missing"
+    assert bm.sum() == 8  # 2 patients x 4 baseline analytes: no value can be converted
+    assert set(causes[bm]) == {"ERROR [required-column] raw/labs.csv, column unit"}
+    assert (causes[~bm] == "").all()
+
+
+def test_rule_log_keeps_expected_refusals_free_of_tracebacks(tmp_path):
+    from alsalvage.rulelog import rule_log
+
+    with pytest.raises(V.ValidationFailed):
+        with rule_log(str(tmp_path / "a.log"), "validate", expected=(V.ValidationFailed,)) as log:
+            log.error("validation failed in rule validate: 1 errors, 0 warnings")
+            raise V.ValidationFailed("x", V.empty_findings())
+    assert "Traceback" not in (tmp_path / "a.log").read_text()
+    with pytest.raises(KeyError):
+        with rule_log(str(tmp_path / "b.log"), "validate", ["in.csv"], expected=(V.ValidationFailed,)):
+            raise KeyError("boom")
+    text = (tmp_path / "b.log").read_text()
+    assert "Traceback" in text and "KeyError: 'boom'" in text and "in.csv" in text
+
+
 # --------------------------------------------------------------------------- registry-scale helpers
 # The validator works on integer codes of each column's distinct values (issue 7); these
 # cases pin the code arithmetic and that a result computed once per distinct value
@@ -989,6 +1245,31 @@ def extra_field(data: bytes):
     return b"\n".join(lines), 2
 
 
+def duplicate_column(column):
+    """Defect: the column twice in the header (the copy in front)."""
+    return lambda f: (pd.concat([f[[column]], f], axis=1), 1)
+
+
+def in_quotes(row: int, column: int, text):
+    """Defect on the bytes: field ``column`` of data row ``row`` (0-based) becomes the
+    quoted ``text`` (or ``text(old field)``); returns the line of that record (no earlier
+    record spans lines)."""
+
+    def apply(data: bytes):
+        lines = data.split(b"\n")
+        fields = lines[row + 1].split(b",")
+        new = text(fields[column].decode()) if callable(text) else text
+        fields[column] = b'"' + new.encode() + b'"'
+        lines[row + 1] = b",".join(fields)
+        return b"\n".join(lines), row + 2
+
+    return apply
+
+
+def as_directory(data: bytes):
+    return None, None  # test_malformed_demo_is_rejected makes the path a directory
+
+
 def ongoing_after_death(frame):
     """Defect: the first patient who died is recorded as still on therapy ('ongoing', no
     end date, as 'ongoing' requires): only the death date contradicts it."""
@@ -1043,7 +1324,6 @@ def no_bortezomib(f):
 
 # (id, table, defect, column, rule, check the row?) -- one defect per variant
 CORPUS = [
-    ("bom", "patients", raw_bytes(lambda b: (b"\xef\xbb\xbf" + b, 1)), "", "encoding", True),
     ("latin1", "adverse_events", raw_bytes(latin1_term), "", "encoding", True),
     ("zero-bytes", "adverse_events", raw_bytes(lambda b: (b"", None)), "", "empty-file", True),
     ("header-only", "salvage_cycles", raw_bytes(lambda b: (b.split(b"\n")[0] + b"\n", None)), "", "empty-file",
@@ -1118,6 +1398,24 @@ CORPUS = [
      "early-date", True),
     ("diagnosis-before-1950", "patients", set_cell("diagnosis_date", "1949-12-31"), "diagnosis_date", "early-date",
      True),
+    # issue 15: inputs that crashed the validator, and control characters
+    ("labs-without-unit", "labs", drop_column("unit"), "unit", "required-column", True),
+    ("labs-value-twice", "labs", duplicate_column("value"), "value", "duplicate-column", True),
+    ("integer-beyond-int64", "salvage_cycles", set_cell("cycle", "99999999999999999999"), "cycle", "range", True),
+    ("date-year-1", "patients", set_cell("birth_date", "0001-01-01"), "birth_date", "range", True),
+    ("date-year-1600", "labs", set_cell("date", "1600-01-01"), "date", "range", True),
+    ("date-year-2999", "adverse_events", set_cell("onset_date", "2999-01-01"), "onset_date", "range", True),
+    ("date-year-9999", "outcomes", set_cell("last_contact_date", "9999-12-31"), "last_contact_date", "range",
+     True),
+    ("input-is-a-directory", "adverse_events", raw_bytes(as_directory), "", "missing-file", True),
+    ("nul-in-cell", "adverse_events", set_cell("term", lambda f, i: f.loc[i, "term"] + "\x00x"), "term",
+     "control-character", True),
+    ("tab-in-cell", "therapy_lines", set_cell("regimen", lambda f, i: f.loc[i, "regimen"] + "\tx"), "regimen",
+     "control-character", True),
+    ("line-break-in-quotes", "adverse_events", raw_bytes(in_quotes(2, 1, "rash\nmaculo-papular")), "term",
+     "control-character", True),
+    ("escape-in-id", "patients", set_cell("patient_id", lambda f, i: f.loc[i, "patient_id"] + "\x1b"),
+     "patient_id", "control-character", True),
 ]
 
 
@@ -1127,7 +1425,11 @@ def test_malformed_demo_is_rejected(project, table, defect, column, rule, check_
     path = project / "resources" / "demo" / f"{table}.csv"
     if isinstance(defect, tuple):
         data, line = defect[1](path.read_bytes())
-        path.write_bytes(data)
+        if data is None:
+            path.unlink()
+            path.mkdir()
+        else:
+            path.write_bytes(data)
     else:
         frame, line = defect(demo_frame(project, table))
         write_frame(project, table, frame)
@@ -1144,6 +1446,12 @@ def test_malformed_demo_is_rejected(project, table, defect, column, rule, check_
     assert "validation failed in rule validate" in (project / "logs" / "validate.log").read_text()
     assert not list((project / "results").glob("validated/*.parquet"))
     assert not (project / "results" / "validated" / "findings.csv").exists()
+    # the real rule script: the summary of problems on the terminal, no traceback, and
+    # (default profile) not the findings table
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    assert "validation failed in rule validate" in proc.stderr
+    assert f"[{rule}] resources/demo/{table}.csv" in proc.stderr, proc.stderr
+    assert ",".join(V.FINDING_COLUMNS) not in proc.stderr + proc.stdout
 
 
 @pytest.mark.workflow
@@ -1157,6 +1465,65 @@ def test_defect_needing_two_tables(project):
                 & (found["column"] == "start_date") & (found["row"].astype(str) == str(line))]
     assert len(hit) == 1, found.to_string()
     assert not (project / "results").exists() or not list((project / "results").rglob("*.parquet"))
+
+
+@pytest.mark.workflow
+def test_excel_exports_of_the_demo_pass_validation(project, tmp_path):
+    """Legitimate inputs: every demo file as Excel's 'CSV UTF-8' (BOM, CR LF) with blank
+    lines at the end validates to the same tables as the plain files, with warnings."""
+    plain = snakemake(copy_project(tmp_path / "plain"), *VALIDATED, check=True)
+    del plain
+    for name in C.TABLES:
+        path = project / "resources" / "demo" / f"{name}.csv"
+        path.write_bytes(excel_bytes(path.read_bytes(), blank_lines=3))
+    snakemake(project, *VALIDATED, check=True)
+    for name in C.TABLES:
+        got = pd.read_parquet(project / "results" / "validated" / f"{name}.parquet")
+        want = pd.read_parquet(tmp_path / "plain" / "results" / "validated" / f"{name}.parquet")
+        assert got.equals(want), name
+    found = pd.read_csv(project / "results" / "validated" / "findings.csv", keep_default_na=False)
+    assert (found["severity"] == "warning").all()
+    for name in C.TABLES:
+        rules = set(found.loc[found["file"] == f"resources/demo/{name}.csv", "rule"])
+        assert {"encoding", "line-ends", "blank-lines"} <= rules, (name, rules)
+    log = (project / "logs" / "validate.log").read_text()
+    assert "byte-order mark" in log and "3 blank line(s) at the end" in log
+
+
+@pytest.mark.workflow
+def test_physical_line_numbers_after_a_multi_line_cell(project):
+    """A quoted line break in the patient_id of labs data row 2 (lines 4-5) and a bad unit
+    on physical line 11 (data row 8): the unit is reported at line 11, the break at 4."""
+    path = project / "resources" / "demo" / "labs.csv"
+    data, line = in_quotes(2, 0, lambda pid: pid[:4] + "\n" + pid[4:])(path.read_bytes())
+    assert line == 4
+    lines = data.split(b"\n")  # element i is physical line i + 1
+    unit = lines[0].split(b",").index(b"unit")
+    fields = lines[10].split(b",")
+    fields[unit] = b"furlongs"
+    lines[10] = b",".join(fields)
+    path.write_bytes(b"\n".join(lines))
+    proc = snakemake(project, "results/validated/patients.parquet")
+    assert proc.returncode != 0
+    found = pd.read_csv(project / "logs" / "validate.findings.csv", dtype={"row": "Int64"}, keep_default_na=False,
+                        na_values={"row": [""]})
+    e = found[found["severity"] == "error"]
+    assert e[["file", "row", "column", "rule"]].values.tolist() == [
+        ["resources/demo/labs.csv", 4, "patient_id", "control-character"],
+        ["resources/demo/labs.csv", 11, "unit", "unit"]], found.to_string()
+
+
+@pytest.mark.workflow
+def test_unexpected_error_lands_in_the_log_with_its_traceback(project):
+    """Not a rejection but a bug: the rule fails and logs/validate.log holds the traceback."""
+    code = project / "workflow" / "scripts" / "alsalvage" / "validation.py"
+    code.write_text(code.read_text() + "\n\ndef check_followup(*args, **kwargs):\n"
+                    "    raise RuntimeError('injected fault')\n")
+    proc = snakemake(project, "results/validated/patients.parquet")
+    assert proc.returncode != 0
+    log = (project / "logs" / "validate.log").read_text()
+    assert "Traceback" in log and "RuntimeError: injected fault" in log and "resources/demo/labs.csv" in log
+    assert not list((project / "results").glob("validated/*.parquet"))
 
 
 def test_corpus_is_large_enough():

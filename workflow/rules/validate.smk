@@ -4,7 +4,7 @@
 rule validate:
     input:
         unpack(raw_inputs),
-        code=pkg("contract", "validation", "bortezomib", "derive_common"),
+        code=pkg("bortezomib", "contract", "derive_common", "rulelog", "validation"),
     output:
         tables=expand("results/validated/{table}.parquet", table=TABLES),
         findings="results/validated/findings.csv",

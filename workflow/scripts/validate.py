@@ -1,19 +1,31 @@
-"""Rule validate: check the raw exports and write typed, unit-converted tables."""
+"""Rule validate: check the raw exports and write typed, unit-converted tables.
 
+A rejection (ValidationFailed) prints the summary of distinct problems and exits 1, with
+no traceback: the findings are the message. Any other error is logged with its traceback
+in logs/validate.log (rulelog) and re-raised."""
+
+import sys
 from pathlib import Path
 
-from alsalvage.validation import validate_tables
+from alsalvage.rulelog import rule_log
+from alsalvage.validation import ValidationFailed, validate_tables
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 tables = list(sm.params.inputs)
-validate_tables(
-    paths={t: sm.input[t] for t in tables},
-    files=dict(sm.params.inputs),
-    limits=dict(sm.params.limits),
-    window_days=sm.params.window_days,
-    involvement=dict(sm.params.involvement),
-    tables_out={Path(p).stem: p for p in sm.output.tables},
-    findings_out=sm.output.findings,
-    log_path=sm.log.log,
-    log_findings=sm.log.findings,
-)
+try:
+    with rule_log(sm.log.log, "validate", [sm.input[t] for t in tables], expected=(ValidationFailed,)) as log:
+        validate_tables(
+            paths={t: sm.input[t] for t in tables},
+            files=dict(sm.params.inputs),
+            limits=dict(sm.params.limits),
+            window_days=sm.params.window_days,
+            involvement=dict(sm.params.involvement),
+            tables_out={Path(p).stem: p for p in sm.output.tables},
+            findings_out=sm.output.findings,
+            log_path=sm.log.log,
+            log_findings=sm.log.findings,
+            log=log,
+        )
+except ValidationFailed as err:
+    print(err, file=sys.stderr)
+    sys.exit(1)  # non-zero: Snakemake stops and removes this job's outputs

@@ -15,14 +15,20 @@ FORMAT = "%(levelname)s %(message)s"
 
 
 @contextmanager
-def rule_log(log_path: str, rule: str, inputs: Iterable[str] = ()) -> Iterator[logging.Logger]:
+def rule_log(log_path: str, rule: str, inputs: Iterable[str] = (),
+             expected: tuple[type[BaseException], ...] = ()) -> Iterator[logging.Logger]:
     """Send logging to ``log_path`` (overwritten) for the body of the ``with``; on any
     exception, write what failed (rule, error, the inputs it was reading, the traceback)
-    to the log and re-raise, so that the job fails with its reason on record."""
+    to the log and re-raise, so that the job fails with its reason on record.
+
+    Exceptions of the ``expected`` types are a proper refusal the body has already
+    reported in the log (e.g. validation findings): re-raised without a traceback."""
     logging.basicConfig(filename=log_path, filemode="w", level=logging.INFO, format=FORMAT, force=True)
     log = logging.getLogger(rule)
     try:
         yield log
+    except expected:
+        raise
     except Exception as err:
         log.error("rule %s failed: %s: %s", rule, type(err).__name__, err)
         names = [str(p) for p in inputs]

@@ -3,9 +3,12 @@
 Every check is vectorised (pandas / pyarrow compute, no loop over rows) and returns
 its problems as a *findings* frame with the columns of ``FINDING_COLUMNS``:
 
-* ``severity`` -- ``error`` (the run stops) or ``warning`` (reported, not fatal);
+* ``severity`` -- ``error`` (the run stops) or ``warning`` (reported, not fatal; also
+  what was accepted in a form other than the contract's, e.g. a byte-order mark);
 * ``file``     -- the configured path of the raw file;
-* ``row``      -- line number in the file (header = line 1); empty for file-level findings;
+* ``row``      -- physical line number in the file (header = line 1) on which the record
+  starts (a quoted field spanning lines moves the records after it down); empty for
+  file-level findings;
 * ``column``   -- the column concerned (empty when none);
 * ``value``    -- the offending cell text (or key values);
 * ``rule``     -- a short stable code (see ``RULES``);
@@ -22,7 +25,9 @@ from __future__ import annotations
 import codecs
 import csv
 import difflib
+import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,9 +45,12 @@ FINDING_COLUMNS = ["severity", "file", "row", "column", "value", "rule", "messag
 ERROR, WARNING = "error", "warning"
 
 RULES = {
-    "missing-file": "the file does not exist",
+    "missing-file": "the file does not exist, is a directory or cannot be read",
     "empty-file": "the file has 0 bytes or only a header",
-    "encoding": "the file is not UTF-8, or starts with a byte-order mark",
+    "encoding": "the file is not UTF-8 (a byte-order mark is accepted with a warning)",
+    "line-ends": "Windows line ends (CR LF): accepted (warning)",
+    "blank-lines": "blank lines at the end of the file: ignored (warning)",
+    "control-character": "a cell or header name holding a control character (NUL, TAB, line break, ...)",
     "csv-format": "the file cannot be parsed as CSV (e.g. an unclosed quote)",
     "row-length": "a line has more or fewer fields than the header",
     "duplicate-column": "a column name appears twice in the header",
@@ -55,7 +63,7 @@ RULES = {
     "number-format": "not a decimal number",
     "flag-format": "not 0/1 (true/false, yes/no)",
     "vocabulary": "a value outside the column's closed vocabulary",
-    "range": "a number or age outside its plausible range",
+    "range": "a number, date or age outside its plausible range",
     "unknown-analyte": "an analyte code not in the analyte table",
     "unit": "a unit not accepted for the analyte",
     "agents-format": "agents not lower-case ';'-separated names",
@@ -236,24 +244,55 @@ def _per_cell(codes: np.ndarray, per_value: np.ndarray) -> np.ndarray:
     return np.asarray(per_value)[codes]
 
 
-def check_encoding(path: Path, file: str, chunk: int = 1 << 24) -> pd.DataFrame:
-    """UTF-8 without a byte-order mark, checked in streaming chunks (constant memory)."""
+# Characters no cell may hold: C0 controls (NUL, TAB, line breaks, ...), DEL and the C1
+# controls. ``_has_control_bytes`` finds files that may hold them without decoding.
+CONTROL_RE = "[\\x00-\\x1f\\x7f-\\x9f]"
+_NOT_C0 = bytes(b for b in range(256) if b >= 0x20 and b != 0x7F)
+_C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")
+
+
+def _has_control_bytes(block: bytes) -> bool:
+    """A control byte other than a line end, a CR not followed by LF, or a C1 control
+    (UTF-8 C2 80-9F). Translate and count run at memory speed; a regex over every byte
+    would cost seconds per gigabyte."""
+    c0 = block.translate(None, _NOT_C0)
+    if c0.translate(None, b"\r\n") or block.count(b"\r") != block.count(b"\r\n"):
+        return True
+    return b"\xc2" in block and _C1_UTF8.search(block) is not None
+CONTROL_NAMES = {"\x00": "NUL", "\t": "TAB", "\n": "line break (LF)", "\r": "carriage return (CR)"}
+
+
+@dataclass
+class ByteScan:
+    """What one streaming pass over a file's bytes found (see ``scan_bytes``)."""
+
+    findings: pd.DataFrame
+    decodable: bool = True  # valid UTF-8
+    bom: bool = False
+    crlf: bool = False  # the header line ends with CR LF
+    quotes: bool = False  # a '"' anywhere: quoted fields may hold line breaks
+    controls: bool = False  # a byte of a control character other than a line end
+    trailing_blank: int = 0  # blank lines after the last record
+
+
+def scan_bytes(path: Path, file: str, chunk: int = 1 << 24) -> ByteScan:
+    """UTF-8 check and the facts the reader needs, in streaming chunks (constant memory).
+
+    A byte-order mark (Excel's "CSV UTF-8") and CRLF line ends are accepted and reported
+    as warnings; bytes that are not UTF-8 are an error at the line of the first one."""
+    scan = ByteScan(empty_findings())
     out = []
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     newlines = 0
+    tail = 0  # line feeds in the run of CR/LF bytes that ends the data read so far
     with open(path, "rb") as fh:
         first = True
         while True:
             block = fh.read(chunk)
-            if first and block.startswith(codecs.BOM_UTF8):
-                out.append(
-                    findings(
-                        file,
-                        "encoding",
-                        f"{file} starts with a UTF-8 byte-order mark (BOM); save it as UTF-8 without BOM",
-                        rows=[1],
-                    )
-                )
+            if first:
+                scan.bom = block.startswith(codecs.BOM_UTF8)
+                head = block.split(b"\n", 1)
+                scan.crlf = len(head) == 2 and head[0].endswith(b"\r")
             first = False
             try:
                 decoder.decode(block, final=not block)
@@ -268,19 +307,42 @@ def check_encoding(path: Path, file: str, chunk: int = 1 << 24) -> pd.DataFrame:
                         rows=[line],
                     )
                 )
+                scan.decodable = False
                 break
             if not block:
                 break
             newlines += block.count(b"\n")
-    return concat(out)
+            scan.quotes = scan.quotes or b'"' in block
+            scan.controls = scan.controls or _has_control_bytes(block)
+            stripped = block.rstrip(b"\r\n")
+            tail = (tail if not stripped else 0) + block[len(stripped):].count(b"\n")
+    # the first line feed of the final run ends the last record; the others end blank lines
+    scan.trailing_blank = max(tail - 1, 0)
+    if scan.bom:
+        out.append(findings(file, "encoding", f"{file} starts with a UTF-8 byte-order mark (BOM), as Excel's "
+                            "'CSV UTF-8' writes it: accepted, the mark is ignored", rows=[1], severity=WARNING))
+    if scan.crlf:
+        out.append(findings(file, "line-ends", f"{file} has Windows line ends (CR LF): accepted",
+                            severity=WARNING))
+    scan.findings = concat(out)
+    return scan
 
 
-def _read_csv(path: Path, names: list[str], on_invalid) -> pa.Table:
-    """Every cell as a string (no NA codes); lines with a wrong field count go to on_invalid."""
+def check_encoding(path: Path, file: str, chunk: int = 1 << 24) -> pd.DataFrame:
+    """UTF-8 check of a file, in streaming chunks: the findings of ``scan_bytes``."""
+    return scan_bytes(path, file, chunk).findings
+
+
+def _read_csv(path: Path, names: list[str], on_invalid, newlines_in_values: bool = False) -> pa.Table:
+    """Every cell as a string (no NA codes); lines with a wrong field count go to on_invalid.
+
+    ``newlines_in_values`` lets a quoted field span lines also across the reader's blocks
+    (slower, so only for files that contain a quote)."""
     return pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(use_threads=False, skip_rows=1, column_names=names, block_size=1 << 24),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False,
+                                         newlines_in_values=newlines_in_values),
         convert_options=pacsv.ConvertOptions(
             column_types={t: pa.large_string() for t in names},
             strings_can_be_null=False,
@@ -289,18 +351,78 @@ def _read_csv(path: Path, names: list[str], on_invalid) -> pa.Table:
     )
 
 
+def _escape(text: str) -> str:
+    """A cell with its control characters written visibly (\\t, \\n, \\x00, ...)."""
+    return "".join(repr(ch)[1:-1] if ch in "\t\n\r" else f"\\x{ord(ch):02x}"
+                   if (ord(ch) < 0x20 or 0x7f <= ord(ch) <= 0x9f) else ch for ch in text)
+
+
+def _control_name(text: str) -> str:
+    ch = re.search(CONTROL_RE, text).group(0)
+    return CONTROL_NAMES.get(ch, f"control character U+{ord(ch):04X}")
+
+
+def record_lines(n: int, skipped: list, extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Physical lines (header = 1) on which records start: (the ``n`` kept records, the
+    skipped ones in the order given).
+
+    ``skipped`` holds (record number with the header as 1, line breaks inside the record)
+    of the records the reader left out; ``extra`` the line breaks inside each kept record
+    (quoted fields spanning lines). A record occupies 1 + its line breaks lines."""
+    rec_s = np.array([s[0] for s in skipped], dtype="int64").reshape(-1)
+    nl_s = np.array([s[1] for s in skipped], dtype="int64").reshape(-1)
+    idx = np.arange(n, dtype="int64")
+    srt = np.sort(rec_s)
+    rec_k = idx + 2 + np.searchsorted(srt - 2 - np.arange(len(srt)), idx, side="right")
+    if extra is None and not nl_s.any():
+        return rec_k, rec_s
+    height = np.ones(n + len(rec_s), dtype="int64")  # lines per record, by record number - 2
+    if extra is not None:
+        height[rec_k - 2] += extra
+    np.add.at(height, rec_s - 2, nl_s)
+    start = 2 + np.concatenate([[0], np.cumsum(height)[:-1]])
+    return start[rec_k - 2], start[rec_s - 2]
+
+
+def check_control_characters(file: str, columns: dict, lines: np.ndarray) -> tuple[pd.DataFrame, dict]:
+    """Cells holding a control character (NUL, TAB, a line break inside quotes, other C0
+    or C1 controls, DEL): one error per cell. Returns the findings and the columns with
+    those characters removed, so that the rest of each cell is still checked once."""
+    out, cleaned = [], {}
+    for name, arr in columns.items():
+        bad = pc.match_substring_regex(arr, CONTROL_RE).to_numpy(zero_copy_only=False).astype(bool)
+        if not bad.any():
+            continue
+        cells = pc.filter(arr, pa.array(bad)).to_pylist()
+        out.append(findings(file, "control-character",
+                            [f"cell contains a {_control_name(c)}: '{_escape(c)}'; no cell may hold control "
+                             "characters" for c in cells],
+                            rows=lines[bad], column=name, value=[_escape(c) for c in cells]))
+        cleaned[name] = pc.replace_substring_regex(arr, CONTROL_RE, "")
+    return concat(out), cleaned
+
+
 def read_table(path, table: C.Table, file: str | None = None):
-    """Read one raw CSV as text. Returns (RawTable or None when unreadable, findings)."""
+    """Read one raw CSV as text. Returns (RawTable or None when unreadable, findings).
+
+    Row numbers are physical lines of the file (header = line 1): a record whose quoted
+    field spans lines starts on the line given and the next record after all of them."""
     path = Path(path)
     file = file or str(path)
     if not path.exists():
         return None, findings(file, "missing-file", f"{file} does not exist")
-    if path.stat().st_size == 0:
-        return None, findings(file, "empty-file", f"{file} is empty (0 bytes)")
-    enc = check_encoding(path, file)
-    if (enc["message"].str.contains("not valid UTF-8")).any():
-        return None, enc
-    out = [enc]
+    if not path.is_file():
+        return None, findings(file, "missing-file", f"{file} is not a file (a directory?); give the path of the "
+                              "CSV export")
+    try:
+        if path.stat().st_size == 0:
+            return None, findings(file, "empty-file", f"{file} is empty (0 bytes)")
+        scan = scan_bytes(path, file)
+    except OSError as err:
+        return None, findings(file, "missing-file", f"{file} cannot be read: {err.strerror or err}")
+    if not scan.decodable:
+        return None, scan.findings
+    out = [scan.findings]
     with open(path, encoding="utf-8-sig", newline="") as fh:
         header = next(csv.reader([fh.readline()]), [])
     if not any(h.strip() for h in header):
@@ -308,7 +430,10 @@ def read_table(path, table: C.Table, file: str | None = None):
         return None, concat(out)
     names = [h.strip() for h in header]
     for raw, name in zip(header, names):
-        if raw != name:
+        if re.search(CONTROL_RE, raw.rstrip("\r\n")):
+            out.append(findings(file, "control-character", f"header name '{_escape(raw)}' contains a "
+                                f"{_control_name(raw)}", rows=[1], column=name, value=_escape(raw)))
+        elif raw != name:
             out.append(
                 findings(file, "whitespace", f"header name {raw!r} has leading/trailing whitespace",
                          rows=[1], column=name, value=raw)
@@ -316,8 +441,8 @@ def read_table(path, table: C.Table, file: str | None = None):
     seen = set()
     for name in names:
         if name in seen:
-            out.append(findings(file, "duplicate-column", f"column {name!r} appears more than once in the header",
-                                rows=[1], column=name, value=name))
+            out.append(findings(file, "duplicate-column", f"column {name!r} appears more than once in the header; "
+                                "the first is read", rows=[1], column=name, value=name))
         seen.add(name)
     known = [c.name for c in table.columns]
     for name in names:
@@ -340,33 +465,58 @@ def read_table(path, table: C.Table, file: str | None = None):
 
     tmp = [f"c{i}" for i in range(len(header))]
     try:
-        tbl = _read_csv(path, tmp, on_invalid)
+        tbl = _read_csv(path, tmp, on_invalid, newlines_in_values=scan.quotes)
     except pa.ArrowInvalid as err:
         out.append(findings(file, "csv-format", f"{file} cannot be parsed as CSV: {err}"))
         return None, concat(out)
+    n = tbl.num_rows
+    # blank lines at the end of the file (an editor's or Excel's habit) are not records
+    blank = 0
+    if scan.trailing_blank:
+        last = tbl.slice(max(n - scan.trailing_blank, 0))
+        empty = [pc.all(pc.equal(pc.utf8_length(c), 0)).as_py() for c in last.columns]
+        blank = min(scan.trailing_blank, n) if all(e is not False for e in empty) else 0
+    # line breaks inside quoted fields make a record span lines: count them (only files
+    # with a quote can have them)
+    extra = None
+    if scan.quotes and n:
+        extra = np.zeros(n, dtype="int64")
+        for c in tbl.columns:
+            extra += pc.count_substring(c, "\n").to_numpy(zero_copy_only=False).astype("int64")
+        if not extra.any():
+            extra = None
+    lines, skip_lines = record_lines(n, [(s[0], s[2].count("\n")) for s in skipped], extra)
     if skipped:
-        nums = [s[0] for s in skipped]
         out.append(
             findings(
                 file, "row-length",
                 [f"line has {s[1]} fields, the header has {len(header)}" for s in skipped],
-                rows=nums, value=[s[2][:80] for s in skipped],
+                rows=skip_lines, value=[_escape(s[2][:80]) for s in skipped],
             )
         )
-    n = tbl.num_rows
-    # line numbers of the kept records: header is line 1; skipped lines shift the rest
-    skip_lines = np.sort(np.array([s[0] for s in skipped if s[0] is not None], dtype="int64"))
-    idx = np.arange(n, dtype="int64")
-    shift = np.searchsorted(skip_lines - 2 - np.arange(len(skip_lines)), idx, side="right")
-    lines = idx + 2 + shift
+    if blank:
+        n -= blank
+        tbl = tbl.slice(0, n)
+        first_blank = int(lines[n]) if n < len(lines) else None
+        lines = lines[:n]
+        where = (f" (lines {first_blank}-{first_blank + blank - 1})" if blank > 1 else f" (line {first_blank})") \
+            if first_blank else ""
+        out.append(findings(file, "blank-lines", f"{blank} blank line(s) at the end of {file}{where} ignored",
+                            severity=WARNING))
     if n == 0:
         out.append(findings(file, "empty-file", f"{file} has a header but no data rows"))
         return None, concat(out)
-    cols = {}
+    arrays = {}
     for i, name in enumerate(names):
-        if name in known and name not in cols:
-            cols[name] = pd.Series(pd.arrays.ArrowStringArray(tbl.column(i)), copy=False)
-    del tbl
+        if name not in arrays:  # a duplicated column: the first is read
+            arrays[name] = tbl.column(i)
+    if scan.controls or scan.quotes:
+        ctrl, cleaned = check_control_characters(file, arrays, lines)
+        out.append(ctrl)
+        arrays.update(cleaned)
+    cols = {name: pd.Series(pd.arrays.ArrowStringArray(arr), copy=False)
+            for name, arr in arrays.items() if name in known}
+    del tbl, arrays
     text = pd.DataFrame(cols, copy=False)
     text.index = pd.RangeIndex(n)
     return RawTable(table.name, file, text, lines=lines), concat(out)
@@ -407,13 +557,19 @@ def _to_float(s: pd.Series, ok: np.ndarray) -> np.ndarray:
 def parse_dates(s: pd.Series, encoded: tuple | None = None) -> tuple[pd.Series, np.ndarray]:
     """Parse YYYY-MM-DD strings; returns (datetime64[ns] with NaT, mask of bad non-empty cells).
 
-    Each distinct string is parsed once (``encoded``: its ``encode`` result, if known)."""
+    Each distinct string is parsed once (``encoded``: its ``encode`` result, if known).
+    A real date outside ``DATE_RANGE`` is NaT but not bad here (``parse_table`` reports it)."""
     codes, uniq = encoded if encoded is not None else encode(s)
-    values, bad = _parse_distinct_dates(uniq)
+    values, bad, _ = _parse_distinct_dates(uniq)
     return pd.Series(values[codes], index=s.index), bad[codes]
 
 
-def _parse_distinct_dates(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+# Dates a record can plausibly hold: also what datetime64[ns] can store (1677-2262).
+DATE_RANGE = ("1900-01-01", "2099-12-31")
+
+
+def _parse_distinct_dates(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(values, not a real date, a real date outside DATE_RANGE) of distinct strings."""
     arr = arr.cast(pa.string())
     shaped = pc.match_substring_regex(arr, f"^{DATE_RE}$")
     parsed = pc.strptime(pc.if_else(shaped, arr, pa.scalar(None, pa.string())), format="%Y-%m-%d", unit="s",
@@ -421,11 +577,20 @@ def _parse_distinct_dates(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     # strptime rolls 2021-02-30 over to 2021-03-02: a real date must print back as written
     real = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), arr)
     real = pc.fill_null(real, False)
-    parsed = pc.if_else(real, parsed, pa.scalar(None, parsed.type))
+    # YYYY-MM-DD text orders as the dates do: the range is judged on the text, before the
+    # cast to nanoseconds (which cannot hold year 1 or 9999)
+    far = pc.and_(real, pc.or_(pc.less(arr, DATE_RANGE[0]), pc.greater(arr, DATE_RANGE[1])))
+    far = pc.fill_null(far, False)
+    parsed = pc.if_else(pc.and_(real, pc.invert(far)), parsed, pa.scalar(None, parsed.type))
     empty = pc.equal(pc.utf8_length(arr), 0).to_numpy(zero_copy_only=False)
     values = parsed.cast(pa.timestamp("ns")).to_numpy(zero_copy_only=False).astype("datetime64[ns]")
     bad = ~real.to_numpy(zero_copy_only=False).astype(bool) & ~empty
-    return values, bad
+    return values, bad, far.to_numpy(zero_copy_only=False).astype(bool)
+
+
+# Whole numbers beyond int64 do not fit the typed tables: 18 digits is every int64 and more
+# than any count, dose or grade of the contract.
+MAX_INT_DIGITS = 18
 
 
 def parse_table(raw: RawTable, table: C.Table) -> pd.DataFrame:
@@ -443,11 +608,17 @@ def parse_table(raw: RawTable, table: C.Table) -> pd.DataFrame:
             out.append(findings(raw.file, "missing-value", f"{col.name} must not be empty",
                                 rows=raw.lines[empty], column=col.name))
         if col.kind == C.DATE:
-            values, bad = parse_dates(s, (codes, uniq))
+            values_u, bad_u, far_u = _parse_distinct_dates(uniq)
+            values, bad, far = pd.Series(values_u[codes], index=s.index), bad_u[codes], far_u[codes]
             if bad.any():
                 out.append(findings(raw.file, "date-format",
                                     "'" + s[bad].astype(object) + "' is not a real date written YYYY-MM-DD",
                                     rows=raw.lines[bad], column=col.name, value=s[bad]))
+            if far.any():
+                out.append(findings(raw.file, "range",
+                                    "date '" + s[far].astype(object) + f"' is outside {DATE_RANGE[0]} to "
+                                    f"{DATE_RANGE[1]}, the dates a record can plausibly hold",
+                                    rows=raw.lines[far], column=col.name, value=s[far]))
         elif col.kind in (C.INT, C.FLOAT):
             ok_u = _fullmatch(u, INT_RE if col.kind == C.INT else NUMBER_RE)
             ok = _per_cell(codes, ok_u)
@@ -457,6 +628,19 @@ def parse_table(raw: RawTable, table: C.Table) -> pd.DataFrame:
                 rule = "integer-format" if col.kind == C.INT else "number-format"
                 out.append(findings(raw.file, rule, "'" + s[bad].astype(object) + f"' is not {what}",
                                     rows=raw.lines[bad], column=col.name, value=s[bad]))
+            # a well-formed number too large to store (beyond int64, or beyond float64: inf)
+            if col.kind == C.INT:
+                huge_u = ok_u & (u.str.lstrip("+-").str.lstrip("0").str.len() > MAX_INT_DIGITS).to_numpy(
+                    dtype=bool, na_value=False)
+                limit = f"more than {MAX_INT_DIGITS} digits"
+            else:
+                huge_u = ok_u & ~np.isfinite(np.where(ok_u, _to_float(u, ok_u), 0.0))
+                limit = "beyond the largest storable number"
+            if huge_u.any():
+                ok_u = ok_u & ~huge_u
+                huge = _per_cell(codes, huge_u)
+                out.append(findings(raw.file, "range", "'" + s[huge].astype(object) + f"' is too large ({limit})",
+                                    rows=raw.lines[huge], column=col.name, value=s[huge]))
             if col.kind == C.INT:
                 values_u = pd.to_numeric(u.where(ok_u, None).astype(object), errors="coerce").astype("Int64")
                 values = pd.Series(values_u.array.take(codes), index=s.index)
@@ -1443,6 +1627,12 @@ def check_all(paths: dict, files: dict | None = None, limits: dict | None = None
         if name == "labs":
             out.append(check_uln(raw))
             out.append(convert_labs(raw))
+            if not raw.has("analyte", "value", "unit"):
+                # values that could not be converted (a column is missing, already an
+                # error) are unknown to the checks that compare them with thresholds
+                for c in ("value", "uln"):
+                    if c in raw.typed:
+                        raw.typed[c] = np.nan
         if name == "therapy_lines":
             out.append(check_agents(raw))
             out.append(check_agent_names(raw))
@@ -1468,12 +1658,122 @@ def sort_findings(f: pd.DataFrame, files: dict) -> pd.DataFrame:
     return f.drop_duplicates().reset_index(drop=True)
 
 
-def format_log(f: pd.DataFrame, max_per_file: int = 200) -> str:
-    """Readable report grouped by file."""
+SUMMARY_VALUES = 5  # distinct values listed one by one per (rule, file, column)
+SUMMARY_LINES = 5  # first lines named per problem
+SUMMARY_GROUPS = 60  # distinct problems listed at most
+
+
+def _lines_text(rows: pd.Series) -> str:
+    rows = rows.dropna().astype("int64")
+    if rows.empty:
+        return ""
+    first = sorted(set(rows.tolist()))[:SUMMARY_LINES]
+    more = ", ..." if rows.nunique() > SUMMARY_LINES else ""
+    return f" ({'line' if len(first) == 1 and not more else 'lines'} {', '.join(map(str, first))}{more})"
+
+
+def _label(severity: str, rule: str, file: str, column: str) -> str:
+    return f"{severity.upper()} [{rule}] {file}" + (f", column {column}" if column else "")
+
+
+def knock_on_causes(f: pd.DataFrame, tables: dict) -> pd.Series:
+    """For each finding, the error it follows from ('' when none).
+
+    A ``baseline-missing`` warning follows from an error when the labs rows that would
+    have given the baseline were rejected: an error on a row of that patient and analyte
+    (for creatinine also egfr), or an error of the labs file as a whole (header, a line
+    with a wrong number of fields). It is then a knock-on, listed under its cause."""
+    causes = pd.Series("", index=f.index, dtype=object)
+    bm = f.index[(f["rule"] == "baseline-missing").to_numpy()]
+    if not len(bm):
+        return causes
+    labs_file = f.loc[bm[0], "file"]
+    e = f[(f["severity"] == ERROR) & (f["file"] == labs_file)]
+    if e.empty:
+        return causes
+    whole = e[e["row"].isna() | (e["row"] == 1) | (e["rule"] == "row-length")]
+    if len(whole):
+        r = whole.iloc[0]
+        causes.loc[bm] = _label(r["severity"], r["rule"], r["file"], r["column"])
+        return causes
+    raw = tables.get("labs")
+    if raw is None or not raw.has("patient_id", "analyte"):
+        return causes
+    rows = e["row"].astype("int64").to_numpy()
+    pos = np.clip(np.searchsorted(raw.lines, rows), 0, max(len(raw.lines) - 1, 0))
+    hit = raw.lines[pos] == rows
+    pid = raw.text["patient_id"].astype(object).to_numpy()[pos]
+    ana = raw.text["analyte"].astype(object).to_numpy()[pos]
+    by_key = {}
+    for ok, p_, a_, r in zip(hit, pid, ana, e.itertuples(index=False)):
+        if ok:
+            by_key.setdefault((p_, a_), _label(r.severity, r.rule, r.file, r.column))
+    for i in bm:
+        m = re.search(r"patient '([^']*)'", f.loc[i, "message"])
+        if not m:
+            continue
+        a = f.loc[i, "value"]
+        cause = by_key.get((m.group(1), a)) or (by_key.get((m.group(1), "egfr")) if a == "creatinine" else None)
+        causes.loc[i] = cause or ""
+    return causes
+
+
+def format_summary(f: pd.DataFrame, causes: pd.Series | None = None) -> str:
+    """The headline and the distinct problems: one line per (severity, rule, file, column,
+    value) with its count and first lines (one line per (rule, file, column) when it has
+    many values), errors first; knock-on findings (``causes``) grouped under their cause."""
+    causes = pd.Series("", index=f.index, dtype=object) if causes is None else causes.reindex(f.index).fillna("")
     n_err = int((f["severity"] == ERROR).sum())
     n_warn = int((f["severity"] == WARNING).sum())
-    lines = []
-    for file, grp in f.groupby("file", sort=False):
+    if n_err:
+        lines = [f"validation failed in rule validate: {n_err} errors, {n_warn} warnings"]
+    else:
+        lines = [f"validation passed: 0 errors, {n_warn} warnings"]
+    if f.empty:
+        return "\n".join(lines) + "\n"
+    main = f[(causes == "").to_numpy()]
+    main = main.assign(_s=(main["severity"] != ERROR).astype(int)).sort_values("_s", kind="stable")
+    lines.append("Distinct problems (count, first lines; every finding is in the findings CSV):")
+    entries = []
+    for (sev, rule, file, column), g in main.groupby(["severity", "rule", "file", "column"], sort=False):
+        label = _label(sev, rule, file, column)
+        values = g["value"].unique()
+        if len(values) <= SUMMARY_VALUES:
+            for v in values:
+                gv = g[g["value"] == v]
+                what = f", value '{v}'" if v != "" else ""
+                entries.append((f"  {label}{what}: {len(gv)} finding(s){_lines_text(gv['row'])}",
+                                f"      e.g. {gv['message'].iloc[0]}", label))
+        else:
+            entries.append((f"  {label}: {len(g)} finding(s), {len(values)} distinct values{_lines_text(g['row'])}",
+                            f"      e.g. {g['message'].iloc[0]}", label))
+    knock = f[(causes != "").to_numpy()]
+    knock_by_cause = {c: g for c, g in knock.groupby(causes[causes != ""], sort=False)}
+    for head, example, label in entries[:SUMMARY_GROUPS]:
+        lines += [head, example]
+        g = knock_by_cause.pop(label, None)
+        if g is not None:
+            for rule, gr in g.groupby("rule", sort=False):
+                lines.append(f"      -> {len(gr)} {rule} warning(s) follow from it (values: "
+                             f"{', '.join(map(str, gr['value'].unique()[:SUMMARY_VALUES]))}); not listed as problems")
+    if len(entries) > SUMMARY_GROUPS:
+        lines.append(f"  ... and {len(entries) - SUMMARY_GROUPS} more distinct problems (see the findings CSV)")
+    for label, g in knock_by_cause.items():  # a cause beyond the listed ones
+        lines.append(f"  {len(g)} knock-on warning(s) follow from {label}")
+    return "\n".join(lines) + "\n"
+
+
+def format_log(f: pd.DataFrame, max_per_file: int = 200, causes: pd.Series | None = None) -> str:
+    """Readable report: the summary of distinct problems, then every finding by file
+    (``max_per_file`` at most each; knock-on findings only in the summary), then the verdict."""
+    causes = pd.Series("", index=f.index, dtype=object) if causes is None else causes.reindex(f.index).fillna("")
+    n_err = int((f["severity"] == ERROR).sum())
+    n_warn = int((f["severity"] == WARNING).sum())
+    lines = [format_summary(f, causes).rstrip("\n")]
+    main = f[(causes == "").to_numpy()]
+    if not main.empty:
+        lines += ["", f"Findings by file (at most {max_per_file} per file):"]
+    for file, grp in main.groupby("file", sort=False):
         e = int((grp["severity"] == ERROR).sum())
         w = int((grp["severity"] == WARNING).sum())
         lines.append(f"{file}: {e} error(s), {w} warning(s)")
@@ -1561,17 +1861,26 @@ def write_parquet(frame: pd.DataFrame, path) -> None:
 
 
 def validate_tables(paths: dict, files: dict, limits: dict, window_days: int, involvement: dict,
-                    tables_out: dict, findings_out, log_path, log_findings) -> pd.DataFrame:
-    """Run every check; on success write the tables and the warnings, else raise ValidationFailed."""
+                    tables_out: dict, findings_out, log_path, log_findings, log=None) -> pd.DataFrame:
+    """Run every check; on success write the tables and the warnings, else raise ValidationFailed.
+
+    The report goes to ``log`` (a logger writing ``log_path``, as ``rulelog.rule_log``
+    gives) or, without one, straight to ``log_path``. ValidationFailed carries the summary
+    of distinct problems as its message: what the rule prints, without a traceback."""
     tables, f = check_all(paths, files, limits, window_days, involvement)
-    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    Path(log_path).write_text(format_log(f))
-    write_findings(f, log_findings)
+    causes = knock_on_causes(f, tables)
+    text = format_log(f, causes=causes)
     n_err = int((f["severity"] == ERROR).sum())
+    if log is not None:
+        log.log(logging.ERROR if n_err else logging.INFO, "%s", text.rstrip("\n"))
+    else:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(log_path).write_text(text)
+    write_findings(f, log_findings)
     if n_err:
-        raise ValidationFailed(
-            f"validation failed in rule validate: {n_err} errors (see {log_path} and {log_findings})\n"
-            + format_log(f[f["severity"] == ERROR], max_per_file=20), f)
+        raise ValidationFailed(format_summary(f, causes)
+                               + f"(the log {log_path} lists every finding by file; the findings table is "
+                               f"{log_findings})", f)
     for name, table in C.TABLES.items():
         # nothing else holds the table or its output frame: their memory goes once written
         write_parquet(output_frame(tables.pop(name), table), tables_out[name])
