@@ -38,6 +38,7 @@ def params(**over):
         "flc_ratio_high": CFG["hematologic"]["flc_ratio_high"],
         "days_per_month": CFG["endpoints"]["days_per_month"],
         "death_on_treatment_days": CFG["exposure"]["death_on_treatment_days"],
+        "upcr_as_proteinuria": CFG["renal"]["upcr_as_proteinuria"],
     }
     p.update(over)
     return p
@@ -447,3 +448,32 @@ def test_categorical_labs_give_the_same_adsl(tmp_path, cohort):
     t["labs"] = dc.read_validated({"labs": path}, "derive_baseline", categorical=["labs"])["labs"]
     assert isinstance(t["labs"]["analyte"].dtype, pd.CategoricalDtype)
     pd.testing.assert_frame_equal(derive_adsl(t, params()), plain)
+
+
+def test_censored_baselines_reach_blqual_staging_and_hemeval():
+    """Default patient: kappa clone 70/20, NT-proBNP 332, cTnT 34.9 ng/L, proteinuria 5 g.
+    Hand-derived with the censored signs (docs/methods.md, "Censored lab values"):
+    C1 cTnT '<10': known low (< 35) -> Mayo 2004 one point (NT 332 >= 332) = II;
+    C2 NT-proBNP '>35000': known high; cTnT 34.9 low -> II; European: NT > 8500 known but stage II, not III;
+    C3 NT-proBNP '<500': unknown against 332 -> Mayo 2004 missing (flag missing_mayo04);
+    C4 lambda '<20' (uninvolved): dFLC > 50 -> measurable, DFLCBL 50 with sign '>', ratio missing;
+    C5 kappa '<70' (involved): dFLC < 50 -> not known >= 50, not known >= 20 -> not_measurable;
+    C6 proteinuria '<0.1': renal stage known not > 5 g."""
+    t = build({p: PATIENTS["P01"] for p in ("C1", "C2", "C3", "C4", "C5", "C6")})
+    labs = t["labs"].assign(qualifier="")
+    edits = {("C1", "ctnt"): (10.0, "<"), ("C2", "ntprobnp"): (35000.0, ">"), ("C3", "ntprobnp"): (500.0, "<"),
+             ("C4", "flc_lambda"): (20.0, "<"), ("C5", "flc_kappa"): (70.0, "<"),
+             ("C6", "proteinuria_24h"): (0.1, "<")}
+    for (pid, an), (v, q) in edits.items():
+        sel = (labs["patient_id"] == pid) & (labs["analyte"] == an)
+        labs.loc[sel, ["value", "qualifier"]] = [v, q]
+    t["labs"] = labs
+    a = derive_adsl(t, params()).set_index("USUBJID")
+    assert a["BLQUAL"].tolist() == ["CTNTBL<", "NTPROBL>", "NTPROBL<", "LAMBDABL<;UFLCBL<;DFLCBL>",
+                                    "KAPPABL<;IFLCBL<;DFLCBL<", "PROTUBL<"]
+    assert a.loc["C1", "MAYO04"] == "II" and a.loc["C2", "MAYO04"] == "II" and pd.isna(a.loc["C3", "MAYO04"])
+    assert "missing_mayo04" in a.loc["C3", "STGFL"]
+    assert a.loc["C4", "HEMEVAL"] == "measurable" and a.loc["C4", "DFLCBL"] == 50.0
+    assert pd.isna(a.loc["C4", "KLRATBL"])
+    assert a.loc["C5", "HEMEVAL"] == "not_measurable"
+    assert a.loc["C6", "PROTUBL"] == 0.1 and isinstance(a.loc["C6", "RENSTG"], str)

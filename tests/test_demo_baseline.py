@@ -63,6 +63,7 @@ def derived(tmp_path_factory):
         "flc_ratio_high": CFG["hematologic"]["flc_ratio_high"],
         "days_per_month": CFG["endpoints"]["days_per_month"],
         "death_on_treatment_days": CFG["exposure"]["death_on_treatment_days"],
+        "upcr_as_proteinuria": CFG["renal"]["upcr_as_proteinuria"],
     }
     adsl = derive_adsl(tables, params)
     ae = read_validated({"adverse_events": out / "adverse_events.parquet"}, "x", {"adverse_events": AE_REQUIRED})

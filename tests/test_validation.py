@@ -164,7 +164,15 @@ def test_uln_is_converted_with_its_value(tmp_path):
 # (analyte, value, unit, rule, column)
 LAB_ERROR_CASES = [
     ("creatinine", "1.2", "mmol/L", "unit", "unit"),  # unknown unit for a known analyte
-    ("flc_kappa", "12", "mg/l", "unit", "unit"),  # units are case-sensitive
+    ("flc_kappa", "12", "g/l", "unit", "unit"),  # a real unit, not one of FLC's (aliases do not invent factors)
+    ("creatinine", "1.2", "mmol/l", "unit", "unit"),  # case-normalised but still unknown for creatinine
+    ("platelets", "210", "10^6/L", "unit", "unit"),
+    ("ntprobnp", "<", "pg/mL", "number-format", "value"),  # a sign without a number
+    ("ntprobnp", "<<5", "pg/mL", "number-format", "value"),
+    ("ntprobnp", "5<", "pg/mL", "number-format", "value"),
+    ("ntprobnp", "~5", "pg/mL", "number-format", "value"),
+    ("serum_ife", "<1", "", "vocabulary", "value"),  # IFE is never censored
+    ("ntprobnp", "<-5", "pg/mL", "range", "value"),  # a censored value is range-checked on its number
     ("flc_kappa", "12", "", "unit", "unit"),  # a number needs a unit
     ("serum_ife", "positive", "mg/L", "unit", "unit"),  # IFE has no unit
     ("ntprobnp", "300", "pmol/L", "unit", "unit"),
@@ -185,6 +193,124 @@ LAB_ERROR_CASES = [
     ("creatinine", "nan", "mg/dL", "number-format", "value"),
     ("creatinine", "", "mg/dL", "missing-value", "value"),
 ]
+
+
+# (analyte, reported unit, value, canonical value): spellings of lab systems -- the
+# canonical value equals that of the accepted spelling (same factor, hand-derived)
+ALIAS_CASES = [
+    ("flc_kappa", "mg/dl", "12.5", 125.0),  # case: mg/dL x 10
+    ("flc_kappa", "MG/DL", "12.5", 125.0),
+    ("flc_lambda", "mg/l", "3", 3.0),
+    ("creatinine", "\u00b5mol/l", "132.6", 1.5),  # micro sign U+00B5: umol/L / 88.4
+    ("creatinine", "\u03bcmol/L", "132.6", 1.5),  # Greek mu U+03BC
+    ("creatinine", "umol/l", "88.4", 1.0),
+    ("creatinine", "\u00b5mol / L", "88.4", 1.0),  # inner blanks
+    ("creatinine", "mcmol/L", "88.4", 1.0),
+    ("ntprobnp", "pg/ml", "2369", 2369.0),  # pg/mL = ng/L
+    ("ntprobnp", "ng/l", "2369", 2369.0),
+    ("ctnt", "\u00b5g/l", "0.04", 40.0),  # ug/L x 1000
+    ("ctnt", "mcg/L", "0.04", 40.0),
+    ("alp", "U/l", "90", 90.0),
+    ("alp", "IU/L", "90", 90.0),
+    ("hemoglobin", "g/dl", "11.5", 11.5),
+    ("hemoglobin", "g/l", "115", 11.5),  # g/L / 10
+    ("platelets", "x10^9/L", "210", 210.0),
+    ("platelets", "10*9/l", "210", 210.0),
+    ("platelets", "x10E9/L", "210", 210.0),
+    ("platelets", "Gpt/L", "210", 210.0),
+    ("anc", "/\u00b5L", "1500", 1.5),  # per microlitre = per mm3: / 1000
+    ("proteinuria_24h", "mg/24 h", "3200", 3.2),
+    ("proteinuria_24h", "g/day", "3.2", 3.2),
+    ("upcr", "mg/mmol", "113.1", 1.0),  # 113.1 mg/mmol = 1 g/g
+    ("upcr", "mg/mmol", "56.55", 0.5),
+    ("upcr", "mg/g", "500", 0.5),  # mg/g / 1000
+    ("upcr", "mg/mg", "2.5", 2.5),
+    ("upcr", "g/g", "2.5", 2.5),
+]
+
+
+@pytest.mark.parametrize("analyte,unit,value,expected", ALIAS_CASES, ids=[f"{c[0]}-{c[1]}" for c in ALIAS_CASES])
+def test_unit_aliases_convert_like_the_accepted_spelling(tmp_path, analyte, unit, value, expected):
+    tables, f = run(tmp_path, lambda r, h: r["labs"].append(["P01", "2017-05-02", analyte, value, unit, ""]))
+    assert errors(f).empty, f.to_string()
+    labs = V.output_frame(tables["labs"], C.LABS)
+    row = labs[(labs["date"] == "2017-05-02") & (labs["analyte"] == analyte)].iloc[0]
+    assert row["value"] == pytest.approx(expected, rel=1e-12)
+    assert row["unit"] == C.ANALYTES[analyte].canonical_unit
+
+
+def test_unit_aliases_from_config(tmp_path):
+    """validation.unit_aliases adds spellings; without it the same spelling is an error."""
+    def edit(r, h):
+        r["labs"].append(["P01", "2017-05-02", "platelets", "210", "Mrd/L", ""])
+
+    _, f = run(tmp_path / "a", edit)
+    assert errors(f)["rule"].tolist() == ["unit"]
+    rows, head = copy.deepcopy(ROWS), copy.deepcopy(HEAD)
+    edit(rows, head)
+    paths = write_cohort(tmp_path / "b", rows, head)
+    tables, f = V.check_all(paths, limits={**LIMITS, "unit_aliases": [{"spelling": "Mrd/L", "unit": "10^9/L"}]})
+    assert errors(f).empty, f.to_string()
+    labs = V.output_frame(tables["labs"], C.LABS)
+    assert labs.loc[labs["date"] == "2017-05-02", "value"].tolist() == [210.0]
+    # an alias to a unit the analyte does not accept stays a unit error
+    rows[("labs")][-1][3:5] = ["5", "Mrd/L"]
+    rows["labs"][-1][2] = "creatinine"
+    paths = write_cohort(tmp_path / "c", rows, head)
+    _, f = V.check_all(paths, limits={**LIMITS, "unit_aliases": [{"spelling": "Mrd/L", "unit": "10^9/L"}]})
+    assert errors(f)["rule"].tolist() == ["unit"]
+
+
+@pytest.mark.parametrize("unit,expected", [
+    ("mg/dL", "mg/dL"), ("mg/dl", "mg/dL"), (" \u00b5mol/l ", "umol/L"), ("\u03bcg/L", "ug/L"),
+    ("10*9/l", "10^9/L"), ("mmol/L", "mmol/L"), ("", ""), ("furlongs", "furlongs"),
+])
+def test_unit_alias(unit, expected):
+    assert V.unit_alias(unit) == expected
+
+
+# (value text, analyte, unit, stored value, qualifier) -- censored results keep the number
+CENSORED_CASES = [
+    ("<5", "ntprobnp", "pg/mL", 5.0, "<"),
+    ("< 10", "ntprobnp", "ng/L", 10.0, "<"),
+    (">35000", "ntprobnp", "ng/L", 35000.0, ">"),
+    ("<=0.1", "proteinuria_24h", "g/24h", 0.1, "<="),
+    (">= 3", "hs_ctnt", "ng/L", 3.0, ">="),
+    ("\u2264 50", "proteinuria_24h", "mg/24h", 0.05, "<="),  # '≤ 50 mg/24h' -> <= 0.05 g/24h
+    ("\u22653", "hs_ctnt", "ng/L", 3.0, ">="),
+    ("<0.01", "ctnt", "ug/L", 10.0, "<"),  # converted like any value: 0.01 ug/L = 10 ng/L
+    ("<0.5", "flc_kappa", "mg/dL", 5.0, "<"),
+    ("42", "ntprobnp", "ng/L", 42.0, ""),
+]
+
+
+@pytest.mark.parametrize("text,analyte,unit,value,qualifier", CENSORED_CASES, ids=[c[0] for c in CENSORED_CASES])
+def test_censored_values_keep_number_and_qualifier(tmp_path, text, analyte, unit, value, qualifier):
+    tables, f = run(tmp_path, lambda r, h: r["labs"].append(["P01", "2017-05-02", analyte, text, unit, ""]))
+    assert errors(f).empty, f.to_string()
+    labs = V.output_frame(tables["labs"], C.LABS)
+    row = labs[(labs["date"] == "2017-05-02") & (labs["analyte"] == analyte)].iloc[0]
+    assert row["value"] == pytest.approx(value, rel=1e-12)
+    assert row["qualifier"] == qualifier
+    assert (labs.loc[labs["date"] != "2017-05-02", "qualifier"] == "").all()
+
+
+def test_upcr_unused_is_a_warning(tmp_path):
+    def edit(r, h):
+        r["labs"].append(["P01", "2017-05-02", "upcr", "200", "mg/mmol", ""])
+
+    _, f = run(tmp_path / "a", edit)
+    assert errors(f).empty
+    hit = f[f["rule"] == "upcr-unused"]
+    assert hit[["severity", "file", "column", "value"]].values.tolist() == [["warning", "raw/labs.csv", "analyte",
+                                                                               "upcr"]]
+    rows, head = copy.deepcopy(ROWS), copy.deepcopy(HEAD)
+    edit(rows, head)
+    paths = write_cohort(tmp_path / "b", rows, head)
+    _, f = V.check_all(paths, upcr_as_proteinuria=True)
+    assert not (f["rule"] == "upcr-unused").any()
+    _, f = run(tmp_path / "c")  # no upcr rows: no warning
+    assert not (f["rule"] == "upcr-unused").any()
 
 
 @pytest.mark.parametrize("analyte,value,unit,rule,column", LAB_ERROR_CASES,
@@ -1346,6 +1472,10 @@ CORPUS = [
     ("lvef-150", "labs", set_cell("value", "150", analyte("lvef")), "value", "range", True),
     ("bnp-analyte", "labs", set_cell("analyte", "bnp", analyte("ntprobnp")), "analyte", "unknown-analyte", True),
     ("unknown-unit", "labs", set_cell("unit", "mmol/L", analyte("creatinine")), "unit", "unit", True),
+    ("unknown-unit-lower-case", "labs", set_cell("unit", "mmol/l", analyte("creatinine")), "unit", "unit", True),
+    ("unit-of-another-analyte", "labs", set_cell("unit", "g/dl", analyte("flc_kappa")), "unit", "unit", True),
+    ("censored-without-number", "labs", set_cell("value", "<", analyte("ntprobnp")), "value", "number-format",
+     True),
     ("ife-value", "labs", set_cell("value", "equivocal", analyte("serum_ife")), "value", "vocabulary", True),
     ("duplicate-patient", "patients", set_cell("patient_id", lambda f, i: f.loc[0, "patient_id"],
                                                lambda f: f.index == 1), "patient_id", "unique-key", True),
@@ -1546,12 +1676,16 @@ def test_demo_cohort_passes_with_typed_canonical_tables(project):
         "therapy_lines": {"line": "int64", "start_date": "datetime64[ns]", "last_bortezomib_date": "datetime64[ns]"},
         "salvage_cycles": {"cycle": "int64", "lenalidomide_mg": "float64", "dexamethasone_mg": "float64"},
         "outcomes": {"death_date": "datetime64[ns]", "stop_reason": "object"},
-        "labs": {"date": "datetime64[ns]", "value": "float64", "unit": "object", "uln": "float64"},
+        "labs": {"date": "datetime64[ns]", "value": "float64", "qualifier": "object", "unit": "object",
+                 "uln": "float64"},
         "adverse_events": {"grade": "int64", "onset_date": "datetime64[ns]"},
     }
     for name, table in C.TABLES.items():
         frame = pd.read_parquet(out / f"{name}.parquet")
-        assert list(frame.columns) == [c.name for c in table.columns], name
+        cols = [c.name for c in table.columns]
+        if name == "labs":  # the censoring sign follows the value
+            cols.insert(cols.index("value") + 1, "qualifier")
+        assert list(frame.columns) == cols, name
         assert len(frame) == len(demo_frame(project, name)), name
         for col, dtype in expected[name].items():
             assert str(frame[col].dtype) == dtype, f"{name}.{col}: {frame[col].dtype}"
@@ -1607,3 +1741,96 @@ def test_failing_run_leaves_inputs_untouched(project):
     before = digests(project / "resources" / "demo")
     assert snakemake(project, *VALIDATED).returncode != 0
     assert digests(project / "resources" / "demo") == before
+
+
+# --------------------------------------------------------------------------- legitimate exports
+
+
+LAB_SPELLINGS = {  # accepted spelling -> as another lab system writes it
+    "mg/dL": "mg/dl", "mg/L": "mg/l", "umol/L": "\u00b5mol/l", "pg/mL": "pg/ml", "ng/L": "ng/l", "U/L": "U/l",
+    "g/dL": "g/dl", "g/L": "g/l", "10^9/L": "x10^9/L", "/mm3": "/\u03bcl", "ug/L": "\u03bcg/L",
+    "g/24h": "g/24 h",
+}
+
+
+@pytest.mark.workflow
+def test_unit_spellings_of_lab_systems_validate_to_the_same_table(project):
+    """Every unit of the demo labs respelt (case, micro signs, x10^9/L): the validated
+    labs are the same as from the canonical spellings (same factors)."""
+    snakemake(project, "results/validated/labs.parquet", check=True)
+    before = pd.read_parquet(project / "results" / "validated" / "labs.parquet")
+    frame = demo_frame(project, "labs")
+    respelt = frame["unit"].map(LAB_SPELLINGS).fillna(frame["unit"])
+    assert (respelt != frame["unit"]).sum() > 1000, "most rows respelt"
+    write_frame(project, "labs", frame.assign(unit=respelt))
+    snakemake(project, "results/validated/labs.parquet", check=True)
+    after = pd.read_parquet(project / "results" / "validated" / "labs.parquet")
+    pd.testing.assert_frame_equal(after, before)
+
+
+@pytest.mark.workflow
+def test_censored_lab_values_reach_the_validated_labs(project):
+    """'<50' NT-proBNP, '< 0.01' ug/L cTnT and '>35000' NT-proBNP: accepted, stored as
+    the (converted) limit with the qualifier; no error, nothing dropped."""
+    frame = demo_frame(project, "labs")
+    nt = frame.index[frame["analyte"] == "ntprobnp"]
+    ct = frame.index[(frame["analyte"] == "ctnt") & (frame["unit"] == "ug/L")]
+    edits = {nt[0]: ("< 50", "pg/mL", 50.0, "<"), nt[1]: (">35000", "ng/L", 35000.0, ">"),
+             ct[0]: ("<0.01", "ug/L", 10.0, "<")}  # 0.01 ug/L = 10 ng/L
+    for i, (text, unit, _, _) in edits.items():
+        frame.loc[i, ["value", "unit"]] = [text, unit]
+    write_frame(project, "labs", frame)
+    snakemake(project, *VALIDATED, check=True)
+    labs = pd.read_parquet(project / "results" / "validated" / "labs.parquet")
+    assert len(labs) == len(frame)
+    for i, (_, _, value, qual) in edits.items():
+        key = (labs["patient_id"] == frame.loc[i, "patient_id"]) & (labs["date"] == frame.loc[i, "date"]) & (
+            labs["analyte"] == frame.loc[i, "analyte"])
+        assert labs.loc[key, ["value", "qualifier"]].values.tolist() == [[value, qual]]
+    assert (labs["qualifier"] != "").sum() == 3
+
+
+@pytest.mark.workflow
+def test_upcr_is_accepted_and_reported_unused(project):
+    frame = demo_frame(project, "labs")
+    row = frame[frame["analyte"] == "proteinuria_24h"].iloc[[0]].assign(analyte="upcr", value="226.2",
+                                                                          unit="mg/mmol")
+    write_frame(project, "labs", pd.concat([frame, row], ignore_index=True))
+    snakemake(project, *VALIDATED, check=True)
+    labs = pd.read_parquet(project / "results" / "validated" / "labs.parquet")
+    upcr = labs[labs["analyte"] == "upcr"]
+    assert upcr[["value", "unit"]].values.tolist() == [[pytest.approx(2.0), "g/g"]]  # 226.2 / 113.1
+    found = pd.read_csv(project / "results" / "validated" / "findings.csv", keep_default_na=False)
+    assert found.loc[found["rule"] == "upcr-unused", "severity"].tolist() == ["warning"]
+
+
+@pytest.mark.workflow
+def test_censored_aliased_and_upcr_labs_run_through_the_derivations(project):
+    """A legitimate export with censored values, respelt units and UPCR (opted in) runs to
+    ADSL and ADRS; the censored cTnT baseline is listed in BLQUAL."""
+    frame = demo_frame(project, "labs")
+    ct = frame.index[frame["analyte"] == "ctnt"]
+    frame.loc[ct, "value"] = "<0.01"  # every cTnT below 0.01 ug/L = 10 ng/L
+    frame.loc[ct, "unit"] = "\u00b5g/l"
+    nt = frame.index[frame["analyte"] == "ntprobnp"][-1]
+    frame.loc[nt, "value"] = ">35000"
+    frame["unit"] = frame["unit"].replace({"mg/dL": "mg/dl", "umol/L": "\u00b5mol/L", "pg/mL": "pg/ml"})
+    prot = frame[frame["analyte"] == "proteinuria_24h"].iloc[[0]]
+    upcr = prot.assign(analyte="upcr", value="113.1", unit="mg/mmol",
+                       date=(pd.Timestamp(prot["date"].iloc[0]) + pd.Timedelta(days=1)).strftime("%Y-%m-%d"))
+    write_frame(project, "labs", pd.concat([frame, upcr], ignore_index=True))
+    (project / "upcr.yaml").write_text("renal:\n  upcr_as_proteinuria: true\n")
+    snakemake(project, "results/derived/adsl.csv", "results/derived/adrs.csv", "--configfile", "config.yaml",
+              "upcr.yaml", check=True)
+    adsl = pd.read_csv(project / "results" / "derived" / "adsl.csv", keep_default_na=False)
+    labs = pd.read_parquet(project / "results" / "validated" / "labs.parquet")
+    assert sorted(labs["qualifier"].unique()) == ["", "<", ">"]
+    with_ctnt = adsl[adsl["CTNTBL"] != ""]
+    assert len(with_ctnt) > 0
+    assert (with_ctnt["CTNTBL"].astype(float) == 10.0).all()
+    assert with_ctnt["BLQUAL"].str.contains("CTNTBL<", regex=False).all()
+    assert not adsl.loc[adsl["CTNTBL"] == "", "BLQUAL"].str.contains("CTNTBL", regex=False).any()
+    adrs = pd.read_csv(project / "results" / "derived" / "adrs.csv", keep_default_na=False)
+    assert len(adrs) > 0
+    found = pd.read_csv(project / "results" / "validated" / "findings.csv", keep_default_na=False)
+    assert not (found["rule"] == "upcr-unused").any()  # opted in: used, no warning

@@ -10,6 +10,7 @@ rule derive_baseline:
         outcomes="results/validated/outcomes.parquet",
         labs="results/validated/labs.parquet",
         code=pkg(
+            "censored",
             "contract",
             "csvout",
             "derive_common",
@@ -44,6 +45,7 @@ rule derive_baseline:
         flc_ratio_high=config["hematologic"]["flc_ratio_high"],
         days_per_month=config["endpoints"]["days_per_month"],
         death_on_treatment_days=config["exposure"]["death_on_treatment_days"],
+        upcr_as_proteinuria=config["renal"]["upcr_as_proteinuria"],
     script:
         "../scripts/derive_baseline.py"
 

@@ -8,6 +8,7 @@ rule derive_responses:
         outcomes="results/validated/outcomes.parquet",
         adsl="results/derived/adsl.parquet",
         code=pkg(
+            "censored",
             "derive_common",
             "csvout",
             "egfr",

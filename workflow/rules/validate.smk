@@ -28,5 +28,6 @@ rule validate:
             "heart_ntprobnp_ng_l": config["cardiac"]["involvement_ntprobnp_ng_l"],
             "liver_alp_x_uln": config["liver"]["involvement_alp_x_uln"],
         },
+        upcr_as_proteinuria=config["renal"]["upcr_as_proteinuria"],
     script:
         "../scripts/validate.py"

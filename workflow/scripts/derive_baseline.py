@@ -18,6 +18,7 @@ KEYS = (
     "flc_ratio_high",
     "days_per_month",
     "death_on_treatment_days",
+    "upcr_as_proteinuria",
 )
 with rule_log(sm.log[0], "derive_baseline", sm.input) as log:
     files = {t: sm.input[t] for t in REQUIRED}

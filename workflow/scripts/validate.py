@@ -25,6 +25,7 @@ try:
             log_path=sm.log.log,
             log_findings=sm.log.findings,
             log=log,
+            upcr_as_proteinuria=sm.params.upcr_as_proteinuria,
         )
 except ValidationFailed as err:
     print(err, file=sys.stderr)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import bortezomib as bz
+from . import censored
 from . import hematologic as hem
 from . import staging
 from .contract import ANALYTES
@@ -41,6 +42,7 @@ from .derive_common import (
     months,
     outcomes_adam,
     sort_stable,
+    upcr_as_proteinuria,
     used_categories,
 )
 from .egfr import baseline_egfr
@@ -80,7 +82,7 @@ ADSL_COLUMNS = [
     "KAPPABL", "LAMBDABL", "IFLCBL", "UFLCBL", "DFLCBL", "KLRATBL", "SIFEBL", "UIFEBL",
     "SMPROTBL", "UMPROTBL", "NTPROBL", "CTNTBL", "HSCTNTBL", "CTNIBL", "CREATBL",
     "EGFRBL", "EGFRSRC", "PROTUBL", "ALPBL", "ALPULNBL", "NYHABL", "LVEFBL", "DIALBL",
-    "MAYO04", "EUSTG", "MAYO12", "RENSTG", "STGFL", "HEMEVAL",
+    "BLQUAL", "MAYO04", "EUSTG", "MAYO12", "RENSTG", "STGFL", "HEMEVAL",
     "NPRIOR", "FLSTDT", "FLTOIDXM", "BORTEXP", "BORTGRP", "BORTR60", "BORTPDIM",
     "LENSTDOS", "LENMDDOS", "LENMXDOS", "NCYCLES", "TRTDURM", "STOPRSN", "EARLYDSC",
     "DTHONTRT", "DTHDT", "LSTCNTDT", "DIALDT", "NXTLNDT", "SAFFL", "ITTFL",
@@ -200,16 +202,24 @@ def canonical_unit_problems(labs: pd.DataFrame, file: str, rule: str = RULE) -> 
 def _flc_pair(labs: pd.DataFrame, index: pd.DataFrame, window_days: float) -> pd.DataFrame:
     """Baseline kappa and lambda from the last day in the window with both measured."""
     flc = labs[labs["analyte"].isin(["flc_kappa", "flc_lambda"])].dropna(subset=["value"])
+    if "qualifier" not in flc.columns:
+        flc = flc.assign(qualifier="")
+    # the signs of censored chains, pivoted alike
     wide = flc.pivot_table(
         index=["patient_id", "date"], columns="analyte", values="value", aggfunc="last", observed=True
+    ).reset_index()
+    qual = flc.assign(qualifier=flc["qualifier"].astype(object)).pivot_table(
+        index=["patient_id", "date"], columns="analyte", values="qualifier", aggfunc="last", observed=True
     ).reset_index()
     for a in ("flc_kappa", "flc_lambda"):
         if a not in wide.columns:
             wide[a] = np.nan
+        wide[a + "_q"] = qual[a].to_numpy(dtype=object) if a in qual.columns else ""
     wide = wide.dropna(subset=["flc_kappa", "flc_lambda"])
     sel = last_in_window(wide, index, window_days)
-    return sel[["patient_id", "flc_kappa", "flc_lambda"]].rename(
-        columns={"flc_kappa": "KAPPABL", "flc_lambda": "LAMBDABL"}
+    return sel[["patient_id", "flc_kappa", "flc_lambda", "flc_kappa_q", "flc_lambda_q"]].rename(
+        columns={"flc_kappa": "KAPPABL", "flc_lambda": "LAMBDABL", "flc_kappa_q": "KAPPABL_Q",
+                 "flc_lambda_q": "LAMBDABL_Q"}
     )
 
 
@@ -218,7 +228,13 @@ def _lab_baselines(labs: pd.DataFrame, index: pd.DataFrame, window_days: float) 
     wide = baseline_wide(long, "value", LAB_COLUMNS).rename(columns=LAB_COLUMNS)
     alp = long[long["analyte"] == "alp"].set_index("patient_id")
     wide["ALPULNBL"] = alp["uln"] if "uln" in alp.columns else np.nan
-    return wide[[*LAB_COLUMNS.values(), "ALPULNBL"]].reset_index()
+    cols = [*LAB_COLUMNS.values(), "ALPULNBL"]
+    if "qualifier" in long.columns:
+        q = baseline_wide(long.assign(qualifier=long["qualifier"].astype(object)), "qualifier", LAB_COLUMNS)
+        for an, col in LAB_COLUMNS.items():
+            wide[col + "_Q"] = q[an].reindex(wide.index)
+            cols.append(col + "_Q")
+    return wide[cols].reset_index()
 
 
 def _prior_therapy(lines: pd.DataFrame, index: pd.DataFrame, days_per_month: float) -> pd.DataFrame:
@@ -248,6 +264,8 @@ def derive_adsl(tables: Mapping[str, pd.DataFrame], params: Mapping, files: Mapp
     cycles = tables["salvage_cycles"]
     outc = tables["outcomes"]
     labs = tables["labs"]
+    if params["upcr_as_proteinuria"]:
+        labs = upcr_as_proteinuria(labs)
     window = float(params["window_days"])
     dpm = float(params["days_per_month"])
 
@@ -283,8 +301,18 @@ def derive_adsl(tables: Mapping[str, pd.DataFrame], params: Mapping, files: Mapp
     kappa_clone = a["ISOTYPE"] == "kappa"
     a["IFLCBL"] = np.where(kappa_clone, a["KAPPABL"], a["LAMBDABL"])
     a["UFLCBL"] = np.where(kappa_clone, a["LAMBDABL"], a["KAPPABL"])
-    a["DFLCBL"] = a["IFLCBL"] - a["UFLCBL"]
+    # censored baselines (alsalvage.censored): each column keeps its number; the signs
+    # go to BLQUAL. dFLC from one censored chain is a bound; from two, unknown. The
+    # kappa/lambda ratio from a censored chain is left missing (never a normal ratio).
+    quals = {c: a[c + "_Q"].to_numpy(dtype=object) if c + "_Q" in a.columns else np.full(len(a), "", object)
+             for c in [*LAB_COLUMNS.values(), "KAPPABL", "LAMBDABL"]}
+    quals = {c: np.where(pd.isna(q), "", q).astype(object) for c, q in quals.items()}
+    quals["IFLCBL"] = np.where(kappa_clone, quals["KAPPABL"], quals["LAMBDABL"]).astype(object)
+    quals["UFLCBL"] = np.where(kappa_clone, quals["LAMBDABL"], quals["KAPPABL"]).astype(object)
+    a["DFLCBL"], quals["DFLCBL"] = censored.difference(a["IFLCBL"], quals["IFLCBL"], a["UFLCBL"], quals["UFLCBL"])
     a["KLRATBL"] = a["KAPPABL"] / a["LAMBDABL"].where(a["LAMBDABL"] > 0)
+    a.loc[(quals["KAPPABL"] != "") | (quals["LAMBDABL"] != ""), "KLRATBL"] = np.nan
+    a["BLQUAL"] = censored.qualifier_text(quals)
 
     egfr, src = baseline_egfr(
         a["CREATBL"], a["AGE"].astype("float64"), a["SEX"], a["EGFRREP"], a["DIALBL"] == 1, params["egfr_equation"]
@@ -293,13 +321,17 @@ def derive_adsl(tables: Mapping[str, pd.DataFrame], params: Mapping, files: Mapp
     a["EGFRSRC"] = src
 
     st = params["staging"]
-    a["MAYO04"] = staging.mayo2004(a["NTPROBL"], a["CTNTBL"], a["HSCTNTBL"], a["CTNIBL"], st)
-    a["EUSTG"] = staging.european(a["NTPROBL"], a["CTNTBL"], a["HSCTNTBL"], a["CTNIBL"], st)
-    a["MAYO12"] = staging.mayo2012(a["DFLCBL"], a["NTPROBL"], a["CTNTBL"], a["HSCTNTBL"], st)
-    a["RENSTG"] = staging.renal_stage(a["EGFRBL"], a["PROTUBL"], a["DIALBL"] == 1, st)
+    q = {"ntprobnp": quals["NTPROBL"], "ctnt": quals["CTNTBL"], "hs_ctnt": quals["HSCTNTBL"],
+         "ctni": quals["CTNIBL"], "dflc": quals["DFLCBL"], "proteinuria": quals["PROTUBL"],
+         "egfr": np.where(a["EGFRSRC"] == "reported", quals["EGFRREP"], "").astype(object)}
+    a["MAYO04"] = staging.mayo2004(a["NTPROBL"], a["CTNTBL"], a["HSCTNTBL"], a["CTNIBL"], st, q)
+    a["EUSTG"] = staging.european(a["NTPROBL"], a["CTNTBL"], a["HSCTNTBL"], a["CTNIBL"], st, q)
+    a["MAYO12"] = staging.mayo2012(a["DFLCBL"], a["NTPROBL"], a["CTNTBL"], a["HSCTNTBL"], st, q)
+    a["RENSTG"] = staging.renal_stage(a["EGFRBL"], a["PROTUBL"], a["DIALBL"] == 1, st, q)
     a["STGFL"] = staging.stage_flags(a["MAYO04"], a["EUSTG"], a["MAYO12"], a["RENSTG"], a["DIALBL"] == 1)
 
-    a["HEMEVAL"] = hem.baseline_group(a["DFLCBL"], a["KLRATBL"], a["SIFEBL"], a["UIFEBL"], params)
+    a["HEMEVAL"] = hem.baseline_group(a["DFLCBL"], a["KLRATBL"], a["SIFEBL"], a["UIFEBL"], params,
+                                      dflc_qualifier=quals["DFLCBL"])
 
     # prior therapy
     prior = _prior_therapy(lines, idx, dpm).rename(columns={"patient_id": "USUBJID"})
@@ -326,6 +358,6 @@ def derive_adsl(tables: Mapping[str, pd.DataFrame], params: Mapping, files: Mapp
     out = a[ADSL_COLUMNS].sort_values("USUBJID", kind="mergesort").reset_index(drop=True)
     for c in ("LENSTDOS", "LENMDDOS", "LENMXDOS", "FLTOIDXM", "TRTDURM", "EGFRBL", "IFLCBL", "UFLCBL", "DFLCBL"):
         out[c] = out[c].astype("float64")
-    for c in ("MAYO04", "EUSTG", "MAYO12", "RENSTG", "STGFL", "EGFRSRC", "HEMEVAL", "BORTGRP"):
+    for c in ("BLQUAL", "MAYO04", "EUSTG", "MAYO12", "RENSTG", "STGFL", "EGFRSRC", "HEMEVAL", "BORTGRP"):
         out[c] = out[c].astype(object)
     return out

@@ -188,6 +188,10 @@ OUTCOMES = Table(
     key=("patient_id",),
 )
 
+# Urine protein-creatinine ratio: 1 g/g = 1000 mg / (1 g creatinine / 113.12 g/mol)
+# = 113.1 mg/mmol (creatinine molar mass 113.12 g/mol).
+UPCR_MG_MMOL_PER_G_G = 113.1
+
 # Lab analytes: canonical unit, accepted units and the factor that converts each
 # accepted unit to the canonical one.  Qualitative analytes (IFE) have no unit.
 QUALITATIVE_VALUES = {"positive": 1.0, "negative": 0.0}
@@ -242,6 +246,14 @@ ANALYTES: dict[str, Analyte] = {
         _a("creatinine", "mg/dL", {"umol/L": 1 / 88.4}, 30, "Serum creatinine (IDMS)."),
         _a("egfr", "mL/min/1.73m2", {}, 200, "Reported eGFR."),
         _a("proteinuria_24h", "g/24h", {"mg/24h": 1 / 1000}, 50, "24-hour urine protein."),
+        _a(
+            "upcr",
+            "g/g",
+            {"mg/mg": 1.0, "mg/g": 1 / 1000, "mg/mmol": 1 / UPCR_MG_MMOL_PER_G_G, "g/mol": 1 / UPCR_MG_MMOL_PER_G_G},
+            50,
+            "Spot urine protein-creatinine ratio (kept apart from 24-h proteinuria unless "
+            "renal.upcr_as_proteinuria).",
+        ),
         _a("alp", "U/L", {}, 1e4, "Alkaline phosphatase (with the lab's ULN in 'uln')."),
         _a("hemoglobin", "g/dL", {"g/L": 0.1}, 25, "Hemoglobin."),
         _a("platelets", "10^9/L", {"/mm3": 1 / 1000}, 3000, "Platelet count."),
@@ -250,6 +262,45 @@ ANALYTES: dict[str, Analyte] = {
         _a("lvef", "%", {}, 100, "Left-ventricular ejection fraction."),
     )
 }
+
+# Censored results: a lab value written with a leading comparison ('<5', '< 10',
+# '>35000', '<=0.1', '≥ 3') is kept as its number plus this qualifier; the number is
+# the detection or reporting limit (see alsalvage.censored for how rules use it).
+QUALIFIERS = ("", "<", "<=", ">", ">=")
+QUALIFIER_SPELLINGS = {"<": "<", "<=": "<=", "≤": "<=", ">": ">", ">=": ">=", "≥": ">="}
+
+# Unit spellings of lab systems: a unit cell is first normalised (surrounding and inner
+# whitespace removed, the micro signs µ (U+00B5) and μ (U+03BC) and 'mc' written as 'u',
+# case ignored) and matched against the accepted units normalised the same way; these
+# explicit aliases (normalised spelling -> accepted unit) cover other notations.
+# Config validation.unit_aliases adds to them.
+UNIT_ALIASES = {
+    "x10^9/l": "10^9/L",
+    "x10e9/l": "10^9/L",
+    "10e9/l": "10^9/L",
+    "10*9/l": "10^9/L",
+    "x10*9/l": "10^9/L",
+    "10**9/l": "10^9/L",
+    "gpt/l": "10^9/L",
+    "/ul": "/mm3",
+    "/mm^3": "/mm3",
+    "cells/ul": "/mm3",
+    "cells/mm3": "/mm3",
+    "iu/l": "U/L",
+    "mg/d": "mg/24h",
+    "mg/day": "mg/24h",
+    "g/d": "g/24h",
+    "g/day": "g/24h",
+    "ml/min/1.73m^2": "mL/min/1.73m2",
+    "ml/min/1.73qm": "mL/min/1.73m2",
+}
+
+
+def normalise_unit(unit: str) -> str:
+    """The matching key of a unit spelling: no whitespace, micro signs as 'u', lower case."""
+    u = "".join(unit.split()).replace("\u00b5", "u").replace("\u03bc", "u").lower()
+    return u.replace("mcg", "ug").replace("mcmol", "umol").replace("mcl", "ul")
+
 
 LABS = Table(
     "labs",

@@ -265,7 +265,7 @@ def baseline_values(
         lab = lab[lab["analyte"].isin(list(analytes))]
     lab = lab.dropna(subset=["value"])
     out = last_in_window(lab, index, window_days, by=["analyte"], date_col="date")
-    cols = ["patient_id", "analyte", "date", "value"] + (["uln"] if "uln" in out.columns else [])
+    cols = ["patient_id", "analyte", "date", "value"] + [c for c in ("uln", "qualifier") if c in out.columns]
     return out[cols]
 
 
@@ -279,3 +279,32 @@ def baseline_wide(long: pd.DataFrame, column: str = "value", analytes: Iterable[
             wide[a] = np.nan
     return wide
 
+
+
+def upcr_as_proteinuria(labs: pd.DataFrame) -> pd.DataFrame:
+    """The labs with each urine protein-creatinine ratio (analyte upcr, g/g) that has no
+    24-h proteinuria of the same patient and date relabelled as proteinuria_24h (g/24h):
+    the common approximation 1 g/g ~ 1 g/24h, used only when config
+    renal.upcr_as_proteinuria is true (the renal criteria are defined on 24-h urine).
+    The one place the substitution is made (ADSL and ADRS both call it)."""
+    analyte = labs["analyte"].astype(object)
+    is_upcr = (analyte == "upcr").to_numpy()
+    if not is_upcr.any():
+        return labs
+    prot = labs.loc[(analyte == "proteinuria_24h").to_numpy(), ["patient_id", "date"]].astype({"patient_id": object})
+    up = labs[is_upcr]
+    hit = up[["patient_id", "date"]].astype({"patient_id": object}).merge(
+        prot.drop_duplicates().assign(_has=True), on=["patient_id", "date"], how="left")["_has"]
+    use = up[hit.isna().to_numpy()].copy()
+    out = labs[~is_upcr].copy()
+    cat = isinstance(labs["analyte"].dtype, pd.CategoricalDtype)
+    out["analyte"] = out["analyte"].astype(object)
+    use["analyte"] = "proteinuria_24h"
+    if "unit" in use.columns:
+        out["unit"] = out["unit"].astype(object)
+        use["unit"] = "g/24h"
+    out = pd.concat([out, use], ignore_index=True)
+    out = out.sort_values(["patient_id", "date", "analyte"], kind="mergesort").reset_index(drop=True)
+    if cat:
+        out["analyte"] = out["analyte"].astype("category")
+    return out

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from . import censored
 from .derive_common import sort_stable
 
 FLC_ANALYTES = ("flc_kappa", "flc_lambda", "serum_ife", "urine_ife")
@@ -63,7 +64,7 @@ def category_rank(avalc: pd.Series, params: Mapping) -> pd.Series:
     return avalc.map(ranks).astype("float64")
 
 
-def baseline_group(dflc_bl, klrat_bl, sife_bl, uife_bl, params: Mapping) -> np.ndarray:
+def baseline_group(dflc_bl, klrat_bl, sife_bl, uife_bl, params: Mapping, dflc_qualifier=None) -> np.ndarray:
     """Hematologic evaluability at baseline (HEMEVAL), the one owner of this decision
     (ADSL and ADRS both call it).
 
@@ -74,7 +75,9 @@ def baseline_group(dflc_bl, klrat_bl, sife_bl, uife_bl, params: Mapping) -> np.n
     overrides the dFLC groups (a high dFLC with a normal ratio is polyclonal).
     Otherwise by the baseline dFLC (mg/L): measurable: dFLC >= measurable_dflc_mg_l;
     low_dflc: low_dflc_min_mg_l <= dFLC < measurable; otherwise (including a missing
-    dFLC) not measurable by FLC.
+    dFLC) not measurable by FLC. A censored dFLC (``dflc_qualifier``, see
+    ``censored.difference``) counts only where its bound decides the threshold
+    (``censored.known``); otherwise the patient is not measurable.
     """
     d = np.asarray(dflc_bl, dtype="float64")
     r = np.asarray(klrat_bl, dtype="float64")
@@ -84,8 +87,11 @@ def baseline_group(dflc_bl, klrat_bl, sife_bl, uife_bl, params: Mapping) -> np.n
         no_clone = (
             (r >= params["flc_ratio_low"]) & (r <= params["flc_ratio_high"]) & (sife == 0) & (uife == 0)
         )
+        meas = censored.known(d, dflc_qualifier, ">=", params["measurable_dflc_mg_l"]) == 1
+        low = censored.known(d, dflc_qualifier, ">=", params["low_dflc_min_mg_l"]) == 1
+        low &= censored.known(d, dflc_qualifier, "<", params["measurable_dflc_mg_l"]) == 1
         return np.select(
-            [no_clone, d >= params["measurable_dflc_mg_l"], d >= params["low_dflc_min_mg_l"]],
+            [no_clone, meas, low],
             [NO_CLONE, MEASURABLE, LOW_DFLC],
             default=NOT_MEASURABLE,
         ).astype(object)
@@ -227,8 +233,12 @@ def _member(values: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     return pd.Series(values).isin(allowed).to_numpy()
 
 
-def wide_labs(labs: pd.DataFrame, analytes, patients=None) -> pd.DataFrame:
+def wide_labs(labs: pd.DataFrame, analytes, patients=None, bound: str | None = None) -> pd.DataFrame:
     """One row per (patient_id, date) with one column per analyte (NaN when not measured).
+
+    ``bound`` ('lo' or 'hi'), when the labs carry a ``qualifier`` column: each censored
+    result enters as the lower or upper bound of its true value (``censored.bounds``;
+    NaN where it gives none), for a criterion met by high or by low values.
 
     Rows come sorted by patient and date. The validated key (patient_id, date, analyte)
     is unique, so no aggregation is involved (a duplicate would keep the last row)."""
@@ -239,6 +249,8 @@ def wide_labs(labs: pd.DataFrame, analytes, patients=None) -> pd.DataFrame:
     # one selection of the four columns used (the long table is not copied whole)
     lab = pd.DataFrame({c: labs[c].to_numpy()[keep] for c in ("patient_id", "date", "value")})
     lab["analyte"] = labs["analyte"].array[keep]
+    if bound is not None and "qualifier" in labs.columns:
+        lab["qualifier"] = np.asarray(labs["qualifier"].to_numpy(dtype=object)[keep], dtype=object)
     lab = sort_patient_date(lab, "patient_id", "date")  # validated labs come sorted: no re-sort
     pid, date = lab["patient_id"].to_numpy(), lab["date"].to_numpy()
     new_row = np.ones(len(lab), dtype=bool)
@@ -246,7 +258,10 @@ def wide_labs(labs: pd.DataFrame, analytes, patients=None) -> pd.DataFrame:
     row = np.cumsum(new_row) - 1
     col = pd.Categorical(lab["analyte"], categories=analytes).codes
     grid = np.full((int(new_row.sum()), len(analytes)), np.nan)
-    grid[row, col] = lab["value"].to_numpy(dtype="float64")
+    values = lab["value"].to_numpy(dtype="float64")
+    if "qualifier" in lab.columns:
+        values = censored.bounds(values, lab["qualifier"].to_numpy(dtype=object))[0 if bound == "lo" else 1]
+    grid[row, col] = values
     wide = pd.DataFrame({"patient_id": pid[new_row], "date": date[new_row]})
     for j, an in enumerate(analytes):
         wide[an] = grid[:, j]
@@ -260,9 +275,22 @@ def assessments(labs: pd.DataFrame, base: pd.DataFrame, params: Mapping) -> pd.D
     (ANL01FL: within the best-response window; INPRG: within the progression look-out).
     The CR components are paired over ``assessment_pairing_days`` (:func:`pair_cr_components`)."""
     keep = ["USUBJID", "TRTSDT", "ISOTYPE", "DFLCBL", "IFLCBL", "SMPROTBL", "UMPROTBL", "HEMEVAL", "WINEND", "PRGEND"]
-    base = base[keep]
-    wide = wide_labs(labs, HEM_ANALYTES, patients=base["USUBJID"])
-    wide = wide[wide[list(HEM_ANALYTES)].notna().any(axis=1)]
+    # censored results (alsalvage.censored): a fall (response) is judged from the lower
+    # bound of the baseline dFLC to the upper bound of the assessment's dFLC; a rise
+    # (progression) from the upper bounds of the nadir to the lower bound of the value
+    bounds = {c: censored.baseline_bounds(base, c) for c in ("DFLCBL", "IFLCBL", "SMPROTBL", "UMPROTBL")}
+    base = base[keep].assign(DFLCBL=bounds["DFLCBL"][0],
+                             **{c: bounds[c][1] for c in ("IFLCBL", "SMPROTBL", "UMPROTBL")})
+    wide = wide_labs(labs, HEM_ANALYTES, patients=base["USUBJID"], bound="hi")
+    if "qualifier" in labs.columns:
+        lo = wide_labs(labs, HEM_ANALYTES, patients=base["USUBJID"], bound="lo")
+        for an in ("flc_kappa", "flc_lambda", "serum_mprotein", "urine_mprotein"):
+            wide[an + "_lo"] = lo[an].to_numpy()
+        del lo
+    else:
+        for an in ("flc_kappa", "flc_lambda", "serum_mprotein", "urine_mprotein"):
+            wide[an + "_lo"] = wide[an]
+    wide = wide[wide[list(HEM_ANALYTES) + [c for c in wide.columns if c.endswith("_lo")]].notna().any(axis=1)]
     a = wide.rename(
         columns={
             "patient_id": "USUBJID",
@@ -273,15 +301,29 @@ def assessments(labs: pd.DataFrame, base: pd.DataFrame, params: Mapping) -> pd.D
             "urine_ife": "UIFE",
             "serum_mprotein": "SMPROT",
             "urine_mprotein": "UMPROT",
+            "flc_kappa_lo": "KAPPALO",
+            "flc_lambda_lo": "LAMBDALO",
+            "serum_mprotein_lo": "SMPROTLO",
+            "urine_mprotein_lo": "UMPROTLO",
         }
     )
     a = attach(a, base)
     a = renumber(sort_patient_date(a[a["ADT"] > a["TRTSDT"]]))
     a = pd.concat([a, flc_measures(a["KAPPA"], a["LAMBDA"], a["ISOTYPE"])], axis=1)
+    if "qualifier" in labs.columns:
+        # IFLC, DFLC: upper bounds (nadir, response); IFLCLO: lower bound (progression);
+        # the ratio only from two exact chains
+        lo = flc_measures(a["KAPPALO"], a["LAMBDALO"], a["ISOTYPE"])
+        a["IFLCLO"] = lo["IFLC"].to_numpy()
+        a["DFLC"] = a["IFLC"].to_numpy() - lo["UFLC"].to_numpy()
+        exact = ((a["KAPPA"] == a["KAPPALO"]) & (a["LAMBDA"] == a["LAMBDALO"])).to_numpy()
+        a["KLRAT"] = a["KLRAT"].where(exact)
+    else:
+        a["IFLCLO"] = a["IFLC"]
     paired = pair_cr_components(a, params["assessment_pairing_days"])
     cols = {c: a[c] for c in ("DFLC", "DFLCBL", "HEMEVAL")}  # only what classify reads (no copy of a)
     category = classify(pd.DataFrame({**cols, **{c: paired[c] for c in paired.columns}}, copy=False), params)
-    flc_or_ife = a[["KAPPA", "LAMBDA", "SIFE", "UIFE"]].notna().any(axis=1).to_numpy()
+    flc_or_ife = a[["KAPPA", "LAMBDA", "KAPPALO", "LAMBDALO", "SIFE", "UIFE"]].notna().any(axis=1).to_numpy()
     a["AVALC"] = np.where(flc_or_ife, category, NO_CATEGORY).astype(object)
     a["AVAL"] = category_rank(a["AVALC"], params)
     a["ANL01FL"] = np.where(a["ADT"] <= a["WINEND"], "Y", "N")
@@ -349,7 +391,7 @@ def progression(a: pd.DataFrame, params: Mapping) -> pd.DataFrame:
     nadir_um = _prev_nadir(a, "UMPROT", "UMPROTBL")
     rise = params["progression_rise_pct"]
     lo, hi = params["flc_ratio_low"], params["flc_ratio_high"]
-    ifl = a["IFLC"].to_numpy(dtype="float64")
+    ifl = a["IFLCLO"].to_numpy(dtype="float64") if "IFLCLO" in a.columns else a["IFLC"].to_numpy(dtype="float64")
     ratio = a["KLRAT"].to_numpy(dtype="float64")
     with np.errstate(invalid="ignore"):
         from_cr = (prev_best >= RANK["CR"]) | no_clone
@@ -358,7 +400,7 @@ def progression(a: pd.DataFrame, params: Mapping) -> pd.DataFrame:
         doubled = ifl >= 2.0 * nadir_ifl
         pd_cr = from_cr & (ife_pos | (abnormal & doubled))
 
-        sm, um = a["SMPROT"].to_numpy(dtype="float64"), a["UMPROT"].to_numpy(dtype="float64")
+        sm, um = (a[c + "LO" if c + "LO" in a.columns else c].to_numpy(dtype="float64") for c in ("SMPROT", "UMPROT"))
         pd_partial = (
             ((pct_change(sm, nadir_sm) >= rise) & (sm > params["progression_serum_m_min_g_l"]))
             | ((pct_change(um, nadir_um) >= rise) & (um > params["progression_urine_m_min_mg"]))

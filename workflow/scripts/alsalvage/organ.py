@@ -19,6 +19,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from . import censored
 from .derive_common import age_at
 from .egfr import ckd_epi
 from .hematologic import attach, pct_change, renumber, sort_patient_date, wide_labs
@@ -145,8 +146,7 @@ def ntprobnp_evaluable(base: pd.DataFrame, params: Mapping) -> np.ndarray:
     """Baseline NT-proBNP >= evaluable_ntprobnp_ng_l (and, with ``dialysis_ntprobnp:
     exclude``, not on dialysis at the index date): the NT-proBNP response and progression
     criteria apply only to these patients."""
-    with np.errstate(invalid="ignore"):
-        ok = _f(base["NTPROBL"]) >= params["evaluable_ntprobnp_ng_l"]
+    ok = censored.baseline_known(base, "NTPROBL", ">=", params["evaluable_ntprobnp_ng_l"]) == 1
     return ok & ~_ntprobnp_unusable(base["DIALDT"], base["TRTSDT"], params)
 
 
@@ -159,7 +159,8 @@ def cardiac_evaluable(base: pd.DataFrame, params: Mapping) -> np.ndarray:
 def troponin_progression(value, baseline, params: Mapping) -> np.ndarray:
     """Troponin (one assay on both sides) up >= progression_troponin_rise_pct % AND by
     >= progression_troponin_rise_min_ng_l ng/L. From a zero baseline the percentage is
-    infinite, so the absolute rise decides; 0 -> 0 is no rise."""
+    infinite, so the absolute rise decides; 0 -> 0 is no rise. For censored results
+    pass the lower bound of ``value`` and the upper bound of ``baseline``."""
     v, b = _f(value), _f(baseline)
     with np.errstate(invalid="ignore"):
         return (pct_change(v, b) >= params["progression_troponin_rise_pct"]) & (
@@ -185,22 +186,33 @@ def cardiac_calls(labs: pd.DataFrame, base: pd.DataFrame, egfr: pd.DataFrame, pa
     dialysis (started before, on or after the index date).
     """
     cols = ["USUBJID", "TRTSDT", "TRTEDT", "NTPROBL", "NYHABL", *TROPONINS.values(), "LVEFBL", "DIALDT", "WINEND"]
+    cols += ["BLQUAL"] if "BLQUAL" in base.columns else []
     sel = cardiac_evaluable(base, params)
     ev = base.loc[sel, cols].assign(_NTEV=ntprobnp_evaluable(base, params)[sel])
-    w = wide_labs(labs, CARD_ANALYTES, patients=ev["USUBJID"])
+    # censored results: a fall is judged towards the upper bound of the follow-up value
+    # from the lower bound of the baseline, a rise the other way round (alsalvage.censored)
+    w = wide_labs(labs, CARD_ANALYTES, patients=ev["USUBJID"], bound="hi")
+    w_lo = wide_labs(labs, CARD_ANALYTES, patients=ev["USUBJID"], bound="lo")
+    for an in ("ntprobnp", *TROPONINS):
+        w[an + "_LO"] = w_lo[an].to_numpy()
+    del w_lo
+    ev = ev.assign(_NTBLLO=censored.baseline_bounds(ev, "NTPROBL")[0],
+                   _NTBLHI=censored.baseline_bounds(ev, "NTPROBL")[1],
+                   **{bl + "_HI": censored.baseline_bounds(ev, bl)[1] for bl in TROPONINS.values()})
+    ev = ev.drop(columns=[c for c in ("BLQUAL",) if c in ev.columns])
     a = attach(w.rename(columns={"patient_id": "USUBJID", "date": "ADT"}), ev)
     a = renumber(a[a["ADT"] > a["TRTSDT"]])
     nt_ok = a["_NTEV"].to_numpy(dtype=bool) & ~_ntprobnp_unusable(a["DIALDT"], a["ADT"], params)
-    nt, ntbl = _f(a["ntprobnp"]), _f(a["NTPROBL"])
-    change = nt - ntbl
-    pct = pct_change(nt, ntbl)
+    nt_hi, nt_lo = _f(a["ntprobnp"]), _f(a["ntprobnp_LO"])
+    fall_pct, fall = -pct_change(nt_hi, _f(a["_NTBLLO"])), _f(a["_NTBLLO"]) - nt_hi
+    rise_pct, rise = pct_change(nt_lo, _f(a["_NTBLHI"])), nt_lo - _f(a["_NTBLHI"])
     with np.errstate(invalid="ignore"):
-        resp = (nt_ok & (-pct > params["response_fall_pct"]) & (-change > params["response_fall_min_ng_l"])) | (
+        resp = (nt_ok & (fall_pct > params["response_fall_pct"]) & (fall > params["response_fall_min_ng_l"])) | (
             _f(a["NYHABL"]) - _f(a["nyha"]) >= params["nyha_response_classes"]
         )
-        prog = nt_ok & (pct > params["progression_rise_pct"]) & (change > params["progression_rise_min_ng_l"])
+        prog = nt_ok & (rise_pct > params["progression_rise_pct"]) & (rise > params["progression_rise_min_ng_l"])
         for an, bl in TROPONINS.items():
-            prog |= troponin_progression(a[an], a[bl], params)
+            prog |= troponin_progression(a[an + "_LO"], a[bl + "_HI"], params)
         prog |= _f(a["LVEFBL"]) - _f(a["lvef"]) >= params["progression_lvef_fall_points"]
     a["AVALC"] = _call(resp, prog)
     on_len = (a["ADT"] > a["TRTSDT"]) & (a["TRTEDT"].isna() | (a["ADT"] <= a["TRTEDT"]))
@@ -222,7 +234,7 @@ def renal_evaluable(base: pd.DataFrame, params: Mapping) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         return (
             (_f(base["KIDNEY"]) == 1)
-            & (_f(base["PROTUBL"]) > params["evaluable_proteinuria_g"])
+            & (censored.baseline_known(base, "PROTUBL", ">", params["evaluable_proteinuria_g"]) == 1)
             & (_f(base["DIALBL"]) != 1)
         )
 
@@ -237,9 +249,14 @@ def renal_calls(labs: pd.DataFrame, base: pd.DataFrame, egfr: pd.DataFrame, para
     before ADT (when dialysis_is_progression). Response: proteinuria on ADT down >=
     response_fall_pct % or below response_below_g, and no progression at that call.
     """
-    ev = base.loc[renal_evaluable(base, params), ["USUBJID", "TRTSDT", "PROTUBL", "DIALDT", "WINEND"]]
-    w = wide_labs(labs, ("proteinuria_24h",), patients=ev["USUBJID"])
+    ev = base.loc[renal_evaluable(base, params), ["USUBJID", "TRTSDT", "PROTUBL", "DIALDT", "WINEND"]
+                  + (["BLQUAL"] if "BLQUAL" in base.columns else [])]
+    # a censored proteinuria counts towards a response by its upper bound ('<0.1' as 0.1;
+    # '>x' not at all), from the lower bound of a censored baseline
+    w = wide_labs(labs, ("proteinuria_24h",), patients=ev["USUBJID"], bound="hi")
     w = w.rename(columns={"patient_id": "USUBJID", "date": "ADT"})
+    ev = ev.assign(_PROTBLLO=censored.baseline_bounds(ev, "PROTUBL")[0])
+    ev = ev.drop(columns=[c for c in ("BLQUAL",) if c in ev.columns])
     dates = [w[["USUBJID", "ADT"]], egfr.loc[egfr["USUBJID"].isin(ev["USUBJID"]), ["USUBJID", "ADT"]]]
     if params["dialysis_is_progression"]:
         d = ev.loc[ev["DIALDT"].notna(), ["USUBJID", "DIALDT"]].rename(columns={"DIALDT": "ADT"})
@@ -255,7 +272,7 @@ def renal_calls(labs: pd.DataFrame, base: pd.DataFrame, egfr: pd.DataFrame, para
         if params["dialysis_is_progression"]:
             prog |= on_dial
         resp = (
-            (-pct_change(prot, a["PROTUBL"]) >= params["response_fall_pct"]) | (prot < params["response_below_g"])
+            (-pct_change(prot, a["_PROTBLLO"]) >= params["response_fall_pct"]) | (prot < params["response_below_g"])
         ) & ~prog
     a["AVALC"] = _call(resp, prog)
     return _finish(a, "RENRESP")
@@ -265,24 +282,30 @@ def renal_calls(labs: pd.DataFrame, base: pd.DataFrame, egfr: pd.DataFrame, para
 def liver_evaluable(base: pd.DataFrame, params: Mapping) -> np.ndarray:
     """Liver involved and baseline ALP above the lab's ULN (at the ULN: not evaluable)."""
     with np.errstate(invalid="ignore"):
-        return (_f(base["LIVER"]) == 1) & (_f(base["ALPBL"]) > _f(base["ALPULNBL"]))
+        return (_f(base["LIVER"]) == 1) & (censored.baseline_bounds(base, "ALPBL")[0] > _f(base["ALPULNBL"]))
 
 
 def liver_calls(labs: pd.DataFrame, base: pd.DataFrame, params: Mapping) -> pd.DataFrame:
     """LIVRESP calls at each ALP after the index date. Response: ALP down >=
     response_fall_pct % from baseline (of the total value). Progression: ALP >=
     progression_rise_pct % above its lowest value so far (baseline included)."""
-    ev = base.loc[liver_evaluable(base, params), ["USUBJID", "TRTSDT", "ALPBL", "WINEND"]]
-    w = wide_labs(labs, ("alp",), patients=ev["USUBJID"]).rename(columns={"patient_id": "USUBJID", "date": "ADT"})
-    a = attach(w, ev)
-    a = a[(a["ADT"] > a["TRTSDT"]) & a["alp"].notna()]
+    ev = base.loc[liver_evaluable(base, params)]
+    lo_bl, hi_bl = censored.baseline_bounds(ev, "ALPBL")
+    ev = ev[["USUBJID", "TRTSDT", "WINEND"]].assign(ALPBL=lo_bl, _ALPBLHI=hi_bl)
+    # censored ALP: response towards the upper bound, progression from the upper bounds
+    # (nadir) to the lower bound of the value
+    w = wide_labs(labs, ("alp",), patients=ev["USUBJID"], bound="hi")
+    w["_ALPLO"] = wide_labs(labs, ("alp",), patients=ev["USUBJID"], bound="lo")["alp"].to_numpy()
+    a = attach(w.rename(columns={"patient_id": "USUBJID", "date": "ADT"}), ev)
+    a = a[(a["ADT"] > a["TRTSDT"]) & (a["alp"].notna() | a["_ALPLO"].notna())]
     a = renumber(sort_patient_date(a))
     g = a["USUBJID"]
-    prev_low = a.groupby(g, sort=False)["alp"].cummin().groupby(g, sort=False).shift(1)
-    nadir = np.fmin(_f(prev_low), _f(a["ALPBL"]))
+    prev_low = a.groupby(g, sort=False)["alp"].cummin().groupby(g, sort=False).ffill().groupby(
+        g, sort=False).shift(1)
+    nadir = np.fmin(_f(prev_low), _f(a["_ALPBLHI"]))
     with np.errstate(invalid="ignore"):
         resp = -pct_change(a["alp"], a["ALPBL"]) >= params["response_fall_pct"]
-        prog = pct_change(a["alp"], nadir) >= params["progression_rise_pct"]
+        prog = pct_change(a["_ALPLO"], nadir) >= params["progression_rise_pct"]
     a["AVALC"] = _call(resp, prog)
     return _finish(a, "LIVRESP")
 

@@ -13,9 +13,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import censored
 from . import hematologic as hem
 from . import organ
-from .derive_common import OUTCOME_COLUMNS, DerivationError, read_categorical, require_columns, used_categories
+from .derive_common import (
+    OUTCOME_COLUMNS,
+    DerivationError,
+    read_categorical,
+    require_columns,
+    upcr_as_proteinuria,
+    used_categories,
+)
 
 RULE = "derive_responses"
 
@@ -89,7 +97,7 @@ def read_inputs(files: Mapping[str, str]) -> dict[str, pd.DataFrame]:
     missing = [f"file {p}: not found" for p in files.values() if not Path(p).exists()]
     if missing:
         raise DerivationError(RULE, missing)
-    labs = read_categorical(files["labs"], LAB_COLUMNS)
+    labs = read_categorical(files["labs"], LAB_COLUMNS + ["qualifier"])  # qualifier: if present
     return {"adsl": pd.read_parquet(files["adsl"]), "outcomes": pd.read_parquet(files["outcomes"]), "labs": labs}
 
 
@@ -118,9 +126,11 @@ def build_base(adsl: pd.DataFrame, outcomes: pd.DataFrame, hem_params: Mapping) 
     function ADSL uses, with the hematologic settings of this rule) and the window ends
     WINEND / PRGEND."""
     o = outcomes.rename(columns=OUTCOME_COLUMNS)[[OUTCOME_COLUMNS[c] for c in OUTCOME_DATES]]
-    base = adsl[ADSL_COLUMNS].merge(o, on="USUBJID", how="left", validate="one_to_one")
+    cols = ADSL_COLUMNS + (["BLQUAL"] if "BLQUAL" in adsl.columns else [])  # censored baselines
+    base = adsl[cols].merge(o, on="USUBJID", how="left", validate="one_to_one")
     base = base.sort_values("USUBJID", kind="mergesort").reset_index(drop=True)
-    base["HEMEVAL"] = hem.baseline_group(base["DFLCBL"], base["KLRATBL"], base["SIFEBL"], base["UIFEBL"], hem_params)
+    base["HEMEVAL"] = hem.baseline_group(base["DFLCBL"], base["KLRATBL"], base["SIFEBL"], base["UIFEBL"], hem_params,
+                                         dflc_qualifier=censored.baseline_qualifier(base, "DFLCBL"))
     base["WINEND"], base["PRGEND"] = hem.window_ends(
         base["TRTEDT"],
         base["NXTLNDT"],
@@ -273,6 +283,8 @@ def encode_patients(
             "value": labs["value"].to_numpy()[keep],
         }
     )
+    if "qualifier" in labs.columns:  # censored results (alsalvage.censored)
+        lab["qualifier"] = np.asarray(labs["qualifier"].to_numpy(dtype=object)[keep], dtype=object)
     return ids, adsl, outcomes, lab
 
 
@@ -290,6 +302,8 @@ def derive_adrs(
 
     ``params`` has the config sections hematologic, cardiac, renal, liver and egfr.
     """
+    if params["renal"]["upcr_as_proteinuria"]:
+        labs = upcr_as_proteinuria(labs)
     ids, adsl, outcomes, labs = encode_patients(adsl, outcomes, labs)
     hp = params["hematologic"]
     base = build_base(adsl, outcomes, hp)

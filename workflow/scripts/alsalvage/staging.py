@@ -18,23 +18,35 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from . import censored
+
 
 def _f(x) -> np.ndarray:
     return np.asarray(x, dtype="float64")
 
 
-def _marker(value: np.ndarray, threshold: float, strict: bool = False) -> np.ndarray:
-    """1.0 when high, 0.0 when not, NaN when the value is missing."""
-    high = value > threshold if strict else value >= threshold
-    return np.where(np.isnan(value), np.nan, high.astype("float64"))
+def _marker(value: np.ndarray, threshold: float, strict: bool = False, qualifier=None) -> np.ndarray:
+    """1.0 when high, 0.0 when not, NaN when the value is missing or, for a censored
+    result (``qualifier``), when its interval straddles the threshold (``censored.known``)."""
+    return censored.known(value, qualifier, ">" if strict else ">=", threshold)
 
 
-def _troponin_marker(ctnt, hs_ctnt, ctni, t_ctnt, t_hs, t_ctni) -> np.ndarray:
+def _q(q, name):
+    return None if q is None else q.get(name)
+
+
+def _troponin_marker(ctnt, hs_ctnt, ctni, t_ctnt, t_hs, t_ctni, q=None) -> np.ndarray:
     """Troponin marker from the first troponin available (cTnT, hs-cTnT, cTnI);
-    ``t_ctni`` None means that cTnI is not an accepted alternative (NaN)."""
-    m_ctnt = _marker(_f(ctnt), t_ctnt)
-    m_hs = _marker(_f(hs_ctnt), t_hs)
-    m_ctni = _marker(_f(ctni), t_ctni) if t_ctni is not None else np.full(len(m_ctnt), np.nan)
+    ``t_ctni`` None means that cTnI is not an accepted alternative (NaN). A troponin
+    whose censored value leaves the marker unknown does not fall back to the next one."""
+    m_ctnt = _marker(_f(ctnt), t_ctnt, qualifier=_q(q, "ctnt"))
+    m_hs = _marker(_f(hs_ctnt), t_hs, qualifier=_q(q, "hs_ctnt"))
+    m_ctni = _marker(_f(ctni), t_ctni, qualifier=_q(q, "ctni")) if t_ctni is not None else np.full(len(m_ctnt),
+                                                                                                    np.nan)
+    m_ctnt = np.where(np.isnan(_f(ctnt)), m_ctnt, np.where(np.isnan(m_ctnt), -1.0, m_ctnt))
+    m_hs = np.where(np.isnan(_f(hs_ctnt)), m_hs, np.where(np.isnan(m_hs), -1.0, m_hs))
+    out = np.where(~np.isnan(m_ctnt), m_ctnt, np.where(~np.isnan(m_hs), m_hs, m_ctni))
+    return np.where(out < 0, np.nan, out)
     return np.where(~np.isnan(m_ctnt), m_ctnt, np.where(~np.isnan(m_hs), m_hs, m_ctni))
 
 
@@ -45,44 +57,47 @@ def _label(points: np.ndarray, labels: tuple[str, ...]) -> np.ndarray:
     return out
 
 
-def mayo2004(ntprobnp, ctnt, hs_ctnt, ctni, cfg: Mapping) -> np.ndarray:
-    """Mayo 2004 stage I/II/III = 0/1/2 markers high (NT-proBNP, troponin)."""
-    nt = _marker(_f(ntprobnp), cfg["mayo2004_ntprobnp_ng_l"])
+def mayo2004(ntprobnp, ctnt, hs_ctnt, ctni, cfg: Mapping, q: Mapping | None = None) -> np.ndarray:
+    """Mayo 2004 stage I/II/III = 0/1/2 markers high (NT-proBNP, troponin). ``q``: the
+    qualifiers of censored results by marker name (ntprobnp, ctnt, hs_ctnt, ctni, dflc,
+    proteinuria, egfr); a marker left unknown leaves the stage missing."""
+    nt = _marker(_f(ntprobnp), cfg["mayo2004_ntprobnp_ng_l"], qualifier=_q(q, "ntprobnp"))
     tn = _troponin_marker(
-        ctnt, hs_ctnt, ctni, cfg["mayo2004_ctnt_ng_l"], cfg["mayo2004_hs_ctnt_ng_l"], cfg["mayo2004_ctni_ng_l"]
+        ctnt, hs_ctnt, ctni, cfg["mayo2004_ctnt_ng_l"], cfg["mayo2004_hs_ctnt_ng_l"], cfg["mayo2004_ctni_ng_l"], q
     )
     return _label(nt + tn, ("I", "II", "III"))
 
 
-def european(ntprobnp, ctnt, hs_ctnt, ctni, cfg: Mapping) -> np.ndarray:
-    """European modification: Mayo 2004 with stage III split at NT-proBNP > threshold."""
-    stage = mayo2004(ntprobnp, ctnt, hs_ctnt, ctni, cfg)
-    nt = _f(ntprobnp)
-    iiib = nt > cfg["european_iiib_ntprobnp_ng_l"]
+def european(ntprobnp, ctnt, hs_ctnt, ctni, cfg: Mapping, q: Mapping | None = None) -> np.ndarray:
+    """European modification: Mayo 2004 with stage III split at NT-proBNP > threshold
+    (missing when a censored NT-proBNP leaves the split unknown)."""
+    stage = mayo2004(ntprobnp, ctnt, hs_ctnt, ctni, cfg, q)
+    iiib = _marker(_f(ntprobnp), cfg["european_iiib_ntprobnp_ng_l"], strict=True, qualifier=_q(q, "ntprobnp"))
     out = stage.copy()
     is3 = stage == "III"
-    out[is3 & iiib] = "IIIb"
-    out[is3 & ~iiib] = "IIIa"
+    out[is3 & (iiib == 1)] = "IIIb"
+    out[is3 & (iiib == 0)] = "IIIa"
+    out[is3 & np.isnan(iiib)] = np.nan
     return out
 
 
-def mayo2012(dflc, ntprobnp, ctnt, hs_ctnt, cfg: Mapping) -> np.ndarray:
+def mayo2012(dflc, ntprobnp, ctnt, hs_ctnt, cfg: Mapping, q: Mapping | None = None) -> np.ndarray:
     """Mayo 2012 stage I-IV = 0-3 points (dFLC, troponin T, NT-proBNP)."""
-    d = _marker(_f(dflc), cfg["mayo2012_dflc_mg_l"])
-    nt = _marker(_f(ntprobnp), cfg["mayo2012_ntprobnp_ng_l"])
+    d = _marker(_f(dflc), cfg["mayo2012_dflc_mg_l"], qualifier=_q(q, "dflc"))
+    nt = _marker(_f(ntprobnp), cfg["mayo2012_ntprobnp_ng_l"], qualifier=_q(q, "ntprobnp"))
     tn = _troponin_marker(
-        ctnt, hs_ctnt, np.full(len(d), np.nan), cfg["mayo2012_ctnt_ng_l"], cfg["mayo2012_hs_ctnt_ng_l"], None
+        ctnt, hs_ctnt, np.full(len(d), np.nan), cfg["mayo2012_ctnt_ng_l"], cfg["mayo2012_hs_ctnt_ng_l"], None, q
     )
     return _label(d + nt + tn, ("I", "II", "III", "IV"))
 
 
-def renal_stage(egfr, proteinuria, dialysis, cfg: Mapping) -> np.ndarray:
+def renal_stage(egfr, proteinuria, dialysis, cfg: Mapping, q: Mapping | None = None) -> np.ndarray:
     """Renal stage I/II/III = 0/1/2 risk factors (eGFR < threshold, proteinuria > threshold);
     not staged (missing) on dialysis."""
     e = _f(egfr)
     p = _f(proteinuria)
-    low_egfr = np.where(np.isnan(e), np.nan, (e < cfg["renal_egfr_below"]).astype("float64"))
-    high_prot = _marker(p, cfg["renal_proteinuria_above_g"], strict=True)
+    low_egfr = censored.known(e, _q(q, "egfr"), "<", cfg["renal_egfr_below"])
+    high_prot = _marker(p, cfg["renal_proteinuria_above_g"], strict=True, qualifier=_q(q, "proteinuria"))
     stage = _label(low_egfr + high_prot, ("I", "II", "III"))
     stage[np.asarray(dialysis, dtype=bool)] = np.nan
     return stage

@@ -80,6 +80,7 @@ RULES = {
     "involvement-flag": "clinician organ flag disagrees with the biomarker definition (warning)",
     "criterion-impossible": "no row at all of an analyte a response criterion needs (warning)",
     "evaluability": "an involved organ without the baseline value its response needs (warning)",
+    "upcr-unused": "urine protein-creatinine ratios present but not used by the renal criteria (warning)",
 }
 
 NUMBER_RE = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
@@ -863,7 +864,29 @@ def unit_table() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["analyte", "unit", "factor", "canonical", "qualitative", "lo", "hi"])
 
 
-def _unit_grid(analyte: tuple, unit: tuple) -> tuple[pd.DataFrame, np.ndarray]:
+def unit_alias(unit: str, aliases: dict | None = None) -> str:
+    """The accepted spelling a reported unit stands for, else the unit unchanged.
+
+    The reported unit and the accepted units are compared normalised
+    (``contract.normalise_unit``: whitespace, micro signs, case); other notations go
+    through ``contract.UNIT_ALIASES`` and the configured ``aliases`` (config
+    ``validation.unit_aliases``: a list of {spelling, unit}, or a spelling -> unit mapping;
+    they win over the built-in ones). Whether the accepted spelling fits the analyte is
+    decided by the unit table."""
+    if unit is None:
+        return unit
+    accepted = {C.normalise_unit(u): u for a in C.ANALYTES.values() for u in a.units}
+    table = {C.normalise_unit(k): v for k, v in C.UNIT_ALIASES.items()}
+    if isinstance(aliases, (list, tuple)):
+        aliases = {a["spelling"]: a["unit"] for a in aliases}
+    table.update({C.normalise_unit(k): v for k, v in (aliases or {}).items()})
+    key = C.normalise_unit(unit)
+    if key in table:
+        return table[key]
+    return accepted.get(key, unit)
+
+
+def _unit_grid(analyte: tuple, unit: tuple, aliases: dict | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """Factor, canonical unit, qualitative flag and range of every (analyte, unit) pair.
 
     ``analyte`` and ``unit`` are the ``encode`` results of the two lab columns; returns
@@ -872,16 +895,40 @@ def _unit_grid(analyte: tuple, unit: tuple) -> tuple[pd.DataFrame, np.ndarray]:
     units = unit_table()
     (a_codes, a_uniq), (u_codes, u_uniq) = analyte, unit
     a_uniq, u_uniq = a_uniq.to_pylist(), u_uniq.to_pylist()
+    spelled = [unit_alias(u, aliases) for u in u_uniq]  # each distinct spelling once
     grid = pd.MultiIndex.from_product([pd.Index(np.asarray(a_uniq, dtype=object)),
-                                       pd.Index(np.asarray(u_uniq, dtype=object))], names=["analyte", "unit"])
+                                       pd.Index(np.asarray(spelled, dtype=object))], names=["analyte", "unit"])
     grid = grid.to_frame(index=False).merge(units, how="left", on=["analyte", "unit"], sort=False)
     dtype = "int32" if len(a_uniq) * len(u_uniq) < 2**31 else "int64"
     combo = a_codes.astype(dtype) * len(u_uniq) + u_codes.astype(dtype)
     return grid, combo
 
 
-def convert_labs(raw: RawTable) -> pd.DataFrame:
+def censored_parts(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(qualifier, number text as Arrow strings, is a censored number) of each lab result text.
+
+    A censored result is a comparison sign ('<', '<=', '>', '>=', '≤', '≥') and a
+    number, with optional blanks between ('< 10', '>35000'); the qualifier is written
+    in the ASCII spelling of ``contract.QUALIFIERS``. Other cells: qualifier '' and the
+    text unchanged."""
+    arr = pa.array(values.array) if values.dtype == STRING else pa.array(
+        values.to_numpy(dtype=object, na_value=""), pa.large_string())
+    m = pc.extract_regex(arr, rf"^(?P<q><=|>=|≤|≥|<|>)\s*(?P<n>{NUMBER_RE})$")
+    hit = pc.fill_null(pc.is_valid(m), False)
+    sign = pc.if_else(hit, pc.struct_field(m, "q"), pa.scalar(None, arr.type))
+    codes = pc.index_in(sign, value_set=pa.array(list(C.QUALIFIER_SPELLINGS), arr.type))
+    canon = np.asarray(list(C.QUALIFIER_SPELLINGS.values()) + [""], dtype=object)
+    qual = canon[pc.fill_null(codes, len(C.QUALIFIER_SPELLINGS)).to_numpy(zero_copy_only=False)]
+    text = pc.if_else(hit, pc.struct_field(m, "n"), arr)
+    return qual, text, hit.to_numpy(zero_copy_only=False).astype(bool)
+
+
+def convert_labs(raw: RawTable, unit_aliases: dict | None = None) -> pd.DataFrame:
     """Units, values and ULNs of the lab rows: converts to the canonical unit in ``raw.typed``.
+
+    Censored results ('<5', '>35000') keep their number (converted like any value) and
+    get their sign in the typed column ``qualifier`` ('' for an exact value); units are
+    matched through ``unit_alias`` (``unit_aliases``: config validation.unit_aliases).
 
     Per-row work is integer indexing into results computed once per distinct analyte,
     unit, (analyte, unit) pair or value text."""
@@ -890,7 +937,7 @@ def convert_labs(raw: RawTable) -> pd.DataFrame:
         return empty_findings()
     t = raw.text
     a_codes, a_uniq = raw.codes("analyte")
-    grid, combo = _unit_grid(raw.codes("analyte"), raw.codes("unit"))
+    grid, combo = _unit_grid(raw.codes("analyte"), raw.codes("unit"), unit_aliases)
     a_uniq = pd.Series(pd.arrays.ArrowStringArray(a_uniq))
     known = _per_cell(a_codes, a_uniq.isin(list(C.ANALYTES)).to_numpy(dtype=bool, na_value=False))
     factor = grid["factor"].to_numpy(dtype="float64")[combo]
@@ -909,6 +956,7 @@ def convert_labs(raw: RawTable) -> pd.DataFrame:
     value = t["value"]
     v_codes, v_uniq = raw.codes("value")
     v_uniq = pd.Series(pd.arrays.ArrowStringArray(v_uniq))  # each distinct result once
+    q_uniq, n_uniq, cens_u = censored_parts(v_uniq)
     empty = raw.empty("value")
     qv = np.full(len(v_uniq), np.nan)
     for word, number in C.QUALITATIVE_VALUES.items():
@@ -919,7 +967,8 @@ def convert_labs(raw: RawTable) -> pd.DataFrame:
                             "'" + value[bad_q].astype(object) + "' is not positive or negative (immunofixation)",
                             rows=raw.lines[bad_q], column="value", value=value[bad_q]))
     del bad_q
-    isnum_u = _fullmatch(v_uniq, NUMBER_RE)
+    n_uniq = pd.Series(pd.arrays.ArrowStringArray(n_uniq.cast(pa.large_string())))
+    isnum_u = _fullmatch(n_uniq, NUMBER_RE)
     bad_n = known & ~qual & ~isnum_u[v_codes] & ~empty
     del known, empty
     if bad_n.any():
@@ -927,12 +976,13 @@ def convert_labs(raw: RawTable) -> pd.DataFrame:
                             rows=raw.lines[bad_n], column="value", value=value[bad_n]))
     del bad_n
     # canonical value: the qualitative word's number, else the number times the unit factor
-    canon = _to_float(v_uniq, isnum_u)[v_codes]
+    canon = _to_float(n_uniq, isnum_u)[v_codes]
     canon *= factor
     np.copyto(canon, qv[v_codes], where=qual)
     out_range = canon < grid["lo"].to_numpy(dtype="float64")[combo]
     out_range |= canon > grid["hi"].to_numpy(dtype="float64")[combo]
     out_range &= ~qual
+    qual_rows = qual
     nyha = _per_cell(a_codes, (a_uniq == "nyha").to_numpy(dtype=bool, na_value=False))
     out_range |= nyha & ~np.isnan(canon) & (canon != np.round(canon))
     del nyha, qual
@@ -951,6 +1001,11 @@ def convert_labs(raw: RawTable) -> pd.DataFrame:
     del out_range
     # the typed columns replace the value and unit text one at a time (peak memory)
     raw.typed["value"] = pd.Series(canon, index=t.index)
+    cens = cens_u[v_codes] & ~qual_rows
+    raw.typed["qualifier"] = pd.Series(pd.Categorical.from_codes(
+        np.where(cens, pd.Index(C.QUALIFIERS).get_indexer(q_uniq)[v_codes], 0),
+        categories=list(C.QUALIFIERS)), index=t.index)
+    del cens
     del canon
     if "uln" in raw.typed.columns:
         raw.typed["uln"] = raw.typed["uln"] * factor
@@ -960,6 +1015,22 @@ def convert_labs(raw: RawTable) -> pd.DataFrame:
                                   index=t.index)
     release_memory()
     return concat(out)
+
+
+def check_upcr(labs: RawTable, upcr_as_proteinuria: bool) -> pd.DataFrame:
+    """A warning per file when urine protein-creatinine ratios are present but not used
+    (renal.upcr_as_proteinuria false): the renal criteria then see 24-h proteinuria only."""
+    if upcr_as_proteinuria or not labs.has("analyte"):
+        return empty_findings()
+    codes, uniq = labs.codes("analyte")
+    n = int(np.count_nonzero(_per_cell(codes, _isin(uniq, ["upcr"]))))
+    if not n:
+        return empty_findings()
+    return findings(labs.file, "upcr-unused",
+                    f"{n} urine protein-creatinine ratio (upcr) row(s) are kept but not used: the renal "
+                    "criteria are defined on 24-h proteinuria (set renal.upcr_as_proteinuria: true to use "
+                    "upcr in g/g as g/24h on dates without a 24-h result)",
+                    column="analyte", value="upcr", severity=WARNING)
 
 
 def check_agents(raw: RawTable) -> pd.DataFrame:
@@ -1606,8 +1677,11 @@ def check_baseline(tables: dict[str, RawTable], window_days: int, involvement: d
 
 
 def check_all(paths: dict, files: dict | None = None, limits: dict | None = None, window_days: int = 30,
-              involvement: dict | None = None):
-    """Read and check every table. Returns (tables, findings)."""
+              involvement: dict | None = None, upcr_as_proteinuria: bool = False):
+    """Read and check every table. Returns (tables, findings).
+
+    ``limits`` is config ``validation`` (its ``unit_aliases`` extend the unit spellings);
+    ``upcr_as_proteinuria`` is config ``renal.upcr_as_proteinuria``."""
     files = files or {k: str(v) for k, v in paths.items()}
     limits = limits or {"min_age_years": 18, "max_age_years": 100, "max_followup_years": 40, "earliest_year": 1950,
                         "max_days_before_diagnosis": 365, "max_dialysis_years_before_diagnosis": 5}
@@ -1626,7 +1700,8 @@ def check_all(paths: dict, files: dict | None = None, limits: dict | None = None
         out.append(check_unique(raw, table))
         if name == "labs":
             out.append(check_uln(raw))
-            out.append(convert_labs(raw))
+            out.append(convert_labs(raw, limits.get("unit_aliases")))
+            out.append(check_upcr(raw, upcr_as_proteinuria))
             if not raw.has("analyte", "value", "unit"):
                 # values that could not be converted (a column is missing, already an
                 # error) are unknown to the checks that compare them with thresholds
@@ -1814,6 +1889,8 @@ def output_frame(raw: RawTable, table: C.Table) -> pd.DataFrame:
         else:
             s = s.astype(STRING, copy=False)
         cols[col.name] = s
+        if table.name == "labs" and col.name == "value":
+            cols["qualifier"] = lab_qualifier(t)
     frame = pd.DataFrame(cols, copy=False)
     order = _key_order(raw, table, frame)
     if order is None:
@@ -1822,6 +1899,13 @@ def output_frame(raw: RawTable, table: C.Table) -> pd.DataFrame:
         frame = frame.take(order)
     frame.index = pd.RangeIndex(len(frame))  # in place: reset_index would copy every column
     return frame
+
+
+def lab_qualifier(typed: pd.DataFrame) -> pd.Series:
+    """The validated labs' ``qualifier`` column: '' (exact), '<', '<=', '>' or '>='."""
+    if "qualifier" in typed.columns:
+        return typed["qualifier"].astype(str).astype(STRING, copy=False)
+    return pd.Series("", index=typed.index, dtype=STRING)
 
 
 def _key_order(raw: RawTable, table: C.Table, frame: pd.DataFrame) -> np.ndarray | None:
@@ -1861,13 +1945,14 @@ def write_parquet(frame: pd.DataFrame, path) -> None:
 
 
 def validate_tables(paths: dict, files: dict, limits: dict, window_days: int, involvement: dict,
-                    tables_out: dict, findings_out, log_path, log_findings, log=None) -> pd.DataFrame:
+                    tables_out: dict, findings_out, log_path, log_findings, log=None,
+                    upcr_as_proteinuria: bool = False) -> pd.DataFrame:
     """Run every check; on success write the tables and the warnings, else raise ValidationFailed.
 
     The report goes to ``log`` (a logger writing ``log_path``, as ``rulelog.rule_log``
     gives) or, without one, straight to ``log_path``. ValidationFailed carries the summary
     of distinct problems as its message: what the rule prints, without a traceback."""
-    tables, f = check_all(paths, files, limits, window_days, involvement)
+    tables, f = check_all(paths, files, limits, window_days, involvement, upcr_as_proteinuria)
     causes = knock_on_causes(f, tables)
     text = format_log(f, causes=causes)
     n_err = int((f["severity"] == ERROR).sum())
