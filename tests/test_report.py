@@ -267,6 +267,13 @@ def test_a_leaked_identifier_stops_the_report(tmp_path):
         ("SYN-0011", ["SYN-001"], "SYN-0011"),
         ("x_P1_y", ["P1"], "x_[patient]_y"),
         ("A-B-C", ["A-B", "B-C"], "[patient]-C"),  # longest match from the left first
+        # identifiers as hospital exports spell them: spaces, slashes, apostrophes, umlauts
+        ("row PAT 001 twice: PAT 001.", ["PAT 001"], "row [patient] twice: [patient]."),
+        ("UKM/2012/002 and UKM/2012/0021", ["UKM/2012/002"], "[patient] and UKM/2012/0021"),
+        ("Müller-003, xMüller-003", ["Müller-003"], "[patient], xMüller-003"),
+        ("O'Brien-008 (O'Brien-0080)", ["O'Brien-008"], "[patient] (O'Brien-0080)"),
+        ("PAT 0011", ["PAT 001", "PAT 0011"], "[patient]"),  # the longest identifier wins
+        ("no ids here", [], "no ids here"),
     ],
 )
 def test_mask_identifiers(text, ids, expected):
@@ -444,6 +451,25 @@ def test_identifier_check_ignores_embedded_figures_and_numbers():
     report.check_no_identifiers(html, ["SYN-001", "17"])  # inside a data URI / numeric id
     with pytest.raises(report.ReportInputError):
         report.check_no_identifiers(html + "<td>SYN-001</td>", ["SYN-001"])
+
+
+@pytest.mark.parametrize("pid", ["PAT 001", "UKM/2012/002", "Müller-003", "O'Brien-008", "SYN-001"])
+def test_identifier_check_finds_identifiers_of_any_spelling(pid):
+    """The check refuses a page holding the identifier as the template escapes it."""
+    from markupsafe import escape
+
+    report.check_no_identifiers(f"<td>{escape(pid)}X</td><td>{escape(pid)[:-1]}</td>", [pid])
+    with pytest.raises(report.ReportInputError, match="1 patient identifier"):
+        report.check_no_identifiers(f"<p>see <b>{escape(pid)}</b></p>", [pid])
+
+
+def test_findings_mask_identifiers_that_only_findings_name():
+    """An identifier that is not in ADSL (a warning on a row of an unknown patient) is
+    masked wherever the findings name it, since its own finding gives it away."""
+    rows = report.findings_rows([F("warning", "labs.csv", "orphan", "7", "patient_id", "UKM/2012/099",
+                            "patient_id UKM/2012/099 has no row in patients.csv")], ["P1"])
+    assert rows["rows"][0]["value"] == "[patient]"
+    assert "UKM" not in rows["rows"][0]["message"]
 
 
 def test_identifier_check_is_fast_for_large_cohorts():

@@ -19,6 +19,7 @@ import base64
 import codecs
 import csv
 import hashlib
+import html as htmllib
 import json
 import re
 import subprocess
@@ -463,44 +464,67 @@ def git_state(repo_dir: str | Path = WORKFLOW_ROOT) -> dict:
 # --------------------------------------------------------------------------- findings, figures
 
 
-TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)*")
-SEPARATOR = re.compile(r"([-_.])")
+class IdentifierMatcher:
+    """Finds the known patient identifiers in free text, whatever characters they hold
+    (``PAT 001``, ``UKM/2012/002``, ``Müller-003``, ``O'Brien-008``): an identifier matches
+    where it is not part of a longer word, i.e. the characters on either side of it are not
+    both alphanumeric (Unicode). Matches are taken from the left, the longest first, so
+    ``SYN-001-B`` masks ``SYN-001`` and ``SYN-0011`` masks nothing. The text is scanned once,
+    at the positions where an identifier's first character occurs, looking up one slice per
+    distinct identifier length: cost grows with the text, not with the number of ids."""
 
+    def __init__(self, ids: Iterable[str]):
+        self.ids = {str(i) for i in ids if str(i) != ""}
+        self.lengths = sorted({len(i) for i in self.ids}, reverse=True)
+        firsts = sorted({i[0] for i in self.ids})
+        self.starts = re.compile("[" + "".join(re.escape(c) for c in firsts) + "]") if firsts else None
 
-def _mask_token(token: str, ids: set[str]) -> str:
-    """The token with every identifier in it (whole, or a run of its '-', '_', '.'-separated
-    parts) replaced by '[patient]'; longest match first."""
-    if token in ids:
-        return "[patient]"
-    parts = SEPARATOR.split(token)
-    words, seps = parts[0::2], parts[1::2]
-    n = len(words)
-    if n == 1:
-        return token
-    pieces, i = [], 0
-    while i < n:
-        nxt = i + 1
-        for j in range(n, i, -1):
-            cand = words[i] + "".join(seps[k] + words[k + 1] for k in range(i, j - 1))
-            if cand in ids:
-                nxt = j
-                break
-        pieces.append("[patient]" if nxt > i + 1 or words[i] in ids else words[i])
-        if nxt < n:
-            pieces.append(seps[nxt - 1])
-        i = nxt
-    return "".join(pieces)
+    @staticmethod
+    def _joins(text: str, i: int) -> bool:
+        """Whether position i splits a word (alphanumeric on both sides)."""
+        return 0 < i < len(text) and text[i - 1].isalnum() and text[i].isalnum()
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """The (start, end) of every identifier in the text, left to right, not overlapping."""
+        out: list[tuple[int, int]] = []
+        if self.starts is None:
+            return out
+        pos = 0
+        while True:
+            m = self.starts.search(text, pos)
+            if m is None:
+                return out
+            s = m.start()
+            hit = 0
+            if not self._joins(text, s):
+                for n in self.lengths:
+                    if text[s : s + n] in self.ids and not self._joins(text, s + n):
+                        hit = n
+                        break
+            if hit:
+                out.append((s, s + hit))
+                pos = s + hit
+            else:
+                pos = s + 1
+
+    def sub(self, text: str, placeholder: str = "[patient]") -> str:
+        pieces, last = [], 0
+        for s, e in self.spans(text):
+            pieces.append(text[last:s])
+            pieces.append(placeholder)
+            last = e
+        pieces.append(text[last:])
+        return "".join(pieces)
 
 
 def mask_identifiers(text: str, ids) -> str:
     """Replace patient identifiers and ISO dates in free text by placeholders
     (one pass over the text, whatever the number of identifiers)."""
-    return _mask_text(text, set(ids))
+    return _mask_text(text, IdentifierMatcher(ids))
 
 
-def _mask_text(text: str, idset: set[str]) -> str:
-    out = ISO_DATE.sub("[date]", str(text))
-    return TOKEN.sub(lambda m: _mask_token(m.group(0), idset), out)
+def _mask_text(text: str, matcher: IdentifierMatcher) -> str:
+    return matcher.sub(ISO_DATE.sub("[date]", str(text)))
 
 
 FINDING_COLUMNS = ("severity", "file", "row", "column", "value", "rule", "message")
@@ -548,12 +572,13 @@ def findings_rows(findings: Iterable[Mapping[str, object]], ids: list[str]) -> d
     if missing:
         raise ReportInputError(f"findings.csv: missing column(s) {', '.join(missing)}")
     rows.sort(key=lambda r: tuple(r[c] for c in FINDING_ORDER))
-    idset = set(ids)
+    # the known identifiers (ADSL) and any a finding names in its patient_id column
+    matcher = IdentifierMatcher(set(ids) | {r["value"] for r in rows if r["column"] == "patient_id"})
     counts: dict[tuple[str, str], int] = {}
     for r in rows:
         counts[r["severity"], r["rule"]] = counts.get((r["severity"], r["rule"]), 0) + 1
     return {
-        "rows": [{c: _mask_text(v, idset) for c, v in r.items()} for r in rows],
+        "rows": [{c: _mask_text(v, matcher) for c, v in r.items()} for r in rows],
         "summary": [{"severity": s, "rule": rule, "n": n} for (s, rule), n in sorted(counts.items())],
         "n": len(rows),
     }
@@ -663,10 +688,11 @@ def render_html(context: dict, template: str | Path) -> str:
 
 def check_no_identifiers(html: str, patient_ids: list[str]) -> None:
     """Refuse a report in which a patient identifier (one with a letter, so that ids cannot
-    be confused with numbers) appears as a token of the text (embedded figures excluded)."""
-    ids = {pid for pid in patient_ids if re.search(r"[A-Za-z]", pid)}
-    text = re.sub(r"data:[^\"'\s]+", "", html)
-    leaked = sorted({m.group(0) for m in TOKEN.finditer(text) if _mask_token(m.group(0), ids) != m.group(0)})
+    be confused with numbers) appears in the text, HTML entities decoded (``O&#39;Brien``
+    is ``O'Brien``); embedded figures (data URIs) are excluded."""
+    matcher = IdentifierMatcher(pid for pid in patient_ids if any(ch.isalpha() for ch in pid))
+    text = htmllib.unescape(re.sub(r"data:[^\"'\s]+", "", html))
+    leaked = sorted({text[s:e] for s, e in matcher.spans(text)})
     if leaked:
         raise ReportInputError(
             f"report would contain {len(leaked)} patient identifier(s), e.g. {leaked[0]!r}; nothing written"
