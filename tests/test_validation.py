@@ -369,6 +369,12 @@ CELL_CASES = [
     ("patients", "isotype", "IgG", "vocabulary"),
     ("patients", "sex", "", "missing-value"),
     ("patients", "patient_id", " P01", "whitespace"),
+    # identifiers a spreadsheet would run as formulas (CSV injection)
+    ("patients", "patient_id", "=1+1", "identifier-format"),
+    ("patients", "patient_id", "+P01", "identifier-format"),
+    ("patients", "patient_id", "-2+3", "identifier-format"),
+    ("patients", "patient_id", "@SUM(A1)", "identifier-format"),
+    ("labs", "patient_id", "=HYPERLINK(\"http://x\")", "identifier-format"),
     ("patients", "isotype", "kappa ", "whitespace"),
     ("patients", "birth_date", "10/03/1955", "date-format"),
     ("therapy_lines", "best_response", "sCR", "vocabulary"),
@@ -1834,3 +1840,16 @@ def test_censored_aliased_and_upcr_labs_run_through_the_derivations(project):
     assert len(adrs) > 0
     found = pd.read_csv(project / "results" / "validated" / "findings.csv", keep_default_na=False)
     assert not (found["rule"] == "upcr-unused").any()  # opted in: used, no warning
+
+
+def test_findings_csv_neutralises_formulas(tmp_path):
+    """A value that a spreadsheet would run as a formula is written with a leading quote;
+    numbers, negative ones included, are written as they are."""
+    _, f = run(tmp_path, both(cell("therapy_lines", 0, "best_response", "=cmd|' /C calc'!A0"),
+                              cell("adverse_events", 0, "grade", "-5")))
+    path = tmp_path / "findings.csv"
+    V.write_findings(f, path)
+    back = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert "'=cmd|' /C calc'!A0" in back["value"].tolist()
+    assert "-5" in back["value"].tolist()
+    assert not back.apply(lambda c: c.str.match(r"^[=+@]")).any().any()

@@ -17,6 +17,7 @@ rule stats:
         adae="results/derived/adae.parquet",
         labs="results/validated/labs.parquet",
         code=pkg(
+            "csvout",
             "derive_common",
             "formatting",
             "parallel",

@@ -4,7 +4,14 @@
 rule validate:
     input:
         unpack(raw_inputs),
-        code=pkg("bortezomib", "contract", "derive_common", "rulelog", "validation"),
+        code=pkg(
+            "bortezomib",
+            "contract",
+            "csvout",
+            "derive_common",
+            "rulelog",
+            "validation",
+        ),
     output:
         tables=expand("results/validated/{table}.parquet", table=TABLES),
         findings="results/validated/findings.csv",

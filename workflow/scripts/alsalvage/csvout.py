@@ -6,6 +6,9 @@ pandas' ``to_csv`` needs ~20 s for the 5 million ADRS rows of a 100,000-patient 
 Arrow's CSV writer needs ~2 s. Values that would need quoting (a comma, quote or line
 break in a text cell) make Arrow refuse; the pandas writer then takes over, so the
 output is the same either way.
+
+Text cells that a spreadsheet would run as a formula are neutralised (``neutralise_text``)
+in every CSV the workflow writes; the Parquet files keep the values as read.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -80,11 +84,84 @@ def to_arrow(df: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+# A spreadsheet reads a cell that begins with one of these as a formula (OWASP "CSV
+# injection"); tab and carriage return are rejected by the validator but listed for safety.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _neutral(value):
+    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+        return value
+    try:
+        float(value)  # a signed number ("-0.5", "+3") is data, not a formula
+        return value
+    except ValueError:
+        return "'" + value
+
+
+def _may_need(s: pd.Series, arr=None) -> bool:
+    """Whether a cell may begin with a formula character (one vectorised pass in Arrow
+    over ``arr``, the column already converted, or ``s`` converted here; a column Arrow
+    cannot take as text is looked at value by value)."""
+    if arr is None or not pa.types.is_string(arr.type):
+        try:
+            arr = pa.array(s.array if isinstance(s.dtype, pd.StringDtype) else s, from_pandas=True, type=pa.string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return True
+    hit = pc.starts_with(arr, FORMULA_STARTS[0])
+    for p in FORMULA_STARTS[1:]:
+        hit = pc.or_kleene(hit, pc.starts_with(arr, p))
+    return bool(pc.any(hit).as_py())
+
+
+def neutralise_text(s: pd.Series, arr=None) -> pd.Series:
+    """The text column with every cell that a spreadsheet would run as a formula (one
+    that begins with = + - @, tab or carriage return and is not a number) prefixed by a
+    single quote, as OWASP recommends; other cells, numbers and missing values unchanged.
+    Works on the distinct values (categories for a categorical), so it costs little at
+    millions of rows. Returns ``s`` itself when no cell needs it."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = s.cat.categories
+        if not (pd.api.types.is_object_dtype(cats) or pd.api.types.is_string_dtype(cats)):
+            return s
+        new = [_neutral(v) for v in cats]
+        return s if list(cats) == new else s.cat.rename_categories(new)
+    if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+        return s
+    if not _may_need(s, arr):
+        return s
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    new = np.array([_neutral(v) for v in uniq], dtype=object)
+    if all(a is b for a, b in zip(new, uniq)):
+        return s
+    out = pd.Series(np.where(codes < 0, None, new[np.maximum(codes, 0)] if len(new) else None), index=s.index)
+    return out.astype(s.dtype) if not pd.api.types.is_object_dtype(s) else out
+
+
+def neutralise_frame(df: pd.DataFrame, table: pa.Table | None = None) -> pd.DataFrame:
+    """``df`` with ``neutralise_text`` applied to every column (the same object when no
+    cell needs it); ``table``, when given, is ``df`` in Arrow, whose text columns are
+    scanned instead of converting them again."""
+    if df.columns.has_duplicates:
+        return df
+    names = set(table.column_names) if table is not None else set()
+    cols = {c: neutralise_text(df[c], table.column(c) if c in names else None) for c in df.columns}
+    if all(cols[c] is df[c] for c in df.columns):
+        return df
+    out = df.copy()
+    for c, v in cols.items():
+        out[c] = v
+    return out
+
+
 def write_csv(df: pd.DataFrame, path: str | Path, table: pa.Table | None = None) -> None:
     """Write ``df`` (already sorted) as CSV in the derive_common format. ``table``, when
     given, is ``pa.Table.from_pandas(df, preserve_index=False)``: its text columns are
     reused instead of converting the Python strings to Arrow a second time."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
+    safe = neutralise_frame(df, table)
+    if safe is not df:  # a neutralised column differs from the Parquet's: convert afresh
+        df, table = safe, None
     try:
         cols = {}
         for c in df.columns:

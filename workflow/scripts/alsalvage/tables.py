@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import formatting as F
+from .csvout import neutralise_frame
 from .derive_common import ORGAN_COLUMNS as ORGANS
 from .parallel import error_summary, fork_map
 from .proportions import CP_METHOD, clopper_pearson, compare_2x2
@@ -211,7 +212,7 @@ def p_record(key, label, section, p, statistic=None, df=None, method="", note=No
         df=df,
         unit="p",
         method=method,
-        formatted=F.fmt_p(p),
+        formatted="not estimable" if F.fmt_p(p) == "NA" and note else F.fmt_p(p),
         note=note,
     )
 
@@ -249,7 +250,7 @@ def write_table(records: list[dict], csv_path, footnotes: list[str] = ()) -> Non
     for f in ("estimate", "ci_low", "ci_high", "p", "statistic"):
         rows[f] = rows[f].map(F.sig)
     Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
-    rows.to_csv(csv_path, index=False, lineterminator="\n")
+    neutralise_frame(rows).to_csv(csv_path, index=False, lineterminator="\n")
 
 
 def dump_json(obj, path) -> None:
@@ -860,7 +861,7 @@ def renal_by_group(a, d, alpha=0.05, timepoints=(12, 24)) -> list[dict]:
                 t.df,
                 f"Gray's test of equal cumulative incidence (rho = 0), death without dialysis competing "
                 f"({s[column].nunique()} groups)",
-                note=None if np.isfinite(t.p) else "not estimable: fewer than 2 groups or no dialysis event",
+                note=t.note,
             )
         )
     return recs
@@ -924,6 +925,7 @@ def survival(
             t.statistic,
             t.df,
             f"multivariate log-rank test ({d.loc[present, 'BORTGRP'].nunique()} groups)",
+            note=t.note,
         )
     )
     sen, ref = d[d["BORTGRP"] == "sensitive"], d[d["BORTGRP"] == "refractory"]
@@ -937,6 +939,7 @@ def survival(
             t.statistic,
             t.df,
             "log-rank test, 2 groups",
+            note=t.note,
         )
     )
     nai, exp_ = d[~_flag(d["BORTEXP"])], d[_flag(d["BORTEXP"])]
@@ -950,6 +953,7 @@ def survival(
             t.statistic,
             t.df,
             "log-rank test, 2 groups",
+            note=t.note,
         )
     )
     recs += cox_naive_vs_exposed(d, alpha, events_per_parameter)
@@ -962,20 +966,22 @@ def cox_naive_vs_exposed(d: pd.DataFrame, alpha=0.05, events_per_parameter=10) -
 
     m = pd.DataFrame({"T": d["T"], "E": d["E"], "naive": (~_flag(d["BORTEXP"])).astype(float)})
     stage = d["MAYO04"].astype(object)
-    notes = []
+    notes, dropped = [], []
     terms = ["naive"]
     for lev in ("II", "III"):
         col = f"mayo2004_{lev}"
         m[col] = np.where(stage.isna(), np.nan, (stage == lev).astype(float))
         if m[col].nunique(dropna=True) < 2:
             notes.append(f"Mayo 2004 stage {lev} absent or universal: term dropped")
+            dropped.append(col)
             m = m.drop(columns=col)
         else:
             terms.append(col)
     try:
         res = S.cox(m, "T", "E", terms, alpha, events_per_parameter)
     except Exception as exc:  # lifelines ConvergenceError, no events, constant terms
-        return _cox_not_estimable(m, terms, f"Cox model not estimable: {str(exc).splitlines()[0][:200]}")
+        note = f"Cox model not estimable: {str(exc).splitlines()[0][:200]}"
+        return _cox_not_estimable(m, terms, note) + _cox_terms_not_estimable(m, dropped, "; ".join(notes + [note]))
     note = "; ".join(notes + ([res.warning] if res.warning else [])) or None
     meth = "Cox proportional hazards, Efron ties, Wald test; adjusted for Mayo 2004 stage (dummy-coded, stage I reference); complete cases"
     recs = []
@@ -1043,11 +1049,12 @@ def cox_naive_vs_exposed(d: pd.DataFrame, alpha=0.05, events_per_parameter=10) -
             note=res.warning,
         )
     )
-    return recs
+    return recs + _cox_terms_not_estimable(m, dropped, note)
 
 
-def _cox_not_estimable(m: pd.DataFrame, terms: list[str], note: str) -> list[dict]:
-    """The Cox keys, all estimates missing, with the reason in the note."""
+def _cox_terms_not_estimable(m: pd.DataFrame, terms: list[str], note: str) -> list[dict]:
+    """The hazard-ratio and PH-test keys of ``terms``, estimates missing, the reason in the
+    note: every cohort gives the same keys, whatever could be estimated."""
     cc = m.dropna()
     recs = [
         record(
@@ -1058,7 +1065,7 @@ def _cox_not_estimable(m: pd.DataFrame, terms: list[str], note: str) -> list[dic
             n=len(cc),
             unit="ratio",
             method="Cox proportional hazards, Efron ties",
-            formatted="NA",
+            formatted="not estimable",
             note=note,
         )
         for t in terms
@@ -1067,6 +1074,13 @@ def _cox_not_estimable(m: pd.DataFrame, terms: list[str], note: str) -> list[dic
         p_record(f"os.cox.ph.{t}.p", f"Proportional hazards test, {t}", "survival", None, note=note)
         for t in terms
     ]
+    return recs
+
+
+def _cox_not_estimable(m: pd.DataFrame, terms: list[str], note: str) -> list[dict]:
+    """The Cox keys, all estimates missing, with the reason in the note."""
+    cc = m.dropna()
+    recs = _cox_terms_not_estimable(m, terms, note)
     recs.append(
         record(
             "os.cox.events",
@@ -1144,6 +1158,7 @@ def landmark_os(
                 t.statistic,
                 t.df,
                 "log-rank test from the landmark (>= PR reached by it)",
+                note=t.note,
             )
         )
     return recs

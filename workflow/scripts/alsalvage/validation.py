@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 
 from . import contract as C
 from .bortezomib import contains_bortezomib
+from .csvout import neutralise_frame
 
 FINDING_COLUMNS = ["severity", "file", "row", "column", "value", "rule", "message"]
 ERROR, WARNING = "error", "warning"
@@ -58,6 +59,7 @@ RULES = {
     "unknown-column": "a column not in the contract (warning, ignored)",
     "whitespace": "a cell or header name with leading/trailing whitespace",
     "missing-value": "an empty cell in a column that must be filled",
+    "identifier-format": "an identifier beginning with = + - @ (a spreadsheet would run it as a formula)",
     "date-format": "not a real calendar date written YYYY-MM-DD",
     "integer-format": "not a whole number",
     "number-format": "not a decimal number",
@@ -540,6 +542,31 @@ def check_whitespace(raw: RawTable) -> pd.DataFrame:
                          rows=raw.lines[bad], column=col, value=s[bad])
             )
             raw.set_text(col, s.str.strip())
+    return concat(out)
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+
+
+def check_identifiers(raw: RawTable, table: C.Table) -> pd.DataFrame:
+    """Identifier cells beginning with = + - or @ (error): a spreadsheet opening a CSV
+    that holds one would run it as a formula. Free text is not rejected for this; every
+    CSV the workflow writes neutralises such cells instead (csvout.neutralise_text)."""
+    out = []
+    for col in table.columns:
+        if col.kind != C.ID or col.name not in raw.text.columns:
+            continue
+        codes, uniq = raw.codes(col.name)
+        per_value = pc.fill_null(pc.starts_with(uniq, FORMULA_PREFIXES[0]), False)
+        for p in FORMULA_PREFIXES[1:]:
+            per_value = pc.or_(per_value, pc.fill_null(pc.starts_with(uniq, p), False))
+        bad = _per_cell(codes, per_value.to_numpy(zero_copy_only=False))
+        if bad.any():
+            s = raw.text[col.name][bad].astype(object)
+            out.append(findings(raw.file, "identifier-format",
+                                col.name + " '" + s + "' begins with '" + s.str[0] + "', which a spreadsheet "
+                                "runs as a formula; identifiers must not begin with = + - @",
+                                rows=raw.lines[bad], column=col.name, value=s))
     return concat(out)
 
 
@@ -1694,6 +1721,7 @@ def check_all(paths: dict, files: dict | None = None, limits: dict | None = None
         if raw is None:
             continue
         out.append(check_whitespace(raw))
+        out.append(check_identifiers(raw, table))
         out.append(parse_table(raw, table))
         raw.compact()
         out.append(check_columns(raw, table))
@@ -1867,7 +1895,7 @@ def format_log(f: pd.DataFrame, max_per_file: int = 200, causes: pd.Series | Non
 
 def write_findings(f: pd.DataFrame, path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    f[FINDING_COLUMNS].to_csv(path, index=False, lineterminator="\n")
+    neutralise_frame(f[FINDING_COLUMNS]).to_csv(path, index=False, lineterminator="\n")
 
 
 OUTPUT_TYPES = {C.DATE: "datetime64[ns]", C.INT: "int64", C.FLOAT: "float64", C.FLAG: "bool"}
