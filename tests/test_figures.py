@@ -640,7 +640,7 @@ def test_a_missing_column_is_named():
 
 @pytest.mark.parametrize(
     "p, expected",
-    [(0.0004, "p < 0.001"), (0.001, "p = 0.001"), (0.0284, "p = 0.028"), (0.395, "p = 0.395"), (None, "p = NA")],
+    [(0.0004, "p < 0.001"), (0.001, "p = 0.001"), (0.0284, "p = 0.028"), (0.395, "p = 0.395"), (None, "p not estimable"), (float("nan"), "p not estimable")],
 )
 def test_format_p(p, expected):
     assert figures.format_p(p) == expected

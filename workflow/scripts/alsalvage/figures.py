@@ -12,6 +12,7 @@ No patient identifier or calendar date is drawn: times are months from the index
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
@@ -156,9 +158,23 @@ def _months(days, days_per_month: float):
 
 
 def format_p(p) -> str:
-    """'p = 0.028' / 'p < 0.001' / 'p = NA' (3 decimals, rounded half up)."""
+    """'p = 0.028' / 'p < 0.001' / 'p not estimable' (3 decimals, rounded half up)."""
     shown = fmt_p(p)
+    if shown == "NA":
+        return "p not estimable"
     return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+
+
+def _finite(*values) -> bool:
+    return all(v is not None and np.isfinite(float(v)) for v in values)
+
+
+def not_estimable(ax, reason: str) -> None:
+    """A panel with nothing to draw says so (and why) instead of failing or staying blank."""
+    ax.text(0.5, 0.5, "Not estimable\n" + reason, transform=ax.transAxes, ha="center", va="center",
+            fontsize=9, color=OKABE_ITO["black"], wrap=True)
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 
 def _require(df: pd.DataFrame, name: str, columns: list[str]) -> None:
@@ -411,6 +427,9 @@ def draw_cif_dialysis(data: dict, params: FigureParams):
     ax.set_xlabel("Months")
     ax.set_ylabel("Cumulative incidence")
     ax.set_title("Dialysis with death as a competing risk", loc="left")
+    if not (code == 1).any():
+        ax.text(0.5, 0.5, "No dialysis event in this cohort", transform=ax.transAxes, ha="center", va="center",
+                fontsize=9)
     ax.grid(axis="y", color="#e6e6e6", linewidth=0.6)
     ax.legend(loc="upper left", frameon=False)
     counts = draw_cif_by_group(axg, tte, data["adsl"], params)
@@ -461,16 +480,29 @@ def draw_forest_cox(data: dict, params: FigureParams):
     terms = pd.DataFrame(cox["terms"])
     _require(terms, "results.json cox terms", ["label", "hr", "ci_low", "ci_high", "p"])
     k = len(terms)
+    ok = np.array([_finite(r.hr, r.ci_low, r.ci_high) for r in terms.itertuples()], bool)
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.45 * k + 1.4))
+    title = f"Cox model of overall survival (n = {cox['n']}, {cox['events']} deaths)"
+    if not ok.any():  # no deaths, a constant covariate, ...: nothing to draw
+        reason = re.sub(r"^(Cox model not estimable: )?(Cox model: )?", "", cox.get("note") or "") or "not fitted"
+        not_estimable(ax, reason)
+        ax.set_title(title, loc="left")
+        fig.tight_layout()
+        caption = (
+            "Forest plot of the Cox proportional-hazards model (Efron ties): not estimable in this "
+            f"cohort ({reason})."
+        )
+        return fig, caption
     y = np.arange(k)[::-1]
-    ax.hlines(y, terms["ci_low"], terms["ci_high"], color=OKABE_ITO["black"], lw=1.2)
-    ax.plot(terms["hr"], y, "s", color=OKABE_ITO["blue"], ms=6)
+    fit = terms.loc[ok]
+    ax.hlines(y[ok], fit["ci_low"].astype(float), fit["ci_high"].astype(float), color=OKABE_ITO["black"], lw=1.2)
+    ax.plot(fit["hr"].astype(float), y[ok], "s", color=OKABE_ITO["blue"], ms=6)
     ax.axvline(1.0, color=OKABE_ITO["grey"], ls="--", lw=0.8)
     ax.set_xscale("log")
     ax.set_yticks(y)
     ax.set_yticklabels(terms["label"])
-    lo = float(min(terms["ci_low"].min(), 0.5))
-    hi = float(max(terms["ci_high"].max(), 2.0))
+    lo = float(min(fit["ci_low"].astype(float).min(), 0.5))
+    hi = float(max(fit["ci_high"].astype(float).max(), 2.0))
     ax.set_xlim(lo / 1.3, hi * 1.3)
     ticks = [t for t in (0.0625, 0.125, 0.25, 0.5, 1, 2, 4, 8, 16, 32) if lo / 1.3 <= t <= hi * 1.3]
     ax.set_xticks(ticks)
@@ -478,24 +510,17 @@ def draw_forest_cox(data: dict, params: FigureParams):
     ax.minorticks_off()
     ax.set_ylim(-0.8, k - 0.2)
     ax.set_xlabel("Hazard ratio (log scale)")
-    for yi, (_, row) in zip(y, terms.iterrows()):
-        ax.annotate(
-            f"{fmt_hr(row['hr'], row['ci_low'], row['ci_high'])}, {format_p(row['p'])}",
-            xy=(1.02, yi),
-            xycoords=("axes fraction", "data"),
-            va="center",
-            fontsize=8,
-            annotation_clip=False,
-        )
-    ax.set_title(
-        f"Cox model of overall survival (n = {cox['n']}, {cox['events']} deaths)",
-        loc="left",
-    )
+    for yi, good, (_, row) in zip(y, ok, terms.iterrows()):
+        text = f"{fmt_hr(row['hr'], row['ci_low'], row['ci_high'])}, {format_p(row['p'])}" if good else "not estimable"
+        ax.annotate(text, xy=(1.02, yi), xycoords=("axes fraction", "data"), va="center", fontsize=8,
+                    annotation_clip=False)
+    ax.set_title(title, loc="left")
     fig.tight_layout()
     fig.subplots_adjust(right=0.62)
     caption = (
         "Forest plot of the Cox proportional-hazards model (Efron ties): hazard ratio with 95% "
         "confidence interval and Wald p for each term; dashed line: no effect (HR = 1)."
+        + ("" if ok.all() else " Terms marked not estimable could not be estimated in this cohort.")
     )
     return fig, caption
 
@@ -944,7 +969,8 @@ def results_for_figures(results: dict, landmarks_months) -> dict:
         rec = result(results, key)
         terms.append({"label": label, "hr": rec["estimate"], "ci_low": rec["ci_low"], "ci_high": rec["ci_high"], "p": rec["p"]})
     main = result(results, COX_TERMS[0][1])
-    out["cox"] = {"terms": terms, "n": main["n"], "events": result(results, "os.cox.events")["estimate"]}
+    out["cox"] = {"terms": terms, "n": main["n"], "events": result(results, "os.cox.events")["estimate"],
+                  "note": main.get("note")}
     return out
 
 

@@ -174,6 +174,7 @@ class TestResult:
     df: int
     p: float
     n_dropped: int = 0  # rows left out of the test (missing group label)
+    note: str | None = None  # why the test is not estimable (p NaN), else None
 
 
 def logrank(durations, events, groups) -> TestResult:
@@ -193,7 +194,9 @@ def logrank(durations, events, groups) -> TestResult:
     t, e, g = t[~missing], e[~missing], labels[~missing].to_numpy()
     k = len(pd.unique(g))
     if k < 2:
-        return TestResult(float("nan"), 0, float("nan"), dropped)
+        return TestResult(float("nan"), 0, float("nan"), dropped, "not estimable: fewer than 2 groups")
+    if not e.any():  # 0/0: R's survdiff gives p = NA
+        return TestResult(float("nan"), int(k - 1), float("nan"), dropped, "not estimable: no events")
     res = multivariate_logrank_test(t, g, e)
     return TestResult(float(res.test_statistic), int(k - 1), float(res.p_value), dropped)
 
@@ -205,7 +208,9 @@ def logrank_pair(durations_a, events_a, durations_b, events_b) -> TestResult:
     ta, ea = _arrays(durations_a, events_a)
     tb, eb = _arrays(durations_b, events_b)
     if len(ta) == 0 or len(tb) == 0:
-        return TestResult(float("nan"), 1, float("nan"))
+        return TestResult(float("nan"), 1, float("nan"), note="not estimable: a group is empty")
+    if not (ea.any() or eb.any()):  # 0/0: R's survdiff gives p = NA
+        return TestResult(float("nan"), 1, float("nan"), note="not estimable: no events")
     res = logrank_test(ta, tb, event_observed_A=ea, event_observed_B=eb)
     return TestResult(float(res.test_statistic), 1, float(res.p_value))
 
@@ -550,10 +555,12 @@ def gray_test(durations, status, groups, cause: int = 1, rho: float = 0.0) -> Te
     levels = sorted(pd.unique(g))
     k = len(levels)
     if k < 2:
-        return TestResult(float("nan"), 0, float("nan"))
+        return TestResult(float("nan"), 0, float("nan"), note="not estimable: fewer than 2 groups")
     gi = pd.Categorical(g, categories=levels).codes
     times, ti = np.unique(t, return_inverse=True)
     code = np.where(s == 0, 0, np.where(s == cause, 1, 2))
+    if not (code == 1).any():  # cmprsk::crstm gives a zero variance: p NA
+        return TestResult(float("nan"), k - 1, float("nan"), note="not estimable: no events of interest")
 
     def per_time(mask):  # counts per (distinct time, group)
         out = np.zeros((len(times), k))
@@ -603,6 +610,6 @@ def gray_test(durations, status, groups, cause: int = 1, rho: float = 0.0) -> Te
     v = v + (cf * v3) @ cf.T + cf @ v2.T + v2 @ cf.T
     sc, vv = score[: k - 1], v[: k - 1, : k - 1]
     if not np.isfinite(vv).all() or np.linalg.matrix_rank(vv) < k - 1:
-        return TestResult(float("nan"), k - 1, float("nan"))
+        return TestResult(float("nan"), k - 1, float("nan"), note="not estimable: singular variance")
     stat = float(sc @ np.linalg.solve(vv, sc))
     return TestResult(stat, k - 1, float(chi2.sf(stat, k - 1)))
