@@ -1272,6 +1272,18 @@ EVENT_COLUMNS = {
 }
 
 
+def _tables_with(tables: dict[str, RawTable], spec: dict[str, tuple]):
+    """(name, table, columns) for each table of ``spec`` that was read, has patient_id and
+    holds at least one of the columns ``spec`` names for it (those it holds)."""
+    for name, cols in spec.items():
+        raw = tables.get(name)
+        if raw is None or not raw.has("patient_id"):
+            continue
+        cols = [c for c in cols if raw.has(c)]
+        if cols:
+            yield name, raw, cols
+
+
 def check_events_vs_death(tables: dict[str, RawTable]) -> pd.DataFrame:
     """No event after death; the last contact is not before any event (one finding per cell)."""
     O = tables.get("outcomes")
@@ -1282,13 +1294,7 @@ def check_events_vs_death(tables: dict[str, RawTable]) -> pd.DataFrame:
         return empty_findings()
     ref = O.typed[["patient_id"] + ref_cols].drop_duplicates("patient_id")
     out = []
-    for name, cols in EVENT_COLUMNS.items():
-        raw = tables.get(name)
-        if raw is None or not raw.has("patient_id"):
-            continue
-        cols = [c for c in cols if raw.has(c)]
-        if not cols:
-            continue
+    for name, raw, cols in _tables_with(tables, EVENT_COLUMNS):
         if name == "outcomes":
             m = raw.typed[["patient_id", "_line"] + cols + ref_cols]
         else:
@@ -1477,13 +1483,7 @@ def check_early_dates(tables: dict[str, RawTable], limits: dict) -> pd.DataFrame
         d = P.typed["diagnosis_date"].to_numpy()
         out.append(_dated_findings(P, "diagnosis_date", d < floor, "early-date",
                                    f"is before {limits['earliest_year']} (config validation.earliest_year)", None))
-    for name, cols in DATED_COLUMNS.items():
-        raw = tables.get(name)
-        if raw is None or not raw.has("patient_id"):
-            continue
-        cols = [c for c in cols if raw.has(c)]
-        if not cols:
-            continue
+    for name, raw, cols in _tables_with(tables, DATED_COLUMNS):
         look = _lookup(raw, ref, ref_cols)
         birth, diag = look.get("birth_date"), look.get("diagnosis_date")
         for col in cols:
