@@ -7,13 +7,13 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-# The study's config.yaml in the working directory; run from elsewhere (--directory) without
-# one, the workflow's own (its values are the schema defaults). Used as a module, the
-# caller's `config:` replaces both. --configfile overrides them key by key.
-STUDY_CONFIG = (
-    "config.yaml"
-    if Path("config.yaml").exists()
-    else workflow.source_path("config.yaml")
+# The study's configuration: config.yaml in the working directory (here, at the top), else
+# config/config.yaml there (the layout of snakedeploy and of .test/), else the workflow's
+# own config.yaml (the schema defaults: the demo). --configfile overrides it key by key;
+# used as a module, the caller's `config:` replaces it (docs/hpc.md, "As a module").
+STUDY_CONFIG = next(
+    (p for p in ("config.yaml", "config/config.yaml") if Path(p).exists()),
+    workflow.source_path("config.yaml"),
 )
 
 
