@@ -138,6 +138,24 @@ def test_module_entry_points_plan_the_whole_workflow(workflow_copy, tmp_path, en
 
 
 @pytest.mark.workflow
+def test_deployed_like_snakedeploy_plans_the_demo(workflow_copy, tmp_path):
+    """snakedeploy's layout: <dir>/config/ copied from the repository and a
+    <dir>/workflow/Snakefile declaring the repository's workflow/Snakefile as a module
+    (a local path here instead of github(...)); snakemake runs in <dir>."""
+    deployed = tmp_path / "deployed"
+    shutil.copytree(workflow_copy / "config", deployed / "config")
+    (deployed / "workflow").mkdir()
+    (deployed / "workflow" / "Snakefile").write_text(
+        caller_snakefile(workflow_copy / "workflow" / "Snakefile").replace(
+            'configfile: "config.yaml"', 'configfile: "config/config.yaml"'
+        )
+    )
+    proc = ok(run(deployed, "-n"))
+    assert re.search(r"^total\s+9$", proc.stdout, re.M), proc.stdout
+    assert str(workflow_copy / "resources" / "demo" / "patients.csv") in proc.stdout
+
+
+@pytest.mark.workflow
 def test_directory_without_config_runs_the_workflows_own(workflow_copy, tmp_path):
     """An empty working directory: the workflow's config.yaml, the demo inputs and the
     package modules are found from the workflow's location (a dry run)."""
