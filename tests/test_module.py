@@ -226,6 +226,24 @@ def test_a_job_killed_for_memory_is_retried_with_more(tmp_path_factory, tmp_path
     assert (work / "attempts.txt").read_text().split() == ["4000", "8000"]
 
 
+def test_workflow_snakefile_equals_the_top_level_one():
+    """workflow/Snakefile (the entry for GitHub modules, snakedeploy, the catalog) is the
+    top-level Snakefile with paths relative to workflow/: same code, includes and target."""
+
+    def code(path: Path, rel: dict[str, str]) -> list[str]:
+        lines = [l for l in path.read_text().splitlines() if l.strip() and not l.lstrip().startswith("#")]
+        out = []
+        for line in lines:
+            for a, b in rel.items():
+                line = line.replace(a, b)
+            out.append(line)
+        return out
+
+    top = code(REPO / "Snakefile", {'include: "workflow/': 'include: "', 'source_path("config.yaml")': "CFG"})
+    sub = code(REPO / "workflow" / "Snakefile", {'source_path("../config.yaml")': "CFG"})
+    assert top == sub
+
+
 def test_licence_and_citation():
     licence = (REPO / "LICENSE").read_text()
     assert licence.startswith("MIT License") and "Copyright (c) 2026 The alsalvage workflow authors" in licence
