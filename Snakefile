@@ -1,5 +1,7 @@
 # AL amyloidosis salvage-therapy outcome workflow.
 # The Snakefile stays thin: configuration, its validation, the rule files and the target.
+# workflow/Snakefile is the same file with paths relative to workflow/ (for modules from
+# GitHub, snakedeploy and the workflow catalog): change both (tests/test_module.py).
 from pathlib import Path
 
 from snakemake.utils import min_version
