@@ -2,9 +2,9 @@
 #
 # Two kinds of paths (docs/hpc.md, "As a module"):
 #  * files shipped with the workflow (package modules, schema, template, resources, the demo
-#    cohort) are found from this file's location, with workflow.source_path(): the workflow
-#    runs the same from its own directory, with --directory, as a module of another
-#    workflow or deployed with snakedeploy (also from GitHub);
+#    cohort) are found from this file's location (shipped(); workflow.source_path() for a
+#    module from GitHub): the workflow runs the same from its own directory, with
+#    --directory, as a module of another workflow or deployed with snakedeploy;
 #  * the user's inputs (config `inputs:`) and every output (results/, logs/, benchmarks/)
 #    are relative to the working directory.
 import os
