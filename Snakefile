@@ -1,11 +1,25 @@
 # AL amyloidosis salvage-therapy outcome workflow.
 # The Snakefile stays thin: configuration, its validation, the rule files and the target.
+# workflow/Snakefile is the same file with paths relative to workflow/ (for modules from
+# GitHub, snakedeploy and the workflow catalog): change both (tests/test_module.py).
+from pathlib import Path
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# The study's configuration: config.yaml in the working directory (here, at the top), else
+# config/config.yaml there (the layout of snakedeploy and of .test/), else the workflow's
+# own config.yaml (the schema defaults: the demo). --configfile overrides it key by key;
+# used as a module, the caller's `config:` replaces it (docs/hpc.md, "As a module").
+STUDY_CONFIG = next(
+    (p for p in ("config.yaml", "config/config.yaml") if Path(p).exists()),
+    workflow.source_path("config.yaml"),
+)
+
+
+configfile: STUDY_CONFIG
 
 
 include: "workflow/rules/common.smk"

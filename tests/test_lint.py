@@ -32,7 +32,7 @@ def test_snakemake_lint_is_clean():
 
 
 def test_snakefiles_are_snakefmt_formatted():
-    files = ["Snakefile", *sorted(str(p.relative_to(REPO)) for p in (REPO / "workflow/rules").glob("*.smk"))]
+    files = ["Snakefile", "workflow/Snakefile", *sorted(str(p.relative_to(REPO)) for p in (REPO / "workflow/rules").glob("*.smk"))]
     proc = subprocess.run(
         [str(BIN / "snakefmt"), "--check", "--diff", *files], cwd=REPO, capture_output=True, text=True
     )

@@ -28,11 +28,14 @@ rule derive_baseline:
         "logs/derive_baseline.log",
     benchmark:
         "benchmarks/derive_baseline.tsv"
+    retries: 2
     conda:
         "../envs/derive.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
+        # measured peaks: docs/performance.md; killed for memory, the job is retried
+        # with base x attempt (docs/hpc.md, "Out of memory")
+        mem_mb=lambda wc, attempt: 8000 * attempt,
         runtime=15,
     params:
         window_days=config["baseline"]["window_days"],
@@ -63,11 +66,14 @@ rule derive_adverse_events:
         "logs/derive_adverse_events.log",
     benchmark:
         "benchmarks/derive_adverse_events.tsv"
+    retries: 2
     conda:
         "../envs/derive.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        # measured peaks: docs/performance.md; killed for memory, the job is retried
+        # with base x attempt (docs/hpc.md, "Out of memory")
+        mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=10,
     params:
         teae_days=config["exposure"]["teae_days_after_last_dose"],

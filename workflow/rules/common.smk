@@ -1,5 +1,14 @@
 # Helpers shared by all the rule files (configuration checks, package paths, targets).
-from pathlib import Path
+#
+# Two kinds of paths (docs/hpc.md, "As a module"):
+#  * files shipped with the workflow (package modules, schema, template, resources, the demo
+#    cohort) are found from this file's location (shipped(); workflow.source_path() for a
+#    module from GitHub): the workflow runs the same from its own directory, with
+#    --directory, as a module of another workflow or deployed with snakedeploy;
+#  * the user's inputs (config `inputs:`) and every output (results/, logs/, benchmarks/)
+#    are relative to the working directory.
+import os
+from pathlib import Path, PurePosixPath
 
 from jsonschema import Draft202012Validator, validators
 from snakemake.exceptions import WorkflowError
@@ -51,14 +60,64 @@ def check_config(cfg, schema_path):
 check_config(config, CONFIG_SCHEMA)
 
 
+# This file's directory (workflow/rules): a local directory, or the URI of a module used
+# from GitHub or another host.
+RULES_DIR = str(workflow.current_basedir)
+WORKFLOW_ROOT = (
+    os.path.realpath(os.path.join(RULES_DIR, "..", ".."))
+    if os.path.isdir(RULES_DIR)
+    else None
+)
+
+
+def shipped(path):
+    """A file shipped with the workflow, by its path in the repository
+    (e.g. resources/seed_study.yaml), found from this file's location, not from the
+    working directory. A local workflow's file inside the working directory keeps its
+    relative path (the top-level run as ever: moving a finished project reruns nothing),
+    one outside it is absolute; a remote module's file is fetched into Snakemake's source
+    cache."""
+    if WORKFLOW_ROOT is None:
+        return workflow.source_path(f"../../{path}")
+    full = os.path.join(WORKFLOW_ROOT, path)
+    try:
+        rel = os.path.relpath(full, os.path.realpath(os.getcwd()))
+    except ValueError:  # another drive
+        return full
+    return full if rel.split(os.sep)[0] == os.pardir else rel
+
+
 def pkg(*modules):
     """Paths of the package modules a rule imports, declared as inputs so that
     editing a module reruns exactly the rules that use it."""
-    return [f"workflow/scripts/alsalvage/{m}.py" for m in ("__init__",) + modules]
+    return [
+        shipped(f"workflow/scripts/alsalvage/{m}.py") for m in ("__init__",) + modules
+    ]
+
+
+DEMO_DIR = PurePosixPath("resources/demo")
+DEMO_FILES = {f"{t}.csv" for t in TABLES}
+
+
+def input_file(path):
+    """A configured input, relative to the working directory (or absolute). The one
+    exception is the demo cohort shipped with the workflow: a path resources/demo/<file>
+    that the working directory does not hold is the workflow's own copy, so that the
+    default configuration runs the demo from any directory. The configured path stays what
+    the outputs print (params)."""
+    p = PurePosixPath(path)
+    if p.parent != DEMO_DIR or p.name not in DEMO_FILES or Path(path).exists():
+        return path
+    return shipped(str(p))
 
 
 def raw_inputs(wildcards=None):
-    return {t: config["inputs"][t] for t in TABLES}
+    return {t: input_file(config["inputs"][t]) for t in TABLES}
+
+
+def raw_input_files():
+    """The raw inputs in the order of config["inputs"] (the order of params.inputs)."""
+    return [input_file(p) for p in config["inputs"].values()]
 
 
 def final_outputs():

@@ -35,11 +35,12 @@ rule figures:
         "logs/figures.log",
     benchmark:
         "benchmarks/figures.tsv"
+    retries: 2
     conda:
         "../envs/figures.yaml"
     threads: 4
     resources:
-        mem_mb=6000,
+        mem_mb=lambda wc, attempt: 6000 * attempt,
         runtime=20,
     params:
         seed=config["figures"]["seed"],

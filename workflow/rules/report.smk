@@ -8,11 +8,12 @@ rule report:
         adsl="results/derived/adsl.parquet",
         svgs=expand("results/figures/{figure}.svg", figure=FIGURES),
         captions=expand("results/figures/{figure}.json", figure=FIGURES),
-        seed_study="resources/seed_study.yaml",
-        strobe="resources/strobe_cohort.yaml",
-        schema="workflow/schemas/config.schema.yaml",
-        template="workflow/templates/report.html.j2",
-        raw=list(config["inputs"].values()),
+        seed_study=shipped("resources/seed_study.yaml"),
+        strobe=shipped("resources/strobe_cohort.yaml"),
+        schema=shipped("workflow/schemas/config.schema.yaml"),
+        template=shipped("workflow/templates/report.html.j2"),
+        # read from here; the report prints the configured paths (params.inputs)
+        raw=raw_input_files(),
         code=pkg("formatting", "report", "rulelog"),
     output:
         html="results/report.html",

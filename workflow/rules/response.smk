@@ -24,11 +24,14 @@ rule derive_responses:
         "logs/derive_responses.log",
     benchmark:
         "benchmarks/derive_responses.tsv"
+    retries: 2
     conda:
         "../envs/derive.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
+        # measured peaks: docs/performance.md; killed for memory, the job is retried
+        # with base x attempt (docs/hpc.md, "Out of memory")
+        mem_mb=lambda wc, attempt: 8000 * attempt,
         runtime=15,
     params:
         hematologic=config["hematologic"],
@@ -53,11 +56,14 @@ rule derive_endpoints:
         "logs/derive_endpoints.log",
     benchmark:
         "benchmarks/derive_endpoints.tsv"
+    retries: 2
     conda:
         "../envs/derive.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        # measured peaks: docs/performance.md; killed for memory, the job is retried
+        # with base x attempt (docs/hpc.md, "Out of memory")
+        mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=10,
     params:
         endpoints=config["endpoints"],

@@ -33,13 +33,14 @@ rule stats:
         "logs/stats.log",
     benchmark:
         "benchmarks/stats.tsv"
+    retries: 2
     conda:
         "../envs/stats.yaml"
     threads: 4
     resources:
         # 100,000 patients: about 2.1 GB proportional set size with 4 workers (inputs
         # shared by the forked workers), 24 s of CPU for the analyses
-        mem_mb=4000,
+        mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=15,
     params:
         alpha=config["stats"]["alpha"],

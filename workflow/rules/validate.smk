@@ -24,7 +24,11 @@ rule validate:
         "../envs/validate.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        # peak 2.9-5.8 GB at 100,000 patients (docs/performance.md); a retry asks for
+        # 4000 MB x attempt. No `retries:` here: a rejected cohort fails the same way every
+        # time, so retrying would only repeat the findings; the Slurm profile retries it
+        # (docs/hpc.md, "Out of memory").
+        mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=15,
     params:
         limits=config["validation"],

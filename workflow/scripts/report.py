@@ -19,6 +19,8 @@ with rule_log(sm.log[0], "report", sm.input) as log:
         svgs=dict(zip(names, sm.input.svgs)),
         captions=dict(zip(names, sm.input.captions)),
         raw_inputs=dict(sm.params.inputs),
+        # the same files, where this run reads them (input.raw is in the order of params.inputs)
+        raw_paths=dict(zip(sm.params.inputs, sm.input.raw)),
         config=dict(sm.params.config),
     )
     Path(sm.output.html).write_text(html, encoding="utf-8")

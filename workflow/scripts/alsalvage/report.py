@@ -414,10 +414,14 @@ def _count_csv_records(path: str | Path) -> int:
         return max(sum(1 for _ in csv.reader(fh)) - 1, 0)
 
 
-def input_provenance(inputs: dict) -> list[dict]:
+def input_provenance(inputs: dict, read_paths: dict | None = None) -> list[dict]:
+    """Table, path, SHA-256 and rows of each raw input. ``inputs`` holds the paths as
+    configured (what the report prints); ``read_paths`` where to read them, where that
+    differs (the demo cohort read from the workflow's own copy, docs/hpc.md)."""
+    read_paths = read_paths or {}
     rows = []
     for name, path in sorted(inputs.items()):
-        sha, n = file_digest_and_rows(path)
+        sha, n = file_digest_and_rows(read_paths.get(name, path))
         rows.append({"table": name, "path": str(path), "sha256": sha, "rows": n})
     return rows
 
@@ -713,6 +717,7 @@ def build_report(
     raw_inputs: dict,
     config: dict,
     repo_dir: str | Path = WORKFLOW_ROOT,
+    raw_paths: dict | None = None,
 ) -> str:
     with open(results_path) as fh:
         results = json.load(fh)
@@ -726,7 +731,7 @@ def build_report(
         schema=load_yaml(schema_path),
         figures=figure_entries(svgs, captions),
         patient_ids=ids,
-        inputs=input_provenance(raw_inputs),
+        inputs=input_provenance(raw_inputs, raw_paths),
         software=software_versions(),
         git=git_state(repo_dir),
         figure_software=figure_software(captions),
