@@ -15,7 +15,12 @@ rule report:
         raw=list(config["inputs"].values()),
         code=pkg("formatting", "report", "rulelog"),
     output:
-        html="results/report.html",
+        html=report(
+            "results/report.html",
+            caption="../report/report_html.rst",
+            category="Report",
+            labels={"file": "report.html"},
+        ),
     log:
         "logs/report.log",
     benchmark:
