@@ -20,7 +20,7 @@ def test_report_end_to_end_is_reproducible(project):
     assert len(outputs) == 9 * 4 + 1  # svg, png, pdf, json per figure + the report
     first = {p.name: p.read_bytes() for p in outputs}
 
-    snakemake(project, "results/report.html", "--forcerun", "figures", "report", check=True, timeout=900)
+    snakemake(project, "results/report.html", "--forcerun", "figure", "report", check=True, timeout=900)
     for p in outputs:
         assert p.read_bytes() == first[p.name], f"{p.name} differs between two runs"
 
