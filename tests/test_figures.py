@@ -169,6 +169,7 @@ def test_figure_rule_declares_what_the_package_draws_from():
     assert tuple(smk_table("COMMON_FIGURE_PARAMS")) == figures.COMMON_PARAMS
     fields = set(figures.FigureParams.__dataclass_fields__)
     assert all(set(v) <= fields for v in figures.FIGURE_PARAMS.values())
+    assert set(figures.SETTING_TYPES) == fields
 
 
 def _paths(out, name):

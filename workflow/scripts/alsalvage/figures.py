@@ -190,13 +190,25 @@ class FigureParams:
             )
         values = {f: UNDECLARED for f in cls.__dataclass_fields__}
         for key, value in settings.items():
-            values[key] = tuple(value) if isinstance(value, list) else value
-        if "landmark_months" in settings:
-            values["landmark_months"] = tuple(float(x) for x in settings["landmark_months"])
+            values[key] = SETTING_TYPES[key](value)
         unknown = [r for r in values["km_risk_rows"] if r not in RISK_ROWS] if "km_risk_rows" in settings else []
         if unknown:
             raise FigureInputError(f"unknown risk-table row(s) {unknown} (known: {', '.join(RISK_ROWS)})")
         return cls(**values)
+
+
+SETTING_TYPES = {  # as the configuration gives them (YAML) -> as FigureParams holds them
+    "seed": int,
+    "max_patients": int,
+    "landmark_months": lambda v: tuple(float(x) for x in v),
+    "days_per_month": float,
+    "alpha": float,
+    "ntprobnp_rise_pct": float,
+    "pr_fall_pct": float,
+    "dpi": int,
+    "width_mm": float,
+    "km_risk_rows": tuple,
+}
 
 
 def figsize(params: FigureParams, width_frac: float, height_in: float) -> tuple[float, float]:
