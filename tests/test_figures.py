@@ -301,8 +301,9 @@ def test_png_width_follows_width_mm(fixture_data, tmp_path, name):
     "rows, words",
     [
         (("At risk",), "number at risk"),
-        (("At risk", "Censored", "Events"), "number at risk, censored and events"),
-        (("At risk", "Events"), "number at risk and events"),
+        (("At risk", "Censored", "Events"), "number at risk and cumulative numbers censored and with an event"),
+        (("At risk", "Events"), "number at risk and cumulative number with an event"),
+        (("Censored",), "cumulative number censored"),
     ],
 )
 def test_risk_table_rows_are_drawn_and_captioned(fixture_data, tmp_path, rows, words):

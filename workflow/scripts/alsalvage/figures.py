@@ -220,16 +220,13 @@ def figsize(params: FigureParams, width_frac: float, height_in: float) -> tuple[
 
 
 def risk_table_words(rows) -> str:
-    """What the risk table under a Kaplan-Meier plot counts, for the caption."""
-    words = {"At risk": "number at risk", "Censored": "censored", "Events": "events"}
-    shown = [words[r] for r in rows]
-    if len(shown) == 1:
-        return shown[0]
-    cumulative = [w for r, w in zip(rows, shown) if r != "At risk"]
-    return (
-        ", ".join(shown[:-1]) + " and " + shown[-1]
-        + " (" + " and ".join(cumulative) + " counted up to each time)"
-    )
+    """What the risk table under a Kaplan-Meier plot counts, for the caption: "number at
+    risk" and/or the cumulative numbers censored and with an event up to each time."""
+    parts = ["number at risk"] if "At risk" in rows else []
+    cumulative = [w for r, w in (("Censored", "censored"), ("Events", "with an event")) if r in rows]
+    if cumulative:
+        parts.append(("cumulative numbers " if len(cumulative) > 1 else "cumulative number ") + " and ".join(cumulative))
+    return " and ".join(parts)
 
 
 # --------------------------------------------------------------------------- helpers
