@@ -22,6 +22,9 @@ STUDY_CONFIG = next(
 configfile: STUDY_CONFIG
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/validate.smk"
 include: "workflow/rules/baseline.smk"

@@ -162,3 +162,30 @@ def test_crashing_rule_log_names_the_unreadable_input(finished, tmp_path):
     )
     last = text.strip().splitlines()[-1].strip()
     assert last in proc.stdout + proc.stderr, "--show-failed-logs did not show the rule's log"
+
+
+def test_a_failing_figure_leaves_the_other_figures_written_with_keep_going(finished, tmp_path):
+    """One job per figure (rule figure): a figure whose drawing fails is the only one
+    missing; with --keep-going the other eight are drawn and kept, the report (which
+    needs every figure) is not rebuilt, and the failed figure's log says why."""
+    work = clone_run(finished, tmp_path / "onefig")
+    module = work / "workflow" / "scripts" / "alsalvage" / "figures.py"
+    head = "def draw_swimmer(data: dict, params: FigureParams):\n"
+    text = module.read_text()
+    assert head in text
+    module.write_text(text.replace(head, head + '    raise RuntimeError("swimmer broken by test_faults")\n'))
+    report = "results/report.html"
+    before = mtimes(work, [report])
+    figures = ["km_os", "km_os_bortezomib", "landmark_os", "cif_dialysis", "forest_cox",
+               "waterfall_dflc", "ntprobnp", "flow"]  # fmt: skip
+    outputs = [f"results/figures/{n}.{ext}" for n in figures for ext in ("svg", "png", "tiff", "pdf", "json")]
+    old = mtimes(work, outputs)
+    time.sleep(0.01)
+    proc = snakemake(work, "--keep-going")
+    assert proc.returncode != 0, "a failing figure did not fail the run"
+    new = mtimes(work, outputs)
+    assert all(new[o] != old[o] for o in outputs), "the other figures were not redrawn"
+    assert not any((work / "results" / "figures" / f"swimmer.{ext}").exists() for ext in ("svg", "png", "json"))
+    assert mtimes(work, [report]) == before, "the report was rebuilt without the swimmer plot"
+    log = (work / "logs" / "figure" / "swimmer.log").read_text()
+    assert "swimmer broken by test_faults" in log

@@ -17,8 +17,8 @@ from report_fixtures import make_derived, make_results, write_fixture
 
 PARAMS = figures.FigureParams(seed=11, max_patients=200, landmark_months=(3.0, 6.0))
 
-# One fresh interpreter per render: the inputs are loaded as the rule loads them, then
-# either every figure is drawn one by one with render() or all through render_all().
+# One fresh interpreter per render: the inputs are loaded as the rule loads them, then every
+# figure is drawn with render_figure (the rule's entry, one figure per job) at a given dpi.
 RENDER = """
 import sys
 sys.path[:0] = [{scripts!r}, {tests!r}]
@@ -26,66 +26,71 @@ from pathlib import Path
 from alsalvage import figures
 p = {paths!r}
 data = figures.load_inputs({{k: p[k] for k in figures.INPUT_NAMES}}, [3, 6])
-params = figures.FigureParams(seed=11, max_patients=200, landmark_months=(3.0, 6.0))
+params = figures.FigureParams(seed=11, max_patients=200, landmark_months=(3.0, 6.0), dpi={dpi})
 out = Path({out!r})
-"""
-ONE_BY_ONE = """
 for name in figures.FIGURES:
-    figures.render(name, data, params, {{f: out / f"{{name}}.{{f}}" for f in figures.FORMATS}})
-"""
-POOL = """
-paths = {{n: {{f: out / f"{{n}}.{{f}}" for f in figures.FORMATS + ("json",)}} for n in figures.FIGURES}}
-figures.render_all(data, params, paths, workers={workers})
+    figures.render_figure(name, data, params, {{f: out / f"{{name}}.{{f}}" for f in figures.FORMATS + ("json",)}})
 """
 
 
-def render_in_subprocess(paths: dict, out, workers: int | None = None) -> None:
-    """All figures, one by one with render() (workers None) or through render_all (the
-    rule's entry) with ``workers`` processes."""
-    code = (RENDER + (ONE_BY_ONE if workers is None else POOL)).format(
+def render_in_subprocess(paths: dict, out, dpi: int = 300) -> None:
+    code = RENDER.format(
         scripts=str(REPO / "workflow" / "scripts"),
         tests=str(REPO / "tests"),
         paths={k: str(v) for k, v in paths.items() if k != "raw"},
         out=str(out),
-        workers=workers,
+        dpi=dpi,
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=600)
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    """Every figure rendered twice, in two separate interpreters, from the same inputs."""
+    """Every figure rendered twice at 300 dpi, in two separate interpreters, from the same
+    inputs, and once at 150 dpi."""
     base = tmp_path_factory.mktemp("figs")
     paths = write_fixture(base / "in")
     render_in_subprocess(paths, base / "a")
     render_in_subprocess(paths, base / "b")
-    render_in_subprocess(paths, base / "pool1", workers=1)
-    render_in_subprocess(paths, base / "pool2", workers=2)
+    render_in_subprocess(paths, base / "dpi150", dpi=150)
     return base
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("fmt", figures.FORMATS)
-@pytest.mark.parametrize("name", figures.FIGURES)
-def test_two_renders_are_byte_identical(rendered, name, fmt):
-    a = (rendered / "a" / f"{name}.{fmt}").read_bytes()
-    b = (rendered / "b" / f"{name}.{fmt}").read_bytes()
-    assert len(a) > 1000
-    assert a == b, f"{name}.{fmt} differs between two renders"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", figures.FORMATS + ("json",))
 @pytest.mark.parametrize("name", figures.FIGURES)
-def test_bytes_do_not_depend_on_the_number_of_workers(rendered, name, fmt):
-    """The rule's render_all with 1 worker (no pool) and with 2 forked workers gives the
-    same bytes, and the same as drawing each figure alone with render."""
-    one = (rendered / "pool1" / f"{name}.{fmt}").read_bytes()
-    two = (rendered / "pool2" / f"{name}.{fmt}").read_bytes()
-    assert len(one) > 200
-    assert one == two, f"{name}.{fmt} differs between 1 and 2 workers"
-    if fmt != "json":
-        assert one == (rendered / "a" / f"{name}.{fmt}").read_bytes(), f"{name}.{fmt} differs from render()"
+def test_two_renders_are_byte_identical(rendered, name, fmt):
+    a = (rendered / "a" / f"{name}.{fmt}").read_bytes()
+    b = (rendered / "b" / f"{name}.{fmt}").read_bytes()
+    assert len(a) > 200
+    assert a == b, f"{name}.{fmt} differs between two renders"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", figures.FIGURES)
+def test_dpi_changes_the_raster_files_only(rendered, name):
+    """SVG and PDF are vector: the same bytes at any dpi; PNG and TIFF have the pixels of
+    the dpi (about half the width and height at 150 as at 300) and say their resolution."""
+    from PIL import Image
+
+    for fmt in ("svg", "pdf", "json"):
+        assert (rendered / "a" / f"{name}.{fmt}").read_bytes() == (rendered / "dpi150" / f"{name}.{fmt}").read_bytes()
+    for fmt in figures.RASTER:
+        with Image.open(rendered / "a" / f"{name}.{fmt}") as hi, Image.open(rendered / "dpi150" / f"{name}.{fmt}") as lo:
+            # the tight box is measured on the drawn text, so at 1-2% (a few pixels)
+            assert hi.size == pytest.approx((2 * lo.size[0], 2 * lo.size[1]), rel=0.02), (hi.size, lo.size)
+            assert round(hi.info["dpi"][0]) == 300 and round(lo.info["dpi"][0]) == 150
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", figures.FIGURES)
+def test_tiff_is_the_png_in_rgb_lzw(rendered, name):
+    from PIL import Image
+
+    with Image.open(rendered / "a" / f"{name}.png") as png, Image.open(rendered / "a" / f"{name}.tiff") as tiff:
+        assert tiff.mode == "RGB" and tiff.info["compression"] == "tiff_lzw"
+        assert tiff.size == png.size
+        assert tiff.tobytes() == png.convert("RGB").tobytes()
 
 
 def png_text_chunks(data: bytes) -> dict[str, bytes]:
@@ -102,9 +107,14 @@ def png_text_chunks(data: bytes) -> dict[str, bytes]:
     return chunks
 
 
+TIFF_SOFTWARE, TIFF_DATETIME, TIFF_ARTIST, TIFF_HOST = 305, 306, 315, 316
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", figures.FIGURES)
 def test_metadata_is_stripped(rendered, name):
+    from PIL import Image
+
     svg = (rendered / "a" / f"{name}.svg").read_text()
     assert "<dc:date>" not in svg
     assert "<dc:creator>" not in svg
@@ -113,6 +123,9 @@ def test_metadata_is_stripped(rendered, name):
     pdf = (rendered / "a" / f"{name}.pdf").read_bytes()
     for key in (b"/CreationDate", b"/ModDate", b"/Producer", b"/Creator"):
         assert key not in pdf, f"{name}.pdf carries {key!r}"
+    with Image.open(rendered / "a" / f"{name}.tiff") as tiff:
+        tags = set(tiff.tag_v2)
+    assert not tags & {TIFF_SOFTWARE, TIFF_DATETIME, TIFF_ARTIST, TIFF_HOST}, sorted(tags)
 
 
 @pytest.mark.slow
@@ -132,21 +145,40 @@ def test_svg_uses_the_okabe_ito_palette(rendered):
         assert colour in svg
 
 
-def test_figure_rule_lists_the_same_figures_as_the_package():
+# ---------------------------------------------------------------- one job per figure
+
+
+def smk_table(name: str):
+    """A literal table (NAME = {...} or [...]) of workflow/rules/figures.smk."""
+    import ast
+
     smk = (REPO / "workflow" / "rules" / "figures.smk").read_text()
-    listed = re.findall(r'^    "(\w+)",$', smk.split("]")[0], flags=re.M)
-    assert tuple(listed) == figures.FIGURES
+    one_line = re.search(rf"^{name} = ([\[{{].*[\]}}])$", smk, flags=re.M)
+    m = one_line or re.search(rf"^{name} = ([\[{{]$.*?^[\]}}])$", smk, flags=re.M | re.S)
+    assert m, f"{name} not found in figures.smk"
+    return ast.literal_eval(m.group(1))
 
 
-def test_cost_order_lists_every_figure_once():
-    assert sorted(figures.COST_ORDER) == sorted(figures.FIGURES)
+def test_figure_rule_declares_what_the_package_draws_from():
+    """The rule's per-figure inputs and settings are the package's: a figure's job gets
+    exactly what its drawing reads (checked below), so that it reruns when, and only when,
+    one of them changes."""
+    assert tuple(smk_table("FIGURE_INPUTS")) == figures.FIGURES
+    assert {n: tuple(v) for n, v in smk_table("FIGURE_INPUTS").items()} == figures.FIGURE_INPUTS
+    assert {n: tuple(v) for n, v in smk_table("FIGURE_PARAMS").items()} == figures.FIGURE_PARAMS
+    assert tuple(smk_table("COMMON_FIGURE_PARAMS")) == figures.COMMON_PARAMS
+    fields = set(figures.FigureParams.__dataclass_fields__)
+    assert all(set(v) <= fields for v in figures.FIGURE_PARAMS.values())
+    assert set(figures.SETTING_TYPES) == fields
 
 
-# ---------------------------------------------------------------- one job, all figures
+def _paths(out, name):
+    return {f: out / f"{name}.{f}" for f in figures.FORMATS + ("json",)}
 
 
-def _pool_paths(out):
-    return {n: {f: out / f"{n}.{f}" for f in figures.FORMATS + ("json",)} for n in figures.FIGURES}
+def _settings(name, params=PARAMS):
+    keys = figures.COMMON_PARAMS + figures.FIGURE_PARAMS[name]
+    return {k: getattr(params, k) for k in keys}
 
 
 @pytest.fixture
@@ -155,57 +187,69 @@ def fixture_data(tmp_path):
     return figures.load_inputs({k: p[k] for k in figures.INPUT_NAMES}, [3, 6])
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_a_failing_figure_is_named_and_the_others_are_drawn(fixture_data, tmp_path, monkeypatch, workers):
-    def broken(data, params):
-        raise ValueError("no boxes to draw")
-
-    monkeypatch.setitem(figures.DRAW, "flow", broken)  # inherited by the forked workers
-    out = tmp_path / "out"
-    with pytest.raises(figures.FigureRenderError) as err:
-        figures.render_all(fixture_data, PARAMS, _pool_paths(out), workers=workers)
-    msg = str(err.value)
-    assert msg.startswith("1 of 9 figure(s) failed: flow\n")
-    assert "--- figure flow:" in msg and "ValueError: no boxes to draw" in msg
-    assert not (out / "flow.svg").exists() and not (out / "flow.json").exists()
-    assert (out / "swimmer.json").exists()  # the other figures were still tried
-
-
-def test_a_dead_worker_fails_the_job_naming_the_figures_not_drawn(fixture_data, tmp_path, monkeypatch):
-    import os
-
-    monkeypatch.setitem(figures.DRAW, "flow", lambda data, params: os._exit(9))  # as if killed
-    with pytest.raises(figures.FigureRenderError) as err:
-        figures.render_all(fixture_data, PARAMS, _pool_paths(tmp_path / "out"), workers=2)
-    msg = str(err.value)
-    assert "--- figure flow:\nthe worker process running it died" in msg
-
-
-def test_the_failure_reaches_the_rule_log(fixture_data, tmp_path, monkeypatch):
+def test_a_failing_figure_reaches_the_rule_log(fixture_data, tmp_path, monkeypatch):
     from alsalvage.rulelog import rule_log
 
     monkeypatch.setitem(figures.DRAW, "swimmer", lambda data, params: 1 / 0)
-    log = tmp_path / "figures.log"
-    with pytest.raises(figures.FigureRenderError):
-        with rule_log(str(log), "figures", ["results/derived/adsl.parquet"]):
-            figures.render_all(fixture_data, PARAMS, _pool_paths(tmp_path / "out"), workers=2)
+    log = tmp_path / "swimmer.log"
+    with pytest.raises(ZeroDivisionError):
+        with rule_log(str(log), "figure swimmer", ["results/derived/adsl.parquet"]):
+            figures.render_figure("swimmer", fixture_data, PARAMS, _paths(tmp_path / "out", "swimmer"))
     text = log.read_text()
-    assert "rule figures failed: FigureRenderError: 1 of 9 figure(s) failed: swimmer" in text
-    assert "ZeroDivisionError" in text and "results/derived/adsl.parquet" in text
+    assert "rule figure swimmer failed: ZeroDivisionError" in text
+    assert "results/derived/adsl.parquet" in text
+    assert not (tmp_path / "out" / "swimmer.json").exists()
 
 
 @pytest.mark.parametrize("name", figures.FIGURES)
-def test_each_figure_draws_from_its_declared_inputs_alone(fixture_data, tmp_path, name):
-    # FIGURE_INPUTS decides which job draws a figure and what that job reads: drawing
-    # with nothing else given shows the declaration is complete (a missing one: KeyError)
+def test_each_figure_draws_from_its_declared_inputs_and_settings_alone(fixture_data, tmp_path, name):
+    # FIGURE_INPUTS and FIGURE_PARAMS decide what the figure's job reads and reruns on:
+    # drawing with nothing else given (every other setting UNDECLARED, which fails when
+    # used) shows the declarations are complete
     data = {k: v for k, v in fixture_data.items() if k in figures.FIGURE_INPUTS[name]}
-    paths = {name: {f: tmp_path / f"{name}.{f}" for f in figures.FORMATS + ("json",)}}
-    figures.render_all(data, PARAMS, paths, workers=1)
-    assert (tmp_path / f"{name}.svg").stat().st_size > 0
+    params = figures.FigureParams.for_figure(name, _settings(name))
+    figures.render_figure(name, data, params, _paths(tmp_path, name))
+    assert all((tmp_path / f"{name}.{f}").stat().st_size > 0 for f in figures.FORMATS + ("json",))
+    # the same bytes as with every setting given
+    figures.render(name, fixture_data, PARAMS, {"svg": tmp_path / "all.svg"})
+    assert (tmp_path / "all.svg").read_bytes() == (tmp_path / f"{name}.svg").read_bytes()
     # and every declared input is really read: without any one of them the drawing fails
     for dropped in figures.FIGURE_INPUTS[name]:
         with pytest.raises(KeyError, match=dropped):
             figures.render(name, {k: v for k, v in data.items() if k != dropped}, PARAMS, {"svg": tmp_path / "x.svg"})
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        lambda v: v + 1,
+        lambda v: v < 3,
+        lambda v: f"{v:,}",
+        lambda v: list(v),
+        lambda v: np.random.default_rng(v),
+    ],
+)
+def test_an_undeclared_setting_cannot_be_used(use):
+    with pytest.raises(TypeError):
+        use(figures.UNDECLARED)
+
+
+@pytest.mark.parametrize(
+    "settings, match",
+    [
+        ({"dpi": 300}, "takes the settings"),  # width_mm missing
+        ({"dpi": 300, "width_mm": 100.0, "seed": 1}, "takes the settings"),  # flow uses no seed
+    ],
+)
+def test_for_figure_takes_exactly_the_declared_settings(settings, match):
+    with pytest.raises(figures.FigureInputError, match=match):
+        figures.FigureParams.for_figure("flow", settings)
+
+
+def test_for_figure_refuses_an_unknown_risk_row():
+    settings = _settings("km_os") | {"km_risk_rows": ["At risk", "Deaths"]}
+    with pytest.raises(figures.FigureInputError, match="Deaths"):
+        figures.FigureParams.for_figure("km_os", settings)
 
 
 def test_only_four_figures_read_the_statistics():
@@ -219,11 +263,63 @@ def test_only_four_figures_read_the_statistics():
 def test_a_figure_without_its_inputs_is_refused_before_drawing(fixture_data, tmp_path):
     data = {k: v for k, v in fixture_data.items() if k != "results"}
     out = tmp_path / "out"
-    paths = {n: {f: out / f"{n}.{f}" for f in figures.FORMATS + ("json",)} for n in ("forest_cox", "flow")}
-    with pytest.raises(figures.FigureInputError, match="forest_cox needs results") as err:
-        figures.render_all(data, PARAMS, paths, workers=1)
-    assert "flow" not in str(err.value)
+    with pytest.raises(figures.FigureInputError, match="forest_cox needs results"):
+        figures.render_figure("forest_cox", data, PARAMS, _paths(out, "forest_cox"))
     assert not out.exists()  # nothing drawn
+
+
+# ---------------------------------------------------------------- journal specification
+
+
+def test_default_width_keeps_the_layout():
+    assert figures.figsize(figures.FigureParams(), 0.75, 4.2) == (7.0 * 0.75, 4.2)
+    assert figures.figsize(figures.FigureParams(), 1.0, 3.4) == (7.0, 3.4)
+    # one column: the same proportions, smaller
+    w, h = figures.figsize(figures.FigureParams(width_mm=88.9), 1.0, 3.4)
+    assert (w, h) == pytest.approx((3.5, 1.7))
+
+
+@pytest.mark.parametrize("name", ["landmark_os", "swimmer", "ntprobnp"])
+def test_png_width_follows_width_mm(fixture_data, tmp_path, name):
+    """The saved width is the canvas width (figsize) within 10%: the files are cropped to
+    the drawn content (tight box, 0.08 in padding). Below about 120 mm, text at its point
+    size can overflow the canvas of some figures (docs/methods.md, "Figures")."""
+    from PIL import Image
+
+    got = {}
+    for width_mm in (120.0, 177.8):
+        params = figures.FigureParams(width_mm=width_mm, dpi=300)
+        figures.render(name, fixture_data, params, {"png": tmp_path / "x.png"})
+        with Image.open(tmp_path / "x.png") as img:
+            got[width_mm] = img.size[0] / 300 * 25.4
+        frac = 0.75 if name == "ntprobnp" else 1.0
+        assert got[width_mm] == pytest.approx(frac * width_mm, rel=0.1), got
+    assert got[120.0] < got[177.8]
+
+
+@pytest.mark.parametrize(
+    "rows, words",
+    [
+        (("At risk",), "number at risk"),
+        (("At risk", "Censored", "Events"), "number at risk and cumulative numbers censored and with an event"),
+        (("At risk", "Events"), "number at risk and cumulative number with an event"),
+        (("Censored",), "cumulative number censored"),
+    ],
+)
+def test_risk_table_rows_are_drawn_and_captioned(fixture_data, tmp_path, rows, words):
+    params = figures.FigureParams(km_risk_rows=rows)
+    for name in ("km_os", "km_os_bortezomib"):
+        caption = figures.render(name, fixture_data, params, {"svg": tmp_path / f"{name}.svg"})
+        assert f"table: {words}" in caption
+    # the default draws the table of before issue 16 (at risk only); other rows add to it
+    figures.render("km_os", fixture_data, PARAMS, {"svg": tmp_path / "default.svg"})
+    same = (tmp_path / "km_os.svg").read_bytes() == (tmp_path / "default.svg").read_bytes()
+    assert same == (rows == ("At risk",))
+
+
+def test_unknown_figure_is_refused(fixture_data, tmp_path):
+    with pytest.raises(figures.FigureInputError, match="unknown figure.*km_pfs"):
+        figures.render_figure("km_pfs", fixture_data, PARAMS, {})
 
 
 def test_load_inputs_reads_only_what_it_is_given(tmp_path):
@@ -232,11 +328,6 @@ def test_load_inputs_reads_only_what_it_is_given(tmp_path):
     assert set(data) == {"adtte", "results"}
     with pytest.raises(figures.FigureInputError, match="unknown figure input.*adae"):
         figures.load_inputs({"adae": p["adtte"]}, [3, 6])
-
-
-def test_unknown_figure_is_refused(fixture_data, tmp_path):
-    with pytest.raises(figures.FigureInputError, match="unknown figure.*km_pfs"):
-        figures.render_all(fixture_data, PARAMS, {"km_pfs": {}}, workers=1)
 
 
 # ---------------------------------------------------------------- legibility at large N

@@ -1,4 +1,4 @@
-"""parallel.fork_map: the forked worker pool of the stats and figures rules."""
+"""parallel.fork_map: the forked worker pool of the stats rule."""
 
 from __future__ import annotations
 

@@ -123,8 +123,14 @@ def test_cardiac_threshold_reruns_responses_and_dependants_only(run, graph, befo
     got = planned(run)
     assert {"validate", "derive_baseline"}.isdisjoint(got), f"upstream rules rerun: {sorted(got)}"
     assert got == want, f"planned {sorted(got)}, expected {sorted(want)}"
-    # and really: exactly the outputs of those rules are rewritten
-    assert run_and_changed_outputs(run, before) == before.outputs(want)
+    # per job: the figures are one job each, and the NT-proBNP figure reads ADSL and the
+    # labs only, so it is not redrawn; every other output of those rules is
+    planned_outputs = summary(run).planned_outputs
+    assert planned_outputs == before.outputs(want) - {
+        f"results/figures/ntprobnp.{ext}" for ext in ("svg", "png", "tiff", "pdf", "json")
+    }
+    # and really: exactly the planned outputs are rewritten
+    assert run_and_changed_outputs(run, before) == planned_outputs
 
 
 def test_one_changed_lab_value_reruns_validation_and_downstream(run, graph, before):
@@ -195,3 +201,48 @@ def test_editing_the_report_template_reruns_only_the_report(run, graph, before):
     got = planned(run)
     assert got == {REPORT_RULE}, f"editing {templates} planned {sorted(got)}"
     assert run_and_changed_outputs(run, before) == before.outputs({REPORT_RULE})
+
+
+# ---------------------------------------------------------------- one job per figure
+# Each figure is a job of rule `figure` with its own inputs, modules and settings
+# (workflow/rules/figures.smk): a change reruns the figures that use it, and the report.
+FIGURE_EXTS = ("svg", "png", "tiff", "pdf", "json")
+ALL_FIGURES = {
+    "km_os", "km_os_bortezomib", "landmark_os", "cif_dialysis", "forest_cox",
+    "waterfall_dflc", "swimmer", "ntprobnp", "flow",
+}  # fmt: skip
+READ_RESULTS = {"km_os_bortezomib", "landmark_os", "cif_dialysis", "forest_cox"}
+
+
+def figure_outputs(names) -> set[str]:
+    return {f"results/figures/{n}.{ext}" for n in names for ext in FIGURE_EXTS}
+
+
+@pytest.mark.parametrize(
+    "key, value, figures",
+    [
+        ("km_risk_table", '["At risk", "Events"]', {"km_os", "km_os_bortezomib"}),
+        ("max_patients", 150, ALL_FIGURES - {"cif_dialysis", "forest_cox", "flow"}),
+        ("dpi", 150, ALL_FIGURES),
+    ],
+)
+def test_a_figure_setting_reruns_only_the_figures_using_it(run, before, key, value, figures):
+    cfg = run / "config.yaml"
+    cfg.write_text(set_config_value(cfg.read_text(), "figures", key, value))
+    s = summary(run)
+    assert s.planned_rules == {"figure", REPORT_RULE}, sorted(s.planned_rules)
+    got = {o for o in s.planned_outputs if o.startswith("results/figures/")}
+    assert got == figure_outputs(figures), f"figures.{key} plans {sorted(got)}"
+    if key == "km_risk_table":  # and really: only those figures and the report are rewritten
+        want = figure_outputs(figures) | before.outputs({REPORT_RULE})
+        assert run_and_changed_outputs(run, before) == want
+
+
+def test_editing_the_survival_module_reruns_the_cif_figure_and_those_reading_the_statistics(run):
+    """alsalvage.survival is loaded by stats and, among the figures, by the CIF figure
+    alone; the other figures rerun only when they read the statistics stats rewrites."""
+    path = run / "workflow" / "scripts" / "alsalvage" / "survival.py"
+    with path.open("a") as fh:
+        fh.write("\n# edited by test_rerun\n")
+    got = {o for o in summary(run).planned_outputs if o.startswith("results/figures/")}
+    assert got == figure_outputs(READ_RESULTS | {"cif_dialysis"}), sorted(got)

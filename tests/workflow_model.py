@@ -213,6 +213,12 @@ class Summary:
     def outputs(self, rules: set[str] | None = None) -> set[str]:
         return {r["output_file"] for r in self.rows if rules is None or r["rule"] in rules}
 
+    @property
+    def planned_outputs(self) -> set[str]:
+        """Outputs Snakemake would write now: finer than planned_rules for a wildcard rule
+        (one job per figure)."""
+        return {r["output_file"] for r in self.rows if r["plan"] == "update pending"}
+
 
 def summary(workdir: Path, *args: str) -> Summary:
     """`snakemake -n --detailed-summary` as rows (one per output file)."""

@@ -132,3 +132,24 @@ def final_outputs():
         *expand("results/tables/{name}.csv", name=STATS),
         "results/report.html",
     ]
+
+
+# Rule figure (workflow/rules/figures.smk): one job per figure, its inputs and settings.
+def figure_inputs(wildcards):
+    return {i: FIGURE_INPUT_PATHS[i] for i in FIGURE_INPUTS[wildcards.name]}
+
+
+def figure_settings(wildcards):
+    keys = COMMON_FIGURE_PARAMS + FIGURE_PARAMS[wildcards.name]
+    return {k: FIGURE_SETTINGS[k] for k in keys}
+
+
+def figure_report(path, fmt):
+    """A figure output marked for Snakemake's report (`snakemake --report report.zip`)."""
+    return report(
+        path,
+        caption="../report/figure.rst",
+        category="Figures",
+        subcategory="{name}",
+        labels={"figure": "{name}", "format": fmt},
+    )

@@ -1,54 +1,104 @@
-# Stage 5: figures of the report, each as SVG (embedded in the report), PNG and PDF.
-# One job draws them all: the figures share their inputs, parameters and code, so one job
-# per figure bought no rerun granularity and paid the imports nine times. The job spreads
-# the figures over its threads (worker processes forked after the imports). Which inputs
-# each figure reads: alsalvage.figures.FIGURE_INPUTS (only four read results.json; drawing
-# the others beside `stats` as a second job was measured, with six, and dropped: docs/performance.md).
+# Stage 5: figures of the report, each as SVG (embedded in the report), PNG and TIFF (at
+# figures.dpi), PDF, and its caption (JSON), drawn by one job per figure (rule `figure`).
+# Each job declares only the inputs its figure reads (FIGURE_INPUTS), the package modules it
+# loads and the settings it draws with (FIGURE_PARAMS), so that a figure that fails leaves the
+# other eight written (with --keep-going) and a changed setting reruns only the figures that
+# use it. Until issue 16 one job drew all nine in forked workers, saving eight imports of
+# matplotlib and pandas (about 2 s CPU each); but a failing figure then removed every figure.
+# The cost of nine jobs, measured on the demo: docs/performance.md ("Figures as nine jobs").
+# Both tables equal alsalvage.figures' FIGURE_INPUTS and FIGURE_PARAMS (tests/test_figures.py).
 
-FIGURES = [
-    "km_os",
-    "km_os_bortezomib",
-    "landmark_os",
-    "cif_dialysis",
-    "forest_cox",
-    "waterfall_dflc",
-    "swimmer",
-    "ntprobnp",
-    "flow",
-]
+FIGURE_INPUTS = {
+    "km_os": ["adtte"],
+    "km_os_bortezomib": ["adsl", "adtte", "results"],
+    "landmark_os": ["adrs", "adtte", "results"],
+    "cif_dialysis": ["adsl", "adtte", "results"],
+    "forest_cox": ["results"],
+    "waterfall_dflc": ["adsl", "adrs", "labs"],
+    "swimmer": ["adsl", "adrs"],
+    "ntprobnp": ["adsl", "labs"],
+    "flow": ["adsl", "adrs"],
+}
+FIGURES = list(FIGURE_INPUTS)
+FIGURE_INPUT_PATHS = {
+    "adsl": "results/derived/adsl.parquet",
+    "adrs": "results/derived/adrs.parquet",
+    "adtte": "results/derived/adtte.parquet",
+    "labs": "results/validated/labs.parquet",
+    "results": "results/stats/results.json",
+}
+# Settings every figure draws with, and those of each figure (FigureParams fields).
+COMMON_FIGURE_PARAMS = ["dpi", "width_mm"]
+FIGURE_PARAMS = {
+    "km_os": ["alpha", "seed", "max_patients", "km_risk_rows"],
+    "km_os_bortezomib": [
+        "alpha",
+        "seed",
+        "max_patients",
+        "km_risk_rows",
+        "landmark_months",
+    ],
+    "landmark_os": [
+        "alpha",
+        "seed",
+        "max_patients",
+        "days_per_month",
+        "landmark_months",
+    ],
+    "cif_dialysis": ["alpha", "landmark_months"],
+    "forest_cox": ["landmark_months"],
+    "waterfall_dflc": ["seed", "max_patients", "pr_fall_pct"],
+    "swimmer": ["seed", "max_patients", "days_per_month"],
+    "ntprobnp": ["seed", "max_patients", "days_per_month", "ntprobnp_rise_pct"],
+    "flow": [],
+}
+# Only the CIF figure loads alsalvage.survival (the Aalen-Johansen estimator).
+SURVIVAL_FIGURES = ["cif_dialysis"]
+FIGURE_SETTINGS = {
+    "dpi": config["figures"]["dpi"],
+    "width_mm": config["figures"]["width_mm"],
+    "km_risk_rows": config["figures"]["km_risk_table"],
+    "seed": config["figures"]["seed"],
+    "max_patients": config["figures"]["max_patients"],
+    "alpha": config["stats"]["alpha"],
+    "landmark_months": config["stats"]["landmarks_months"],
+    "days_per_month": config["endpoints"]["days_per_month"],
+    "pr_fall_pct": config["hematologic"]["pr_fall_pct"],
+    "ntprobnp_rise_pct": config["cardiac"]["progression_rise_pct"],
+}
 
 
-rule figures:
+rule figure:
     input:
-        adsl="results/derived/adsl.parquet",
-        adrs="results/derived/adrs.parquet",
-        adtte="results/derived/adtte.parquet",
-        labs="results/validated/labs.parquet",
-        results="results/stats/results.json",
-        code=pkg("figures", "formatting", "parallel", "rulelog", "survival"),
+        unpack(figure_inputs),
+        code=pkg("figures", "formatting", "rulelog"),
+        survival=branch(
+            lambda wildcards: wildcards.name in SURVIVAL_FIGURES,
+            then=pkg("survival"),
+            otherwise=[],
+        ),
     output:
-        svg=expand("results/figures/{name}.svg", name=FIGURES),
-        png=expand("results/figures/{name}.png", name=FIGURES),
-        pdf=expand("results/figures/{name}.pdf", name=FIGURES),
-        caption=expand("results/figures/{name}.json", name=FIGURES),
+        svg=figure_report("results/figures/{name}.svg", "SVG"),
+        png=figure_report("results/figures/{name}.png", "PNG"),
+        tiff=figure_report("results/figures/{name}.tiff", "TIFF"),
+        pdf=figure_report("results/figures/{name}.pdf", "PDF"),
+        json="results/figures/{name}.json",
     log:
-        "logs/figures.log",
+        "logs/figure/{name}.log",
     benchmark:
-        "benchmarks/figures.tsv"
+        "benchmarks/figure/{name}.tsv"
+    wildcard_constraints:
+        name="|".join(FIGURES),
     retries: 2
     conda:
         "../envs/figures.yaml"
-    threads: 4
+    threads: 1
     resources:
-        mem_mb=lambda wc, attempt: 6000 * attempt,
-        runtime=20,
+        # 100,000 patients: at most about 1.9 GB (waterfall, drawn alone; docs/performance.md);
+        # the request grows with the attempt (retries)
+        mem_mb=lambda wc, attempt: 3000 * attempt,
+        runtime=10,
     params:
-        seed=config["figures"]["seed"],
-        max_patients=config["figures"]["max_patients"],
-        days_per_month=config["endpoints"]["days_per_month"],
-        pr_fall_pct=config["hematologic"]["pr_fall_pct"],
-        ntprobnp_rise_pct=config["cardiac"]["progression_rise_pct"],
-        landmarks_months=config["stats"]["landmarks_months"],
-        alpha=config["stats"]["alpha"],
+        settings=figure_settings,
     script:
-        "../scripts/figures.py"
+        "../scripts/figure.py"

@@ -16,7 +16,12 @@ rule report:
         raw=raw_input_files(),
         code=pkg("formatting", "report", "rulelog"),
     output:
-        html="results/report.html",
+        html=report(
+            "results/report.html",
+            caption="../report/report_html.rst",
+            category="Report",
+            labels={"file": "report.html"},
+        ),
     log:
         "logs/report.log",
     benchmark:

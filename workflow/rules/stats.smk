@@ -27,7 +27,15 @@ rule stats:
             "tables",
         ),
     output:
-        tables=expand("results/tables/{name}.csv", name=STATS),
+        tables=[
+            report(
+                f"results/tables/{name}.csv",
+                caption="../report/table.rst",
+                category="Tables",
+                labels={"table": name},
+            )
+            for name in STATS
+        ],
         results="results/stats/results.json",
     log:
         "logs/stats.log",

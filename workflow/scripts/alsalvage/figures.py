@@ -2,9 +2,13 @@
 swimmer, NT-proBNP trajectories and the patient flow.
 
 Every figure is drawn by a pure function ``draw_<name>(data, params)`` that returns
-a matplotlib Figure and a caption.  ``render`` writes the same figure as SVG, PNG
-and PDF with deterministic bytes: fixed ``svg.hashsalt``, a bundled font (DejaVu
-Sans), no creation dates or software strings in the metadata, seeded sampling.
+a matplotlib Figure and a caption.  ``render`` writes the same figure as SVG, PNG,
+TIFF and PDF with deterministic bytes: fixed ``svg.hashsalt``, a bundled font (DejaVu
+Sans), no creation dates or software strings in the metadata, seeded sampling. PNG and
+TIFF are drawn at ``params.dpi`` (the TIFF holds the PNG's pixels, RGB, LZW-compressed);
+``params.width_mm`` scales every figure (its proportions kept). Each figure reads only its
+inputs (FIGURE_INPUTS) and its settings (FIGURE_PARAMS): the workflow draws each in a job
+of its own (rule ``figure``), so that a figure that fails leaves the others written.
 Per-patient figures sample (seeded) beyond ``max_patients`` and say so in the caption.
 No patient identifier or calendar date is drawn: times are months from the index date.
 """
@@ -28,8 +32,6 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import FancyBboxPatch, Patch  # noqa: E402
 
 from .formatting import fmt_hr, fmt_p  # noqa: E402
-from .parallel import fork_map  # noqa: E402
-from .survival import aalen_johansen  # noqa: E402
 
 # Okabe-Ito colour-blind-safe palette.
 OKABE_ITO = {
@@ -71,10 +73,11 @@ FIGURES = (
     "ntprobnp",
     "flow",
 )
-FORMATS = ("svg", "png", "pdf")
+FORMATS = ("svg", "png", "tiff", "pdf")
+RASTER = ("png", "tiff")  # drawn at FigureParams.dpi
 
 # What each figure is drawn from: the derived datasets, the validated labs, and "results",
-# the statistics stage's results.json (log-rank p-values, Cox hazard ratios). render_all
+# the statistics stage's results.json (log-rank p-values, Cox hazard ratios). render_figure
 # refuses to draw a figure whose inputs were not given.
 FIGURE_INPUTS = {
     "km_os": ("adtte",),
@@ -89,12 +92,32 @@ FIGURE_INPUTS = {
 }
 INPUT_NAMES = ("adsl", "adrs", "adtte", "labs", "results")
 
+# The settings (FigureParams fields) each figure draws with, besides the ones every figure
+# uses (COMMON_PARAMS). The rule passes a figure only these, so that a changed setting reruns
+# only the figures that use it; the others are UNDECLARED, and using one fails. Figures
+# reading "results" take landmark_months to find the landmark records in results.json.
+COMMON_PARAMS = ("dpi", "width_mm")
+FIGURE_PARAMS = {
+    "km_os": ("alpha", "seed", "max_patients", "km_risk_rows"),
+    "km_os_bortezomib": ("alpha", "seed", "max_patients", "km_risk_rows", "landmark_months"),
+    "landmark_os": ("alpha", "seed", "max_patients", "days_per_month", "landmark_months"),
+    "cif_dialysis": ("alpha", "landmark_months"),
+    "forest_cox": ("landmark_months",),
+    "waterfall_dflc": ("seed", "max_patients", "pr_fall_pct"),
+    "swimmer": ("seed", "max_patients", "days_per_month"),
+    "ntprobnp": ("seed", "max_patients", "days_per_month", "ntprobnp_rise_pct"),
+    "flow": (),
+}
+# Rows the Kaplan-Meier risk tables can show (lifelines add_at_risk_counts).
+RISK_ROWS = ("At risk", "Censored", "Events")
+
 # Metadata keys per format: None removes the entry (dates, software strings).
 METADATA = {
     "svg": {"Date": None, "Creator": None},
     "png": {"Software": None},
     "pdf": {"Creator": None, "Producer": None, "CreationDate": None, "ModDate": None},
 }
+TIFF_COMPRESSION = "tiff_lzw"  # lossless, what journals' submission systems expect
 
 STYLE = {
     "svg.hashsalt": "alsalvage-figures",
@@ -115,11 +138,30 @@ STYLE = {
     "path.simplify": False,
 }
 
-WIDTH_IN = 7.0  # two-column journal width
+WIDTH_IN = 7.0  # the layout's full width in inches, at the default width_mm
+DEFAULT_WIDTH_MM = 177.8  # 7 in: a two-column journal figure
 
 
 class FigureInputError(ValueError):
     """An input needed by a figure is missing or malformed."""
+
+
+class _Undeclared:
+    """The value of a setting a figure did not declare (FIGURE_PARAMS): any use of it in
+    arithmetic, comparison or formatting raises TypeError, so an undeclared setting can
+    never be drawn with silently (e.g. a default seed)."""
+
+    def __repr__(self) -> str:
+        return "UNDECLARED"
+
+    def __format__(self, spec: str) -> str:
+        raise TypeError("a figure used a setting it does not declare in FIGURE_PARAMS")
+
+    def __iter__(self):
+        raise TypeError("a figure used a setting it does not declare in FIGURE_PARAMS")
+
+
+UNDECLARED = _Undeclared()
 
 
 @dataclass(frozen=True)
@@ -131,6 +173,60 @@ class FigureParams:
     alpha: float = 0.05
     ntprobnp_rise_pct: float = 30.0
     pr_fall_pct: float = 50.0
+    dpi: int = 300  # PNG and TIFF
+    width_mm: float = DEFAULT_WIDTH_MM  # full width; some figures take 0.75 of it
+    km_risk_rows: tuple[str, ...] = ("At risk",)  # rows of the Kaplan-Meier risk tables
+
+    @classmethod
+    def for_figure(cls, name: str, settings: dict) -> "FigureParams":
+        """The parameters of figure ``name`` from exactly its settings (COMMON_PARAMS and
+        FIGURE_PARAMS[name]); every other field is UNDECLARED."""
+        if name not in FIGURE_PARAMS:
+            raise FigureInputError(f"unknown figure '{name}' (known: {', '.join(FIGURES)})")
+        wanted = set(COMMON_PARAMS) | set(FIGURE_PARAMS[name])
+        if set(settings) != wanted:
+            raise FigureInputError(
+                f"figure {name} takes the settings {sorted(wanted)}, given {sorted(settings)}"
+            )
+        values = {f: UNDECLARED for f in cls.__dataclass_fields__}
+        for key, value in settings.items():
+            values[key] = SETTING_TYPES[key](value)
+        unknown = [r for r in values["km_risk_rows"] if r not in RISK_ROWS] if "km_risk_rows" in settings else []
+        if unknown:
+            raise FigureInputError(f"unknown risk-table row(s) {unknown} (known: {', '.join(RISK_ROWS)})")
+        return cls(**values)
+
+
+SETTING_TYPES = {  # as the configuration gives them (YAML) -> as FigureParams holds them
+    "seed": int,
+    "max_patients": int,
+    "landmark_months": lambda v: tuple(float(x) for x in v),
+    "days_per_month": float,
+    "alpha": float,
+    "ntprobnp_rise_pct": float,
+    "pr_fall_pct": float,
+    "dpi": int,
+    "width_mm": float,
+    "km_risk_rows": tuple,
+}
+
+
+def figsize(params: FigureParams, width_frac: float, height_in: float) -> tuple[float, float]:
+    """A figure's size in inches: ``width_frac`` of the full width and ``height_in`` at the
+    default width (DEFAULT_WIDTH_MM), both scaled by width_mm / DEFAULT_WIDTH_MM, so the
+    proportions are kept at any width; text keeps its point size."""
+    scale = params.width_mm / DEFAULT_WIDTH_MM
+    return (WIDTH_IN * width_frac * scale, height_in * scale)
+
+
+def risk_table_words(rows) -> str:
+    """What the risk table under a Kaplan-Meier plot counts, for the caption: "number at
+    risk" and/or the cumulative numbers censored and with an event up to each time."""
+    parts = ["number at risk"] if "At risk" in rows else []
+    cumulative = [w for r, w in (("Censored", "censored"), ("Events", "with an event")) if r in rows]
+    if cumulative:
+        parts.append(("cumulative numbers " if len(cumulative) > 1 else "cumulative number ") + " and ".join(cumulative))
+    return " and ".join(parts)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -270,21 +366,21 @@ def draw_km_os(data: dict, params: FigureParams):
 
     os_ = _tte(data["adtte"], "OS")
     kmf = _km(os_["AVAL"], os_["CNSR"] == 0, "All treated", params.alpha)
-    fig, ax = plt.subplots(figsize=(WIDTH_IN * 0.75, 4.2))
+    fig, ax = plt.subplots(figsize=figsize(params, 0.75, 4.2))
     sampled = plot_km(ax, kmf, os_["AVAL"], os_["CNSR"] == 0, params, OKABE_ITO["blue"], 7, ci_show=True)
     med = kmf.median_survival_time_
     if np.isfinite(med):
         ax.axhline(0.5, color=OKABE_ITO["grey"], lw=0.7, ls=":")
     _km_axes(ax, "Overall survival from the start of lenalidomide")
     ax.legend(loc="lower left", frameon=False)
-    add_at_risk_counts(kmf, ax=ax, rows_to_show=["At risk"])
+    add_at_risk_counts(kmf, ax=ax, rows_to_show=list(params.km_risk_rows))
     fig.tight_layout()
     n, events = len(os_), int((os_["CNSR"] == 0).sum())
     med_txt = f"{med:.1f} months" if np.isfinite(med) else "not reached"
     caption = (
         f"Kaplan-Meier estimate of overall survival (n = {n}, {events} deaths); shaded band: "
         f"pointwise {100 * (1 - params.alpha):.0f}% confidence interval (log-log transform); "
-        f"ticks: censored patients; table: number at risk. Median {med_txt}."
+        f"ticks: censored patients; table: {risk_table_words(params.km_risk_rows)}. Median {med_txt}."
         + censor_note([sampled] if sampled else [], params)
     )
     return fig, caption
@@ -293,14 +389,14 @@ def draw_km_os(data: dict, params: FigureParams):
 BORTEZOMIB_GROUPS = (("naive", "Naive"), ("sensitive", "Sensitive"), ("refractory", "Refractory"))
 
 
-def at_risk_table(ax, fitters, labels) -> None:
-    """The number-at-risk table under a Kaplan-Meier axes, one row per curve headed by
-    its short label. The row labels are right-aligned against the first count, so their
-    length sets how far the axes are pushed right: they carry the group name only, never
-    a number (the first count, at time 0, is the group's n)."""
+def at_risk_table(ax, fitters, labels, rows=("At risk",)) -> None:
+    """The risk table under a Kaplan-Meier axes, per curve headed by its short label, the
+    ``rows`` of RISK_ROWS each. The row labels are right-aligned against the first count, so
+    their length sets how far the axes are pushed right: they carry the group name only,
+    never a number (the first count, at time 0, is the group's n)."""
     from lifelines.plotting import add_at_risk_counts
 
-    add_at_risk_counts(*fitters, ax=ax, labels=list(labels), rows_to_show=["At risk"])
+    add_at_risk_counts(*fitters, ax=ax, labels=list(labels), rows_to_show=list(rows))
 
 
 def key_above_axes(ax):
@@ -326,7 +422,7 @@ def draw_km_os_bortezomib(data: dict, params: FigureParams):
     adsl = data["adsl"]
     _require(adsl, "adsl", ["USUBJID", "BORTGRP"])
     os_ = _tte(data["adtte"], "OS").merge(adsl[["USUBJID", "BORTGRP"]], on="USUBJID", how="left")
-    fig, ax = plt.subplots(figsize=(WIDTH_IN * 0.75, 4.6))
+    fig, ax = plt.subplots(figsize=figsize(params, 0.75, 4.6))
     fitters, labels, counts, sampled = [], [], [], []
     for grp, label in BORTEZOMIB_GROUPS:
         sub = os_.loc[os_["BORTGRP"] == grp]
@@ -346,13 +442,15 @@ def draw_km_os_bortezomib(data: dict, params: FigureParams):
         ax.text(0.98, 0.97, "Log-rank\n" + ptext.replace("; ", "\n"), transform=ax.transAxes, ha="right", va="top", fontsize=7.5)
     key_above_axes(ax)
     if fitters:
-        at_risk_table(ax, fitters, labels)
+        at_risk_table(ax, fitters, labels, params.km_risk_rows)
     fig.tight_layout()
     caption = (
         "Kaplan-Meier overall survival by prior-bortezomib group: naive (never given bortezomib), "
         "sensitive (potentially bortezomib-sensitive) and refractory"
         + (f" (n: {', '.join(counts)})" if counts else "")
-        + "; table: number at risk (the first column is each group's n). p-values are the "
+        + f"; table: {risk_table_words(params.km_risk_rows)} (the first "
+        + ("column" if len(params.km_risk_rows) == 1 else "at-risk column")
+        + " is each group's n). p-values are the "
         "log-rank tests reported in the statistics results." + censor_note(sampled, params)
     )
     return fig, caption
@@ -376,7 +474,7 @@ def landmark_table(adtte: pd.DataFrame, adrs: pd.DataFrame, landmark: float, day
 
 def draw_landmark_os(data: dict, params: FigureParams):
     marks = list(params.landmark_months)
-    fig, axes = plt.subplots(1, len(marks), figsize=(WIDTH_IN, 3.4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(marks), figsize=figsize(params, 1.0, 3.4), sharey=True, squeeze=False)
     notes, sampled = [], []
     for ax, lm in zip(axes[0], marks):
         tab = landmark_table(data["adtte"], data["adrs"], lm, params.days_per_month)
@@ -406,13 +504,15 @@ def draw_landmark_os(data: dict, params: FigureParams):
 def draw_cif_dialysis(data: dict, params: FigureParams):
     """Left: cumulative incidence of dialysis and of the competing death, all patients not
     on dialysis at index. Right: dialysis by prior-bortezomib group, Gray's p-values."""
+    from .survival import aalen_johansen  # the CIF figure alone needs the estimator
+
     tte = _tte(data["adtte"], "TTDIAL")
     _require(tte, "adtte", ["CAUSEN"])
     # ADTTE CAUSEN: 0 = censored, 1 = dialysis, 2 = death without dialysis (competing);
     # CNSR alone (1 for both censoring and the competing death) would give 1 - KM.
     code = tte["CAUSEN"].astype(int)
     cif = aalen_johansen(tte["AVAL"].to_numpy(float), code.to_numpy(), alpha=params.alpha)
-    fig, (ax, axg) = plt.subplots(1, 2, figsize=(WIDTH_IN, 3.8), sharey=True)
+    fig, (ax, axg) = plt.subplots(1, 2, figsize=figsize(params, 1.0, 3.8), sharey=True)
     for event, label, colour in ((1, "Dialysis", OKABE_ITO["vermillion"]), (2, "Death without dialysis", OKABE_ITO["grey"])):
         est = cif_steps(cif.tables[event])
         x = est["time"].to_numpy(float)
@@ -453,6 +553,8 @@ def draw_cif_dialysis(data: dict, params: FigureParams):
 def draw_cif_by_group(ax, tte: pd.DataFrame, adsl: pd.DataFrame, params: FigureParams) -> list[str]:
     """Dialysis cumulative incidence per bortezomib group (no CI band, for legibility),
     drawn from the exact estimator of the statistics (survival.aalen_johansen); returns the "group n" labels of the drawn groups."""
+    from .survival import aalen_johansen
+
     _require(adsl, "adsl", ["USUBJID", "BORTGRP"])
     g = tte.merge(adsl[["USUBJID", "BORTGRP"]], on="USUBJID", how="left")
     counts = []
@@ -481,7 +583,7 @@ def draw_forest_cox(data: dict, params: FigureParams):
     _require(terms, "results.json cox terms", ["label", "hr", "ci_low", "ci_high", "p"])
     k = len(terms)
     ok = np.array([_finite(r.hr, r.ci_low, r.ci_high) for r in terms.itertuples()], bool)
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.45 * k + 1.4))
+    fig, ax = plt.subplots(figsize=figsize(params, 1.0, 0.45 * k + 1.4))
     title = f"Cox model of overall survival (n = {cox['n']}, {cox['events']} deaths)"
     if not ok.any():  # no deaths, a constant covariate, ...: nothing to draw
         reason = re.sub(r"^(Cox model not estimable: )?(Cox model: )?", "", cox.get("note") or "") or "not fitted"
@@ -554,7 +656,7 @@ def draw_waterfall_dflc(data: dict, params: FigureParams):
     shown = best.loc[best["USUBJID"].isin(ids)].copy()
     shown["PLOT"] = shown["PCHG"].clip(upper=100)
     shown = shown.sort_values(["PLOT", "USUBJID"], ascending=[False, True]).reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.6))
+    fig, ax = plt.subplots(figsize=figsize(params, 1.0, 3.6))
     colours = shown["AVALC"].map(RESPONSE_COLOURS).fillna(OKABE_ITO["grey"])
     ax.bar(np.arange(len(shown)), shown["PLOT"], color=colours, width=0.85, linewidth=0)
     ax.axhline(-params.pr_fall_pct, color=OKABE_ITO["black"], ls="--", lw=0.9)
@@ -616,7 +718,7 @@ def draw_swimmer(data: dict, params: FigureParams):
     ids, note = sample_patients(t["USUBJID"], params.max_patients, params.seed)
     t = t.loc[t["USUBJID"].isin(ids)].sort_values(["END", "USUBJID"]).reset_index(drop=True)
     n = len(t)
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, max(3.0, min(0.12 * n + 1.2, 9.5))))
+    fig, ax = plt.subplots(figsize=figsize(params, 1.0, max(3.0, min(0.12 * n + 1.2, 9.5))))
     y = np.arange(n)
     ax.hlines(y, 0, t["FU"], color="#cccccc", lw=0.8)
     ax.barh(y, t["END"], height=0.7, color=OKABE_ITO["skyblue"], linewidth=0)
@@ -668,7 +770,7 @@ def ntprobnp_changes(adsl: pd.DataFrame, labs: pd.DataFrame, days_per_month: flo
 def draw_ntprobnp(data: dict, params: FigureParams):
     nt = ntprobnp_changes(data["adsl"], data["labs"], params.days_per_month)
     ids, note = sample_patients(nt["USUBJID"], params.max_patients, params.seed)
-    fig, ax = plt.subplots(figsize=(WIDTH_IN * 0.75, 3.8))
+    fig, ax = plt.subplots(figsize=figsize(params, 0.75, 3.8))
     shown = nt.loc[nt["USUBJID"].isin(ids)]
     for _, g in shown.groupby("USUBJID", sort=True):
         ax.plot(g["MONTH"], g["PCHG"].clip(-100, 400), color="#bbbbbb", lw=0.6, alpha=0.8)
@@ -708,7 +810,7 @@ def draw_ntprobnp(data: dict, params: FigureParams):
 # --------------------------------------------------------------------------- flow
 
 
-def flow_counts(adsl: pd.DataFrame, adrs: pd.DataFrame, landmark_months: float) -> dict:
+def flow_counts(adsl: pd.DataFrame, adrs: pd.DataFrame, landmark_months: float | None = None) -> dict:
     """Patients treated, evaluable per analysis, and why the others are not."""
     _require(adsl, "adsl", ["USUBJID", "SAFFL", "HEMEVAL", "HEART", "KIDNEY", "LIVER", "DIALBL"])
     treated = adsl.loc[adsl["SAFFL"] == "Y"]
@@ -769,10 +871,10 @@ def flow_counts(adsl: pd.DataFrame, adrs: pd.DataFrame, landmark_months: float) 
 
 
 def draw_flow(data: dict, params: FigureParams):
-    fc = flow_counts(data["adsl"], data["adrs"], params.landmark_months[0])
+    fc = flow_counts(data["adsl"], data["adrs"])
     boxes = fc["boxes"]
     k = len(boxes)
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 4.2))
+    fig, ax = plt.subplots(figsize=figsize(params, 1.0, 4.2))
     ax.set_axis_off()
     ax.set_xlim(0, k)
     ax.set_ylim(0, 1)
@@ -843,92 +945,62 @@ TITLES = {
 # --------------------------------------------------------------------------- I/O
 
 
-def save(fig, paths: dict[str, str | Path]) -> None:
-    """Write the figure in each format with stripped metadata (deterministic bytes)."""
-    for fmt, path in paths.items():
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format=fmt, metadata=METADATA[fmt], bbox_inches="tight", pad_inches=0.08)
+def save(fig, paths: dict[str, str | Path], dpi: int = 300) -> None:
+    """Write the figure in each format with stripped metadata (deterministic bytes). SVG and
+    PDF are vector (their bytes do not depend on ``dpi``); PNG is drawn at ``dpi`` and the
+    TIFF holds the same pixels, RGB (no alpha channel), LZW-compressed, with the resolution
+    tag and no date or software tag."""
+    import io
+
+    from PIL import Image
+
+    png = None
+    for fmt in ("svg", "pdf", "png", "tiff"):
+        if fmt not in paths:
+            continue
+        Path(paths[fmt]).parent.mkdir(parents=True, exist_ok=True)
+        if fmt in ("svg", "pdf"):
+            fig.savefig(paths[fmt], format=fmt, metadata=METADATA[fmt], bbox_inches="tight", pad_inches=0.08)
+            continue
+        if png is None:
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", metadata=METADATA["png"], bbox_inches="tight", pad_inches=0.08, dpi=dpi)
+            png = buf.getvalue()
+        if fmt == "png":
+            Path(paths[fmt]).write_bytes(png)
+        else:
+            with Image.open(io.BytesIO(png)) as img:
+                img.convert("RGB").save(paths[fmt], format="TIFF", compression=TIFF_COMPRESSION, dpi=(dpi, dpi))
 
 
 def render(name: str, data: dict, params: FigureParams, paths: dict[str, str | Path]) -> str:
-    """Draw figure ``name`` and write it; returns the caption."""
+    """Draw figure ``name`` and write it (the formats named in ``paths``); returns the caption."""
     if name not in DRAW:
         raise FigureInputError(f"unknown figure '{name}' (known: {', '.join(FIGURES)})")
     with matplotlib.rc_context(STYLE):
         fig, caption = DRAW[name](data, params)
         try:
-            save(fig, paths)
+            save(fig, paths, params.dpi)
         finally:
             plt.close(fig)
     return caption
 
 
-class FigureRenderError(RuntimeError):
-    """One or more figures failed to draw; the message names each and gives its traceback."""
-
-
-# The figures by drawing cost at 100,000 patients (CPU seconds measured in one process:
-# 8.5, 4.9, 3.1, 2.5, 2.3, 2.3, 1.1, 1.1, 0.5): the worker pool takes the most expensive
-# first, so that the job does not end waiting for one long figure.
-COST_ORDER = (
-    "cif_dialysis",
-    "waterfall_dflc",
-    "ntprobnp",
-    "flow",
-    "landmark_os",
-    "swimmer",
-    "km_os_bortezomib",
-    "km_os",
-    "forest_cox",
-)
-
-def _warm_up() -> None:
-    """Import and load, once before the workers fork, what each worker would otherwise
-    repeat at its first figure: lifelines' plotting, the SVG and PDF backends (the PDF
-    one imports fontTools, which subsets the embedded font) and the figure font."""
-    import lifelines  # noqa: F401
-    import lifelines.plotting  # noqa: F401
-    import matplotlib.backends.backend_pdf  # noqa: F401
-    import matplotlib.backends.backend_svg  # noqa: F401
-    from matplotlib import font_manager
-
-    with matplotlib.rc_context(STYLE):
-        font_manager.get_font(font_manager.findfont(font_manager.FontProperties()))
-
-
-def render_all(
-    data: dict, params: FigureParams, paths: dict[str, dict[str, str | Path]], workers: int = 1
-) -> dict[str, str]:
-    """Draw every figure named in ``paths`` ({name: {"svg", "png", "pdf", "json": path}})
-    and write its caption file; returns {name: caption} in FIGURES order.
-
-    With ``workers`` > 1 the figures are spread over that many processes forked after the
-    imports (parallel.fork_map; the workers share the input tables); with 1, they are
-    drawn in this process. Each figure's bytes do not depend on the number of workers:
-    each figure is drawn from the same inputs with its own seeded generators. A figure that
-    fails does not stop the others; afterwards FigureRenderError names every failed figure
-    with its traceback (the job fails and Snakemake removes its outputs)."""
-    unknown = sorted(set(paths) - set(FIGURES))
-    if unknown:
-        raise FigureInputError(f"unknown figure(s) {', '.join(unknown)} (known: {', '.join(FIGURES)})")
-    lacking = [f"{name} needs {i}" for name in FIGURES if name in paths for i in FIGURE_INPUTS[name] if i not in data]
+def render_figure(name: str, data: dict, params: FigureParams, paths: dict[str, str | Path]) -> str:
+    """The rule's entry: draw figure ``name`` from its inputs (FIGURE_INPUTS, refused when
+    one is missing), write every format of FORMATS and the caption file (``paths["json"]``);
+    returns the caption."""
+    if name not in DRAW:
+        raise FigureInputError(f"unknown figure '{name}' (known: {', '.join(FIGURES)})")
+    lacking = [i for i in FIGURE_INPUTS[name] if i not in data]
     if lacking:
-        raise FigureInputError("figure inputs not given: " + "; ".join(lacking))
-    order = [name for name in COST_ORDER if name in paths]
-
-    def draw(name: str) -> str:
-        caption = render(name, data, params, {fmt: paths[name][fmt] for fmt in FORMATS})
-        write_caption(paths[name]["json"], name, caption)
-        return caption
-
-    done = dict(zip(order, fork_map(draw, order, workers, warm_up=_warm_up)))
-    failed = [(name, error) for name, (_, error) in done.items() if error is not None]
-    if failed:
-        raise FigureRenderError(
-            f"{len(failed)} of {len(order)} figure(s) failed: {', '.join(n for n, _ in failed)}\n"
-            + "\n".join(f"--- figure {name}:\n{error}" for name, error in failed)
-        )
-    return {name: done[name][0] for name in FIGURES if name in done}
+        raise FigureInputError(f"figure inputs not given: {name} needs {', '.join(lacking)}")
+    missing = [f for f in (*FORMATS, "json") if f not in paths]
+    if missing:
+        raise FigureInputError(f"figure {name}: no output path for {', '.join(missing)}")
+    caption = render(name, data, params, {fmt: paths[fmt] for fmt in FORMATS})
+    write_caption(paths["json"], name, caption)
+    return caption
 
 
 # Where the figures find their statistics in results.json (keys of docs/results.md).

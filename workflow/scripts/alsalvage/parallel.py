@@ -1,7 +1,7 @@
 """One function over several items in worker processes forked from this one.
 
-The stats and figures rules import their libraries and read their inputs once, then
-spread their analyses or figures over ``threads`` workers. The workers are forked, so
+The stats rule imports its libraries and reads its inputs once, then spreads its analyses
+over ``threads`` workers (the figures, one job each since issue 16, no longer use it). The workers are forked, so
 they share the parent's imports and data (copy-on-write) instead of receiving pickled
 copies; the function itself is never pickled (a closure is fine). Each item's outcome
 comes back as (value, None) or (None, error text): an item that raises does not stop the
