@@ -90,7 +90,17 @@ def test_table1_holds_the_formatted_numbers_of_results_json(office_run, reader):
     expected = expected_table1(results)
     ext = "docx" if reader is docx_rows else "xlsx"
     rows = reader(project / f"results/tables/table1.{ext}")
-    header = ["Characteristic", "All patients", "95% CI", *(GROUP_LABELS[g] for g in GROUPS), "Note"]
+    header = [
+        "Characteristic",
+        "All patients",
+        "95% CI",
+        *(GROUP_LABELS[g] for g in GROUPS),
+        "p",
+        "Test",
+        "SMD",
+        "Missing",
+        "Note",
+    ]
     start = rows.index(header)
     got = {r[0]: [r[1], *r[3:6]] for r in rows[start + 1 :] if r[0] in expected}
     assert got == expected
@@ -99,6 +109,26 @@ def test_table1_holds_the_formatted_numbers_of_results_json(office_run, reader):
     assert got["Treated patients"][0] == str(recs["baseline.n"]["n"]) == "50"
     assert got["Age (years), median (range)"][0] == recs["baseline.age.median"]["formatted"]
     assert len(got) > 30
+    # the group comparisons: one row per compared variable carries its p, test, SMD and missing
+    variables = [k[: -len(".by_bortgrp.p")] for k in recs if k.endswith(".by_bortgrp.p")]
+    want = sorted(
+        (
+            recs[f"{v}.by_bortgrp.p"]["formatted"],
+            recs[f"{v}.by_bortgrp.p"]["method"],
+            recs[f"{v}.by_bortgrp.smd"]["formatted"],
+            recs[f"{v}.by_bortgrp.missing"]["formatted"],
+        )
+        for v in variables
+    )
+    shown = sorted(tuple(r[6:10]) for r in rows[start + 1 :] if len(r) > 9 and r[6])
+    assert len(variables) >= 20 and shown == want
+    age = next(r for r in rows if r[0] == "Age (years), median (range)")
+    assert age[6:10] == [
+        recs["baseline.age.by_bortgrp.p"]["formatted"],
+        "Kruskal-Wallis rank-sum test",
+        recs["baseline.age.by_bortgrp.smd"]["formatted"],
+        "0",
+    ]
 
 
 @pytest.mark.workflow

@@ -43,6 +43,7 @@ TITLES = {
     "exposure": "Exposure and discontinuation",
     "toxicity": "Treatment-emergent adverse events",
 }
+COMPARE = ("p", "test", "smd", "missing")  # Table 1's group-comparison columns (report._comparison)
 SYNTHETIC_NOTICE = (
     "SYNTHETIC DATA: produced from the synthetic demonstration cohort, not from real patients. "
     "No number in it describes a real person or a clinical finding."
@@ -81,8 +82,21 @@ def table_layout(name: str, keys: list[str], recs: dict) -> dict:
     main = [k for k in keys if not _is_substat(k, sub)]
     if name == "table1":
         t = grouped_table(sub, main)
-        header = ["Characteristic", "All patients", "95% CI", *(GROUP_LABELS[g] for g in GROUPS), "Note"]
-        rows = [[r["label"], r["value"], r["ci"], *r["groups"], r["note"]] for r in t["rows"]]
+        header = [
+            "Characteristic",
+            "All patients",
+            "95% CI",
+            *(GROUP_LABELS[g] for g in GROUPS),
+            "p",
+            "Test",
+            "SMD",
+            "Missing",
+            "Note",
+        ]
+        rows = [
+            [r["label"], r["value"], r["ci"], *r["groups"], *(r["compare"][c] for c in COMPARE), r["note"]]
+            for r in t["rows"]
+        ]
         return {"header": header, "rows": rows, "extra": None}
     if name == "toxicity":
         t = toxicity_table(sub, main)
