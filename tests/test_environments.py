@@ -14,7 +14,7 @@ from helpers import REPO
 
 ENVS = sorted((REPO / "workflow" / "envs").glob("*.yaml"))
 # conda-forge package name -> PyPI distribution name, where they differ
-CONDA_TO_PYPI = {"matplotlib-base": "matplotlib", "pandera-base": "pandera"}
+CONDA_TO_PYPI = {"matplotlib-base": "matplotlib", "pandera-base": "pandera", "et_xmlfile": "et-xmlfile"}
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)\s*=\s*([0-9][^\s=]*)$")
 
 

@@ -115,6 +115,20 @@ def test_directory_run_from_elsewhere_with_the_test_config(workflow_copy, refere
     assert not problems, "--directory .test differs from the top-level run:\n" + "\n".join(problems)
 
 
+# The jobs of a run from scratch: one per rule, nine of rule figure (one per figure).
+WHOLE_PLAN = {
+    "validate": 1, "derive_baseline": 1, "derive_adverse_events": 1, "derive_responses": 1,
+    "derive_endpoints": 1, "stats": 1, "tables_office": 1, "figure": 9, "report": 1, "all": 1,
+}  # fmt: skip
+
+
+def assert_whole_plan(stdout: str, prefix: str = "") -> None:
+    """The dry run's job table plans every job of a run from scratch."""
+    for rule, n in WHOLE_PLAN.items():
+        assert re.search(rf"^{prefix}{rule}\s+{n}$", stdout, re.M), f"{prefix}{rule} x {n} not planned:\n{stdout}"
+    assert re.search(rf"^total\s+{sum(WHOLE_PLAN.values())}$", stdout, re.M), stdout
+
+
 @pytest.mark.workflow
 @pytest.mark.parametrize(
     "entry, rename, config, target",
@@ -130,9 +144,7 @@ def test_module_entry_points_plan_the_whole_workflow(workflow_copy, tmp_path, en
     (caller / "Snakefile").write_text(caller_snakefile(workflow_copy / entry, rename))
     (caller / "config.yaml").write_text(yaml.safe_dump(config))
     proc = ok(run(caller, "-n", *([target] if target else [])))
-    prefix = "alsalvage_" if rename else ""
-    for rule in ("validate", "derive_responses", "stats", "figures", "report"):
-        assert re.search(rf"^{prefix}{rule}\s+1$", proc.stdout, re.M), f"{prefix}{rule} not planned:\n{proc.stdout}"
+    assert_whole_plan(proc.stdout, "alsalvage_" if rename else "")
     # the demo inputs come from the workflow's own copy, found from its location
     assert str(workflow_copy / "resources" / "demo" / "labs.csv") in proc.stdout
 
@@ -151,7 +163,7 @@ def test_deployed_like_snakedeploy_plans_the_demo(workflow_copy, tmp_path):
         )
     )
     proc = ok(run(deployed, "-n"))
-    assert re.search(r"^total\s+9$", proc.stdout, re.M), proc.stdout
+    assert_whole_plan(proc.stdout)
     assert str(workflow_copy / "resources" / "demo" / "patients.csv") in proc.stdout
 
 
@@ -162,7 +174,7 @@ def test_directory_without_config_runs_the_workflows_own(workflow_copy, tmp_path
     empty = tmp_path / "empty"
     empty.mkdir()
     proc = ok(run(tmp_path, "-n", "-s", str(workflow_copy / "Snakefile"), "--directory", str(empty)))
-    assert re.search(r"^total\s+9$", proc.stdout, re.M), proc.stdout
+    assert_whole_plan(proc.stdout)
     assert str(workflow_copy / "workflow" / "scripts" / "alsalvage" / "survival.py") in proc.stdout
 
 
@@ -192,7 +204,7 @@ MEMORY_RULES = [
     ("derive_responses", 2),
     ("derive_endpoints", 2),
     ("stats", 2),
-    ("figures", 2),
+    ("figure", 2),
 ]
 
 
@@ -239,7 +251,7 @@ def test_workflow_snakefile_equals_the_top_level_one():
             out.append(line)
         return out
 
-    top = code(REPO / "Snakefile", {'include: "workflow/': 'include: "', 'source_path("config.yaml")': "CFG"})
+    top = code(REPO / "Snakefile", {'include: "workflow/': 'include: "', 'report: "workflow/': 'report: "', 'source_path("config.yaml")': "CFG"})
     sub = code(REPO / "workflow" / "Snakefile", {'source_path("../config.yaml")': "CFG"})
     assert top == sub
 

@@ -130,6 +130,8 @@ def final_outputs():
         "results/stats/results.json",
         # the tables of the analyses (STATS, workflow/rules/stats.smk)
         *expand("results/tables/{name}.csv", name=STATS),
+        # the same tables as editable Word and Excel files (rule tables_office)
+        *expand("results/tables/{name}.{ext}", name=STATS, ext=("docx", "xlsx")),
         "results/report.html",
     ]
 

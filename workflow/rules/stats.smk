@@ -17,6 +17,7 @@ rule stats:
         adae="results/derived/adae.parquet",
         labs="results/validated/labs.parquet",
         code=pkg(
+            "compare",
             "csvout",
             "derive_common",
             "formatting",
@@ -57,6 +58,7 @@ rule stats:
         timepoints=config["stats"]["timepoints_months"],
         lab_window_days=config["stats"]["lab_window_days"],
         events_per_parameter=config["stats"]["events_per_parameter"],
+        table1_tests=config["stats"]["table1_tests"],
         days_per_month=config["endpoints"]["days_per_month"],
         meta={
             "schema": "alsalvage-results/1",

@@ -149,18 +149,7 @@ def section_tables(recs: dict) -> dict:
         used.update(keys)
         main = [k for k in keys if not _is_substat(k, recs)]
         if sid in ("patients", "prior"):
-            main = sorted(main, key=_clinical_order)
-            # the group records become columns of their overall row
-            main = [k for k in main if ".by_bortgrp." not in k]
-            rows = []
-            for k in main:
-                row = result_row(k, recs[k])
-                row["groups"] = [
-                    recs[_group_key(k, g)].get("formatted") or "" if _group_key(k, g) in recs else ""
-                    for g in GROUPS
-                ]
-                rows.append(row)
-            out[sid] = {"kind": "grouped", "rows": rows}
+            out[sid] = grouped_table(recs, main)
         elif sid == "toxicity":
             out[sid] = toxicity_table(recs, main)
         else:
@@ -168,6 +157,40 @@ def section_tables(recs: dict) -> dict:
     other = sorted(k for k in recs if k not in used)
     out["other"] = {"kind": "plain", "rows": [result_row(k, recs[k]) for k in other]}
     return out
+
+
+def grouped_table(recs: dict, keys: list[str]) -> dict:
+    """Table 1 layout: the overall records in clinical order, each with its by-bortezomib-
+    group records as columns (also the layout of results/tables/table1.docx and .xlsx)."""
+    main = [k for k in sorted(keys, key=_clinical_order) if ".by_bortgrp." not in k]
+    rows, shown = [], set()
+    for k in main:
+        row = result_row(k, recs[k])
+        row["groups"] = [
+            recs[_group_key(k, g)].get("formatted") or "" if _group_key(k, g) in recs else "" for g in GROUPS
+        ]
+        row["compare"] = _comparison(recs, k, shown)
+        rows.append(row)
+    return {"kind": "grouped", "rows": rows}
+
+
+def _comparison(recs: dict, key: str, shown: set) -> dict:
+    """The group comparison (p, its test, SMD, missing: <variable>.by_bortgrp.*) of the
+    variable a Table 1 row belongs to, on the variable's first row only."""
+    head = key[: -len(".median")] if key.endswith(".median") else None
+    for var in (head, key, key.rpartition(".")[0]):
+        if var and f"{var}.by_bortgrp.p" in recs and var not in shown:
+            shown.add(var)
+            p = recs[f"{var}.by_bortgrp.p"]
+            smd = recs.get(f"{var}.by_bortgrp.smd", {})
+            miss = recs.get(f"{var}.by_bortgrp.missing", {})
+            return {
+                "p": p.get("formatted") or "",
+                "test": p.get("method") or "",
+                "smd": smd.get("formatted") or "",
+                "missing": miss.get("formatted") or "",
+            }
+    return {"p": "", "test": "", "smd": "", "missing": ""}
 
 
 def toxicity_table(recs: dict, keys: list[str]) -> dict:

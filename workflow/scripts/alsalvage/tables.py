@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import compare as C
 from . import formatting as F
 from .csvout import neutralise_frame
 from .derive_common import ORGAN_COLUMNS as ORGANS
@@ -349,7 +350,167 @@ TABLE1_FOOTNOTES = [
 ]
 
 
-def table1(adsl: pd.DataFrame, alpha: float = 0.05) -> list[dict]:
+TABLE1_COMPARE_FOOTNOTE = (
+    "p: difference across the prior-bortezomib groups by the test named in the row ({continuous} for "
+    "continuous, {categorical} for categorical variables; stats.table1_tests in config.yaml). SMD: mean of "
+    "the pairwise standardised mean differences (as tableone; Yang & Dalton for categorical variables). "
+    "Missing: treated patients without a value."
+)
+DEFAULT_TABLE1_TESTS = {"continuous": "kruskal", "categorical": "chisq"}
+
+
+def table1_variables(a: pd.DataFrame) -> list[tuple]:
+    """Table 1 variables compared across groups: (key, label, section, kind, values), where
+    values are numbers (continuous) or category labels (categorical), NaN/None if missing."""
+    out = [("baseline.age", "Age (years)", "baseline", "continuous", pd.to_numeric(a["AGE"], errors="coerce"))]
+    out.append(
+        (
+            "baseline.sex.male",
+            "Male",
+            "baseline",
+            "categorical",
+            a["SEX"].map(lambda v: None if pd.isna(v) else ("yes" if v == "M" else "no")),
+        )
+    )
+
+    def binary(series, test):
+        v = pd.to_numeric(series, errors="coerce")
+        return v.map(lambda x: None if pd.isna(x) else ("yes" if test(x) else "no"))
+
+    for org, col in ORGANS.items():
+        if col in a:
+            out.append(
+                (
+                    f"baseline.organ.{org}",
+                    f"Organ involved: {org}",
+                    "baseline",
+                    "categorical",
+                    binary(a[col], lambda x: x == 1),
+                )
+            )
+    if "NORGAN" in a:
+        out.append(
+            (
+                "baseline.organ.ge2",
+                ">= 2 organs involved",
+                "baseline",
+                "categorical",
+                binary(a["NORGAN"], lambda x: x >= 2),
+            )
+        )
+    out.append(
+        (
+            "baseline.dialysis",
+            "On dialysis at start",
+            "baseline",
+            "categorical",
+            binary(a["DIALBL"], lambda x: x == 1),
+        )
+    )
+    for col, name, label in (
+        ("EGFRBL", "egfr", "eGFR"),
+        ("NTPROBL", "ntprobnp", "NT-proBNP"),
+        ("DFLCBL", "dflc", "dFLC"),
+    ):
+        if col in a:
+            out.append((f"baseline.{name}", label, "baseline", "continuous", pd.to_numeric(a[col], errors="coerce")))
+    for col, name, label in (
+        ("MAYO04", "mayo2004", "Mayo 2004 stage"),
+        ("EUSTG", "eustage", "European stage"),
+        ("MAYO12", "mayo2012", "Mayo 2012 stage"),
+        ("RENSTG", "renal_stage", "Renal stage"),
+        ("HEMEVAL", "hemeval", "FLC evaluability"),
+        ("ISOTYPE", "isotype", "Light-chain isotype"),
+    ):
+        if col in a:
+            out.append(
+                (
+                    f"baseline.{name}",
+                    label,
+                    "baseline",
+                    "categorical",
+                    a[col].map(lambda v: None if pd.isna(v) else str(v)),
+                )
+            )
+    if "FLTOIDXM" in a:
+        out.append(
+            (
+                "prior.fl_to_index_months",
+                "Months from first-line start to lenalidomide",
+                "prior",
+                "continuous",
+                pd.to_numeric(a["FLTOIDXM"], errors="coerce"),
+            )
+        )
+    if "NPRIOR" in a:
+        out.append(("prior.lines", "Prior lines", "prior", "continuous", pd.to_numeric(a["NPRIOR"], errors="coerce")))
+    return out
+
+
+def table1_comparisons(a: pd.DataFrame, tests: dict | None = None) -> list[dict]:
+    """For every Table 1 variable: p across the BORTGRP groups (test per tests), the mean
+    and largest pairwise SMD and the number of treated patients without a value.
+    Keys <variable>.by_bortgrp.{p,smd,smd_max,missing} (docs/results.md)."""
+    tests = {**DEFAULT_TABLE1_TESTS, **(tests or {})}
+    grp = a["BORTGRP"].to_numpy(object)
+    present = [g for g in BORTGRPS if (grp == g).any()]
+    recs = []
+    for key, label, section, kind, values in table1_variables(a):
+        known = values.notna().to_numpy()
+        test = tests[kind]
+        if kind == "continuous":
+            v = values.to_numpy(float)
+            res = C.continuous_test([v[grp == g] for g in present], test)
+            pairs = [C.smd_continuous(v[grp == g1], v[grp == g2]) for g1, g2 in C.pairwise(present)]
+        else:
+            v = values.to_numpy(object)
+            obs = set(v[known])
+            levels = [x for x in ("no", "yes") if x in obs] if obs <= {"no", "yes"} else sorted(obs)
+            tab = C.contingency(v[known], grp[known], levels, present)
+            res = C.categorical_test(tab, test)
+            pairs = [C.smd_categorical(tab[:, i], tab[:, j]) for i, j in C.pairwise(range(len(present)))]
+        mean, top = C.smd_summary(pairs)
+        test_rec = p_record(
+            f"{key}.by_bortgrp.p",
+            f"{label}: p across bortezomib groups",
+            section,
+            res.p,
+            res.statistic,
+            res.df,
+            C.TEST_NAMES[test],
+            note=res.note,
+        )
+        test_rec["n"] = int(known.sum())  # patients compared (every record of Table 1 has n)
+        recs.append(test_rec)
+        smd_note = None if not np.isnan(mean) else "not estimable: a group has fewer than 2 values or no spread"
+        for what, val in (("smd", mean), ("smd_max", top)):
+            recs.append(
+                record(
+                    f"{key}.by_bortgrp.{what}",
+                    f"{label}: {'mean' if what == 'smd' else 'largest'} pairwise SMD across bortezomib groups",
+                    section,
+                    "smd",
+                    estimate=None if np.isnan(val) else val,
+                    n=int(known.sum()),
+                    unit="smd",
+                    method=C.SMD_METHOD if what == "smd" else "largest pairwise standardised mean difference",
+                    formatted=F.fmt_number(val, 3, "NA"),
+                    note=smd_note,
+                )
+            )
+        recs.append(
+            count(
+                f"{key}.by_bortgrp.missing",
+                f"{label}: missing",
+                section,
+                int((~known).sum()),
+                group="missing",
+            )
+        )
+    return recs
+
+
+def table1(adsl: pd.DataFrame, alpha: float = 0.05, tests: dict | None = None) -> list[dict]:
     a = treated(adsl)
     recs = [count("baseline.n", "Treated patients", "baseline", len(a))]
     groups = [("overall", a)] + [(g, a[a["BORTGRP"] == g]) for g in BORTGRPS]
@@ -488,7 +649,7 @@ def table1(adsl: pd.DataFrame, alpha: float = 0.05) -> list[dict]:
                 alpha,
             )
         )
-    return recs
+    return recs + table1_comparisons(a, tests)
 
 
 # --------------------------------------------------------------------------- response
@@ -1295,7 +1456,9 @@ def _analysis(name: str, d: dict, p: dict):
     """Dispatch one analysis; returns (records, footnotes)."""
     a = p.get("alpha", 0.05)
     if name == "table1":
-        return table1(d["adsl"], a), TABLE1_FOOTNOTES
+        tests = {**DEFAULT_TABLE1_TESTS, **(p.get("table1_tests") or {})}
+        names = {k: C.TEST_NAMES[v] for k, v in tests.items()}
+        return table1(d["adsl"], a, tests), TABLE1_FOOTNOTES + [TABLE1_COMPARE_FOOTNOTE.format(**names)]
     if name == "response":
         return response(d["adsl"], d["adrs"], a, p["low_dflc_counts"], p["landmarks"], p["days_per_month"]), [
             "ITT: all treated patients; patients without an assessment count as NR.",

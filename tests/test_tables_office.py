@@ -1,0 +1,221 @@
+"""The statistics tables as Word and Excel files (rule tables_office, alsalvage.office).
+
+On the demo cohort: every table's .docx opens with python-docx and its .xlsx with openpyxl,
+Table 1 holds exactly the `formatted` strings of results.json (overall and by bortezomib
+group, by row label), the footnotes of the CSV are there, and two runs write the same
+bytes. Unit tests: fixed zip and core-property timestamps, text never turned into a
+formula, a table key missing from results.json stops the rule."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import sys
+import time
+import zipfile
+
+import pytest
+from docx import Document
+from openpyxl import load_workbook
+
+from helpers import REPO, snakemake
+from stats_data import demo_stats_project  # noqa: F401 (fixture)
+
+sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+from alsalvage import office  # noqa: E402
+from alsalvage.report import GROUP_LABELS, GROUPS, SUBSTATS, _group_key  # noqa: E402
+
+NAMES = ("table1", "response", "organ", "renal", "survival", "exposure", "toxicity")
+OFFICE = [f"results/tables/{n}.{ext}" for n in NAMES for ext in ("docx", "xlsx")]
+
+
+def docx_rows(path) -> list[list[str]]:
+    """Every row of every table of a Word file, as text cells."""
+    doc = Document(str(path))
+    return [[c.text for c in row.cells] for t in doc.tables for row in t.rows]
+
+
+def xlsx_rows(path) -> list[list[str]]:
+    ws = load_workbook(str(path)).active
+    return [["" if v is None else str(v) for v in row] for row in ws.iter_rows(values_only=True)]
+
+
+def paragraphs(path) -> str:
+    return "\n".join(p.text for p in Document(str(path)).paragraphs)
+
+
+def expected_table1(results: dict) -> dict[str, list[str]]:
+    """Row label -> [overall formatted, naive, sensitive, refractory] from results.json."""
+    recs = results["results"]
+    out = {}
+    for k, r in recs.items():
+        if not k.startswith(("baseline.", "prior.")) or ".by_bortgrp." in k:
+            continue
+        head, _, last = k.rpartition(".")
+        if last in SUBSTATS and f"{head}.median" in recs:
+            continue
+        groups = [recs[_group_key(k, g)]["formatted"] if _group_key(k, g) in recs else "" for g in GROUPS]
+        out[r["label"]] = [r["formatted"], *groups]
+    return out
+
+
+# --------------------------------------------------------------------------- demo cohort
+@pytest.fixture(scope="module")
+def office_run(demo_stats_project):  # noqa: F811
+    project = demo_stats_project
+    snakemake(project, *OFFICE, check=True)
+    first = {p: (project / p).read_bytes() for p in OFFICE}
+    time.sleep(1.1)  # a clock-stamped zip member or property would now differ
+    for p in OFFICE:
+        (project / p).unlink()
+    snakemake(project, *OFFICE, check=True)
+    return project, first
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_two_runs_write_the_same_bytes(office_run):
+    project, first = office_run
+    for p in OFFICE:
+        assert (project / p).read_bytes() == first[p], f"{p} differs between two runs"
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+@pytest.mark.parametrize("reader", [docx_rows, xlsx_rows], ids=["docx", "xlsx"])
+def test_table1_holds_the_formatted_numbers_of_results_json(office_run, reader):
+    project, _ = office_run
+    results = json.loads((project / "results/stats/results.json").read_text())
+    expected = expected_table1(results)
+    ext = "docx" if reader is docx_rows else "xlsx"
+    rows = reader(project / f"results/tables/table1.{ext}")
+    header = [
+        "Characteristic",
+        "All patients",
+        "95% CI",
+        *(GROUP_LABELS[g] for g in GROUPS),
+        "p",
+        "Test",
+        "SMD",
+        "Missing",
+        "Note",
+    ]
+    start = rows.index(header)
+    got = {r[0]: [r[1], *r[3:6]] for r in rows[start + 1 :] if r[0] in expected}
+    assert got == expected
+    # spot checks against the raw numbers, so that the comparison cannot pass vacuously
+    recs = results["results"]
+    assert got["Treated patients"][0] == str(recs["baseline.n"]["n"]) == "50"
+    assert got["Age (years), median (range)"][0] == recs["baseline.age.median"]["formatted"]
+    assert len(got) > 30
+    # the group comparisons: one row per compared variable carries its p, test, SMD and missing
+    variables = [k[: -len(".by_bortgrp.p")] for k in recs if k.endswith(".by_bortgrp.p")]
+    want = sorted(
+        (
+            recs[f"{v}.by_bortgrp.p"]["formatted"],
+            recs[f"{v}.by_bortgrp.p"]["method"],
+            recs[f"{v}.by_bortgrp.smd"]["formatted"],
+            recs[f"{v}.by_bortgrp.missing"]["formatted"],
+        )
+        for v in variables
+    )
+    shown = sorted(tuple(r[6:10]) for r in rows[start + 1 :] if len(r) > 9 and r[6])
+    assert len(variables) >= 20 and shown == want
+    age = next(r for r in rows if r[0] == "Age (years), median (range)")
+    assert age[6:10] == [
+        recs["baseline.age.by_bortgrp.p"]["formatted"],
+        "Kruskal-Wallis rank-sum test",
+        recs["baseline.age.by_bortgrp.smd"]["formatted"],
+        "0",
+    ]
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_every_table_opens_with_its_footnotes_and_notice(office_run, name):
+    project, _ = office_run
+    with open(project / f"results/tables/{name}.csv", newline="") as fh:
+        notes = [r["label"] for r in csv.DictReader(fh) if r["section"] == "footnote"]
+    assert notes, f"{name}.csv has no footnotes"
+    text = paragraphs(project / f"results/tables/{name}.docx")
+    cells = "\n".join("\t".join(r) for r in xlsx_rows(project / f"results/tables/{name}.xlsx"))
+    for i, note in enumerate(notes, 1):
+        assert f"{i}. {note}" in text
+        assert f"{i}. {note}" in cells
+    assert office.SYNTHETIC_NOTICE in text and office.SYNTHETIC_NOTICE in cells
+    assert len(docx_rows(project / f"results/tables/{name}.docx")) > 2
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_toxicity_is_pivoted_as_in_the_report(office_run):
+    project, _ = office_run
+    recs = json.loads((project / "results/stats/results.json").read_text())["results"]
+    rows = docx_rows(project / "results/tables/toxicity.docx")
+    by_label = {r[0]: r[1:] for r in rows}
+    for k, r in recs.items():
+        if k.startswith("tox.any.") and k.count(".") == 2:
+            slug = k.split(".")[2]
+            assert by_label[r["label"]] == [r["formatted"], recs[f"tox.gr3.{slug}"]["formatted"]]
+
+
+# --------------------------------------------------------------------------- unit
+def small_results(tmp_path, label_value="=1+1"):
+    recs = {
+        "baseline.n": {"label": "Treated patients", "formatted": "3", "estimate": 3, "unit": "count"},
+        "baseline.age.median": {"label": "Age, median (range)", "formatted": "60 (50-70)", "estimate": 60},
+        "baseline.age.missing": {"label": "Age, missing", "formatted": "0", "estimate": 0},
+        "baseline.age.by_bortgrp.naive.median": {"label": "Age", "formatted": "55 (50-60)", "estimate": 55},
+        "baseline.sex.male": {"label": label_value, "formatted": "2 (67%)", "estimate": 0.67},
+    }
+    path = tmp_path / "table1.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["key", "section", "group", "label"])
+        for k in recs:
+            w.writerow([k, "baseline", "overall", recs[k]["label"]])
+        w.writerow(["footnote.1", "footnote", "", "A footnote."])
+    return {"meta": {"synthetic": False}, "results": recs}, path
+
+
+@pytest.mark.parametrize("when", ["2026-01-01", "1999-12-31"])
+def test_members_and_properties_carry_the_reference_date(tmp_path, when):
+    results, path = small_results(tmp_path)
+    out = {"docx": {"table1": tmp_path / "t.docx"}, "xlsx": {"table1": tmp_path / "t.xlsx"}}
+    office.write_office_tables(results, {"table1": path}, out["docx"], out["xlsx"], when)
+    stamp = dt.datetime.fromisoformat(when)
+    for f in (tmp_path / "t.docx", tmp_path / "t.xlsx"):
+        with zipfile.ZipFile(f) as z:
+            assert {i.date_time for i in z.infolist()} == {stamp.timetuple()[:6]}
+            core = z.read("docProps/core.xml").decode()
+        assert core.count(f"{when}T00:00:00Z") >= 2 and "created" in core and "modified" in core
+    assert Document(str(tmp_path / "t.docx")).core_properties.created.replace(tzinfo=None) == stamp
+    assert load_workbook(str(tmp_path / "t.xlsx")).properties.created == stamp
+    assert "A footnote." in paragraphs(tmp_path / "t.docx")
+    assert "SYNTHETIC" not in paragraphs(tmp_path / "t.docx")
+
+
+def test_text_that_looks_like_a_formula_stays_text(tmp_path):
+    results, path = small_results(tmp_path, "=1+1")
+    office.write_office_tables(
+        results, {"table1": path}, {"table1": tmp_path / "t.docx"}, {"table1": tmp_path / "t.xlsx"}, "2026-01-01"
+    )
+    ws = load_workbook(str(tmp_path / "t.xlsx")).active
+    cells = [c for row in ws.iter_rows() for c in row if c.value == "=1+1"]
+    assert cells and all(c.data_type == "s" for c in cells)
+    # the group column of Table 1 is filled from the by_bortgrp record, the hidden substat is not a row
+    rows = docx_rows(tmp_path / "t.docx")
+    age = next(r for r in rows if r[0] == "Age, median (range)")
+    assert age[1] == "60 (50-70)" and age[3] == "55 (50-60)"
+    assert not any(r[0] == "Age, missing" for r in rows)
+
+
+def test_a_key_missing_from_results_json_stops_the_rule(tmp_path):
+    results, path = small_results(tmp_path)
+    del results["results"]["baseline.sex.male"]
+    with pytest.raises(office.OfficeInputError, match="baseline.sex.male"):
+        office.write_office_tables(
+            results, {"table1": path}, {"table1": tmp_path / "t.docx"}, {"table1": tmp_path / "t.xlsx"}, "2026-01-01"
+        )

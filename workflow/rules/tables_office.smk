@@ -1,0 +1,29 @@
+# Stage 5b: the statistics tables as editable Word and Excel files beside their CSVs
+# (results/tables/<name>.docx and .xlsx), laid out as in the report, with footnotes.
+# Its own rule, not part of `stats`: a change to the layout reruns these seconds of
+# work, not the analyses. Timestamps inside the files are the study's reference date.
+
+
+rule tables_office:
+    input:
+        tables=expand("results/tables/{name}.csv", name=STATS),
+        results="results/stats/results.json",
+        code=pkg("formatting", "office", "report", "rulelog"),
+    output:
+        docx=expand("results/tables/{name}.docx", name=STATS),
+        xlsx=expand("results/tables/{name}.xlsx", name=STATS),
+    log:
+        "logs/tables_office.log",
+    benchmark:
+        "benchmarks/tables_office.tsv"
+    localrule: True
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        reference_date=config["study"]["reference_date"],
+    script:
+        "../scripts/tables_office.py"
