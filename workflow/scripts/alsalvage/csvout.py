@@ -108,10 +108,15 @@ def _may_need(s: pd.Series, arr=None) -> bool:
             arr = pa.array(s.array if isinstance(s.dtype, pd.StringDtype) else s, from_pandas=True, type=pa.string())
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             return True
-    hit = pc.starts_with(arr, FORMULA_STARTS[0])
-    for p in FORMULA_STARTS[1:]:
-        hit = pc.or_kleene(hit, pc.starts_with(arr, p))
-    return bool(pc.any(hit).as_py())
+    return bool(pc.any(formula_start(arr)).as_py())
+
+
+def formula_start(arr: pa.Array, starts: tuple[str, ...] = FORMULA_STARTS) -> pa.Array:
+    """Boolean Arrow array: which strings begin with one of ``starts`` (missing: false)."""
+    hit = pc.starts_with(arr, starts[0])
+    for p in starts[1:]:
+        hit = pc.or_(hit, pc.starts_with(arr, p))
+    return pc.fill_null(hit, False)
 
 
 def neutralise_text(s: pd.Series, arr=None) -> pd.Series:

@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 
 from . import contract as C
 from .bortezomib import contains_bortezomib
-from .csvout import neutralise_frame
+from .csvout import FORMULA_STARTS, formula_start, neutralise_frame
 
 FINDING_COLUMNS = ["severity", "file", "row", "column", "value", "rule", "message"]
 ERROR, WARNING = "error", "warning"
@@ -545,7 +545,8 @@ def check_whitespace(raw: RawTable) -> pd.DataFrame:
     return concat(out)
 
 
-FORMULA_PREFIXES = ("=", "+", "-", "@")
+# Tab and carriage return are control characters, rejected before this check.
+FORMULA_PREFIXES = tuple(c for c in FORMULA_STARTS if c.isprintable())
 
 
 def check_identifiers(raw: RawTable, table: C.Table) -> pd.DataFrame:
@@ -557,10 +558,7 @@ def check_identifiers(raw: RawTable, table: C.Table) -> pd.DataFrame:
         if col.kind != C.ID or col.name not in raw.text.columns:
             continue
         codes, uniq = raw.codes(col.name)
-        per_value = pc.fill_null(pc.starts_with(uniq, FORMULA_PREFIXES[0]), False)
-        for p in FORMULA_PREFIXES[1:]:
-            per_value = pc.or_(per_value, pc.fill_null(pc.starts_with(uniq, p), False))
-        bad = _per_cell(codes, per_value.to_numpy(zero_copy_only=False))
+        bad = _per_cell(codes, formula_start(uniq, FORMULA_PREFIXES).to_numpy(zero_copy_only=False))
         if bad.any():
             s = raw.text[col.name][bad].astype(object)
             out.append(findings(raw.file, "identifier-format",
