@@ -12,6 +12,7 @@ rule derive_responses:
             "derive_common",
             "csvout",
             "egfr",
+            "formatting",
             "hematologic",
             "organ",
             "responses",
@@ -48,7 +49,7 @@ rule derive_endpoints:
         adsl="results/derived/adsl.parquet",
         adrs="results/derived/adrs.parquet",
         outcomes="results/validated/outcomes.parquet",
-        code=pkg("csvout", "derive_common", "endpoints", "rulelog"),
+        code=pkg("csvout", "derive_common", "formatting", "endpoints", "rulelog"),
     output:
         csv="results/derived/adtte.csv",
         parquet="results/derived/adtte.parquet",

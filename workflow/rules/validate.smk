@@ -9,6 +9,7 @@ rule validate:
             "contract",
             "csvout",
             "derive_common",
+            "formatting",
             "rulelog",
             "validation",
         ),

@@ -24,6 +24,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .derive_common import CSV_DATE_FORMAT, CSV_FLOAT_FORMAT
+from .formatting import FORMULA_STARTS
 
 
 def _arrow_column(s: pd.Series) -> pa.Array:
@@ -84,9 +85,6 @@ def to_arrow(df: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-# A spreadsheet reads a cell that begins with one of these as a formula (OWASP "CSV
-# injection"); tab and carriage return are rejected by the validator but listed for safety.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _neutral(value):

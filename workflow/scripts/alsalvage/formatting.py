@@ -125,3 +125,14 @@ def sig(x, digits: int = 10):
     if float(xf).is_integer() and abs(xf) < 1e15 and not isinstance(x, float):
         return int(xf)
     return float(f"{xf:.{digits}g}")
+
+
+# A spreadsheet runs a cell that begins with one of these as a formula (OWASP "CSV
+# injection"). csvout writes such text cells with a leading single quote; tab and carriage
+# return are rejected by the validator but listed for safety.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def restore_cell(text: str) -> str:
+    """The text of a cell that csvout.neutralise_text wrote with a leading quote."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text

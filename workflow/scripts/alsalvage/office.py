@@ -25,6 +25,7 @@ import re
 import zipfile
 from pathlib import Path
 
+from .formatting import restore_cell
 from .report import (
     GROUP_LABELS,
     GROUPS,
@@ -48,9 +49,6 @@ SYNTHETIC_NOTICE = (
     "SYNTHETIC DATA: produced from the synthetic demonstration cohort, not from real patients. "
     "No number in it describes a real person or a clinical finding."
 )
-# A CSV cell neutralised against formula injection (csvout.neutralise_text) begins with
-# a quote followed by one of these; the quote is dropped to get the text back.
-_NEUTRALISED = re.compile(r"^'(?=[=+\-@\t\r])")
 
 
 class OfficeInputError(ValueError):
@@ -64,9 +62,9 @@ def read_table_csv(path) -> tuple[list[str], list[str]]:
     with open(path, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             if row["section"] == "footnote":
-                notes.append(_NEUTRALISED.sub("", row["label"]))
+                notes.append(restore_cell(row["label"]))
             else:
-                keys.append(_NEUTRALISED.sub("", row["key"]))
+                keys.append(restore_cell(row["key"]))
     return keys, notes
 
 

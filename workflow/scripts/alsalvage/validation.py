@@ -40,7 +40,8 @@ import pyarrow.parquet as pq
 
 from . import contract as C
 from .bortezomib import contains_bortezomib
-from .csvout import FORMULA_STARTS, formula_start, neutralise_frame
+from .csvout import formula_start, neutralise_frame
+from .formatting import FORMULA_STARTS
 
 FINDING_COLUMNS = ["severity", "file", "row", "column", "value", "rule", "message"]
 ERROR, WARNING = "error", "warning"
