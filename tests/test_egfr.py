@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from alsalvage.egfr import baseline_egfr, ckd_epi
+from alsalvage.egfr import baseline_egfr, ckd_epi, creatinine_for
 
 # sex, age, Scr (mg/dL), equation, expected eGFR, hand calculation
 CASES = [
@@ -37,13 +37,22 @@ def test_ckd_epi_hand_calculations(sex, age, scr, eq, expected, how):
     assert got == pytest.approx(expected, abs=0.01), how
 
 
+@pytest.mark.parametrize("equation", ["ckd_epi_2009", "ckd_epi_2021"])
+@pytest.mark.parametrize("scr, age, female", [(0.5, 40, True), (0.8, 63, True), (1.2, 55, False), (3.4, 75, False)])
+def test_creatinine_for_inverts_ckd_epi(equation, scr, age, female):
+    """creatinine_for (used by the synthetic cohort) inverts ckd_epi with the same
+    coefficients: below and above the knot kappa, both sexes, both equations."""
+    value = ckd_epi([scr], [age], ["F" if female else "M"], equation)[0]
+    assert creatinine_for(np.array([value]), age, np.array([female]), equation)[0] == pytest.approx(scr, rel=1e-12)
+
+
 def test_unknown_equation_is_an_error():
     with pytest.raises(ValueError, match="mdrd"):
         ckd_epi([1.0], [50], ["M"], "mdrd")
 
 
 def test_missing_creatinine_gives_missing_egfr():
-    assert math.isnan(ckd_epi([np.nan], [50], ["M"])[0])
+    assert math.isnan(ckd_epi([np.nan], [50], ["M"], "ckd_epi_2009")[0])
 
 
 # creatinine, reported, dialysis, expected value, expected source

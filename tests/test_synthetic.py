@@ -329,6 +329,10 @@ def test_survival_helpers_hand_computed():
     assert syn.km_median(np.array([1, 2, 3, 4]), np.array([0, 1, 1, 1])) == 3
     # median not reached: S(1) = 2/3 only
     assert syn.km_median(np.array([1, 5, 6]), np.array([1, 0, 0])) == float("inf")
+    # deaths at 1, 2, censored at 3, 4: the curve ends at exactly .5 -> R (and the stats
+    # stage) take the midpoint of [2, last follow-up 4] = 3; the generator's former own
+    # copy said 2 (it now calls survival.km_median)
+    assert syn.km_median(np.array([1, 2, 3, 4]), np.array([1, 1, 0, 0])) == 3
     # log-rank, identical groups interleaved: O1 = E1 -> p = 1
     t = np.array([1.0, 1.0, 2.0, 2.0])
     assert syn.logrank_p(t, np.ones(4, bool), np.array([1, 0, 1, 0])) == pytest.approx(1.0)

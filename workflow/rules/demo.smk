@@ -4,7 +4,7 @@
 
 rule demo_cohort:
     input:
-        code=pkg("contract", "synthetic"),
+        code=pkg("contract", "egfr", "survival", "synthetic"),
     output:
         expand("results/synthetic/n{{n}}_seed{{seed}}/{table}.csv", table=TABLES),
     log:

@@ -12,6 +12,10 @@ import pandas as pd
 
 EQUATIONS = ("ckd_epi_2009", "ckd_epi_2021")
 
+# The CKD-EPI coefficients, defined here only (the synthetic cohort generator inverts
+# the equation with them too: see ``creatinine_for``).
+# kappa (the creatinine knot, mg/dL) for females / males
+KAPPA_F, KAPPA_M = 0.7, 0.9
 # (constant, exponent above kappa, female exponent below kappa, male exponent below
 #  kappa, age base, female factor)
 _COEF = {
@@ -20,15 +24,19 @@ _COEF = {
 }
 
 
-def ckd_epi(scr, age, sex, equation: str = "ckd_epi_2009") -> np.ndarray:
-    """eGFR (mL/min/1.73 m2) from creatinine (mg/dL), age (years) and sex ('M'/'F')."""
+def _coefficients(equation: str) -> tuple[float, ...]:
     if equation not in _COEF:
         raise ValueError(f"unknown eGFR equation {equation!r}; expected one of {EQUATIONS}")
-    const, a_hi, a_f, a_m, age_base, f_factor = _COEF[equation]
+    return _COEF[equation]
+
+
+def ckd_epi(scr, age, sex, equation: str) -> np.ndarray:
+    """eGFR (mL/min/1.73 m2) from creatinine (mg/dL), age (years) and sex ('M'/'F')."""
+    const, a_hi, a_f, a_m, age_base, f_factor = _coefficients(equation)
     scr = np.asarray(scr, dtype="float64")
     age = np.asarray(age, dtype="float64")
     female = np.asarray(pd.Series(sex).astype("object").to_numpy() == "F")
-    kappa = np.where(female, 0.7, 0.9)
+    kappa = np.where(female, KAPPA_F, KAPPA_M)
     alpha = np.where(female, a_f, a_m)
     ratio = scr / kappa
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -40,6 +48,18 @@ def ckd_epi(scr, age, sex, equation: str = "ckd_epi_2009") -> np.ndarray:
             * np.where(female, f_factor, 1.0)
         )
     return value
+
+
+def creatinine_for(egfr, age, female, equation: str) -> np.ndarray:
+    """The inverse of :func:`ckd_epi`: the creatinine (mg/dL) that gives ``egfr`` at
+    ``age`` (years) for ``female`` (bool per patient)."""
+    const, a_hi, a_f, a_m, age_base, f_factor = _coefficients(equation)
+    k = np.where(female, KAPPA_F, KAPPA_M)
+    a = np.where(female, a_f, a_m)
+    top = const * age_base**age * np.where(female, f_factor, 1.0)  # eGFR at Scr = kappa
+    ratio = egfr / top
+    r = np.where(ratio >= 1, ratio ** (1 / a), ratio ** (1 / a_hi))
+    return r * k
 
 
 def ckd_epi_2009(scr, age, sex) -> np.ndarray:
@@ -54,12 +74,13 @@ def baseline_egfr(
     creatinine,
     age,
     sex,
-    reported=None,
-    dialysis=None,
-    equation: str = "ckd_epi_2009",
+    reported,
+    dialysis,
+    equation: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     """eGFR and its source per patient.
 
+    ``reported``/``dialysis`` may be None (none reported / nobody on dialysis).
     Source: 'reported' when a reported eGFR exists, else the equation name when a
     creatinine exists, 'dialysis' (value NaN) for patients on dialysis, NaN when neither.
     """

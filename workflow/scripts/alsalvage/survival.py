@@ -116,6 +116,22 @@ def quantile_time(times, surv, p: float = 0.5, first_time: float = 0.0, tol: flo
     return float((xo[i1] + xo[i2]) / 2)
 
 
+def km_median(durations, events) -> float:
+    """The Kaplan-Meier median (:func:`quantile_time`, R's convention; NaN if not
+    reached) from a product-limit curve computed here with numpy alone: no lifelines fit,
+    so that a caller evaluating many curves (the synthetic cohort's calibration) uses
+    the statistics stage's median rule, not a copy of it."""
+    t, e = _arrays(durations, events)
+    if len(t) == 0:
+        return float("nan")
+    order = np.argsort(t, kind="mergesort")
+    t, e = t[order], e[order]
+    times, first = np.unique(t, return_index=True)
+    deaths = np.add.reduceat(e, first)
+    at_risk = t.size - first
+    return quantile_time(times, np.cumprod(1.0 - deaths / at_risk))
+
+
 @dataclass(frozen=True)
 class KMSummary:
     n: int

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from alsalvage import contract
+from alsalvage import contract, egfr, survival
 
 log = logging.getLogger(__name__)
 
@@ -216,45 +216,21 @@ def assign_sorted(values_sorted: np.ndarray, score: np.ndarray) -> np.ndarray:
 
 
 def km_median(time: np.ndarray, event: np.ndarray) -> float:
-    """Kaplan-Meier median by the statistics stage's convention (R's survival package):
-    the smallest time with S(t) <= 0.5, except that when S(t) sits at exactly 0.5 over an
-    interval the median is the midpoint of that interval. inf if not reached.
-
-    The generator calibrates the demo cohort's median overall survival with it, so it must
-    agree with how the report computes the median (see docs/methods.md, "Statistics")."""
-    order = np.lexsort((~event.astype(bool), time))
-    t, e = time[order], event[order].astype(float)
-    ut, first = np.unique(t, return_index=True)
-    d = np.add.reduceat(e, first)
-    n_at = t.size - first
-    surv = np.cumprod(1.0 - d / n_at)
-    hit = np.flatnonzero(surv <= 0.5 + 1e-12)
-    if not hit.size:
-        return float("inf")
-    i = hit[0]
-    if abs(surv[i] - 0.5) <= 1e-12:
-        below = np.flatnonzero(surv < 0.5 - 1e-12)
-        if below.size:
-            return float((ut[i] + ut[below[0]]) / 2.0)
-    return float(ut[i])
+    """Kaplan-Meier median by the statistics stage's own function (survival.km_median,
+    R's convention), inf if not reached. The generator calibrates the demo cohort's
+    median overall survival with it (see docs/methods.md, "Statistics")."""
+    med = survival.km_median(time, event)
+    return float("inf") if np.isnan(med) else med
 
 
 def egfr_ckd_epi_2009(scr, age, female):
-    """CKD-EPI 2009 eGFR (no race factor)."""
-    k = np.where(female, 0.7, 0.9)
-    a = np.where(female, -0.329, -0.411)
-    r = scr / k
-    return 141.0 * np.minimum(r, 1) ** a * np.maximum(r, 1) ** -1.209 * 0.993**age * np.where(female, 1.018, 1.0)
+    """CKD-EPI 2009 eGFR (no race factor), by alsalvage.egfr (the one copy of the equation)."""
+    return egfr.ckd_epi(scr, age, np.where(female, "F", "M"), "ckd_epi_2009")
 
 
-def creatinine_for_egfr(egfr, age, female):
-    """Invert CKD-EPI 2009: the creatinine (mg/dL) that gives ``egfr``."""
-    k = np.where(female, 0.7, 0.9)
-    a = np.where(female, -0.329, -0.411)
-    top = 141.0 * 0.993**age * np.where(female, 1.018, 1.0)  # eGFR at Scr = k
-    ratio = egfr / top
-    r = np.where(ratio >= 1, ratio ** (1 / a), ratio ** (-1 / 1.209))
-    return r * k
+def creatinine_for_egfr(egfr_value, age, female):
+    """Invert CKD-EPI 2009: the creatinine (mg/dL) that gives ``egfr_value``."""
+    return egfr.creatinine_for(egfr_value, age, female, "ckd_epi_2009")
 
 
 # ---------------------------------------------------------------------------
