@@ -245,6 +245,7 @@ def test_hematologic_pfs_of_a_progressing_nonresponder_from_the_labs():
     adsl[["HEART", "KIDNEY", "LIVER", "DIALBL"]] = 0
     adsl["DFLCBL"], adsl["IFLCBL"], adsl["KLRATBL"] = 390.0, 400.0, 40.0
     adsl["SIFEBL"], adsl["UIFEBL"], adsl["SMPROTBL"] = 1.0, 1.0, 10.0
+    adsl["HEMEVAL"] = "measurable"  # ADSL's evaluability (dFLC 390)
     rows = {"patient_id": ids, "salvage_end_date": d(100), "stop_reason": "no_response", "next_line_date": d(120)}
     out = pd.DataFrame(rows | {"dialysis_start_date": NaT, "last_contact_date": d(400), "death_date": NaT})
     panel = {"flc_kappa": 400, "flc_lambda": 10, "serum_ife": 1, "urine_ife": 1}
@@ -257,7 +258,7 @@ def test_hematologic_pfs_of_a_progressing_nonresponder_from_the_labs():
     for name, flag in (("default", cfg["hematologic"]["progression_from_nonresponse"]), ("strict", False)):
         params = {k: cfg[k] for k in ("hematologic", "cardiac", "renal", "liver", "egfr")}
         params["hematologic"] = dict(params["hematologic"], progression_from_nonresponse=flag)
-        adrs, _ = derive_adrs(adsl, out, labs, params)
+        adrs = derive_adrs(adsl, out, labs, params)
         adrs = adrs[["USUBJID", "PARAMCD", "ADT"]].astype({"USUBJID": str, "PARAMCD": str})
         t = ep.derive_adtte(adsl[["USUBJID", "TRTSDT", "DIALBL"]], adrs, out, {"days_per_month": DPM})
         got[name] = {r.USUBJID: (r.CNSR, r.ADT) for r in t[t["PARAMCD"] == "HEMPFS"].itertuples()}

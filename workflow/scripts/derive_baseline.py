@@ -2,6 +2,7 @@
 
 from alsalvage.baseline import REQUIRED, derive_adsl
 from alsalvage.csvout import write_dataset
+from alsalvage.datasets import check_written
 from alsalvage.derive_common import limit_threads, read_validated
 from alsalvage.rulelog import rule_log
 
@@ -25,5 +26,6 @@ with rule_log(sm.log[0], "derive_baseline", sm.input) as log:
     tables = read_validated(files, "derive_baseline", REQUIRED, categorical=["labs"])
     params = {k: (dict(v) if hasattr(v, "keys") else v) for k, v in ((k, sm.params[k]) for k in KEYS)}
     adsl = derive_adsl(tables, params, files)
+    check_written("adsl", adsl)
     write_dataset(adsl, sm.output.csv, sm.output.parquet, sort_by=["USUBJID"])
     log.info("ADSL: %d patients, %d treated (SAFFL=Y)", len(adsl), int((adsl["SAFFL"] == "Y").sum()))

@@ -21,13 +21,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import datasets
 from .derive_common import DerivationError, days_between
 
 RULE = "derive_adverse_events"
 ACTION_RANK = {"none": 0, "dose_reduced": 1, "interrupted": 2, "discontinued": 3}
-ADAE_COLUMNS = ["USUBJID", "AETERM", "TRTEMFL", "AETOXGR", "ANYFL", "GR3FL", "AEACN", "ASTDT"]
+ADAE_COLUMNS = datasets.columns("adae")
 REQUIRED = ["patient_id", "term", "grade", "onset_date", "action"]
-ADSL_REQUIRED = ["USUBJID", "TRTSDT", "TRTEDT"]
+ADSL_REQUIRED = ["USUBJID", "TRTSDT", "TRTEDT"]  # checked by datasets.problems
 
 
 def treatment_emergent(onset: pd.Series, first_dose: pd.Series, last_dose: pd.Series, teae_days: float) -> pd.Series:
@@ -50,9 +51,7 @@ def derive_adae(
 ) -> pd.DataFrame:
     """ADAE from the validated adverse_events table and ADSL (first and last dose)."""
     problems = [f"file {file}: column '{c}' is missing (needed by rule {RULE})" for c in REQUIRED if c not in ae]
-    problems += [
-        f"file {adsl_file}: column '{c}' is missing (needed by rule {RULE})" for c in ADSL_REQUIRED if c not in adsl
-    ]
+    problems += datasets.problems({"adsl": adsl}, {"adsl": adsl_file}, {"adsl": ADSL_REQUIRED}, RULE)
     if not problems:
         df = ae.reset_index(drop=True)
         bad = df.index[~df["action"].isin(list(ACTION_RANK))]

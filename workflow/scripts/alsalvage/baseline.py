@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import bortezomib as bz
-from . import censored
+from . import censored, datasets
 from . import hematologic as hem
 from . import staging
 from .contract import ANALYTES
@@ -76,17 +76,7 @@ EARLY_STOP_REASONS = (
     "other",
 )
 
-ADSL_COLUMNS = [
-    "USUBJID", "SEX", "AGE", "BRTHDT", "DIAGDT", "TRTSDT", "TRTEDT", "ISOTYPE",
-    "HEART", "KIDNEY", "LIVER", "NERVE", "AUTONOMIC", "SOFTTISS", "GI", "NORGAN",
-    "KAPPABL", "LAMBDABL", "IFLCBL", "UFLCBL", "DFLCBL", "KLRATBL", "SIFEBL", "UIFEBL",
-    "SMPROTBL", "UMPROTBL", "NTPROBL", "CTNTBL", "HSCTNTBL", "CTNIBL", "CREATBL",
-    "EGFRBL", "EGFRSRC", "PROTUBL", "ALPBL", "ALPULNBL", "NYHABL", "LVEFBL", "DIALBL",
-    "BLQUAL", "MAYO04", "EUSTG", "MAYO12", "RENSTG", "STGFL", "HEMEVAL",
-    "NPRIOR", "FLSTDT", "FLTOIDXM", "BORTEXP", "BORTGRP", "BORTR60", "BORTPDIM",
-    "LENSTDOS", "LENMDDOS", "LENMXDOS", "NCYCLES", "TRTDURM", "STOPRSN", "EARLYDSC",
-    "DTHONTRT", "DTHDT", "LSTCNTDT", "DIALDT", "NXTLNDT", "SAFFL", "ITTFL",
-]  # fmt: skip
+ADSL_COLUMNS = datasets.columns("adsl")  # the order of the spec (alsalvage.datasets)
 
 REQUIRED = {
     "patients": ["patient_id", "sex", "birth_date", "diagnosis_date", "isotype", *ORGAN_COLUMNS],

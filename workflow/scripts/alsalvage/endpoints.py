@@ -19,7 +19,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import datasets
 from .derive_common import OUTCOME_COLUMNS, DerivationError, days_between, months, outcomes_adam, require_columns
+from .hematologic import progression_end
 
 RULE = "derive_endpoints"
 PARAMS = {
@@ -28,14 +30,12 @@ PARAMS = {
     "HEMPFS": "Hematologic progression-free survival (months)",
     "TOT": "Time on lenalidomide (months)",
 }
-ADTTE_COLUMNS = [
-    "USUBJID", "PARAMCD", "PARAM", "STARTDT", "ADT", "AVAL", "CNSR", "CAUSEN", "CRSKFL", "EVNTDESC", "CNSDTDSC",
-]  # fmt: skip
+ADTTE_COLUMNS = datasets.columns("adtte")
 # parameters analysed with a competing event (CRSKFL = "Y" on their rows)
 COMPETING_RISKS_PARAMS = ("TTDIAL",)
 CAUSE_CENSORED, CAUSE_EVENT, CAUSE_COMPETING = 0, 1, 2
-ADSL_COLUMNS = ["USUBJID", "TRTSDT", "DIALBL"]
-ADRS_COLUMNS = ["USUBJID", "PARAMCD", "ADT"]
+# the derived-dataset columns this stage reads (checked by datasets.problems)
+NEEDS = {"adsl": ["USUBJID", "TRTSDT", "DIALBL"], "adrs": ["USUBJID", "PARAMCD", "ADT"]}
 ADRS_PARAMS_USED = ("HEMPROG", "HEMRESP")
 
 
@@ -150,8 +150,8 @@ def time_on_treatment(p: pd.DataFrame, dpm: float) -> pd.DataFrame:
 
 def build_base(adsl: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
     o = outcomes_adam(outcomes)
-    p = adsl[ADSL_COLUMNS].merge(o, on="USUBJID", how="left", validate="one_to_one")
-    p["PRGEND"] = pd.concat([p["NXTLNDT"], p["DTHDT"], p["LSTCNTDT"]], axis=1).min(axis=1, skipna=True)
+    p = adsl[NEEDS["adsl"]].merge(o, on="USUBJID", how="left", validate="one_to_one")
+    p["PRGEND"] = progression_end(p["NXTLNDT"], p["DTHDT"], p["LSTCNTDT"])
     return p.sort_values("USUBJID", kind="mergesort").reset_index(drop=True)
 
 
@@ -167,16 +167,14 @@ def read_inputs(files: Mapping[str, str]) -> dict[str, pd.DataFrame]:
     # reading, a third of the 4-5 million ADRS rows of a 100,000-patient cohort
     text = "PARAMCD" in have and pa.types.is_string(schema.field("PARAMCD").type)
     used = [("PARAMCD", "in", list(ADRS_PARAMS_USED))] if text else None
-    adrs = pd.read_parquet(files["adrs"], columns=[c for c in ADRS_COLUMNS if c in have], filters=used)
+    adrs = pd.read_parquet(files["adrs"], columns=[c for c in NEEDS["adrs"] if c in have], filters=used)
     return {"adsl": pd.read_parquet(files["adsl"]), "adrs": adrs, "outcomes": pd.read_parquet(files["outcomes"])}
 
 
 def check_inputs(adsl, adrs, outcomes, files: Mapping[str, str]) -> None:
     """Every problem at once, naming file, patient/row and column."""
-    problems = (
-        require_columns(adsl, ADSL_COLUMNS, files["adsl"], RULE)
-        + require_columns(adrs, ADRS_COLUMNS, files["adrs"], RULE)
-        + require_columns(outcomes, list(OUTCOME_COLUMNS), files["outcomes"], RULE)
+    problems = datasets.problems({"adsl": adsl, "adrs": adrs}, files, NEEDS, RULE) + require_columns(
+        outcomes, list(OUTCOME_COLUMNS), files["outcomes"], RULE
     )
     if problems:
         raise DerivationError(RULE, problems)

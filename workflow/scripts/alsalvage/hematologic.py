@@ -166,6 +166,14 @@ def pair_cr_components(a: pd.DataFrame, days: int) -> pd.DataFrame:
     return pd.DataFrame(out, index=a.index)
 
 
+def progression_end(next_line, death, last_contact) -> pd.Series:
+    """PRGEND per patient, the end of the progression look-out (included): the earliest
+    of next-line start, death and last contact. The one definition: ADRS (hematologic
+    progression) and ADTTE (hematologic PFS) both call it. On a fresh RangeIndex."""
+    parts = [pd.to_datetime(pd.Series(x)).reset_index(drop=True) for x in (next_line, death, last_contact)]
+    return pd.concat(parts, axis=1).min(axis=1, skipna=True)
+
+
 def window_ends(
     trtedt, next_line, death, last_contact, after_end_days: int
 ) -> tuple[pd.Series, pd.Series]:
@@ -173,13 +181,11 @@ def window_ends(
 
     WINEND, the end of the best-response window: the earliest of next-line start,
     salvage end + ``after_end_days``, death and last contact (salvage end missing =
-    ongoing: no cap from it). PRGEND, the end of the progression look-out: the earliest
-    of next-line start, death and last contact. Both ends are included.
+    ongoing: no cap from it). PRGEND: :func:`progression_end`. Both ends are included.
     """
     trtedt = pd.to_datetime(pd.Series(trtedt)).reset_index(drop=True)
     cap = trtedt + pd.to_timedelta(after_end_days, unit="D")
-    parts = [pd.to_datetime(pd.Series(x)).reset_index(drop=True) for x in (next_line, death, last_contact)]
-    prg = pd.concat(parts, axis=1).min(axis=1, skipna=True)
+    prg = progression_end(next_line, death, last_contact)
     win = pd.concat([prg, cap], axis=1).min(axis=1, skipna=True)
     return win, prg
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import censored
+from . import datasets
 from . import hematologic as hem
 from . import organ
 from .derive_common import (
@@ -42,19 +42,9 @@ PARAMS = {
     "PROGREN": "Renal progression ever",
     "PROGLIV": "Liver progression ever",
 }
-ADRS_COLUMNS = [
-    "USUBJID",
-    "PARAMCD",
-    "PARAM",
-    "AVALC",
-    "AVAL",
-    "ADT",
-    "ADY",
-    "EVALFL",
-    "ANL01FL",
-    "IMIDFL",
-    "EGFRFLFL",
-]
+ADRS_COLUMNS = datasets.columns("adrs")
+# the ADSL columns this stage reads (checked by datasets.problems); HEMEVAL, the
+# hematologic evaluability, is ADSL's (derived once, by hematologic.baseline_group)
 ADSL_COLUMNS = [
     "USUBJID",
     "TRTSDT",
@@ -69,6 +59,7 @@ ADSL_COLUMNS = [
     "SIFEBL",
     "UIFEBL",
     "IFLCBL",
+    "HEMEVAL",
     "SMPROTBL",
     "UMPROTBL",
     "NTPROBL",
@@ -105,7 +96,7 @@ def check_inputs(adsl: pd.DataFrame, outcomes: pd.DataFrame, labs: pd.DataFrame,
     """Every problem at once: absent columns, ADSL patients without an outcome row,
     missing index dates. Raises DerivationError naming file, patient and column."""
     problems = (
-        require_columns(adsl, ADSL_COLUMNS, files["adsl"], RULE)
+        datasets.problems({"adsl": adsl}, files, {"adsl": ADSL_COLUMNS}, RULE)
         + require_columns(outcomes, OUTCOME_DATES, files["outcomes"], RULE)
         + require_columns(labs, LAB_COLUMNS, files["labs"], RULE)
     )
@@ -121,16 +112,13 @@ def check_inputs(adsl: pd.DataFrame, outcomes: pd.DataFrame, labs: pd.DataFrame,
 
 
 def build_base(adsl: pd.DataFrame, outcomes: pd.DataFrame, hem_params: Mapping) -> pd.DataFrame:
-    """One row per ADSL patient: the ADSL columns used, the outcome dates, the
-    hematologic evaluability group (HEMEVAL, recomputed by ``hem.baseline_group``, the
-    function ADSL uses, with the hematologic settings of this rule) and the window ends
-    WINEND / PRGEND."""
+    """One row per ADSL patient: the ADSL columns used (HEMEVAL, the hematologic
+    evaluability, as ADSL derived it), the outcome dates and the window ends WINEND /
+    PRGEND."""
     o = outcomes.rename(columns=OUTCOME_COLUMNS)[[OUTCOME_COLUMNS[c] for c in OUTCOME_DATES]]
     cols = ADSL_COLUMNS + (["BLQUAL"] if "BLQUAL" in adsl.columns else [])  # censored baselines
     base = adsl[cols].merge(o, on="USUBJID", how="left", validate="one_to_one")
     base = base.sort_values("USUBJID", kind="mergesort").reset_index(drop=True)
-    base["HEMEVAL"] = hem.baseline_group(base["DFLCBL"], base["KLRATBL"], base["SIFEBL"], base["UIFEBL"], hem_params,
-                                         dflc_qualifier=censored.baseline_qualifier(base, "DFLCBL"))
     base["WINEND"], base["PRGEND"] = hem.window_ends(
         base["TRTEDT"],
         base["NXTLNDT"],
@@ -293,8 +281,8 @@ def derive_adrs(
     outcomes: pd.DataFrame,
     labs: pd.DataFrame,
     params: Mapping[str, Mapping],
-) -> tuple[pd.DataFrame, list[str]]:
-    """The ADRS dataset (sorted by USUBJID, PARAMCD, ADT) and a list of warnings.
+) -> pd.DataFrame:
+    """The ADRS dataset (sorted by USUBJID, PARAMCD, ADT).
 
     The text columns are pandas categoricals (5 million rows at 100,000 patients: no
     Python string per cell); write it with ``csvout.write_dataset``, which stores
@@ -307,12 +295,6 @@ def derive_adrs(
     ids, adsl, outcomes, labs = encode_patients(adsl, outcomes, labs)
     hp = params["hematologic"]
     base = build_base(adsl, outcomes, hp)
-    warnings = []
-    if "HEMEVAL" in adsl.columns:
-        cmp = base[["USUBJID", "HEMEVAL"]].merge(adsl[["USUBJID", "HEMEVAL"]], on="USUBJID", suffixes=("", "_adsl"))
-        n = int((cmp["HEMEVAL"] != cmp["HEMEVAL_adsl"]).sum())
-        if n:
-            warnings.append(f"HEMEVAL recomputed from the ADSL baseline differs from ADSL for {n} patient(s)")
 
     a = hem.assessments(labs, base, hp)
     hemresp = a[["USUBJID", "AVALC", "AVAL", "ADT", "ANL01FL", "HEMEVAL"]].copy()
@@ -340,4 +322,4 @@ def derive_adrs(
     del hemresp, besthem, hemprog, card, ren, liv, calls, bests, progs, bestorg
     adrs = _finish(parts, base)
     adrs["USUBJID"] = pd.Categorical.from_codes(adrs["USUBJID"].to_numpy(), categories=ids)
-    return adrs, warnings
+    return adrs
