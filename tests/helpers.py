@@ -61,3 +61,15 @@ def pandas_write_dataset(df, csv_path, parquet_path, sort_by):
     out.to_csv(csv_path, index=False, float_format="%.10g", date_format="%Y-%m-%d", lineterminator="\n", na_rep="")
     out.to_parquet(parquet_path, index=False, engine="pyarrow", compression="snappy")
     return out
+
+
+def schema_default(dotted: str):
+    """The default of a config key (``section.key``) in workflow/schemas/config.schema.yaml,
+    the one source of config defaults: tests pass such values explicitly to functions
+    that take them without a Python default."""
+    import yaml
+
+    node = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    for part in dotted.split("."):
+        node = node["properties"][part]
+    return node["default"]

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from alsalvage import figures
-from helpers import REPO
+from helpers import REPO, schema_default
 from report_fixtures import make_derived, make_results, write_fixture
 
 PARAMS = figures.FigureParams(seed=11, max_patients=200, landmark_months=(3.0, 6.0))
@@ -411,13 +411,13 @@ def test_cif_steps_by_hand():
     # at 4: S(4-) = 4/6 * 2/3 = 4/9, n = 2 -> F = 1/3 + 4/9 * 1/2 = 5/9; the curve ends at 5.
     from alsalvage import survival as S
 
-    tab = S.aj_table([1, 1, 2, 3, 4, 5], [1, 1, 0, 2, 1, 0], cause=1)
+    tab = S.aj_table([1, 1, 2, 3, 4, 5], [1, 1, 0, 2, 1, 0], cause=1, alpha=schema_default("stats.alpha"))
     steps = figures.cif_steps(tab)
     assert list(steps["time"]) == [0.0, 1.0, 4.0, 5.0]  # origin added; 2, 3 repeat 1
     assert steps["cif"].to_numpy() == pytest.approx([0, 1 / 3, 5 / 9, 5 / 9], abs=1e-15)
     assert np.isnan(steps["lower"].iat[0]) and steps["lower"].iat[1] < 1 / 3 < steps["upper"].iat[1]
     # an event at time 0: the curve starts at F(0) = 1/4 at 0, no origin row added
-    zero = figures.cif_steps(S.aj_table([0, 1, 2, 3], [1, 0, 1, 0], cause=1))
+    zero = figures.cif_steps(S.aj_table([0, 1, 2, 3], [1, 0, 1, 0], cause=1, alpha=schema_default("stats.alpha")))
     assert list(zero["time"]) == [0.0, 2.0, 3.0]
     assert zero["cif"].to_numpy() == pytest.approx([1 / 4, 1 / 4 + 3 / 4 * 1 / 2, 5 / 8], abs=1e-15)
 
@@ -434,7 +434,7 @@ def test_cif_figure_draws_the_exact_estimator():
         assert "jitter" not in caption and "seed" not in caption
         tte = d["adtte"][d["adtte"]["PARAMCD"] == "TTDIAL"]
         status = tte["CAUSEN"].to_numpy(int)
-        want = figures.cif_steps(S.aj_table(tte["AVAL"].to_numpy(float), status, cause=1))
+        want = figures.cif_steps(S.aj_table(tte["AVAL"].to_numpy(float), status, cause=1, alpha=PARAMS.alpha))
         dialysis = next(line for line in fig.axes[0].get_lines() if line.get_label() == "Dialysis")
         assert dialysis.get_drawstyle() == "steps-post"
         assert list(dialysis.get_xdata()) == list(want["time"])

@@ -20,11 +20,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import REPO, require
+from helpers import REPO, require, schema_default
 from stats_data import demo_derived, demo_stats_project, random_survival  # noqa: F401 (fixtures)
 
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 from alsalvage import survival as S  # noqa: E402
+
+ALPHA = schema_default("stats.alpha")
 
 TOL = 1e-6
 
@@ -105,7 +107,7 @@ def same(a: float, b: float, what: str) -> None:
 
 def compare(df: pd.DataFrame, tmp_path: Path, cox: bool = True) -> dict:
     r = run_r(df, tmp_path)
-    k = S.km(df["T"], df["E"])
+    k = S.km(df["T"], df["E"], ALPHA)
     same(k.median, r["median"], "KM median")
     same(k.median_low, r["median_low"], "KM median lower")
     same(k.median_high, r["median_high"], "KM median upper")
@@ -125,7 +127,7 @@ def compare(df: pd.DataFrame, tmp_path: Path, cox: bool = True) -> dict:
         same(lr2.p, r["lr2_p"], "pairwise log-rank p")
     if cox and "coef_x" in r:
         m = df.assign(s2=(df["stage"] == "II").astype(float), s3=(df["stage"] == "III").astype(float))
-        res = S.cox(m, "T", "E", ["x", "s2", "s3"])
+        res = S.cox(m, "T", "E", ["x", "s2", "s3"], ALPHA, schema_default("stats.events_per_parameter"))
         for v in ("x", "s2", "s3"):
             same(res.summary.loc[v, "coef"], r[f"coef_{v}"], f"Cox coef {v}")
             same(res.summary.loc[v, "se"], r[f"se_{v}"], f"Cox SE {v}")
@@ -169,7 +171,7 @@ def test_logrank_with_missing_groups_agrees_with_r(tmp_path):
 def test_median_convention_agrees_with_r(times, events, median, tmp_path):
     df = pd.DataFrame({"T": times, "E": events, "group": "a"})
     r = compare(df, tmp_path, cox=False)
-    same(S.km(times, events).median, median, "hand median")
+    same(S.km(times, events, ALPHA).median, median, "hand median")
     same(r["median"], median, "R median")
 
 
@@ -219,14 +221,14 @@ def compare_cif(t, status, tmp_path: Path) -> None:
     r = run_r_cif(t, status, tmp_path)
     for cause in (1, 2):
         want = r[r["cause"] == cause].reset_index(drop=True)
-        got = S.aj_table(t, status, cause=cause)
+        got = S.aj_table(t, status, cause, ALPHA)
         np.testing.assert_array_equal(got["time"].to_numpy(), want["time"].to_numpy())
         for col, ref in (("cif", "cif"), ("cif", "cuminc"), ("se", "se"), ("lower", "lower"), ("upper", "upper")):
             np.testing.assert_allclose(
                 got[col].to_numpy(), want[ref].to_numpy(), rtol=0, atol=CIF_TOL, equal_nan=True,
                 err_msg=f"cause {cause}: {col} vs R {ref}",
             )  # fmt: skip
-        cif = S.aalen_johansen(t, status)
+        cif = S.aalen_johansen(t, status, ALPHA)
         for i in range(len(want)):  # the lookup the tables use, at each time
             est, lo, hi = cif(float(want["time"][i]), cause)
             same(est, want["cif"][i], "cif(t)")

@@ -13,11 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import REPO
+from helpers import REPO, schema_default
 from stats_data import random_survival
 
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 from alsalvage import survival as S  # noqa: E402
+
+ALPHA = schema_default("stats.alpha")  # config defaults: the schema is their one source
+EPP = schema_default("stats.events_per_parameter")
 
 Z = 1.959963984540054
 NAN = float("nan")
@@ -28,7 +31,7 @@ E7 = [1, 1, 0, 1, 0, 1, 1]
 
 
 def test_km_curve_by_hand():
-    k = S.km(T7, E7)
+    k = S.km(T7, E7, ALPHA)
     tab = k.table.set_index("time")
     # S(1) = 6/7; S(2) = 6/7 * 5/6 = 5/7; S(3) = 5/7 * 3/4 = 15/28; S(4) = 15/28 (censoring); S(5) = 0
     assert tab["surv"].tolist() == pytest.approx([6 / 7, 5 / 7, 15 / 28, 15 / 28, 0.0])
@@ -46,12 +49,12 @@ def test_km_loglog_ci_by_hand():
     lo = math.exp(-math.exp(math.log(-math.log(s)) - Z * se / math.log(s)))
     hi = math.exp(-math.exp(math.log(-math.log(s)) + Z * se / math.log(s)))
     assert (lo, hi) == pytest.approx((0.334054, 0.978561), abs=1e-6)
-    _, l1, h1 = S.km(T7, E7).at(1)
+    _, l1, h1 = S.km(T7, E7, ALPHA).at(1)
     assert (l1, h1) == pytest.approx((lo, hi), rel=1e-9)
 
 
 def test_km_ci_undefined_where_survival_is_zero():
-    tab = S.km(T7, E7).table
+    tab = S.km(T7, E7, ALPHA).table
     last = tab.iloc[-1]
     assert last["surv"] == 0 and math.isnan(last["lower"]) and math.isnan(last["upper"])
 
@@ -72,7 +75,7 @@ def test_km_ci_undefined_where_survival_is_zero():
     ],
 )
 def test_median_convention(times, events, median, lifelines_median):
-    k = S.km(times, events)
+    k = S.km(times, events, ALPHA)
     if median is None:
         # hand: S(1..5) = 0.9, 0.8, 0.7, 0.6, 0.5; 6, 7 censored (S stays 0.5);
         # at t = 8, 3 at risk: S = 0.5 * 2/3 = 1/3 -> S = 0.5 on [5, 8): median 6.5
@@ -81,13 +84,13 @@ def test_median_convention(times, events, median, lifelines_median):
         assert math.isnan(k.median)
     else:
         assert k.median == pytest.approx(median)
-    assert S.lifelines_median(times, events)[0] == pytest.approx(lifelines_median)
+    assert S.lifelines_median(times, events, ALPHA)[0] == pytest.approx(lifelines_median)
 
 
 def test_reverse_km_follow_up_by_hand():
     """t = 1..5, deaths at 1 and 3. Reverse KM (censoring = event): at 2, 4 at risk -> 3/4;
     at 4, 2 at risk -> 3/8 <= 0.5: median follow-up 4."""
-    assert S.reverse_km([1, 2, 3, 4, 5], [1, 0, 1, 0, 0]).median == pytest.approx(4.0)
+    assert S.reverse_km([1, 2, 3, 4, 5], [1, 0, 1, 0, 0], ALPHA).median == pytest.approx(4.0)
 
 
 def test_logrank_by_hand():
@@ -123,7 +126,7 @@ def test_aalen_johansen_by_hand():
     """Times 1 (dialysis), 2 (death), 3 (dialysis), 4 (censored); no ties.
     All-cause KM just before: 1, 3/4 (after 1), 1/2 (after 2).
     CIF dialysis: at 1: 1 * 1/4 = 1/4; at 3: 1/4 + 1/2 * 1/2 = 1/2. CIF death at 2: 3/4 * 1/3 = 1/4."""
-    cif = S.aalen_johansen([1, 2, 3, 4], [1, 2, 1, 0])
+    cif = S.aalen_johansen([1, 2, 3, 4], [1, 2, 1, 0], ALPHA)
     assert cif(0.5, 1)[0] == 0.0
     assert cif(2.5, 1)[0] == pytest.approx(0.25)
     assert cif(3, 1)[0] == pytest.approx(0.5)
@@ -154,7 +157,7 @@ AJ_CASES = [
 
 @pytest.mark.parametrize("times, status, cause, expected", AJ_CASES)
 def test_aalen_johansen_exact_by_hand(times, status, cause, expected):
-    cif = S.aalen_johansen(times, status)
+    cif = S.aalen_johansen(times, status, ALPHA)
     for t, want in expected.items():
         assert cif(t, cause)[0] == pytest.approx(want, abs=1e-15), t
     assert cif(-0.5, cause)[0] == 0.0
@@ -165,26 +168,26 @@ def test_aalen_johansen_rows_in_any_order_give_the_same_numbers():
     rng = np.random.default_rng(3)
     t = rng.integers(0, 12, 300).astype(float)
     s = rng.choice([0, 1, 2], 300)
-    ref = {c: S.aj_table(t, s, c) for c in (1, 2)}
+    ref = {c: S.aj_table(t, s, c, ALPHA) for c in (1, 2)}
     for _ in range(3):
         order = rng.permutation(300)
         for c in (1, 2):
-            pd.testing.assert_frame_equal(S.aj_table(t[order], s[order], c), ref[c], check_exact=True)
+            pd.testing.assert_frame_equal(S.aj_table(t[order], s[order], c, ALPHA), ref[c], check_exact=True)
 
 
 def test_cox_events_per_parameter_warning():
     few = random_survival(25, 3, ties=False)
     few = few.assign(s2=(few["stage"] == "II").astype(float), s3=(few["stage"] == "III").astype(float))
-    res = S.cox(few, "T", "E", ["x", "s2", "s3"], min_events_per_parameter=10)
+    res = S.cox(few, "T", "E", ["x", "s2", "s3"], ALPHA, min_events_per_parameter=10)
     assert res.events == int(few["E"].sum()) and res.events < 30
     assert res.events_per_parameter == pytest.approx(res.events / 3)
     assert res.warning is not None and "per parameter" in res.warning
-    assert S.cox(few, "T", "E", ["x"], min_events_per_parameter=1).warning is None
+    assert S.cox(few, "T", "E", ["x"], ALPHA, min_events_per_parameter=1).warning is None
 
 
 def test_cox_hazard_ratio_is_exp_coef_and_ci_is_wald():
     d = random_survival(120, 8, ties=True)
-    res = S.cox(d, "T", "E", ["x"])
+    res = S.cox(d, "T", "E", ["x"], ALPHA, EPP)
     row = res.summary.loc["x"]
     assert row["hr"] == pytest.approx(math.exp(row["coef"]))
     assert row["hr_low"] == pytest.approx(math.exp(row["coef"] - Z * row["se"]))
@@ -195,16 +198,16 @@ def test_cox_hazard_ratio_is_exp_coef_and_ci_is_wald():
 def test_cox_constant_covariate_is_an_error():
     d = random_survival(40, 9).assign(c=1.0)
     with pytest.raises(ValueError, match="constant"):
-        S.cox(d, "T", "E", ["x", "c"])
+        S.cox(d, "T", "E", ["x", "c"], ALPHA, EPP)
 
 
 def test_bad_survival_input_is_rejected():
     with pytest.raises(ValueError):
-        S.km([1, -2], [1, 0])
+        S.km([1, -2], [1, 0], ALPHA)
     with pytest.raises(ValueError):
-        S.km([1, 2], [1, 3])
+        S.km([1, 2], [1, 3], ALPHA)
     with pytest.raises(ValueError):
-        S.aalen_johansen([1, 2], [1, 5])
+        S.aalen_johansen([1, 2], [1, 5], ALPHA)
 
 
 @pytest.mark.parametrize(
@@ -268,10 +271,10 @@ def test_cox_and_ph_test_do_not_depend_on_row_order():
     d = random_survival(300, 12, ties=True)
     d = d.assign(s2=(d["stage"] == "II").astype(float), s3=(d["stage"] == "III").astype(float))
     assert d["T"].duplicated().sum() > 200
-    ref = S.cox(d, "T", "E", ["x", "s2", "s3"]).summary
+    ref = S.cox(d, "T", "E", ["x", "s2", "s3"], ALPHA, EPP).summary
     rng = np.random.default_rng(5)
     for _ in range(3):
-        got = S.cox(d.iloc[rng.permutation(len(d))], "T", "E", ["x", "s2", "s3"]).summary
+        got = S.cox(d.iloc[rng.permutation(len(d))], "T", "E", ["x", "s2", "s3"], ALPHA, EPP).summary
         pd.testing.assert_frame_equal(got, ref, check_exact=True)
 
 
@@ -293,7 +296,7 @@ def test_cox_and_ph_test_do_not_depend_on_row_order():
     ],
 )
 def test_aalen_johansen_variance_and_ci_by_hand(times, status, cause, t, cif, var):
-    tab = S.aj_table(times, status, cause)
+    tab = S.aj_table(times, status, cause, ALPHA)
     row = tab[tab["time"] == t].iloc[0]
     assert row["cif"] == pytest.approx(cif, abs=1e-15)
     assert row["se"] ** 2 == pytest.approx(var, rel=1e-12)
@@ -301,7 +304,7 @@ def test_aalen_johansen_variance_and_ci_by_hand(times, status, cause, t, cif, va
     c = Z * math.sqrt(var) / (cif * abs(math.log(cif)))
     assert row["lower"] == pytest.approx(cif ** math.exp(c), rel=1e-12)
     assert row["upper"] == pytest.approx(cif ** math.exp(-c), rel=1e-12)
-    assert S.aalen_johansen(times, status)(t, cause) == (row["cif"], row["lower"], row["upper"])
+    assert S.aalen_johansen(times, status, ALPHA)(t, cause) == (row["cif"], row["lower"], row["upper"])
 
 
 def test_gray_test_by_hand():
@@ -354,6 +357,6 @@ def test_gray_test_edge_cases():
 
 
 def test_aalen_johansen_ci_undefined_at_0_and_1():
-    tab = S.aj_table([1, 2, 3], [1, 1, 1], cause=1)  # F = 1/3, 2/3, 1
+    tab = S.aj_table([1, 2, 3], [1, 1, 1], 1, ALPHA)  # F = 1/3, 2/3, 1
     assert tab["cif"].iloc[-1] == 1.0 and tab[["lower", "upper"]].iloc[-1].isna().all()
-    assert S.aj_table([1, 2], [2, 0], cause=1)[["lower", "upper"]].isna().all().all()  # F = 0
+    assert S.aj_table([1, 2], [2, 0], 1, ALPHA)[["lower", "upper"]].isna().all().all()  # F = 0

@@ -232,6 +232,38 @@ def in_window(
     return obs[keep.to_numpy()].assign(index_date=at[keep].to_numpy())
 
 
+def baseline_rows(patient, group, date, index_date, window_days: float, tiebreak=None) -> np.ndarray:
+    """The baseline rule, its one definition: per patient and group (e.g. analyte) the
+    row dated last in [index_date - window_days, index_date] (both ends included), on
+    ties the last by ``tiebreak`` (default: row position). ADSL's baseline values
+    (:func:`last_in_window`) and the validation stage's baseline checks both use it.
+
+    ``patient``/``group``: integer codes per row (-1 = the row never counts); ``date``
+    and ``index_date`` (the patient's, per row; NaT = no window): datetime64 arrays.
+    Returns the positions of the chosen rows, ordered by (patient, group) code."""
+    patient = np.asarray(patient)
+    group = np.asarray(group)
+    date = np.asarray(date)
+    index_date = np.asarray(index_date)
+    lo = index_date - pd.to_timedelta(window_days, unit="D").to_timedelta64()
+    rows = np.flatnonzero((patient >= 0) & (group >= 0) & (date >= lo) & (date <= index_date))
+    tb = rows if tiebreak is None else np.asarray(tiebreak)[rows]
+    p, g = patient[rows], group[rows]
+    order = np.lexsort((tb, date[rows].view("int64"), g, p))
+    p, g = p[order], g[order]
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = (p[1:] != p[:-1]) | (g[1:] != g[:-1])
+    return rows[order[last]]
+
+
+def _sorted_codes(values: pd.Series) -> np.ndarray:
+    """Integer codes in the sort order of the values (a categorical's own codes:
+    category order), -1 for a missing value: the order pandas sorts and groups them."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy().astype("int64")
+    return pd.factorize(values, sort=True)[0]
+
+
 def last_in_window(
     obs: pd.DataFrame,
     index: pd.DataFrame,
@@ -239,17 +271,22 @@ def last_in_window(
     by: Iterable[str] = (),
     date_col: str = "date",
 ) -> pd.DataFrame:
-    """The last row of ``obs`` per patient (and ``by`` group) dated in
-    [index_date - window_days, index_date], both ends included.
+    """The last row of ``obs`` per patient (and ``by`` group, at most one column) dated in
+    [index_date - window_days, index_date], both ends included (:func:`baseline_rows`).
 
     ``index`` has columns patient_id, index_date. Rows after the index date or before
-    the window never count. Ties on the same date keep the later row of ``obs`` (stable
-    sort). Returns the selected rows of ``obs`` with the ``index_date`` column added.
+    the window never count. Ties on the same date keep the later row of ``obs``.
+    Returns the selected rows of ``obs`` with the ``index_date`` column added, sorted by
+    patient_id (and ``by``).
     """
     by = list(by)
+    if len(by) > 1:
+        raise ValueError("last_in_window groups by at most one column besides patient_id")
     m = in_window(obs, index, window_days, date_col)
-    m = m.sort_values(["patient_id", *by, date_col], kind="mergesort")
-    return m.groupby(["patient_id", *by], sort=True, observed=True).tail(1).reset_index(drop=True)
+    group = _sorted_codes(m[by[0]]) if by else np.zeros(len(m), dtype="int64")
+    rows = baseline_rows(_sorted_codes(m["patient_id"]), group, m[date_col].to_numpy(),
+                         m["index_date"].to_numpy(), window_days)
+    return m.iloc[rows].reset_index(drop=True)
 
 
 def baseline_values(

@@ -50,7 +50,7 @@ def _arrays(durations, events):
     return t, e.astype(int)
 
 
-def km_table(durations, events, alpha: float = 0.05) -> pd.DataFrame:
+def km_table(durations, events, alpha: float) -> pd.DataFrame:
     """The KM curve (lifelines KaplanMeierFitter) at every distinct observed time:
     time, n_risk, n_event, surv, lower, upper.
 
@@ -153,7 +153,7 @@ class KMSummary:
         return float(row["surv"]), float(row["lower"]), float(row["upper"])
 
 
-def km(durations, events, alpha: float = 0.05) -> KMSummary:
+def km(durations, events, alpha: float) -> KMSummary:
     """KM curve, median and its CI (R's quantile convention, log(-log) CI curves)."""
     t, e = _arrays(durations, events)
     tab = km_table(t, e, alpha)
@@ -167,7 +167,7 @@ def km(durations, events, alpha: float = 0.05) -> KMSummary:
     )
 
 
-def lifelines_median(durations, events, alpha: float = 0.05) -> tuple[float, float, float]:
+def lifelines_median(durations, events, alpha: float) -> tuple[float, float, float]:
     """The same median by lifelines (smallest t with S(t) <= 0.5) and its CI from
     median_survival_times on the CI frame - kept for the documented comparison."""
     from lifelines import KaplanMeierFitter
@@ -178,7 +178,7 @@ def lifelines_median(durations, events, alpha: float = 0.05) -> tuple[float, flo
     return float(kmf.median_survival_time_), float(ci.iloc[0, 0]), float(ci.iloc[0, 1])
 
 
-def reverse_km(durations, events, alpha: float = 0.05) -> KMSummary:
+def reverse_km(durations, events, alpha: float) -> KMSummary:
     """Median follow-up by reverse Kaplan-Meier: censoring is the event, deaths censor."""
     t, e = _arrays(durations, events)
     return km(t, 1 - e, alpha)
@@ -246,8 +246,8 @@ def cox(
     duration_col: str,
     event_col: str,
     covariates: list[str],
-    alpha: float = 0.05,
-    min_events_per_parameter: float = 10,
+    alpha: float,
+    min_events_per_parameter: float,
 ) -> CoxResult:
     """Cox PH model (Efron ties) on complete cases; Wald tests; Schoenfeld PH test (rank).
 
@@ -435,7 +435,7 @@ def _competing_arrays(durations, status):
 AJ_COLUMNS = ["time", "n_risk", "n_event", "n_competing", "n_censor", "cif", "se", "lower", "upper"]
 
 
-def aj_table(durations, status, cause: int = 1, alpha: float = 0.05) -> pd.DataFrame:
+def aj_table(durations, status, cause: int, alpha: float) -> pd.DataFrame:
     """Exact Aalen-Johansen cumulative incidence of `cause` (1 or 2; status 0 = censored)
     at every distinct observed time, with its infinitesimal-jackknife standard error and
     log(-log) confidence limits: the numbers of R's
@@ -532,7 +532,7 @@ class CumulativeIncidence:
         return float(tab["cif"].iat[i]), float(tab["lower"].iat[i]), float(tab["upper"].iat[i])
 
 
-def aalen_johansen(durations, status, alpha: float = 0.05) -> CumulativeIncidence:
+def aalen_johansen(durations, status, alpha: float) -> CumulativeIncidence:
     """Cumulative incidence of the event (status 1) with a competing event (status 2),
     status 0 censored: the exact Aalen-Johansen estimator of `aj_table` for both causes.
 

@@ -41,6 +41,7 @@ import pyarrow.parquet as pq
 from . import contract as C
 from .bortezomib import contains_bortezomib
 from .csvout import formula_start, neutralise_frame
+from .derive_common import baseline_rows
 from .formatting import FORMULA_STARTS
 
 FINDING_COLUMNS = ["severity", "file", "row", "column", "value", "rule", "message"]
@@ -1596,28 +1597,19 @@ def _evaluability(P: RawTable, p: pd.DataFrame, present: set, on_dialysis: pd.Se
 
 
 def baseline_values(labs: RawTable, index: pd.DataFrame, window_days: int, analytes: list[str]) -> pd.DataFrame:
-    """Last value per patient and analyte in [index - window, index], among ``analytes``.
+    """Last value per patient and analyte in [index - window, index], among ``analytes``,
+    by the derive stage's rule (``derive_common.baseline_rows``, the one definition).
 
     Rows of ``labs.typed`` (patient_id, analyte, value, uln...): the latest date in the
-    window with a value, the last line on ties. Patients and analytes are matched and
-    ordered by integer codes, not by text."""
+    window with a value, the last line on ties. Patients and analytes are matched by
+    integer codes, not by text."""
     t = labs.typed
     a_codes, a_uniq = labs.codes("analyte")
-    keep = _per_cell(a_codes, _isin(a_uniq, analytes))
+    keep = _per_cell(a_codes, _isin(a_uniq, analytes)) & t["value"].notna().to_numpy(dtype=bool)
     idx_date = _lookup(labs, index, ["index_date"])["index_date"]
-    date = t["date"].to_numpy()
-    keep &= (date >= idx_date - np.timedelta64(window_days, "D")) & (date <= idx_date)
-    del idx_date
-    keep &= t["value"].notna().to_numpy(dtype=bool)
-    rows = np.flatnonzero(keep)
-    del keep
-    p_codes = labs.codes("patient_id")[0][rows]
-    a_codes = a_codes[rows]
-    order = np.lexsort((t["_line"].to_numpy()[rows], date[rows].view("int64"), a_codes, p_codes))
-    group = p_codes[order].astype("int64") * len(a_uniq) + a_codes[order]
-    last = np.ones(len(order), dtype=bool)
-    last[:-1] = group[1:] != group[:-1]
-    return t.iloc[np.sort(rows[order[last]])]
+    p_codes = np.where(keep, labs.codes("patient_id")[0], -1)
+    rows = baseline_rows(p_codes, a_codes, t["date"].to_numpy(), idx_date, window_days, t["_line"].to_numpy())
+    return t.iloc[np.sort(rows)]
 
 
 def check_baseline(tables: dict[str, RawTable], window_days: int, involvement: dict) -> pd.DataFrame:
