@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from alsalvage import csvout
+from alsalvage import csvout, datasets
 from alsalvage import derive_common as dc
 from alsalvage.baseline import ADSL_COLUMNS, age_years, derive_adsl
 from helpers import REPO
@@ -139,6 +139,9 @@ def adsl():
 
 def test_columns_are_the_interface(adsl):
     assert ["USUBJID", *adsl.columns] == ADSL_COLUMNS
+    # columns and dtypes as alsalvage.datasets specifies them (a column added to the
+    # writer but not to the spec fails here)
+    assert datasets.conform("adsl", adsl.reset_index()) == []
     assert adsl.index.is_unique and len(adsl) == len(PATIENTS)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from alsalvage import datasets
 from alsalvage import endpoints as ep
 from alsalvage.derive_common import DerivationError, months
 
@@ -50,6 +51,7 @@ def adrs_of(rows):
 def derive(rows, adrs_rows=()):
     adsl, out = cohort(rows)
     t = ep.derive_adtte(adsl, adrs_of(adrs_rows), out, {"days_per_month": DPM})
+    assert datasets.conform("adtte", t) == []  # columns and dtypes of alsalvage.datasets
     return {(r.USUBJID, r.PARAMCD): r for r in t.itertuples()}
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from alsalvage import datasets
 from alsalvage import hematologic as hem
 from helpers import REPO
 
@@ -443,6 +444,7 @@ def test_derive_adrs_rows():
     assert list(adrs.columns) == [
         "USUBJID", "PARAMCD", "PARAM", "AVALC", "AVAL", "ADT", "ADY", "EVALFL", "ANL01FL", "IMIDFL", "EGFRFLFL"
     ]
+    assert datasets.conform("adrs", adrs) == []  # columns and dtypes of the spec
 
 
 def test_responses_bad_input_lists_every_problem():

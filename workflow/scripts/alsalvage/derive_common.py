@@ -209,6 +209,12 @@ def months(days, days_per_month: float):
     return days / float(days_per_month)
 
 
+def window_start(index_date, window_days: float):
+    """First day of the baseline window [index_date - window_days, index_date]: the one
+    place the window is measured (in_window and baseline_rows)."""
+    return index_date - pd.to_timedelta(window_days, unit="D").to_timedelta64()
+
+
 def in_window(
     obs: pd.DataFrame,
     index: pd.DataFrame,
@@ -227,7 +233,7 @@ def in_window(
         at = pd.Series(per_cat[pid.cat.codes.to_numpy()], index=obs.index)
     else:
         at = pd.to_datetime(pid.map(lookup))
-    lo = at - pd.to_timedelta(window_days, unit="D")
+    lo = window_start(at, window_days)
     keep = (obs[date_col] >= lo) & (obs[date_col] <= at)
     return obs[keep.to_numpy()].assign(index_date=at[keep].to_numpy())
 
@@ -245,7 +251,7 @@ def baseline_rows(patient, group, date, index_date, window_days: float, tiebreak
     group = np.asarray(group)
     date = np.asarray(date)
     index_date = np.asarray(index_date)
-    lo = index_date - pd.to_timedelta(window_days, unit="D").to_timedelta64()
+    lo = window_start(index_date, window_days)
     rows = np.flatnonzero((patient >= 0) & (group >= 0) & (date >= lo) & (date <= index_date))
     tb = rows if tiebreak is None else np.asarray(tiebreak)[rows]
     p, g = patient[rows], group[rows]
