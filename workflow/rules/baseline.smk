@@ -60,7 +60,14 @@ rule derive_adverse_events:
         adverse_events="results/validated/adverse_events.parquet",
         # first and last dose (TRTSDT, TRTEDT) for the treatment-emergent window
         adsl="results/derived/adsl.parquet",
-        code=pkg("csvout", "datasets", "derive_common", "formatting", "adverse_events", "rulelog"),
+        code=pkg(
+            "csvout",
+            "datasets",
+            "derive_common",
+            "formatting",
+            "adverse_events",
+            "rulelog",
+        ),
     output:
         csv="results/derived/adae.csv",
         parquet="results/derived/adae.parquet",
