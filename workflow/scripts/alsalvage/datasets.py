@@ -69,240 +69,177 @@ class Dataset:
         raise KeyError(f"{self.name} has no column {name!r}")
 
 
-C = Column
+def _dataset(text: str) -> Dataset:
+    """A dataset from its spec text: ``name | rule | key columns``, then what one row is,
+    then one line per column ``name | dtype | unit | meaning`` (the meaning may run on
+    over indented continuation lines)."""
+    head, rows_text, table = text.strip("\n").split("\n", 2)
+    name, rule, key = (part.strip() for part in head.split("|"))
+    return Dataset(name, rule, rows_text, tuple(k.strip() for k in key.split(",")), _columns(table))
 
-ADSL = Dataset(
-    "adsl",
-    "derive_baseline",
-    "one row per patient, sorted by USUBJID",
-    ("USUBJID",),
-    (
-        C("USUBJID", TEXT, "text", "patient identifier (patient_id)"),
-        C("SEX", TEXT, "text", "M / F"),
-        C("AGE", NULLABLE_INT, "integer", "completed years at the index date"),
-        C("BRTHDT", DATE, "date", "date of birth"),
-        C("DIAGDT", DATE, "date", "date of diagnosis"),
-        C("TRTSDT", DATE, "date", "index date: day 1 of the first salvage cycle"),
-        C("TRTEDT", DATE, "date", "salvage end date (last lenalidomide day); empty while ongoing"),
-        C("ISOTYPE", TEXT, "text", "light chain of the clone (kappa / lambda)"),
-        C("HEART", INT, "0/1", "clinician-recorded organ involvement"),
-        C("KIDNEY", INT, "0/1", "clinician-recorded organ involvement"),
-        C("LIVER", INT, "0/1", "clinician-recorded organ involvement"),
-        C("NERVE", INT, "0/1", "clinician-recorded organ involvement"),
-        C("AUTONOMIC", INT, "0/1", "clinician-recorded organ involvement"),
-        C("SOFTTISS", INT, "0/1", "clinician-recorded organ involvement"),
-        C("GI", INT, "0/1", "clinician-recorded organ involvement"),
-        C("NORGAN", INT, "integer", "number of the seven organs involved"),
-        C("KAPPABL", FLOAT, "mg/L", "baseline free kappa / lambda, from the last day in the window with both measured"),
-        C(
-            "LAMBDABL",
-            FLOAT,
-            "mg/L",
-            "baseline free kappa / lambda, from the last day in the window with both measured",
-        ),
-        C("IFLCBL", FLOAT, "mg/L", "involved (clone's isotype) / uninvolved free light chain"),
-        C("UFLCBL", FLOAT, "mg/L", "involved (clone's isotype) / uninvolved free light chain"),
-        C("DFLCBL", FLOAT, "mg/L", "IFLCBL - UFLCBL (may be negative)"),
-        C("KLRATBL", FLOAT, "ratio", "KAPPABL / LAMBDABL"),
-        C("SIFEBL", FLOAT, "0/1", "baseline serum / urine immunofixation (1 = positive)"),
-        C("UIFEBL", FLOAT, "0/1", "baseline serum / urine immunofixation (1 = positive)"),
-        C("SMPROTBL", FLOAT, "g/L", "baseline serum M-protein"),
-        C("UMPROTBL", FLOAT, "mg/24h", "baseline urine M-protein"),
-        C("NTPROBL", FLOAT, "ng/L", "baseline NT-proBNP"),
-        C("CTNTBL", FLOAT, "ng/L", "baseline conventional cTnT, hs-cTnT, cTnI"),
-        C("HSCTNTBL", FLOAT, "ng/L", "baseline conventional cTnT, hs-cTnT, cTnI"),
-        C("CTNIBL", FLOAT, "ng/L", "baseline conventional cTnT, hs-cTnT, cTnI"),
-        C("CREATBL", FLOAT, "mg/dL", "baseline serum creatinine"),
-        C("EGFRBL", FLOAT, "mL/min/1.73 m2", "baseline eGFR (reported, else CKD-EPI); empty on dialysis"),
-        C("EGFRSRC", TEXT, "text", "reported / ckd_epi_2009 / ckd_epi_2021 / dialysis; empty when no eGFR"),
-        C("PROTUBL", FLOAT, "g/24h", "baseline 24-hour proteinuria"),
-        C("ALPBL", FLOAT, "U/L", "baseline alkaline phosphatase and its laboratory upper limit of normal"),
-        C("ALPULNBL", FLOAT, "U/L", "baseline alkaline phosphatase and its laboratory upper limit of normal"),
-        C("NYHABL", FLOAT, "class", "baseline NYHA class (1-4)"),
-        C("LVEFBL", FLOAT, "%", "baseline left-ventricular ejection fraction"),
-        C("DIALBL", INT, "0/1", "on chronic dialysis at the index date (dialysis start on or before it)"),
-        C(
-            "BLQUAL",
-            TEXT,
-            "text",
-            "';'-separated baseline columns whose value is censored, each with its sign (e.g. `CTNTBL<;NTPROBL>`); the column then holds the limit; empty when none. `DFLCBL` from one censored chain is a bound (`DFLCBL>` for a censored uninvolved chain), from two it is missing; `KLRATBL` is missing when a chain is censored",
-        ),
-        C("MAYO04", TEXT, "text", "Mayo 2004 stage I / II / III; empty when a marker is missing"),
-        C("EUSTG", TEXT, "text", "European modification I / II / IIIa / IIIb"),
-        C("MAYO12", TEXT, "text", "Mayo 2012 stage I / II / III / IV"),
-        C("RENSTG", TEXT, "text", "renal stage I / II / III; empty on dialysis or with a missing factor"),
-        C(
-            "STGFL",
-            TEXT,
-            "text",
-            "';'-separated staging flags: dialysis_cardiac_unreliable, renal_not_staged_dialysis, missing_mayo04, missing_eustg, missing_mayo12, missing_renstg",
-        ),
-        C(
-            "HEMEVAL",
-            TEXT,
-            "text",
-            "no_clone (no detectable clone: ratio KLRATBL normal and SIFEBL and UIFEBL negative; not evaluable for hematologic response, never CR) / measurable (dFLC >= 50) / low_dflc (20 <= dFLC < 50) / not_measurable",
-        ),
-        C("NPRIOR", INT, "integer", "lines of therapy started before the index date"),
-        C("FLSTDT", DATE, "date", "start of the first prior line"),
-        C("FLTOIDXM", FLOAT, "months", "FLSTDT to TRTSDT, days / 30.4375"),
-        C("BORTEXP", INT, "0/1", "any bortezomib-containing prior line"),
-        C(
-            "BORTGRP",
-            TEXT,
-            "text",
-            "naive / sensitive (potentially sensitive) / refractory, from the most recent bortezomib line",
-        ),
-        C(
-            "BORTR60",
-            INT,
-            "0/1",
-            "refractory by the 60-day rule (Rajkumar 2011) on that line: NR/NE, or a documented (never an imputed) progression <= 60 days after the last dose",
-        ),
-        C(
-            "BORTPDIM",
-            INT,
-            "0/1",
-            "that line's progression date was imputed (next line start or index date); the imputed date can make the patient sensitive, never BORTR60 = 1",
-        ),
-        C("LENSTDOS", FLOAT, "mg", "lenalidomide dose of the first dosed cycle"),
-        C("LENMDDOS", FLOAT, "mg", "median / maximum lenalidomide dose over dosed cycles"),
-        C("LENMXDOS", FLOAT, "mg", "median / maximum lenalidomide dose over dosed cycles"),
-        C("NCYCLES", INT, "integer", "cycles with a lenalidomide dose above 0 mg"),
-        C("TRTDURM", FLOAT, "months", "TRTSDT to TRTEDT (to LSTCNTDT when ongoing)"),
-        C(
-            "STOPRSN",
-            TEXT,
-            "text",
-            "stop reason as recorded (completed, ongoing, progression, no_response, toxicity, patient_decision, physician_decision, death, other)",
-        ),
-        C(
-            "EARLYDSC",
-            INT,
-            "0/1",
-            "stopped early: progression, no_response, toxicity, patient_decision, physician_decision or other",
-        ),
-        C("DTHONTRT", INT, "0/1", "died on therapy: stop reason death, or death within 30 days (config) of TRTEDT"),
-        C("DTHDT", DATE, "date", "date of death"),
-        C("LSTCNTDT", DATE, "date", "last contact"),
-        C("DIALDT", DATE, "date", "start of chronic dialysis"),
-        C("NXTLNDT", DATE, "date", "start of the next line of therapy"),
-        C("SAFFL", TEXT, "Y/N", "at least one cycle with lenalidomide above 0 mg"),
-        C("ITTFL", TEXT, "Y/N", "at least one cycle with lenalidomide above 0 mg"),
-    ),
-)
 
-ADAE = Dataset(
-    "adae",
-    "derive_adverse_events",
-    "one row per patient, term and TRTEMFL, sorted by USUBJID, AETERM, TRTEMFL",
-    ("USUBJID", "AETERM", "TRTEMFL"),
-    (
-        C("USUBJID", TEXT, "text", "patient identifier"),
-        C("AETERM", TEXT, "text", "CTCAE v5 term (lower case)"),
-        C(
-            "TRTEMFL",
-            TEXT,
-            "Y/N",
-            "treatment-emergent: onset on/after the first dose (TRTSDT) and at most `exposure.teae_days_after_last_dose` (30) days after the last dose (TRTEDT; no end while ongoing); a missing onset counts as Y. The row's other columns summarise the term's events with this flag; the toxicity tables use Y rows only",
-        ),
-        C(
-            "AETOXGR",
-            INT,
-            "integer",
-            "worst CTCAE grade of the term for the patient (among the events with this TRTEMFL)",
-        ),
-        C("ANYFL", TEXT, "Y", "the patient had the term at any grade"),
-        C("GR3FL", TEXT, "Y/N", "worst grade 3 or more"),
-        C(
-            "AEACN",
-            TEXT,
-            "text",
-            "most severe action with lenalidomide over the term's events: discontinued > interrupted > dose_reduced > none",
-        ),
-        C("ASTDT", DATE, "date", "onset of the worst-grade event (earliest when tied)"),
-    ),
-)
+def _columns(table: str) -> tuple[Column, ...]:
+    rows: list[list[str]] = []
+    for line in table.splitlines():
+        if line.startswith(" "):
+            rows[-1][-1] += " " + line.strip()
+        else:
+            rows.append([part.strip() for part in line.split("|", 3)])
+    for name, dtype, _, _ in rows:
+        if dtype not in _ACCEPTED:
+            raise ValueError(f"column {name}: unknown dtype {dtype!r}")
+    return tuple(Column(*r) for r in rows)
 
-ADRS = Dataset(
-    "adrs",
-    "derive_responses",
-    "one row per patient x assessment x parameter, plus best rows; sorted by USUBJID, PARAMCD, ADT",
-    ("USUBJID", "PARAMCD", "ADT"),
-    (
-        C("USUBJID", TEXT, "text", "patient identifier"),
-        C("PARAMCD", TEXT, "text", "parameter code (table below)"),
-        C("PARAM", TEXT, "text", "parameter label"),
-        C("AVALC", TEXT, "text", "category (table below)"),
-        C("AVAL", FLOAT, "number", "rank of AVALC, higher = better (table below); empty for NE"),
-        C(
-            "ADT",
-            DATE,
-            "date",
-            "assessment date; on best rows the first date the best category was reached; empty when there was none",
-        ),
-        C("ADY", NULLABLE_INT, "integer", "days from the index date to ADT"),
-        C(
-            "EVALFL",
-            TEXT,
-            "Y/N",
-            "evaluable for the parameter (HEMRESP/BESTHEM: see below; organ rows: organ evaluable)",
-        ),
-        C("ANL01FL", TEXT, "Y/N", "the assessment lies in the best-response window (Y on best rows)"),
-        C("IMIDFL", TEXT, "Y/N", "CARDRESP only: call made on lenalidomide (index < ADT <= salvage end, or ongoing)"),
-        C(
-            "EGFRFLFL",
-            TEXT,
-            "Y/N",
-            "CARDRESP only: by ADT an eGFR after index fell >= 25% below baseline (same method on both sides), or the patient was on dialysis (started before or after index)",
-        ),
-    ),
-)
 
-ADTTE = Dataset(
-    "adtte",
-    "derive_endpoints",
-    "one row per patient x PARAMCD; sorted by USUBJID, PARAMCD",
-    ("USUBJID", "PARAMCD"),
-    (
-        C("USUBJID", TEXT, "text", "patient identifier"),
-        C("PARAMCD", TEXT, "text", "OS, TTDIAL (patients not on dialysis at index only), HEMPFS, TOT"),
-        C("PARAM", TEXT, "text", "parameter label"),
-        C("STARTDT", DATE, "date", "index date (TRTSDT)"),
-        C("ADT", DATE, "date", "date of the event, competing event or censoring"),
-        C("AVAL", FLOAT, "months", "(ADT - STARTDT) in days / 30.4375 (`endpoints.days_per_month`)"),
-        C(
-            "CNSR",
-            INT,
-            "integer",
-            "ADaM censoring: 0 = the parameter's event, 1 = no event of the parameter (censored, or the competing event: see CAUSEN); never 2",
-        ),
-        C(
-            "CAUSEN",
-            INT,
-            "integer",
-            "what ended follow-up: 0 censored, 1 the parameter's event, 2 the competing event (TTDIAL only: death without dialysis); = 1 - CNSR outside TTDIAL",
-        ),
-        C(
-            "CRSKFL",
-            TEXT,
-            "text",
-            "`Y` on every row of a competing-risks parameter (TTDIAL), empty otherwise. For these rows analyse CAUSEN with a cumulative-incidence method; do not take 1 - Kaplan-Meier of CNSR (it counts the competing deaths as censored and overstates the incidence: 29% instead of 20% at 24 months on the demo)",
-        ),
-        C(
-            "EVNTDESC",
-            TEXT,
-            "text",
-            "event: `Death (any cause)`; `Start of chronic dialysis`; `Death without dialysis (competing event)` (CNSR 1, CAUSEN 2); `Hematologic progression`; `Death`; `Lenalidomide stopped: <stop_reason>`; empty when censored",
-        ),
-        C(
-            "CNSDTDSC",
-            TEXT,
-            "text",
-            "censoring date: `Alive at last contact`; `Alive without dialysis at last contact`; `Last hematologic assessment`; `No hematologic assessment after index (censored at index)`; `Ongoing at last contact`; empty for events",
-        ),
-    ),
-)
+ADSL = _dataset("""
+adsl | derive_baseline | USUBJID
+one row per patient, sorted by USUBJID
+USUBJID   | text           | text | patient identifier (patient_id)
+SEX       | text           | text | M / F
+AGE       | Int64          | integer | completed years at the index date
+BRTHDT    | datetime64[ns] | date | date of birth
+DIAGDT    | datetime64[ns] | date | date of diagnosis
+TRTSDT    | datetime64[ns] | date | index date: day 1 of the first salvage cycle
+TRTEDT    | datetime64[ns] | date | salvage end date (last lenalidomide day); empty while ongoing
+ISOTYPE   | text           | text | light chain of the clone (kappa / lambda)
+HEART     | int64          | 0/1 | clinician-recorded organ involvement
+KIDNEY    | int64          | 0/1 | clinician-recorded organ involvement
+LIVER     | int64          | 0/1 | clinician-recorded organ involvement
+NERVE     | int64          | 0/1 | clinician-recorded organ involvement
+AUTONOMIC | int64          | 0/1 | clinician-recorded organ involvement
+SOFTTISS  | int64          | 0/1 | clinician-recorded organ involvement
+GI        | int64          | 0/1 | clinician-recorded organ involvement
+NORGAN    | int64          | integer | number of the seven organs involved
+KAPPABL   | float64        | mg/L | baseline free kappa / lambda, from the last day in the window with both
+    measured
+LAMBDABL  | float64        | mg/L | baseline free kappa / lambda, from the last day in the window with both
+    measured
+IFLCBL    | float64        | mg/L | involved (clone's isotype) / uninvolved free light chain
+UFLCBL    | float64        | mg/L | involved (clone's isotype) / uninvolved free light chain
+DFLCBL    | float64        | mg/L | IFLCBL - UFLCBL (may be negative)
+KLRATBL   | float64        | ratio | KAPPABL / LAMBDABL
+SIFEBL    | float64        | 0/1 | baseline serum / urine immunofixation (1 = positive)
+UIFEBL    | float64        | 0/1 | baseline serum / urine immunofixation (1 = positive)
+SMPROTBL  | float64        | g/L | baseline serum M-protein
+UMPROTBL  | float64        | mg/24h | baseline urine M-protein
+NTPROBL   | float64        | ng/L | baseline NT-proBNP
+CTNTBL    | float64        | ng/L | baseline conventional cTnT, hs-cTnT, cTnI
+HSCTNTBL  | float64        | ng/L | baseline conventional cTnT, hs-cTnT, cTnI
+CTNIBL    | float64        | ng/L | baseline conventional cTnT, hs-cTnT, cTnI
+CREATBL   | float64        | mg/dL | baseline serum creatinine
+EGFRBL    | float64        | mL/min/1.73 m2 | baseline eGFR (reported, else CKD-EPI); empty on dialysis
+EGFRSRC   | text           | text | reported / ckd_epi_2009 / ckd_epi_2021 / dialysis; empty when no eGFR
+PROTUBL   | float64        | g/24h | baseline 24-hour proteinuria
+ALPBL     | float64        | U/L | baseline alkaline phosphatase and its laboratory upper limit of normal
+ALPULNBL  | float64        | U/L | baseline alkaline phosphatase and its laboratory upper limit of normal
+NYHABL    | float64        | class | baseline NYHA class (1-4)
+LVEFBL    | float64        | % | baseline left-ventricular ejection fraction
+DIALBL    | int64          | 0/1 | on chronic dialysis at the index date (dialysis start on or before it)
+BLQUAL    | text           | text | ';'-separated baseline columns whose value is censored, each with its sign
+    (e.g. `CTNTBL<;NTPROBL>`); the column then holds the limit; empty when none. `DFLCBL` from one censored
+    chain is a bound (`DFLCBL>` for a censored uninvolved chain), from two it is missing; `KLRATBL` is missing
+    when a chain is censored
+MAYO04    | text           | text | Mayo 2004 stage I / II / III; empty when a marker is missing
+EUSTG     | text           | text | European modification I / II / IIIa / IIIb
+MAYO12    | text           | text | Mayo 2012 stage I / II / III / IV
+RENSTG    | text           | text | renal stage I / II / III; empty on dialysis or with a missing factor
+STGFL     | text           | text | ';'-separated staging flags: dialysis_cardiac_unreliable,
+    renal_not_staged_dialysis, missing_mayo04, missing_eustg, missing_mayo12, missing_renstg
+HEMEVAL   | text           | text | no_clone (no detectable clone: ratio KLRATBL normal and SIFEBL and UIFEBL
+    negative; not evaluable for hematologic response, never CR) / measurable (dFLC >= 50) / low_dflc (20 <=
+    dFLC < 50) / not_measurable
+NPRIOR    | int64          | integer | lines of therapy started before the index date
+FLSTDT    | datetime64[ns] | date | start of the first prior line
+FLTOIDXM  | float64        | months | FLSTDT to TRTSDT, days / 30.4375
+BORTEXP   | int64          | 0/1 | any bortezomib-containing prior line
+BORTGRP   | text           | text | naive / sensitive (potentially sensitive) / refractory, from the most
+    recent bortezomib line
+BORTR60   | int64          | 0/1 | refractory by the 60-day rule (Rajkumar 2011) on that line: NR/NE, or a
+    documented (never an imputed) progression <= 60 days after the last dose
+BORTPDIM  | int64          | 0/1 | that line's progression date was imputed (next line start or index date);
+    the imputed date can make the patient sensitive, never BORTR60 = 1
+LENSTDOS  | float64        | mg | lenalidomide dose of the first dosed cycle
+LENMDDOS  | float64        | mg | median / maximum lenalidomide dose over dosed cycles
+LENMXDOS  | float64        | mg | median / maximum lenalidomide dose over dosed cycles
+NCYCLES   | int64          | integer | cycles with a lenalidomide dose above 0 mg
+TRTDURM   | float64        | months | TRTSDT to TRTEDT (to LSTCNTDT when ongoing)
+STOPRSN   | text           | text | stop reason as recorded (completed, ongoing, progression, no_response,
+    toxicity, patient_decision, physician_decision, death, other)
+EARLYDSC  | int64          | 0/1 | stopped early: progression, no_response, toxicity, patient_decision,
+    physician_decision or other
+DTHONTRT  | int64          | 0/1 | died on therapy: stop reason death, or death within 30 days (config) of
+    TRTEDT
+DTHDT     | datetime64[ns] | date | date of death
+LSTCNTDT  | datetime64[ns] | date | last contact
+DIALDT    | datetime64[ns] | date | start of chronic dialysis
+NXTLNDT   | datetime64[ns] | date | start of the next line of therapy
+SAFFL     | text           | Y/N | at least one cycle with lenalidomide above 0 mg
+ITTFL     | text           | Y/N | at least one cycle with lenalidomide above 0 mg
+""")
+
+ADAE = _dataset("""
+adae | derive_adverse_events | USUBJID, AETERM, TRTEMFL
+one row per patient, term and TRTEMFL, sorted by USUBJID, AETERM, TRTEMFL
+USUBJID   | text           | text | patient identifier
+AETERM    | text           | text | CTCAE v5 term (lower case)
+TRTEMFL   | text           | Y/N | treatment-emergent: onset on/after the first dose (TRTSDT) and at most
+    `exposure.teae_days_after_last_dose` (30) days after the last dose (TRTEDT; no end while ongoing); a
+    missing onset counts as Y. The row's other columns summarise the term's events with this flag; the
+    toxicity tables use Y rows only
+AETOXGR   | int64          | integer | worst CTCAE grade of the term for the patient (among the events with
+    this TRTEMFL)
+ANYFL     | text           | Y | the patient had the term at any grade
+GR3FL     | text           | Y/N | worst grade 3 or more
+AEACN     | text           | text | most severe action with lenalidomide over the term's events: discontinued
+    > interrupted > dose_reduced > none
+ASTDT     | datetime64[ns] | date | onset of the worst-grade event (earliest when tied)
+""")
+
+ADRS = _dataset("""
+adrs | derive_responses | USUBJID, PARAMCD, ADT
+one row per patient x assessment x parameter, plus best rows; sorted by USUBJID, PARAMCD, ADT
+USUBJID   | text           | text | patient identifier
+PARAMCD   | text           | text | parameter code (table below)
+PARAM     | text           | text | parameter label
+AVALC     | text           | text | category (table below)
+AVAL      | float64        | number | rank of AVALC, higher = better (table below); empty for NE
+ADT       | datetime64[ns] | date | assessment date; on best rows the first date the best category was
+    reached; empty when there was none
+ADY       | Int64          | integer | days from the index date to ADT
+EVALFL    | text           | Y/N | evaluable for the parameter (HEMRESP/BESTHEM: see below; organ rows: organ
+    evaluable)
+ANL01FL   | text           | Y/N | the assessment lies in the best-response window (Y on best rows)
+IMIDFL    | text           | Y/N | CARDRESP only: call made on lenalidomide (index < ADT <= salvage end, or
+    ongoing)
+EGFRFLFL  | text           | Y/N | CARDRESP only: by ADT an eGFR after index fell >= 25% below baseline (same
+    method on both sides), or the patient was on dialysis (started before or after index)
+""")
+
+ADTTE = _dataset("""
+adtte | derive_endpoints | USUBJID, PARAMCD
+one row per patient x PARAMCD; sorted by USUBJID, PARAMCD
+USUBJID   | text           | text | patient identifier
+PARAMCD   | text           | text | OS, TTDIAL (patients not on dialysis at index only), HEMPFS, TOT
+PARAM     | text           | text | parameter label
+STARTDT   | datetime64[ns] | date | index date (TRTSDT)
+ADT       | datetime64[ns] | date | date of the event, competing event or censoring
+AVAL      | float64        | months | (ADT - STARTDT) in days / 30.4375 (`endpoints.days_per_month`)
+CNSR      | int64          | integer | ADaM censoring: 0 = the parameter's event, 1 = no event of the
+    parameter (censored, or the competing event: see CAUSEN); never 2
+CAUSEN    | int64          | integer | what ended follow-up: 0 censored, 1 the parameter's event, 2 the
+    competing event (TTDIAL only: death without dialysis); = 1 - CNSR outside TTDIAL
+CRSKFL    | text           | text | `Y` on every row of a competing-risks parameter (TTDIAL), empty otherwise.
+    For these rows analyse CAUSEN with a cumulative-incidence method; do not take 1 - Kaplan-Meier of CNSR (it
+    counts the competing deaths as censored and overstates the incidence: 29% instead of 20% at 24 months on
+    the demo)
+EVNTDESC  | text           | text | event: `Death (any cause)`; `Start of chronic dialysis`; `Death without
+    dialysis (competing event)` (CNSR 1, CAUSEN 2); `Hematologic progression`; `Death`; `Lenalidomide stopped:
+    <stop_reason>`; empty when censored
+CNSDTDSC  | text           | text | censoring date: `Alive at last contact`; `Alive without dialysis at last
+    contact`; `Last hematologic assessment`; `No hematologic assessment after index (censored at index)`;
+    `Ongoing at last contact`; empty for events
+""")
+
 
 DATASETS: dict[str, Dataset] = {d.name: d for d in (ADSL, ADAE, ADRS, ADTTE)}
 
