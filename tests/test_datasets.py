@@ -125,3 +125,13 @@ def test_markdown_groups_consecutive_columns_that_share_a_meaning():
     assert [c for r in rows for c in r.split(", ")] == datasets.columns("adsl")
     assert table[:2] == ["| column | type | definition |", "|---|---|---|"]
     assert all(r.startswith("| ") and r.endswith(" |") for r in table[2:])
+
+
+@pytest.mark.parametrize("name", list(datasets.DATASETS))
+def test_interfaces_doc_names_every_spec_column(name):
+    """docs/interfaces.md summarises the derived datasets by hand: it must name every
+    column of the spec (a column added to the spec and not there fails)."""
+    import re
+
+    words = set(re.findall(r"[A-Z][A-Z0-9]+", (REPO / "docs" / "interfaces.md").read_text()))
+    assert [c for c in datasets.columns(name) if c not in words] == []

@@ -1,8 +1,8 @@
 """ADSL: one row per patient with baseline, staging, prior-therapy and exposure variables.
 
 Input: the validated tables (docs/interfaces.md, canonical units already applied by the
-validation stage). Output columns and their order: ``ADSL_COLUMNS`` (the ADSL contract
-of docs/interfaces.md). All work is vectorised (merge/groupby); choices are documented in
+validation stage). Output columns and their order: ``ADSL_COLUMNS``, taken from the
+derived-dataset spec ``alsalvage.datasets`` (ADSL). All work is vectorised (merge/groupby); choices are documented in
 docs/methods.md, section "Baseline, staging and prior therapy".
 
 ``params`` (a mapping, built by the rule from config):
