@@ -63,13 +63,38 @@ def pandas_write_dataset(df, csv_path, parquet_path, sort_by):
     return out
 
 
-def schema_default(dotted: str):
-    """The default of a config key (``section.key``) in workflow/schemas/config.schema.yaml,
-    the one source of config defaults: tests pass such values explicitly to functions
-    that take them without a Python default."""
+def schema_defaults(schema: dict | None = None) -> dict:
+    """The configuration the schema's defaults make (workflow/schemas/config.schema.yaml):
+    what package functions are given in tests, since they repeat none of it."""
     import yaml
 
-    node = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    if schema is None:
+        schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    out = {}
+    for key, sub in schema.get("properties", {}).items():
+        out[key] = schema_defaults(sub) if sub.get("type") == "object" and "properties" in sub else sub["default"]
+    return out
+
+
+def validation_settings(cfg: dict | None = None) -> dict:
+    """The settings rule validate passes validation.check_all / validate_tables (its params),
+    from a configuration (default: the schema defaults)."""
+    cfg = cfg or schema_defaults()
+    return {
+        "limits": cfg["validation"],
+        "window_days": cfg["baseline"]["window_days"],
+        "involvement": {
+            "kidney_proteinuria_g": cfg["renal"]["involvement_proteinuria_g"],
+            "heart_ntprobnp_ng_l": cfg["cardiac"]["involvement_ntprobnp_ng_l"],
+            "liver_alp_x_uln": cfg["liver"]["involvement_alp_x_uln"],
+        },
+        "upcr_as_proteinuria": cfg["renal"]["upcr_as_proteinuria"],
+    }
+
+
+def schema_default(dotted: str):
+    """The schema default of one config key (``section.key``), e.g. ``stats.alpha``."""
+    node = schema_defaults()
     for part in dotted.split("."):
-        node = node["properties"][part]
-    return node["default"]
+        node = node[part]
+    return node

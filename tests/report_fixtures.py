@@ -8,6 +8,7 @@ must copy them, not recompute them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -270,4 +271,8 @@ def write_fixture(dest: Path, n: int = 24, seed: int = 7, tox_label: str = "Anem
         raw[t] = dest / f"raw_{t}.csv"
         raw[t].write_text("patient_id,x\nA,1\nB,2\n")
     paths["raw"] = raw
+    # what validate records of them (results/validated/inputs.json): path, SHA-256, data rows
+    record = {t: {"path": str(p), "sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "rows": 2} for t, p in raw.items()}
+    paths["inputs"] = dest / "inputs.json"
+    paths["inputs"].write_text(json.dumps(record, indent=2))
     return paths

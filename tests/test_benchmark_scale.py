@@ -197,39 +197,6 @@ def test_figures_read_only_the_lab_rows_they_draw(tmp_path):
     assert list(got.columns) == list(labs.columns)
 
 
-@pytest.mark.parametrize(
-    "content, rows",
-    [
-        (b"", 0),  # empty file: no header, no rows
-        (b"a,b\n", 0),  # header only
-        (b"a,b", 0),  # header only, no final newline
-        (b"a,b\n1,2", 1),  # last row without final newline still counts
-        (b"a,b\n1,2\n3,4\n", 2),
-        (b"a,b\n\n1,2\n\n", 3),  # csv.reader yields a record for each blank line
-        (b'a,b\n"x\ny",2\n', 1),  # quoted line break: one record (csv.reader path)
-        (b"a,b\r\n1,2\r\n", 1),  # CRLF (csv.reader path)
-        ("a,b\n\u00e9,2\n".encode(), 1),  # UTF-8 text
-    ],
-)
-def test_report_counts_csv_rows_fast_and_like_csv_reader(tmp_path, content, rows):
-    """Scale: the report counts the rows of each raw export (600 MB of labs at 100k)
-    without csv.reader when no quote or carriage return can make a record span lines."""
-    from alsalvage import report
-
-    f = tmp_path / "t.csv"
-    f.write_bytes(content)
-    assert report.count_csv_rows(f) == rows
-
-
-def test_report_row_count_still_rejects_invalid_utf8(tmp_path):
-    from alsalvage import report
-
-    f = tmp_path / "t.csv"
-    f.write_bytes(b"a,b\n\xff,1\n")
-    with pytest.raises(UnicodeDecodeError):
-        report.count_csv_rows(f)
-
-
 def test_stats_read_only_the_lab_rows_they_analyse(tmp_path):
     """Scale: stats rules read only the NT-proBNP rows of the labs (file order kept); a
     labs file without the analyte column is read whole, so stats_problems can name it."""

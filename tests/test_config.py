@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+
+import pytest
 import yaml
 
 from helpers import REPO, snakemake
@@ -67,3 +70,99 @@ def test_missing_keys_take_schema_defaults(project):
     _write_config(project, lambda c: c.pop("cardiac"))
     proc = snakemake(project, "-n")
     assert proc.returncode == 0, proc.stderr
+
+
+# --------------------------------------------------------------------------- one source of defaults
+PACKAGE = REPO / "workflow" / "scripts" / "alsalvage"
+# Repetitions in modules other tasks are rewriting (issue 12); none may be added.
+KNOWN_REPEATS = {
+    ("egfr.py", "ckd_epi", "equation"),
+    ("egfr.py", "baseline_egfr", "equation"),
+    ("figures.py", "save", "dpi"),
+    ("survival.py", "km_table", "alpha"),
+    ("survival.py", "km", "alpha"),
+    ("survival.py", "lifelines_median", "alpha"),
+    ("survival.py", "reverse_km", "alpha"),
+    ("survival.py", "cox", "alpha"),
+    ("survival.py", "aj_table", "alpha"),
+    ("survival.py", "aalen_johansen", "alpha"),
+    ("tables.py", "table1", "alpha"),
+    ("tables.py", "response", "alpha"),
+    ("tables.py", "response", "days_per_month"),
+    ("tables.py", "organ", "alpha"),
+    ("tables.py", "organ", "window_days"),
+    ("tables.py", "organ", "days_per_month"),
+    ("tables.py", "renal", "alpha"),
+    ("tables.py", "renal_by_group", "alpha"),
+    ("tables.py", "survival", "alpha"),
+    ("tables.py", "survival", "events_per_parameter"),
+    ("tables.py", "survival", "days_per_month"),
+    ("tables.py", "cox_naive_vs_exposed", "alpha"),
+    ("tables.py", "cox_naive_vs_exposed", "events_per_parameter"),
+    ("tables.py", "landmark_os", "alpha"),
+    ("tables.py", "landmark_os", "days_per_month"),
+    ("tables.py", "exposure", "alpha"),
+    ("tables.py", "toxicity", "alpha"),
+}
+
+
+def schema_leaf_defaults(schema=SCHEMA) -> dict[str, list]:
+    """Leaf key name -> the defaults of the schema leaves of that name."""
+    out: dict[str, list] = {}
+    for path, sub in walk(schema):
+        if sub.get("type") != "object":
+            out.setdefault(path[-1], []).append(sub["default"])
+    return out
+
+
+def same_value(a, b) -> bool:
+    return isinstance(a, bool) == isinstance(b, bool) and a == b
+
+
+def default_repetitions(source: str, leaves: dict[str, list]) -> set[tuple[str, str]]:
+    """(function, parameter) of every parameter whose literal default equals the schema
+    default of a configuration key of the same name."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        a = node.args
+        pos = a.posonlyargs + a.args
+        pairs = list(zip(pos[len(pos) - len(a.defaults):], a.defaults))
+        pairs += [(p, d) for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None]
+        for param, default in pairs:
+            try:
+                value = ast.literal_eval(default)
+            except ValueError:
+                continue
+            if any(same_value(value, d) for d in leaves.get(param.arg, [])):
+                found.add((getattr(node, "name", "<lambda>"), param.arg))
+    return found
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("def f(x, alpha=0.05): pass", {("f", "alpha")}),
+        ("def f(*, window_days=30): pass", {("f", "window_days")}),
+        ("def f(upcr_as_proteinuria=False): pass", {("f", "upcr_as_proteinuria")}),
+        ("def f(alpha=0.1, days=30, window_days=None): pass", set()),  # other value, other name
+        ("def f(upcr_as_proteinuria=0): pass", set()),  # 0 is not False
+        ("def f(alpha): pass", set()),
+    ],
+)
+def test_default_repetition_finder(source, expected):
+    assert default_repetitions(source, schema_leaf_defaults()) == expected
+
+
+def test_package_functions_do_not_repeat_schema_defaults():
+    """The config schema is the one source of every setting's default: a package function
+    whose parameter is named like a config key must not default to that key's schema value
+    (the rules pass it from the config; tests pass it explicitly)."""
+    leaves = schema_leaf_defaults()
+    found = {
+        (path.name, fn, param)
+        for path in sorted(PACKAGE.glob("*.py"))
+        for fn, param in default_repetitions(path.read_text(encoding="utf-8"), leaves)
+    }
+    assert sorted(found - KNOWN_REPEATS) == []

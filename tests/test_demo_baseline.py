@@ -47,8 +47,10 @@ def derived(tmp_path_factory):
         },
         tables_out={t: out / f"{t}.parquet" for t in C.TABLES},
         findings_out=out / "findings.csv",
+        inputs_out=out / "inputs.json",
         log_path=out / "validate.log",
         log_findings=out / "validate.findings.csv",
+        upcr_as_proteinuria=CFG["renal"]["upcr_as_proteinuria"],
     )
     files = {t: out / f"{t}.parquet" for t in REQUIRED}
     tables = read_validated(files, "derive_baseline", REQUIRED)

@@ -4,6 +4,7 @@ the retries that raise a job's memory; the licence and citation metadata."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -94,7 +95,14 @@ def test_used_as_a_module_runs_the_demo_to_the_report(workflow_copy, reference, 
     report = got.pop("results/report.html").decode("utf-8")
     for path in demo.values():
         assert path in report, f"the report does not name the configured input {path}"
-    want = {k: v for k, v in reference.items() if k != "results/report.html"}
+    # so does validate's record of the inputs: the same files, hashes and rows
+    record = json.loads(got.pop("results/validated/inputs.json"))
+    want_record = json.loads(reference["results/validated/inputs.json"])
+    assert {t: r["path"] for t, r in record.items()} == demo
+    for r in (*record.values(), *want_record.values()):
+        del r["path"]
+    assert record == want_record
+    want = {k: v for k, v in reference.items() if k not in ("results/report.html", "results/validated/inputs.json")}
     problems = diff_files(got, want)
     assert not problems, "the module run differs from the top-level run:\n" + "\n".join(problems)
 

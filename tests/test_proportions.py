@@ -38,7 +38,7 @@ def binom_tail_le(x, n, p):
     ],
 )
 def test_clopper_pearson_hand_values(x, n, low, high):
-    est, lo, hi = clopper_pearson(x, n)
+    est, lo, hi = clopper_pearson(x, n, 0.05)
     assert est == pytest.approx(x / n)
     assert lo == pytest.approx(low, abs=1e-9)
     assert hi == pytest.approx(high, abs=1e-9)
@@ -47,15 +47,15 @@ def test_clopper_pearson_hand_values(x, n, low, high):
 @pytest.mark.parametrize("x, n", [(28, 50), (5, 12), (1, 3), (49, 50)])
 def test_clopper_pearson_solves_its_defining_tail_equations(x, n):
     """Exact limits: P(X >= x | p_low) = 0.025 and P(X <= x | p_high) = 0.025."""
-    _, lo, hi = clopper_pearson(x, n)
+    _, lo, hi = clopper_pearson(x, n, 0.05)
     assert binom_tail_ge(x, n, lo) == pytest.approx(0.025, abs=1e-10)
     assert binom_tail_le(x, n, hi) == pytest.approx(0.025, abs=1e-10)
 
 
 def test_clopper_pearson_empty_and_invalid():
-    assert all(math.isnan(v) for v in clopper_pearson(0, 0))
+    assert all(math.isnan(v) for v in clopper_pearson(0, 0, 0.05))
     with pytest.raises(ValueError):
-        clopper_pearson(11, 10)
+        clopper_pearson(11, 10, 0.05)
 
 
 def fisher_by_hand(a, b, c, d):

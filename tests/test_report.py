@@ -35,7 +35,8 @@ def tiny_svg(tmp: Path, name: str) -> tuple[Path, Path]:
     return svg, cap
 
 
-def build(tmp: Path, *, tox_label="Anemia", finding_text="lambda", config_edit=None, results_edit=None) -> str:
+def build(tmp: Path, *, tox_label="Anemia", finding_text="lambda", config_edit=None, results_edit=None,
+          published=REPO / "resources" / "seed_study.yaml") -> str:
     p = write_fixture(tmp / "in", n=12, tox_label=tox_label, finding_text=finding_text)
     if results_edit:
         r = json.loads(p["results"].read_text())
@@ -51,13 +52,13 @@ def build(tmp: Path, *, tox_label="Anemia", finding_text="lambda", config_edit=N
         results_path=p["results"],
         findings_path=p["findings"],
         adsl_path=p["adsl"],
-        seed_study_path=REPO / "resources" / "seed_study.yaml",
+        seed_study_path=published,
         strobe_path=REPO / "resources" / "strobe_cohort.yaml",
         schema_path=REPO / "workflow" / "schemas" / "config.schema.yaml",
         template_path=TEMPLATE,
         svgs=svgs,
         captions=caps,
-        raw_inputs=p["raw"],
+        inputs_path=p["inputs"],
         config=cfg,
         repo_dir=tmp,
     )
@@ -161,6 +162,34 @@ def test_reproduction_table_has_every_seed_row(html):
     text = htmllib.unescape(html)
     for figure in {r["figure"] for r in SEED["rows"]}:
         assert figure in text
+
+
+# What the comparison with published figures puts into a report: its section, its entry in
+# the contents, its "N of M within tolerance" line and its rows.
+COMPARISON_TRACES = (
+    'id="reproduction"',
+    'href="#reproduction"',
+    "Reproduction of the published figures",
+    "within tolerance",
+    'id="repro-',
+    'class="repro"',
+)
+
+
+@pytest.mark.parametrize("published", [None, ""])
+def test_a_study_without_published_figures_has_no_comparison_section(tmp_path, html, published):
+    """config study.published_figures: null (the rule passes no file): no section, no
+    contents entry, no summary line; the rest of the report is the default one."""
+    for trace in COMPARISON_TRACES:
+        assert trace in html, trace  # the default study has the comparison
+    out = build(tmp_path, published=published)
+    assert [t for t in COMPARISON_TRACES if t in out] == []
+    assert re.findall(r'<section id="([^"]+)"', out) == [
+        s for s in re.findall(r'<section id="([^"]+)"', html) if s != "reproduction"
+    ]
+    # every link (contents, STROBE appendix) still has its target
+    assert set(re.findall(r'href="#([^"]+)"', out)) <= set(re.findall(r'id="([^"]+)"', out))
+    assert "Reproduction" not in htmllib.unescape(re.sub(r"<pre>.*?</pre>", "", out, flags=re.S))
 
 
 @pytest.mark.parametrize(
@@ -426,7 +455,7 @@ def test_the_report_job_does_not_import_pandas(tmp_path):
         "template_path": str(TEMPLATE),
         "svgs": {"km_os": str(svg)},
         "captions": {"km_os": str(cap)},
-        "raw_inputs": {k: str(v) for k, v in p["raw"].items()},
+        "inputs_path": str(p["inputs"]),
         "config": cfg,
         "repo_dir": str(tmp_path),
     }
@@ -494,18 +523,15 @@ def test_provenance_hashes_and_rows(tmp_path):
     assert hashlib.sha256(raw.read_bytes()).hexdigest() in out
     # raw files of the fixture: header + 2 data rows
     assert re.search(r"<td>labs</td><td><code>[^<]*raw_labs\.csv</code></td><td[^>]*>2</td>", out)
+    # the hash and rows are validate's record (inputs.json), not a second read of the file
+    raw.write_text("patient_id,x\nA,1\nB,2\nC,3\n")
+    assert build(tmp_path) == out
     cfg, _ = load_config()
     cfg_hash = hashlib.sha256(yaml.safe_dump(cfg, sort_keys=True, default_flow_style=False).encode()).hexdigest()
     assert cfg_hash in out
     assert "figures.seed</code> = 20190607" in out and "demo.seed</code> = 20190607" in out
     # tmp_path is not a git repository
     assert re.search(r"Git commit</th><td><code>unknown</code>", out)
-
-
-def test_count_csv_rows_handles_quoted_newlines(tmp_path):
-    f = tmp_path / "x.csv"
-    f.write_text('a,b\n1,"two\nlines"\n3,4\n')
-    assert report.count_csv_rows(f) == 2
 
 
 def test_git_state_outside_a_repository(tmp_path):

@@ -49,7 +49,7 @@ def report_file(tmp_path_factory):
         template_path=REPO / "workflow" / "templates" / "report.html.j2",
         svgs=svgs,
         captions=caps,
-        raw_inputs=p["raw"],
+        inputs_path=p["inputs"],
         config=cfg,
         repo_dir=REPO,
     )

@@ -10,6 +10,7 @@ import codecs
 import copy
 import csv
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -21,10 +22,17 @@ import yaml
 
 from alsalvage import contract as C
 from alsalvage import validation as V
-from helpers import DEMO, REPO, copy_project, snakemake
+from helpers import DEMO, REPO, copy_project, snakemake, validation_settings
 
 # the shipped validation limits (config.yaml equals the schema defaults: test_config)
 LIMITS = yaml.safe_load((REPO / "config.yaml").read_text())["validation"]
+# what rule validate passes the checks (from the schema defaults); a test overrides some
+SETTINGS = validation_settings()
+
+
+def check_all(paths, files=None, **settings):
+    """validation.check_all with the schema-default settings, some overridden."""
+    return V.check_all(paths, files, **{**SETTINGS, **settings})
 
 # --------------------------------------------------------------------------- a hand-written cohort
 
@@ -99,7 +107,7 @@ def run(tmp_path, edit=None):
     if edit:
         edit(rows, head)
     paths = write_cohort(tmp_path / "raw", rows, head)
-    return V.check_all(paths, {t: f"raw/{t}.csv" for t in paths})
+    return check_all(paths, {t: f"raw/{t}.csv" for t in paths})
 
 
 def cell(table, row, column, value):
@@ -249,7 +257,7 @@ def test_unit_aliases_from_config(tmp_path):
     rows, head = copy.deepcopy(ROWS), copy.deepcopy(HEAD)
     edit(rows, head)
     paths = write_cohort(tmp_path / "b", rows, head)
-    tables, f = V.check_all(paths, limits={**LIMITS, "unit_aliases": [{"spelling": "Mrd/L", "unit": "10^9/L"}]})
+    tables, f = check_all(paths, limits={**LIMITS, "unit_aliases": [{"spelling": "Mrd/L", "unit": "10^9/L"}]})
     assert errors(f).empty, f.to_string()
     labs = V.output_frame(tables["labs"], C.LABS)
     assert labs.loc[labs["date"] == "2017-05-02", "value"].tolist() == [210.0]
@@ -257,7 +265,7 @@ def test_unit_aliases_from_config(tmp_path):
     rows[("labs")][-1][3:5] = ["5", "Mrd/L"]
     rows["labs"][-1][2] = "creatinine"
     paths = write_cohort(tmp_path / "c", rows, head)
-    _, f = V.check_all(paths, limits={**LIMITS, "unit_aliases": [{"spelling": "Mrd/L", "unit": "10^9/L"}]})
+    _, f = check_all(paths, limits={**LIMITS, "unit_aliases": [{"spelling": "Mrd/L", "unit": "10^9/L"}]})
     assert errors(f)["rule"].tolist() == ["unit"]
 
 
@@ -307,7 +315,7 @@ def test_upcr_unused_is_a_warning(tmp_path):
     rows, head = copy.deepcopy(ROWS), copy.deepcopy(HEAD)
     edit(rows, head)
     paths = write_cohort(tmp_path / "b", rows, head)
-    _, f = V.check_all(paths, upcr_as_proteinuria=True)
+    _, f = check_all(paths, upcr_as_proteinuria=True)
     assert not (f["rule"] == "upcr-unused").any()
     _, f = run(tmp_path / "c")  # no upcr rows: no warning
     assert not (f["rule"] == "upcr-unused").any()
@@ -557,9 +565,9 @@ def test_age_limits_come_from_params(tmp_path):
     # P01: 1955-03-10 -> 2015-06-01 = 60.2 years; P02: 1960-01-20 -> 2016-02-15 = 56.1 years.
     # A minimum of 57 makes P02 (line 3) implausible; a maximum of 60 makes P01 (line 2) implausible.
     paths = write_cohort(tmp_path / "raw")
-    _, f = V.check_all(paths, limits={**LIMITS, "min_age_years": 57, "max_age_years": 100})
+    _, f = check_all(paths, limits={**LIMITS, "min_age_years": 57, "max_age_years": 100})
     assert errors(f)[["row", "column", "rule"]].values.tolist() == [[3, "birth_date", "range"]]
-    _, f = V.check_all(paths, limits={**LIMITS, "min_age_years": 18, "max_age_years": 60})
+    _, f = check_all(paths, limits={**LIMITS, "min_age_years": 18, "max_age_years": 60})
     assert errors(f)[["row", "column", "rule"]].values.tolist() == [[2, "birth_date", "range"]]
 
 
@@ -697,23 +705,23 @@ def test_date_limits_come_from_params(tmp_path):
     # 2015-12-01, last bortezomib 2015-11-20) are before 2016-01-01; nothing else is (P01's
     # line 2 starts 2016-10-01, P02 is diagnosed 2016-02-15); birth dates are exempt
     paths = write_cohort(tmp_path / "raw")
-    _, f = V.check_all(paths, {t: f"raw/{t}.csv" for t in paths}, limits={**LIMITS, "earliest_year": 2016})
+    _, f = check_all(paths, {t: f"raw/{t}.csv" for t in paths}, limits={**LIMITS, "earliest_year": 2016})
     got = errors(f)[["file", "row", "column", "rule"]].values.tolist()
     assert got == [["raw/patients.csv", 2, "diagnosis_date", "early-date"],
                    ["raw/therapy_lines.csv", 2, "end_date", "early-date"],
                    ["raw/therapy_lines.csv", 2, "last_bortezomib_date", "early-date"],
                    ["raw/therapy_lines.csv", 2, "start_date", "early-date"]], f.to_string()
     # 2015: 2015-06-01 is not before 2015-01-01
-    _, f = V.check_all(paths, limits={**LIMITS, "earliest_year": 2015})
+    _, f = check_all(paths, limits={**LIMITS, "earliest_year": 2015})
     assert f.empty, f.to_string()
     # max_days_before_diagnosis 30: P01's adverse event 2015-04-30 is 32 days before
     # 2015-06-01 (error); at 32 days it is allowed
     rows = copy.deepcopy(ROWS)
     rows["adverse_events"][0][3] = "2015-04-30"
     paths = write_cohort(tmp_path / "raw2", rows)
-    _, f = V.check_all(paths, limits={**LIMITS, "max_days_before_diagnosis": 30})
+    _, f = check_all(paths, limits={**LIMITS, "max_days_before_diagnosis": 30})
     assert errors(f)[["row", "column", "rule"]].values.tolist() == [[2, "onset_date", "early-date"]]
-    _, f = V.check_all(paths, limits={**LIMITS, "max_days_before_diagnosis": 32})
+    _, f = check_all(paths, limits={**LIMITS, "max_days_before_diagnosis": 32})
     assert f.empty, f.to_string()
 
 
@@ -795,7 +803,7 @@ def check_demo(tmp_path, table, edit):
             frame = edit(frame)
         frame.to_csv(raw / f"{t}.csv", index=False, lineterminator="\n")
     paths = {t: raw / f"{t}.csv" for t in C.TABLES}
-    return V.check_all(paths, {t: f"demo/{t}.csv" for t in C.TABLES}, limits=LIMITS)[1]
+    return check_all(paths, {t: f"demo/{t}.csv" for t in C.TABLES}, limits=LIMITS)[1]
 
 
 def drop_analyte(name):
@@ -934,11 +942,58 @@ def test_validate_tables_writes_nothing_on_failure(tmp_path):
     paths = write_cohort(tmp_path / "raw", rows)
     out = {t: tmp_path / "results" / f"{t}.parquet" for t in paths}
     with pytest.raises(V.ValidationFailed, match="validation failed in rule validate: 1 errors"):
-        V.validate_tables(paths, {t: str(p) for t, p in paths.items()}, LIMITS, 30, {"kidney_proteinuria_g": 0.5, "heart_ntprobnp_ng_l": 332,
-                          "liver_alp_x_uln": 1.5}, out, tmp_path / "results" / "findings.csv",
-                          tmp_path / "logs" / "v.log", tmp_path / "logs" / "v.csv")
+        V.validate_tables(paths, {t: str(p) for t, p in paths.items()}, tables_out=out,
+                          findings_out=tmp_path / "results" / "findings.csv", log_path=tmp_path / "logs" / "v.log",
+                          log_findings=tmp_path / "logs" / "v.csv", inputs_out=tmp_path / "results" / "inputs.json",
+                          **SETTINGS)
     assert not (tmp_path / "results").exists()
     assert pd.read_csv(tmp_path / "logs" / "v.csv")["rule"].tolist() == ["vocabulary"]
+
+
+def test_validate_records_hash_and_rows_of_each_raw_input(tmp_path):
+    """results/validated/inputs.json: per table in the order of config inputs, the
+    configured path, the SHA-256 of the file's bytes and its data rows (what the report's
+    provenance prints, without reading the raw files again)."""
+    paths = write_cohort(tmp_path / "raw", copy.deepcopy(ROWS))
+    files = {t: f"exports/{t}.csv" for t in reversed(list(paths))}  # configured paths, config order
+    out = tmp_path / "results"
+    V.validate_tables(paths, files, tables_out={t: out / f"{t}.parquet" for t in paths},
+                      findings_out=out / "findings.csv", log_path=tmp_path / "v.log", log_findings=tmp_path / "v.csv",
+                      inputs_out=out / "inputs.json", **SETTINGS)
+    text = (out / "inputs.json").read_text()
+    record = json.loads(text)
+    assert list(record) == list(files)
+    for t, p in paths.items():
+        with open(p, newline="", encoding="utf-8") as fh:
+            rows = sum(1 for _ in csv.reader(fh)) - 1
+        assert record[t] == {"path": files[t], "sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "rows": rows}
+    assert rows > 0
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"patient_id,sex\nP1,F",  # last row without final newline still counts
+        b"patient_id,sex\nP1,F\nP2,M\n",
+        b"patient_id,sex\n\nP1,F\n\n",  # csv.reader yields a record for each blank line
+        b'patient_id,sex\n"P\n1",F\n',  # quoted line break: one record
+        b"patient_id,sex\r\nP1,F\r\nP2,M\r\n",  # CRLF
+        b"patient_id,sex\r\nP1,F\r\n\r\n",  # CRLF, a blank line at the end
+        b'patient_id,sex\n"P\r\n1",F\r\nP2,M',
+        b"patient_id,sex\nP1,F,x\nP2\nP3,M\n",  # rows of the wrong length count too
+        b"\xef\xbb\xbfpatient_id,sex\nP1,F\n",  # byte-order mark
+        "patient_id,sex\n\u00e9,F\n".encode(),
+    ],
+)
+def test_read_table_counts_records_like_csv_reader_and_hashes_the_bytes(tmp_path, content):
+    """The row count and hash validate records of a raw input are those of the file as it is
+    (the count of csv.reader, header excluded), whatever its quotes, line ends and blanks."""
+    f = tmp_path / "patients.csv"
+    f.write_bytes(content)
+    raw, _ = V.read_table(f, C.TABLES["patients"])
+    with open(f, newline="", encoding="utf-8-sig") as fh:
+        assert raw.records == sum(1 for _ in csv.reader(fh)) - 1
+    assert raw.sha256 == hashlib.sha256(content).hexdigest()
 
 
 # --------------------------------------------------------------------------- what real exports contain (issue 15)
@@ -1029,7 +1084,7 @@ def test_directory_or_unreadable_input_is_a_finding(tmp_path):
     paths = write_cohort(tmp_path / "raw")
     paths["adverse_events"].unlink()
     paths["adverse_events"].mkdir()
-    _, f = V.check_all(paths, {t: f"raw/{t}.csv" for t in paths})
+    _, f = check_all(paths, {t: f"raw/{t}.csv" for t in paths})
     hit = errors(f)[errors(f)["file"] == "raw/adverse_events.csv"]
     assert hit["rule"].tolist() == ["missing-file"] and hit["row"].isna().all(), f.to_string()
     assert "not a file" in hit["message"].iloc[0]
@@ -1045,7 +1100,7 @@ def test_excel_csv_utf8_is_accepted_with_warnings(tmp_path):
     paths = write_cohort(tmp_path / "excel")
     for p in paths.values():
         p.write_bytes(excel_bytes(p.read_bytes()))
-    tables, f = V.check_all(paths, {t: f"raw/{t}.csv" for t in paths})
+    tables, f = check_all(paths, {t: f"raw/{t}.csv" for t in paths})
     assert errors(f).empty, f.to_string()
     # per file: the BOM (line 1), the CR LF line ends, and the 2 blank lines after the
     # last record, whose lines are (header + rows) + 1 and + 2

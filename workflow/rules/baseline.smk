@@ -4,11 +4,11 @@
 
 rule derive_baseline:
     input:
-        patients="results/validated/patients.parquet",
-        therapy_lines="results/validated/therapy_lines.parquet",
-        salvage_cycles="results/validated/salvage_cycles.parquet",
-        outcomes="results/validated/outcomes.parquet",
-        labs="results/validated/labs.parquet",
+        patients=rules.validate.output.patients,
+        therapy_lines=rules.validate.output.therapy_lines,
+        salvage_cycles=rules.validate.output.salvage_cycles,
+        outcomes=rules.validate.output.outcomes,
+        labs=rules.validate.output.labs,
         code=pkg(
             "censored",
             "contract",
@@ -57,9 +57,9 @@ rule derive_baseline:
 
 rule derive_adverse_events:
     input:
-        adverse_events="results/validated/adverse_events.parquet",
+        adverse_events=rules.validate.output.adverse_events,
         # first and last dose (TRTSDT, TRTEDT) for the treatment-emergent window
-        adsl="results/derived/adsl.parquet",
+        adsl=rules.derive_baseline.output.parquet,
         code=pkg(
             "csvout",
             "datasets",

@@ -115,24 +115,39 @@ def raw_inputs(wildcards=None):
     return {t: input_file(config["inputs"][t]) for t in TABLES}
 
 
-def raw_input_files():
-    """The raw inputs in the order of config["inputs"] (the order of params.inputs)."""
-    return [input_file(p) for p in config["inputs"].values()]
+SEED_STUDY = "resources/seed_study.yaml"
+
+
+def published_figures():
+    """The study's published figures (config study.published_figures) where this run reads
+    them, or [] when the study has none (the report then leaves out the comparison). As
+    with the demo cohort, the shipped resources/seed_study.yaml is the workflow's own copy
+    when the working directory does not hold one."""
+    path = config["study"]["published_figures"]
+    if not path:
+        return []
+    if path == SEED_STUDY and not Path(path).exists():
+        return shipped(path)
+    return path
 
 
 def final_outputs():
-    return expand("results/validated/{table}.parquet", table=TABLES) + [
-        "results/validated/findings.csv",
-        "results/derived/adsl.csv",
-        "results/derived/adae.csv",
-        "results/derived/adrs.csv",
-        "results/derived/adtte.csv",
-        "results/stats/results.json",
+    """What `all` builds, named by the rules that write it (so called after every rule
+    file is included)."""
+    return [
+        *(rules.validate.output[t] for t in TABLES),
+        rules.validate.output.findings,
+        rules.derive_baseline.output.csv,
+        rules.derive_adverse_events.output.csv,
+        rules.derive_responses.output.csv,
+        rules.derive_endpoints.output.csv,
+        rules.stats.output.results,
         # the tables of the analyses (STATS, workflow/rules/stats.smk)
-        *expand("results/tables/{name}.csv", name=STATS),
+        *rules.stats.output.tables,
         # the same tables as editable Word and Excel files (rule tables_office)
-        *expand("results/tables/{name}.{ext}", name=STATS, ext=("docx", "xlsx")),
-        "results/report.html",
+        *rules.tables_office.output.docx,
+        *rules.tables_office.output.xlsx,
+        rules.report.output.html,
     ]
 
 

@@ -21,11 +21,11 @@ FIGURE_INPUTS = {
 }
 FIGURES = list(FIGURE_INPUTS)
 FIGURE_INPUT_PATHS = {
-    "adsl": "results/derived/adsl.parquet",
-    "adrs": "results/derived/adrs.parquet",
-    "adtte": "results/derived/adtte.parquet",
-    "labs": "results/validated/labs.parquet",
-    "results": "results/stats/results.json",
+    "adsl": rules.derive_baseline.output.parquet,
+    "adrs": rules.derive_responses.output.parquet,
+    "adtte": rules.derive_endpoints.output.parquet,
+    "labs": rules.validate.output.labs,
+    "results": rules.stats.output.results,
 }
 # Settings every figure draws with, and those of each figure (FigureParams fields).
 COMMON_FIGURE_PARAMS = ["dpi", "width_mm"]

@@ -3,17 +3,19 @@
 
 rule report:
     input:
-        results="results/stats/results.json",
-        findings="results/validated/findings.csv",
-        adsl="results/derived/adsl.parquet",
-        svgs=expand("results/figures/{figure}.svg", figure=FIGURES),
-        captions=expand("results/figures/{figure}.json", figure=FIGURES),
-        seed_study=shipped("resources/seed_study.yaml"),
+        results=rules.stats.output.results,
+        findings=rules.validate.output.findings,
+        # hash and rows of each raw input, recorded by validate as it read them (a changed
+        # raw input reaches the report through validate)
+        raw=rules.validate.output.inputs,
+        adsl=rules.derive_baseline.output.parquet,
+        svgs=expand(rules.figure.output.svg, name=FIGURES),
+        captions=expand(rules.figure.output.json, name=FIGURES),
+        # the study's published figures (config study.published_figures); none: no comparison
+        published=published_figures(),
         strobe=shipped("resources/strobe_cohort.yaml"),
         schema=shipped("workflow/schemas/config.schema.yaml"),
         template=shipped("workflow/templates/report.html.j2"),
-        # read from here; the report prints the configured paths (params.inputs)
-        raw=raw_input_files(),
         code=pkg("formatting", "report", "rulelog"),
     output:
         html=report(
@@ -35,6 +37,5 @@ rule report:
         runtime=10,
     params:
         config=config,
-        inputs=config["inputs"],
     script:
         "../scripts/report.py"

@@ -4,9 +4,9 @@
 
 rule derive_responses:
     input:
-        labs="results/validated/labs.parquet",
-        outcomes="results/validated/outcomes.parquet",
-        adsl="results/derived/adsl.parquet",
+        labs=rules.validate.output.labs,
+        outcomes=rules.validate.output.outcomes,
+        adsl=rules.derive_baseline.output.parquet,
         code=pkg(
             "censored",
             "derive_common",
@@ -47,9 +47,9 @@ rule derive_responses:
 
 rule derive_endpoints:
     input:
-        adsl="results/derived/adsl.parquet",
-        adrs="results/derived/adrs.parquet",
-        outcomes="results/validated/outcomes.parquet",
+        adsl=rules.derive_baseline.output.parquet,
+        adrs=rules.derive_responses.output.parquet,
+        outcomes=rules.validate.output.outcomes,
         code=pkg(
             "censored",
             "csvout",

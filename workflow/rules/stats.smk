@@ -11,11 +11,11 @@ STATS = ["table1", "response", "organ", "renal", "survival", "exposure", "toxici
 
 rule stats:
     input:
-        adsl="results/derived/adsl.parquet",
-        adrs="results/derived/adrs.parquet",
-        adtte="results/derived/adtte.parquet",
-        adae="results/derived/adae.parquet",
-        labs="results/validated/labs.parquet",
+        adsl=rules.derive_baseline.output.parquet,
+        adrs=rules.derive_responses.output.parquet,
+        adtte=rules.derive_endpoints.output.parquet,
+        adae=rules.derive_adverse_events.output.parquet,
+        labs=rules.validate.output.labs,
         code=pkg(
             "compare",
             "csvout",

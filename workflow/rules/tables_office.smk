@@ -6,8 +6,8 @@
 
 rule tables_office:
     input:
-        tables=expand("results/tables/{name}.csv", name=STATS),
-        results="results/stats/results.json",
+        tables=rules.stats.output.tables,
+        results=rules.stats.output.results,
         code=pkg("formatting", "office", "report", "rulelog"),
     output:
         docx=expand("results/tables/{name}.docx", name=STATS),

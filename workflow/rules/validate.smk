@@ -14,8 +14,11 @@ rule validate:
             "validation",
         ),
     output:
-        tables=expand("results/validated/{table}.parquet", table=TABLES),
+        # one named output per table (rules.validate.output.labs, ...)
+        **{t: f"results/validated/{t}.parquet" for t in TABLES},
         findings="results/validated/findings.csv",
+        # SHA-256 and row count of each raw input, as read here (the report's provenance)
+        inputs="results/validated/inputs.json",
     log:
         log="logs/validate.log",
         findings="logs/validate.findings.csv",

@@ -12,15 +12,14 @@ with rule_log(sm.log[0], "report", sm.input) as log:
         results_path=sm.input.results,
         findings_path=sm.input.findings,
         adsl_path=sm.input.adsl,
-        seed_study_path=sm.input.seed_study,
+        # none when the study has no published figures (input.published is then empty)
+        seed_study_path=sm.input.published or None,
         strobe_path=sm.input.strobe,
         schema_path=sm.input.schema,
         template_path=sm.input.template,
         svgs=dict(zip(names, sm.input.svgs)),
         captions=dict(zip(names, sm.input.captions)),
-        raw_inputs=dict(sm.params.inputs),
-        # the same files, where this run reads them (input.raw is in the order of params.inputs)
-        raw_paths=dict(zip(sm.params.inputs, sm.input.raw)),
+        inputs_path=sm.input.raw,
         config=dict(sm.params.config),
     )
     Path(sm.output.html).write_text(html, encoding="utf-8")

@@ -5,7 +5,6 @@ no traceback: the findings are the message. Any other error is logged with its t
 in logs/validate.log (rulelog) and re-raised."""
 
 import sys
-from pathlib import Path
 
 from alsalvage.rulelog import rule_log
 from alsalvage.validation import ValidationFailed, validate_tables
@@ -20,8 +19,9 @@ try:
             limits=dict(sm.params.limits),
             window_days=sm.params.window_days,
             involvement=dict(sm.params.involvement),
-            tables_out={Path(p).stem: p for p in sm.output.tables},
+            tables_out={t: getattr(sm.output, t) for t in tables},
             findings_out=sm.output.findings,
+            inputs_out=sm.output.inputs,
             log_path=sm.log.log,
             log_findings=sm.log.findings,
             log=log,

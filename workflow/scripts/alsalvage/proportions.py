@@ -17,8 +17,8 @@ from scipy import stats
 CP_METHOD = "Clopper-Pearson exact {level}% CI"
 
 
-def clopper_pearson(x: int, n: int, alpha: float = 0.05) -> tuple[float, float, float]:
-    """Return (proportion, low, high); NaNs when n = 0."""
+def clopper_pearson(x: int, n: int, alpha: float) -> tuple[float, float, float]:
+    """Return (proportion, low, high) at level 1 - alpha (config stats.alpha); NaNs when n = 0."""
     x, n = int(x), int(n)
     if n <= 0:
         return (float("nan"),) * 3

@@ -16,7 +16,6 @@ findings.csv, a small file of text, is read with the csv module.
 from __future__ import annotations
 
 import base64
-import codecs
 import csv
 import hashlib
 import html as htmllib
@@ -401,52 +400,14 @@ def seeds(cfg: dict, prefix: str = "") -> list[dict]:
     return out
 
 
-def count_csv_rows(path: str | Path) -> int:
-    """Data rows of a CSV file (header excluded; quoted newlines handled)."""
-    return file_digest_and_rows(path)[1]
-
-
-def file_digest_and_rows(path: str | Path) -> tuple[str, int]:
-    """SHA-256 and number of data rows of a CSV file, in one read of the file.
-
-    Fast path: in a file without quotes, carriage returns or NUL bytes every line is one
-    record, so lines are counted in binary blocks while they are hashed (the labs export
-    of a 100,000-patient cohort, 600 MB: one read instead of a hash pass plus a
-    csv.reader pass of 10 s); the UTF-8 check is kept. A file with any of those bytes is
-    counted record by record with csv.reader."""
-    digest = hashlib.sha256()
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    lines, last, simple = 0, b"", True
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-            if simple and (b'"' in block or b"\r" in block or b"\x00" in block):
-                simple = False
-            if simple:
-                decoder.decode(block)
-                lines += block.count(b"\n")
-                last = block[-1:]
-    if not simple:
-        return digest.hexdigest(), _count_csv_records(path)
-    decoder.decode(b"", final=True)
-    return digest.hexdigest(), max(lines + (last not in (b"", b"\n")) - 1, 0)
-
-
-def _count_csv_records(path: str | Path) -> int:
-    with open(path, newline="", encoding="utf-8") as fh:
-        return max(sum(1 for _ in csv.reader(fh)) - 1, 0)
-
-
-def input_provenance(inputs: dict, read_paths: dict | None = None) -> list[dict]:
-    """Table, path, SHA-256 and rows of each raw input. ``inputs`` holds the paths as
-    configured (what the report prints); ``read_paths`` where to read them, where that
-    differs (the demo cohort read from the workflow's own copy, docs/hpc.md)."""
-    read_paths = read_paths or {}
-    rows = []
-    for name, path in sorted(inputs.items()):
-        sha, n = file_digest_and_rows(read_paths.get(name, path))
-        rows.append({"table": name, "path": str(path), "sha256": sha, "rows": n})
-    return rows
+def input_provenance(recorded: dict) -> list[dict]:
+    """Table, configured path, SHA-256 and data rows of each raw input, as validate
+    recorded them when it read the files (results/validated/inputs.json,
+    ``validation.input_record``), in table order."""
+    return [
+        {"table": name, "path": str(rec["path"]), "sha256": rec["sha256"], "rows": rec["rows"]}
+        for name, rec in sorted(recorded.items())
+    ]
 
 
 def software_versions() -> list[dict]:
@@ -649,7 +610,7 @@ def build_context(
     *,
     results: dict,
     findings: Iterable[Mapping[str, object]],
-    seed_study: dict,
+    seed_study: dict | None,
     strobe: dict,
     config: dict,
     schema: dict,
@@ -662,7 +623,8 @@ def build_context(
 ) -> dict:
     recs = records(results)
     tables = section_tables(recs)
-    repro = reproduction_rows(seed_study, recs)
+    # a study without published figures has no comparison (the section is left out)
+    repro = None if seed_study is None else reproduction_rows(seed_study, recs)
     study = config["study"]
     cfg_text = config_text(config)
     sections = [
@@ -679,7 +641,7 @@ def build_context(
         "other_results": tables["other"],
         "group_labels": [GROUP_LABELS[g] for g in GROUPS],
         "reproduction": repro,
-        "reproduction_within": sum(r["within"] == "yes" for r in repro),
+        "reproduction_within": sum(r["within"] == "yes" for r in repro or ()),
         "methods": methods_used(recs),
         "config_sections": config_sections(config, schema),
         "findings": findings_rows(findings, patient_ids),
@@ -693,8 +655,25 @@ def build_context(
             "seeds": seeds(config),
             "results_schema": results.get("meta", {}).get("schema", "unknown"),
         },
-        "strobe": strobe["items"],
+        "strobe": strobe_items(strobe["items"], published=repro is not None),
     }
+
+
+def strobe_items(items: list[dict], published: bool) -> list[dict]:
+    """The STROBE checklist rows; without published figures, an item's
+    ``without_published`` coverage replaces its own, and none links to the comparison
+    section the report then lacks."""
+    if published:
+        return items
+    out = []
+    for item in items:
+        item = dict(item)
+        if "without_published" in item:
+            item["coverage"] = item["without_published"]
+        if item["section"] == "reproduction":
+            item["section"] = "none"
+        out.append(item)
+    return out
 
 
 def environment(template_dir: str | Path) -> jinja2.Environment:
@@ -737,24 +716,25 @@ def build_report(
     template_path,
     svgs: dict,
     captions: dict,
-    raw_inputs: dict,
+    inputs_path,
     config: dict,
     repo_dir: str | Path = WORKFLOW_ROOT,
-    raw_paths: dict | None = None,
 ) -> str:
+    """The report's HTML. ``seed_study_path`` is the study's published figures, or None
+    (no comparison section); ``inputs_path`` validate's record of the raw inputs."""
     with open(results_path) as fh:
         results = json.load(fh)
     ids = patient_ids(adsl_path)
     context = build_context(
         results=results,
         findings=read_findings(findings_path),
-        seed_study=load_yaml(seed_study_path),
+        seed_study=load_yaml(seed_study_path) if seed_study_path else None,
         strobe=load_yaml(strobe_path),
         config=config,
         schema=load_yaml(schema_path),
         figures=figure_entries(svgs, captions),
         patient_ids=ids,
-        inputs=input_provenance(raw_inputs, raw_paths),
+        inputs=input_provenance(json.loads(Path(inputs_path).read_text(encoding="utf-8"))),
         software=software_versions(),
         git=git_state(repo_dir),
         figure_software=figure_software(captions),

@@ -25,6 +25,8 @@ from __future__ import annotations
 import codecs
 import csv
 import difflib
+import hashlib
+import json
 import logging
 import os
 import re
@@ -173,6 +175,8 @@ class RawTable:
     text: pd.DataFrame  # contract columns present, as strings (whitespace stripped)
     typed: pd.DataFrame = field(default_factory=pd.DataFrame)  # + "_line"
     lines: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int64"))
+    sha256: str = ""  # of the file's bytes, as read
+    records: int = 0  # data records of the file as read (header excluded; blank lines count)
     # per text column: (int codes, distinct cells as Arrow strings), computed once; a
     # column's entry is dropped when its text changes (whitespace stripping)
     _codes: dict = field(default_factory=dict, repr=False)
@@ -278,6 +282,7 @@ class ByteScan:
     quotes: bool = False  # a '"' anywhere: quoted fields may hold line breaks
     controls: bool = False  # a byte of a control character other than a line end
     trailing_blank: int = 0  # blank lines after the last record
+    sha256: str = ""  # of the bytes read (the whole file when decodable)
 
 
 def scan_bytes(path: Path, file: str, chunk: int = 1 << 24) -> ByteScan:
@@ -290,6 +295,7 @@ def scan_bytes(path: Path, file: str, chunk: int = 1 << 24) -> ByteScan:
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     newlines = 0
     tail = 0  # line feeds in the run of CR/LF bytes that ends the data read so far
+    digest = hashlib.sha256()
     with open(path, "rb") as fh:
         first = True
         while True:
@@ -316,6 +322,7 @@ def scan_bytes(path: Path, file: str, chunk: int = 1 << 24) -> ByteScan:
                 break
             if not block:
                 break
+            digest.update(block)
             newlines += block.count(b"\n")
             scan.quotes = scan.quotes or b'"' in block
             scan.controls = scan.controls or _has_control_bytes(block)
@@ -323,6 +330,7 @@ def scan_bytes(path: Path, file: str, chunk: int = 1 << 24) -> ByteScan:
             tail = (tail if not stripped else 0) + block[len(stripped):].count(b"\n")
     # the first line feed of the final run ends the last record; the others end blank lines
     scan.trailing_blank = max(tail - 1, 0)
+    scan.sha256 = digest.hexdigest()
     if scan.bom:
         out.append(findings(file, "encoding", f"{file} starts with a UTF-8 byte-order mark (BOM), as Excel's "
                             "'CSV UTF-8' writes it: accepted, the mark is ignored", rows=[1], severity=WARNING))
@@ -475,6 +483,7 @@ def read_table(path, table: C.Table, file: str | None = None):
         out.append(findings(file, "csv-format", f"{file} cannot be parsed as CSV: {err}"))
         return None, concat(out)
     n = tbl.num_rows
+    records = n + len(skipped)  # every record read, as csv.reader counts them
     # blank lines at the end of the file (an editor's or Excel's habit) are not records
     blank = 0
     if scan.trailing_blank:
@@ -524,7 +533,7 @@ def read_table(path, table: C.Table, file: str | None = None):
     del tbl, arrays
     text = pd.DataFrame(cols, copy=False)
     text.index = pd.RangeIndex(n)
-    return RawTable(table.name, file, text, lines=lines), concat(out)
+    return RawTable(table.name, file, text, lines=lines, sha256=scan.sha256, records=records), concat(out)
 
 
 # --------------------------------------------------------------------------- cell checks
@@ -1694,16 +1703,15 @@ def check_baseline(tables: dict[str, RawTable], window_days: int, involvement: d
 # --------------------------------------------------------------------------- driver
 
 
-def check_all(paths: dict, files: dict | None = None, limits: dict | None = None, window_days: int = 30,
-              involvement: dict | None = None, upcr_as_proteinuria: bool = False):
+def check_all(paths: dict, files: dict | None = None, *, limits: dict, window_days: int, involvement: dict,
+              upcr_as_proteinuria: bool):
     """Read and check every table. Returns (tables, findings).
 
     ``limits`` is config ``validation`` (its ``unit_aliases`` extend the unit spellings);
-    ``upcr_as_proteinuria`` is config ``renal.upcr_as_proteinuria``."""
+    ``window_days`` config ``baseline.window_days``; ``involvement`` the organ-involvement
+    thresholds (rule validate's params); ``upcr_as_proteinuria`` config
+    ``renal.upcr_as_proteinuria``. No defaults: the config schema is their one source."""
     files = files or {k: str(v) for k, v in paths.items()}
-    limits = limits or {"min_age_years": 18, "max_age_years": 100, "max_followup_years": 40, "earliest_year": 1950,
-                        "max_days_before_diagnosis": 365, "max_dialysis_years_before_diagnosis": 5}
-    involvement = involvement or {"kidney_proteinuria_g": 0.5, "heart_ntprobnp_ng_l": 332, "liver_alp_x_uln": 1.5}
     out, tables = [], {}
     for name, table in C.TABLES.items():
         raw, f = read_table(paths[name], table, files.get(name, str(paths[name])))
@@ -1963,15 +1971,24 @@ def write_parquet(frame: pd.DataFrame, path) -> None:
     pq.write_table(table, path, compression="zstd")
 
 
+def input_record(tables: dict, files: dict) -> dict:
+    """Per raw input, in the order of ``files`` (config ``inputs``): its configured path,
+    the SHA-256 of its bytes and its data records, as validation read them (the report's
+    provenance, results/validated/inputs.json)."""
+    return {name: {"path": str(files[name]), "sha256": tables[name].sha256, "rows": int(tables[name].records)}
+            for name in files}
+
+
 def validate_tables(paths: dict, files: dict, limits: dict, window_days: int, involvement: dict,
-                    tables_out: dict, findings_out, log_path, log_findings, log=None,
-                    upcr_as_proteinuria: bool = False) -> pd.DataFrame:
+                    tables_out: dict, findings_out, log_path, log_findings, inputs_out, *,
+                    upcr_as_proteinuria: bool, log=None) -> pd.DataFrame:
     """Run every check; on success write the tables and the warnings, else raise ValidationFailed.
 
     The report goes to ``log`` (a logger writing ``log_path``, as ``rulelog.rule_log``
     gives) or, without one, straight to ``log_path``. ValidationFailed carries the summary
     of distinct problems as its message: what the rule prints, without a traceback."""
-    tables, f = check_all(paths, files, limits, window_days, involvement, upcr_as_proteinuria)
+    tables, f = check_all(paths, files, limits=limits, window_days=window_days, involvement=involvement,
+                          upcr_as_proteinuria=upcr_as_proteinuria)
     causes = knock_on_causes(f, tables)
     text = format_log(f, causes=causes)
     n_err = int((f["severity"] == ERROR).sum())
@@ -1985,6 +2002,9 @@ def validate_tables(paths: dict, files: dict, limits: dict, window_days: int, in
         raise ValidationFailed(format_summary(f, causes)
                                + f"(the log {log_path} lists every finding by file; the findings table is "
                                f"{log_findings})", f)
+    record = input_record(tables, files)
+    Path(inputs_out).parent.mkdir(parents=True, exist_ok=True)
+    Path(inputs_out).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     for name, table in C.TABLES.items():
         # nothing else holds the table or its output frame: their memory goes once written
         write_parquet(output_frame(tables.pop(name), table), tables_out[name])
