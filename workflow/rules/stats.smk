@@ -6,7 +6,10 @@
 # (a few seconds on the demo, about 24 s of CPU at 100,000 patients), in exchange for one
 # Python process instead of eight (each paid 1.3-2 s of imports). See docs/hpc.md.
 
-STATS = ["table1", "response", "organ", "renal", "survival", "exposure", "toxicity"]
+# The analyses, their tables and the package modules they load: one registry, read here at
+# DAG build time (it imports no pandas, scipy or lifelines) and by alsalvage.stats.run.
+STATS_REGISTRY = shipped_module("workflow/scripts/alsalvage/stats/registry.py")
+STATS = list(STATS_REGISTRY.NAMES)
 
 
 rule stats:
@@ -16,17 +19,7 @@ rule stats:
         adtte="results/derived/adtte.parquet",
         adae="results/derived/adae.parquet",
         labs="results/validated/labs.parquet",
-        code=pkg(
-            "compare",
-            "csvout",
-            "derive_common",
-            "formatting",
-            "parallel",
-            "proportions",
-            "rulelog",
-            "survival",
-            "tables",
-        ),
+        code=pkg("rulelog", *STATS_REGISTRY.code_modules()),
     output:
         tables=[
             report(
