@@ -45,14 +45,7 @@ rule stats:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=15,
     params:
-        alpha=config["stats"]["alpha"],
-        low_dflc_counts=config["hematologic"]["low_dflc_counts_as_response"],
-        landmarks=config["stats"]["landmarks_months"],
-        timepoints=config["stats"]["timepoints_months"],
-        lab_window_days=config["stats"]["lab_window_days"],
-        events_per_parameter=config["stats"]["events_per_parameter"],
-        table1_tests=config["stats"]["table1_tests"],
-        days_per_month=config["endpoints"]["days_per_month"],
+        **STATS_REGISTRY.rule_params(config),
         meta={
             "schema": "alsalvage-results/1",
             "synthetic": config["study"]["synthetic"],

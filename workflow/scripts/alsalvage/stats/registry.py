@@ -137,6 +137,18 @@ ANALYSES = (
         cpu_at_100k=3,
     ),
 )
+# The rule params the analyses read, and where each comes from in the configuration
+# (section, key); the schema (workflow/schemas/config.schema.yaml) holds the defaults.
+PARAM_CONFIG = {
+    "alpha": ("stats", "alpha"),
+    "low_dflc_counts": ("hematologic", "low_dflc_counts_as_response"),
+    "landmarks": ("stats", "landmarks_months"),
+    "timepoints": ("stats", "timepoints_months"),
+    "lab_window_days": ("stats", "lab_window_days"),
+    "events_per_parameter": ("stats", "events_per_parameter"),
+    "table1_tests": ("stats", "table1_tests"),
+    "days_per_month": ("endpoints", "days_per_month"),
+}
 BY_NAME = {a.name: a for a in ANALYSES}
 NAMES = tuple(BY_NAME)
 
@@ -151,6 +163,11 @@ CORE_MODULES = (
     "stats/responders",
 )
 CORE_USES = ("csvout", "formatting", "parallel", "proportions", "survival")
+
+
+def rule_params(config: dict) -> dict:
+    """The params of rule stats (PARAM_CONFIG) from the schema-completed configuration."""
+    return {name: config[section][key] for name, (section, key) in PARAM_CONFIG.items()}
 
 
 def analysis_modules(names=NAMES) -> list[str]:
