@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import os
 import sys
 
@@ -434,3 +435,98 @@ def test_a_dead_worker_fails_the_job(tmp_path, monkeypatch):
         stats_job(tmp_path, 2)
     assert "analysis organ: the worker process running it died" in str(err.value)
     assert not (tmp_path / "results" / "stats").exists()
+
+
+# ------------------------------------------------------------------ one registry, one owner
+PACKAGE = REPO / "workflow" / "scripts" / "alsalvage"
+RULES = REPO / "workflow" / "rules"
+
+
+def _string_collections(path):
+    """(line, strings) of every list/tuple/set literal and dict's keys in a Python file."""
+    import ast
+
+    for node in ast.walk(ast.parse(path.read_text())):
+        items = node.keys if isinstance(node, ast.Dict) else getattr(node, "elts", None)
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.Dict)) and items:
+            strings = {x.value for x in items if isinstance(x, ast.Constant) and isinstance(x.value, str)}
+            yield node.lineno, strings
+
+
+@pytest.mark.parametrize(
+    "registry, names",
+    [
+        ("stats/registry.py", set(NAMES)),
+        ("figure_registry.py", {"km_os", "km_os_bortezomib", "landmark_os", "cif_dialysis", "forest_cox", "flow"}),
+    ],
+)
+def test_only_the_registry_lists_the_analyses_or_figures(registry, names):
+    """A second list of the analyses (or figures) anywhere in the package or the rule files
+    (as once ANALYSES, CPU_AT_100K, EXTRA_REQUIRED, STATS, FIGURE_INPUTS in figures.smk)
+    would drift from the registry: any literal naming three or more of them fails."""
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.relative_to(PACKAGE).as_posix() == registry:
+            continue
+        offenders += [f"{path.relative_to(REPO)}:{line}" for line, s in _string_collections(path) if len(s & names) >= 3]
+    for path in sorted(RULES.glob("*.smk")):
+        for i, line in enumerate(path.read_text().splitlines(), 1):
+            if sum(f'"{n}"' in line for n in names) >= 3 or any(re.match(rf'^\s+"{n}": ', line) for n in names):
+                offenders.append(f"{path.relative_to(REPO)}:{i}")
+    assert not offenders, f"a second list of {sorted(names)[:3]}...: {offenders}"
+
+
+def test_the_landmark_responder_is_derived_once():
+    """"Responded by the landmark" (HEMRESP rows with ADY <= the landmark) is computed in
+    stats/responders.py alone: the response and survival analyses and the landmark figure
+    call it. Fails on any other comparison of ADY against a bound in the package."""
+    import ast
+
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.relative_to(PACKAGE).as_posix() == "stats/responders.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare) and any(isinstance(op, (ast.LtE, ast.Lt)) for op in node.ops):
+                if any(isinstance(c, ast.Constant) and c.value == "ADY" for c in ast.walk(node)):
+                    offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert not offenders, f"ADY compared against a landmark outside stats/responders.py: {offenders}"
+
+
+def test_registry_matches_the_analysis_functions():
+    """Each analysis function takes the registry's datasets (positional, in order) and params
+    (keyword-only): the run passes exactly those, and none has a default (the configuration
+    schema is the one source of defaults)."""
+    import inspect
+
+    from alsalvage.stats.run import _load
+
+    for a in BY_NAME.values():
+        sig = inspect.signature(_load(a.function))
+        positional = [p.name for p in sig.parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
+        keyword = [p.name for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY]
+        assert positional == list(a.datasets) and set(keyword) == set(a.params), a.name
+        assert all(p.default is p.empty for p in sig.parameters.values()), a.name
+    assert set(stats_params()) == {p for a in BY_NAME.values() for p in a.params}
+
+
+def test_registries_load_without_heavy_libraries():
+    """The rule files load both registries at DAG build time: by path, importing nothing
+    heavy (a no-op rerun must not pay for pandas, scipy, lifelines or matplotlib)."""
+    import subprocess
+
+    code = (
+        "import importlib.util, sys\n"
+        "for i, p in enumerate(sys.argv[1:]):\n"
+        "    spec = importlib.util.spec_from_file_location(f'r{i}', p)\n"
+        "    m = importlib.util.module_from_spec(spec); sys.modules[spec.name] = m; spec.loader.exec_module(m)\n"
+        "heavy = {'pandas', 'numpy', 'scipy', 'lifelines', 'matplotlib', 'alsalvage'} & set(sys.modules)\n"
+        "print(sorted(heavy))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(PACKAGE / "stats" / "registry.py"), str(PACKAGE / "figure_registry.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"

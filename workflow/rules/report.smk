@@ -14,7 +14,7 @@ rule report:
         template=shipped("workflow/templates/report.html.j2"),
         # read from here; the report prints the configured paths (params.inputs)
         raw=raw_input_files(),
-        code=pkg("formatting", "report", "rulelog"),
+        code=pkg("figure_registry", "formatting", "report", "rulelog"),
     output:
         html=report(
             "results/report.html",

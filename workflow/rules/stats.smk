@@ -10,6 +10,7 @@
 # DAG build time (it imports no pandas, scipy or lifelines) and by alsalvage.stats.run.
 STATS_REGISTRY = shipped_module("workflow/scripts/alsalvage/stats/registry.py")
 STATS = list(STATS_REGISTRY.NAMES)
+STATS_CODE = STATS_REGISTRY.code_modules()
 
 
 rule stats:
@@ -19,7 +20,7 @@ rule stats:
         adtte="results/derived/adtte.parquet",
         adae="results/derived/adae.parquet",
         labs="results/validated/labs.parquet",
-        code=pkg("rulelog", *STATS_REGISTRY.code_modules()),
+        code=pkg("rulelog", *STATS_CODE),
     output:
         tables=[
             report(

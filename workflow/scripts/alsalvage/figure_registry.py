@@ -32,6 +32,30 @@ FIGURE_INPUTS = {
     "ntprobnp": ("adsl", "labs"),
     "flow": ("adsl", "adrs"),
 }
+# The title of each figure (its caption file and the report) and the report section it
+# is shown in (alsalvage.report.SECTIONS), in the order the report shows them.
+TITLES = {
+    "km_os": "Overall survival",
+    "km_os_bortezomib": "Overall survival by prior bortezomib",
+    "landmark_os": "Landmark overall survival by hematologic response",
+    "cif_dialysis": "Cumulative incidence of dialysis",
+    "forest_cox": "Cox model of overall survival",
+    "waterfall_dflc": "Best dFLC change",
+    "swimmer": "Time on lenalidomide",
+    "ntprobnp": "NT-proBNP after the start of lenalidomide",
+    "flow": "Patient flow",
+}
+SECTIONS = {
+    "flow": "patients",
+    "swimmer": "exposure",
+    "waterfall_dflc": "hematologic",
+    "cif_dialysis": "organ",
+    "ntprobnp": "organ",
+    "km_os": "survival",
+    "km_os_bortezomib": "survival",
+    "landmark_os": "survival",
+    "forest_cox": "survival",
+}
 INPUT_NAMES = ("adsl", "adrs", "adtte", "labs", "results")
 
 # The settings (FigureParams fields) each figure draws with, besides the ones every figure

@@ -32,7 +32,14 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import FancyBboxPatch, Patch  # noqa: E402
 
-from .figure_registry import COMMON_PARAMS, FIGURE_INPUTS, FIGURE_PARAMS, FIGURES, INPUT_NAMES  # noqa: E402,F401
+from .figure_registry import (  # noqa: E402,F401
+    COMMON_PARAMS,
+    FIGURE_INPUTS,
+    FIGURE_PARAMS,
+    FIGURES,
+    INPUT_NAMES,
+    TITLES,
+)
 from .formatting import fmt_hr, fmt_p  # noqa: E402
 
 # Okabe-Ito colour-blind-safe palette.
@@ -882,28 +889,8 @@ def _wrap(text: str, width: int) -> str:
     return "\n".join(lines)
 
 
-DRAW = {
-    "km_os": draw_km_os,
-    "km_os_bortezomib": draw_km_os_bortezomib,
-    "landmark_os": draw_landmark_os,
-    "cif_dialysis": draw_cif_dialysis,
-    "forest_cox": draw_forest_cox,
-    "waterfall_dflc": draw_waterfall_dflc,
-    "swimmer": draw_swimmer,
-    "ntprobnp": draw_ntprobnp,
-    "flow": draw_flow,
-}
-TITLES = {
-    "km_os": "Overall survival",
-    "km_os_bortezomib": "Overall survival by prior bortezomib",
-    "landmark_os": "Landmark overall survival by hematologic response",
-    "cif_dialysis": "Cumulative incidence of dialysis",
-    "forest_cox": "Cox model of overall survival",
-    "waterfall_dflc": "Best dFLC change",
-    "swimmer": "Time on lenalidomide",
-    "ntprobnp": "NT-proBNP after the start of lenalidomide",
-    "flow": "Patient flow",
-}
+# The drawing function of each figure of the registry: draw_<name>.
+DRAW = {name: globals()[f"draw_{name}"] for name in FIGURES}
 
 
 # --------------------------------------------------------------------------- I/O

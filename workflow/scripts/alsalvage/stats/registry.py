@@ -1,6 +1,7 @@
 """The analyses of rule `stats`: the one list of them, what each reads and writes.
 
 One `Analysis` record per analysis: its name (also its table, results/tables/<name>.csv),
+the title of its table,
 the function that computes it (by dotted name inside alsalvage.stats, imported only when
 the analysis runs), the derived datasets it reads (passed by name), the columns it needs
 beyond the ones every analysis needs (stats/checks.py REQUIRED), the rule params it reads
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Analysis:
     name: str
+    title: str  # of its table (Word and Excel files)
     function: str  # "<module>.<function>" inside alsalvage.stats, imported lazily
     datasets: tuple[str, ...]  # keyword arguments of the function, in this order
     params: tuple[str, ...]  # rule params passed to the function by name
@@ -43,6 +45,7 @@ class Analysis:
 ANALYSES = (
     Analysis(
         "table1",
+        "Table 1. Patient characteristics at the start of lenalidomide, overall and by prior bortezomib",
         "table1.table1",
         ("adsl",),
         ("alpha", "table1_tests"),
@@ -59,6 +62,7 @@ ANALYSES = (
     ),
     Analysis(
         "response",
+        "Hematologic response",
         "response.response",
         ("adsl", "adrs"),
         ("alpha", "low_dflc_counts", "landmarks", "days_per_month"),
@@ -73,6 +77,7 @@ ANALYSES = (
     ),
     Analysis(
         "organ",
+        "Organ response",
         "response.organ",
         ("adsl", "adrs", "labs"),
         ("alpha", "landmarks", "lab_window_days", "days_per_month"),
@@ -86,6 +91,7 @@ ANALYSES = (
     ),
     Analysis(
         "renal",
+        "Renal outcome: dialysis and death",
         "time_to_event.renal",
         ("adsl", "adtte"),
         ("alpha", "timepoints"),
@@ -100,6 +106,7 @@ ANALYSES = (
     ),
     Analysis(
         "survival",
+        "Survival",
         "time_to_event.survival",
         ("adsl", "adtte", "adrs"),
         ("alpha", "timepoints", "landmarks", "events_per_parameter", "low_dflc_counts", "days_per_month"),
@@ -113,6 +120,7 @@ ANALYSES = (
     ),
     Analysis(
         "exposure",
+        "Exposure and discontinuation",
         "treatment.exposure",
         ("adsl", "adtte"),
         ("alpha",),
@@ -125,6 +133,7 @@ ANALYSES = (
     ),
     Analysis(
         "toxicity",
+        "Treatment-emergent adverse events",
         "treatment.toxicity",
         ("adsl", "adae"),
         ("alpha",),
