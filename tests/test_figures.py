@@ -162,6 +162,10 @@ def test_figure_settings_are_figure_params_fields_with_a_config_source():
     assert set(FR.FIGURE_INPUTS) == set(FR.FIGURES) == set(FR.FIGURE_PARAMS)
     for name in FR.FIGURES:
         assert set(figure_settings(name)) == set(FR.COMMON_PARAMS + FR.FIGURE_PARAMS[name])
+    # no default in the code: the configuration schema is the one source of the defaults
+    import dataclasses
+
+    assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(figures.FigureParams))
 
 
 def _paths(out, name):

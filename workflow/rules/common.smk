@@ -95,7 +95,7 @@ def shipped_module(path):
     import importlib.util
     import sys
 
-    name = "alsalvage_rules." + path.replace("/", ".").removesuffix(".py")
+    name = ".".join(("alsalvage_rules",) + PurePosixPath(path).with_suffix("").parts)
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, shipped(path))
         loaded = importlib.util.module_from_spec(spec)

@@ -360,7 +360,7 @@ def draw_km_os(data: dict, params: FigureParams):
 BORTEZOMIB_GROUPS = (("naive", "Naive"), ("sensitive", "Sensitive"), ("refractory", "Refractory"))
 
 
-def at_risk_table(ax, fitters, labels, rows=("At risk",)) -> None:
+def at_risk_table(ax, fitters, labels, rows) -> None:
     """The risk table under a Kaplan-Meier axes, per curve headed by its short label, the
     ``rows`` of RISK_ROWS each. The row labels are right-aligned against the first count, so
     their length sets how far the axes are pushed right: they carry the group name only,
@@ -896,7 +896,7 @@ DRAW = {name: globals()[f"draw_{name}"] for name in FIGURES}
 # --------------------------------------------------------------------------- I/O
 
 
-def save(fig, paths: dict[str, str | Path], dpi: int = 300) -> None:
+def save(fig, paths: dict[str, str | Path], dpi: int) -> None:
     """Write the figure in each format with stripped metadata (deterministic bytes). SVG and
     PDF are vector (their bytes do not depend on ``dpi``); PNG is drawn at ``dpi`` and the
     TIFF holds the same pixels, RGB (no alpha channel), LZW-compressed, with the resolution
