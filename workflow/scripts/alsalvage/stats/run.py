@@ -86,6 +86,8 @@ def run_analyses(frames: dict, params: dict, workers: int = 1, names=None) -> di
     back with its error (type and message) and traceback instead of records."""
     names = list(NAMES if names is None else names)
     order = sorted(names, key=lambda n: -BY_NAME[n].cpu_at_100k)
+    for name in names:  # the analyses' modules, here: the forked workers share them
+        importlib.import_module(f"{__package__}.{BY_NAME[name].module}")
 
     def run(name: str):
         start = time.process_time()
