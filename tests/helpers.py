@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -63,17 +64,31 @@ def pandas_write_dataset(df, csv_path, parquet_path, sort_by):
     return out
 
 
-def schema_defaults(schema: dict | None = None) -> dict:
-    """The configuration the schema's defaults make (workflow/schemas/config.schema.yaml):
-    what package functions are given in tests, since they repeat none of it."""
+def _schema_defaults(schema: dict):
+    if "properties" in schema:
+        out = dict(schema.get("default") or {})
+        for name, sub in schema["properties"].items():
+            value = _schema_defaults(sub)
+            if value is not None:
+                out[name] = value
+        return out
+    return schema.get("default")
+
+
+@functools.cache
+def _schema_config() -> dict:
     import yaml
 
-    if schema is None:
-        schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
-    out = {}
-    for key, sub in schema.get("properties", {}).items():
-        out[key] = schema_defaults(sub) if sub.get("type") == "object" and "properties" in sub else sub["default"]
-    return out
+    return _schema_defaults(yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text()))
+
+
+def schema_defaults() -> dict:
+    """The configuration the schema's defaults make (workflow/schemas/config.schema.yaml, the
+    one source of config defaults), a fresh copy: what package functions are given in tests,
+    since they repeat none of it."""
+    import copy
+
+    return copy.deepcopy(_schema_config())
 
 
 def validation_settings(cfg: dict | None = None) -> dict:

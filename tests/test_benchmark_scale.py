@@ -202,7 +202,8 @@ def test_stats_read_only_the_lab_rows_they_analyse(tmp_path):
     labs file without the analyte column is read whole, so stats_problems can name it."""
     import pandas as pd
 
-    from alsalvage import tables
+    from alsalvage.stats.checks import stats_problems
+    from alsalvage.stats.run import _read_input
 
     labs = pd.DataFrame(
         {
@@ -213,13 +214,13 @@ def test_stats_read_only_the_lab_rows_they_analyse(tmp_path):
         }
     )
     labs.to_parquet(tmp_path / "labs.parquet", index=False)
-    got = tables._read_input("labs", tmp_path / "labs.parquet")
+    got = _read_input("labs", tmp_path / "labs.parquet")
     assert got["patient_id"].tolist() == ["P1", "P3"] and got["value"].tolist() == [900.0, 450.0]
     labs.drop(columns="analyte").to_parquet(tmp_path / "bad.parquet", index=False)
-    assert len(tables._read_input("labs", tmp_path / "bad.parquet")) == 4
-    frames = {"labs": tables._read_input("labs", tmp_path / "bad.parquet")}
+    assert len(_read_input("labs", tmp_path / "bad.parquet")) == 4
+    frames = {"labs": _read_input("labs", tmp_path / "bad.parquet")}
     # only the organ analysis reads the labs
-    assert tables.stats_problems(frames, {"labs": "labs.parquet"}) == [
+    assert stats_problems(frames, {"labs": "labs.parquet"}) == [
         "labs.parquet: column analyte: required column missing (analyses: organ)"
     ]
 

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from alsalvage import csvout
-from alsalvage import tables as T
+from alsalvage.stats.records import write_table
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,7 @@ def test_derived_csv_is_neutralised_and_parquet_keeps_the_value(tmp_path):
 def test_stats_table_csv_is_neutralised(tmp_path):
     recs = [{"key": "tox.x", "section": "toxicity", "group": "all", "label": "@risk", "formatted": "-1 (2%)",
              "estimate": -0.25}]
-    T.write_table(recs, tmp_path / "t.csv", ["=footnote"])
+    write_table(recs, tmp_path / "t.csv", ["=footnote"])
     back = pd.read_csv(tmp_path / "t.csv", dtype=str, keep_default_na=False)
     assert back.loc[0, "label"] == "'@risk"
     assert back.loc[0, "formatted"] == "'-1 (2%)"

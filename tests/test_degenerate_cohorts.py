@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from alsalvage import figures, survival
+from config_defaults import figure_params
 from helpers import DEMO, copy_project, snakemake
 
 def _tables() -> dict[str, pd.DataFrame]:
@@ -114,7 +115,7 @@ def test_forest_without_any_estimate_draws_a_not_estimable_panel(tmp_path):
     terms = [{"label": lab, "hr": None, "ci_low": None, "ci_high": None, "p": None} for lab in ("a", "b")]
     data = {"results": {"cox": {"terms": terms, "n": 3, "events": 0,
                                 "note": "Cox model not estimable: Cox model: no events in the 3 complete cases"}}}
-    fig, caption = figures.draw_forest_cox(data, figures.FigureParams())
+    fig, caption = figures.draw_forest_cox(data, figure_params())
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert any(t.startswith("Not estimable\nno events in the 3 complete cases") for t in texts), texts
     assert caption.endswith("not estimable in this cohort (no events in the 3 complete cases).")
@@ -123,7 +124,7 @@ def test_forest_without_any_estimate_draws_a_not_estimable_panel(tmp_path):
 def test_forest_marks_a_term_that_could_not_be_estimated():
     terms = [{"label": "naive", "hr": 0.5, "ci_low": 0.25, "ci_high": 1.0, "p": 0.05},
              {"label": "stage II", "hr": None, "ci_low": None, "ci_high": None, "p": None}]
-    fig, caption = figures.draw_forest_cox({"results": {"cox": {"terms": terms, "n": 9, "events": 4}}}, figures.FigureParams())
+    fig, caption = figures.draw_forest_cox({"results": {"cox": {"terms": terms, "n": 9, "events": 4}}}, figure_params())
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert "not estimable" in texts and any(t.startswith("0.50") for t in texts), texts
     assert "Terms marked not estimable" in caption

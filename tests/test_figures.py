@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 
 from alsalvage import figures
+from config_defaults import figure_params, figure_settings
 from helpers import REPO, schema_default
 from report_fixtures import make_derived, make_results, write_fixture
 
-PARAMS = figures.FigureParams(seed=11, max_patients=200, landmark_months=(3.0, 6.0))
+PARAMS = figure_params(seed=11, max_patients=200, landmark_months=(3.0, 6.0))
 
 # One fresh interpreter per render: the inputs are loaded as the rule loads them, then every
 # figure is drawn with render_figure (the rule's entry, one figure per job) at a given dpi.
@@ -24,9 +25,10 @@ import sys
 sys.path[:0] = [{scripts!r}, {tests!r}]
 from pathlib import Path
 from alsalvage import figures
+from config_defaults import figure_params
 p = {paths!r}
 data = figures.load_inputs({{k: p[k] for k in figures.INPUT_NAMES}}, [3, 6])
-params = figures.FigureParams(seed=11, max_patients=200, landmark_months=(3.0, 6.0), dpi={dpi})
+params = figure_params(seed=11, max_patients=200, landmark_months=(3.0, 6.0), dpi={dpi})
 out = Path({out!r})
 for name in figures.FIGURES:
     figures.render_figure(name, data, params, {{f: out / f"{{name}}.{{f}}" for f in figures.FORMATS + ("json",)}})
@@ -148,28 +150,22 @@ def test_svg_uses_the_okabe_ito_palette(rendered):
 # ---------------------------------------------------------------- one job per figure
 
 
-def smk_table(name: str):
-    """A literal table (NAME = {...} or [...]) of workflow/rules/figures.smk."""
-    import ast
+def test_figure_settings_are_figure_params_fields_with_a_config_source():
+    """Every setting a figure declares is a FigureParams field, typed (SETTING_TYPES) and
+    read from one configuration key (figure_registry.SETTING_CONFIG); the rule passes a
+    figure exactly its declared settings (figure_registry.settings)."""
+    from alsalvage import figure_registry as FR
 
-    smk = (REPO / "workflow" / "rules" / "figures.smk").read_text()
-    one_line = re.search(rf"^{name} = ([\[{{].*[\]}}])$", smk, flags=re.M)
-    m = one_line or re.search(rf"^{name} = ([\[{{]$.*?^[\]}}])$", smk, flags=re.M | re.S)
-    assert m, f"{name} not found in figures.smk"
-    return ast.literal_eval(m.group(1))
-
-
-def test_figure_rule_declares_what_the_package_draws_from():
-    """The rule's per-figure inputs and settings are the package's: a figure's job gets
-    exactly what its drawing reads (checked below), so that it reruns when, and only when,
-    one of them changes."""
-    assert tuple(smk_table("FIGURE_INPUTS")) == figures.FIGURES
-    assert {n: tuple(v) for n, v in smk_table("FIGURE_INPUTS").items()} == figures.FIGURE_INPUTS
-    assert {n: tuple(v) for n, v in smk_table("FIGURE_PARAMS").items()} == figures.FIGURE_PARAMS
-    assert tuple(smk_table("COMMON_FIGURE_PARAMS")) == figures.COMMON_PARAMS
     fields = set(figures.FigureParams.__dataclass_fields__)
-    assert all(set(v) <= fields for v in figures.FIGURE_PARAMS.values())
-    assert set(figures.SETTING_TYPES) == fields
+    assert all(set(v) <= fields for v in FR.FIGURE_PARAMS.values())
+    assert set(figures.SETTING_TYPES) == fields == set(FR.SETTING_CONFIG)
+    assert set(FR.FIGURE_INPUTS) == set(FR.FIGURES) == set(FR.FIGURE_PARAMS)
+    for name in FR.FIGURES:
+        assert set(figure_settings(name)) == set(FR.COMMON_PARAMS + FR.FIGURE_PARAMS[name])
+    # no default in the code: the configuration schema is the one source of the defaults
+    import dataclasses
+
+    assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(figures.FigureParams))
 
 
 def _paths(out, name):
@@ -272,10 +268,10 @@ def test_a_figure_without_its_inputs_is_refused_before_drawing(fixture_data, tmp
 
 
 def test_default_width_keeps_the_layout():
-    assert figures.figsize(figures.FigureParams(), 0.75, 4.2) == (7.0 * 0.75, 4.2)
-    assert figures.figsize(figures.FigureParams(), 1.0, 3.4) == (7.0, 3.4)
+    assert figures.figsize(figure_params(), 0.75, 4.2) == (7.0 * 0.75, 4.2)
+    assert figures.figsize(figure_params(), 1.0, 3.4) == (7.0, 3.4)
     # one column: the same proportions, smaller
-    w, h = figures.figsize(figures.FigureParams(width_mm=88.9), 1.0, 3.4)
+    w, h = figures.figsize(figure_params(width_mm=88.9), 1.0, 3.4)
     assert (w, h) == pytest.approx((3.5, 1.7))
 
 
@@ -288,7 +284,7 @@ def test_png_width_follows_width_mm(fixture_data, tmp_path, name):
 
     got = {}
     for width_mm in (120.0, 177.8):
-        params = figures.FigureParams(width_mm=width_mm, dpi=300)
+        params = figure_params(width_mm=width_mm, dpi=300)
         figures.render(name, fixture_data, params, {"png": tmp_path / "x.png"})
         with Image.open(tmp_path / "x.png") as img:
             got[width_mm] = img.size[0] / 300 * 25.4
@@ -307,7 +303,7 @@ def test_png_width_follows_width_mm(fixture_data, tmp_path, name):
     ],
 )
 def test_risk_table_rows_are_drawn_and_captioned(fixture_data, tmp_path, rows, words):
-    params = figures.FigureParams(km_risk_rows=rows)
+    params = figure_params(km_risk_rows=rows)
     for name in ("km_os", "km_os_bortezomib"):
         caption = figures.render(name, fixture_data, params, {"svg": tmp_path / f"{name}.svg"})
         assert f"table: {words}" in caption
@@ -372,7 +368,7 @@ def test_km_censor_ticks_drawn(max_patients, expected_ticks):
 
     durations = np.array([1, 2, 3, 4, 5, 6, 7, 8, 2.5, 6.5])
     events = np.array([0] * 8 + [1, 1], bool)
-    params = figures.FigureParams(seed=3, max_patients=max_patients)
+    params = figure_params(seed=3, max_patients=max_patients)
     kmf = figures._km(durations, events, "all", 0.05)
     fig, ax = plt.subplots()
     try:
@@ -399,7 +395,7 @@ def _captions_of_30(draws, params) -> list[str]:
 
 def test_km_captions_say_ticks_are_sampled():
     km = (figures.draw_km_os, figures.draw_km_os_bortezomib, figures.draw_landmark_os)
-    for caption in _captions_of_30(km, figures.FigureParams(seed=2, max_patients=3)):
+    for caption in _captions_of_30(km, figure_params(seed=2, max_patients=3)):
         assert "Ticks mark a random sample of 3 of the" in caption and "(seed 2)" in caption, caption
     for caption in _captions_of_30(km, PARAMS):  # 30 patients, limit 200: every tick, no note
         assert "random sample" not in caption, caption
@@ -537,7 +533,7 @@ def test_sampling_above_the_limit_is_seeded_and_said():
 
 def test_large_cohort_caption_says_it_samples():
     per_patient = (figures.draw_swimmer, figures.draw_waterfall_dflc, figures.draw_ntprobnp)
-    for caption in _captions_of_30(per_patient, figures.FigureParams(seed=2, max_patients=12)):
+    for caption in _captions_of_30(per_patient, figure_params(seed=2, max_patients=12)):
         assert "random sample of 12 of" in caption, caption
 
 
@@ -599,13 +595,35 @@ def test_landmark_table_by_hand():
         {"USUBJID": ["A", "B", "C"], "PARAMCD": "OS", "AVAL": [10.0, 5.0, 2.0], "CNSR": [1, 0, 0]}
     )
     adrs = pd.DataFrame(
-        {"USUBJID": ["A", "B"], "PARAMCD": "HEMRESP", "AVALC": ["PR", "PR"], "ADY": [60, 120]}
+        {"USUBJID": ["A", "B"], "PARAMCD": "HEMRESP", "AVALC": ["PR", "PR"], "ADY": [60, 120], "ANL01FL": "Y"}
     )
-    t = figures.landmark_table(adtte, adrs, 3.0, 30.4375).set_index("USUBJID")
+    t = figures.landmark_table(adtte, adrs, 3.0, 30.4375, True).set_index("USUBJID")
     assert sorted(t.index) == ["A", "B"]
     assert t.loc["A", "RESP"] == "Responder" and t.loc["B", "RESP"] == "Non-responder"
     assert t.loc["A", "AVAL"] == pytest.approx(7.0) and t.loc["B", "AVAL"] == pytest.approx(2.0)
     assert list(t.loc[["A", "B"], "CNSR"]) == [1, 0]
+
+
+@pytest.mark.parametrize(
+    "avalc, anl01fl, low_dflc_counts, responder",
+    [
+        ("PR", "Y", True, True),
+        ("CR", "Y", False, True),
+        ("PR", "N", True, False),  # outside the best-response window: not analysed
+        ("LOWDFLC", "Y", True, True),  # hematologic.low_dflc_counts_as_response: true
+        ("LOWDFLC", "Y", False, False),  # ... false: as the statistics count it
+        ("NR", "Y", True, False),
+    ],
+)
+def test_landmark_figure_splits_responders_as_the_statistics(avalc, anl01fl, low_dflc_counts, responder):
+    """The landmark figure's groups are those of the log-rank p printed on it
+    (os.landmark_<m>m.logrank_p): the same analysis-window flag and low-dFLC setting."""
+    adtte = pd.DataFrame({"USUBJID": ["A"], "PARAMCD": "OS", "AVAL": [10.0], "CNSR": [1]})
+    adrs = pd.DataFrame(
+        {"USUBJID": ["A"], "PARAMCD": "HEMRESP", "AVALC": [avalc], "ADY": [60], "ANL01FL": [anl01fl]}
+    )
+    t = figures.landmark_table(adtte, adrs, 3.0, 30.4375, low_dflc_counts)
+    assert t["RESP"].tolist() == ["Responder" if responder else "Non-responder"]
 
 
 def test_ntprobnp_change_by_hand():

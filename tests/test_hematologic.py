@@ -599,13 +599,14 @@ def test_no_clone_patient_is_nr_and_progresses_only_if_the_clone_reappears():
 
 
 def test_no_clone_row_in_the_response_table():
-    """derive_adrs -> tables.response on four treated patients, counted by hand:
+    """derive_adrs -> stats.response on four treated patients, counted by hand:
     P1 measurable, CR day 30 (ratio 1.5, IFE negative); P2 no detectable clone (ratio
     1.5, IFE negative at baseline), the same CR-like assessment -> NR; P3 measurable, no
     assessment -> NR; P4 measurable, dFLC 150 (fall 61.5%) -> PR.
     ITT (n = 4): CR 1, PR 1, NR 2, >= PR 2, no detectable clone 1.
     Evaluable (P1, P4; n = 2): CR 1, PR 1, NR 0."""
-    from alsalvage import tables
+    from alsalvage.stats.response import response
+    from config_defaults import analysis_params
     from alsalvage.responses import ADSL_COLUMNS, derive_adrs
 
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
@@ -639,7 +640,7 @@ def test_no_clone_row_in_the_response_table():
     best = adrs[adrs["PARAMCD"] == "BESTHEM"].set_index("USUBJID")
     assert list(best["AVALC"].astype(str)) == ["CR", "NR", "NR", "PR"]
     assert list(best["EVALFL"].astype(str)) == ["Y", "N", "N", "Y"]
-    recs = {r["key"]: (r["n"], r["denominator"]) for r in tables.response(adsl, adrs)}
+    recs = {r["key"]: (r["n"], r["denominator"]) for r in response(adsl, adrs, **analysis_params("response"))}
     assert recs["hem.itt.cr"] == (1, 4) and recs["hem.itt.pr"] == (1, 4)
     assert recs["hem.itt.nr"] == (2, 4) and recs["hem.itt.ge_pr"] == (2, 4)
     assert recs["hem.itt.no_clone"] == (1, 4)

@@ -108,6 +108,13 @@ def test_rule_declares_the_package_modules_its_script_imports(rule: RuleText):
          {"egfr"}, {"staging"}),
         ("from . import survival\ndef f():\n    from . import survival\n", True, {"survival"}, set()),
         ("import alsalvagex\nfrom pandas import DataFrame", False, set(), set()),
+        # the subpackage alsalvage.stats: its modules are "stats/<name>", importing one loads it
+        ("from alsalvage.stats.run import run_stats", False, {"stats/__init__", "stats/run"}, set()),
+        ("from alsalvage.stats import records", False, {"stats/__init__", "stats/records"}, set()),
+        ("from .stats.registry import BY_NAME", True, {"stats/__init__", "stats/registry"}, set()),
+        ("from .records import prop\nfrom .. import formatting\nfrom ..csvout import f", "stats",
+         {"stats/__init__", "stats/records", "formatting", "csvout"}, set()),
+        ("def f():\n    from .responders import responded_by\n", "stats", set(), {"stats/__init__", "stats/responders"}),
     ],
 )
 def test_import_parser(source, inside, eager, lazy):

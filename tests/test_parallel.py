@@ -108,9 +108,9 @@ ZERO = """Traceback (most recent call last):
 ZeroDivisionError: division by zero
 """
 MULTILINE = """Traceback (most recent call last):
-  File "tables.py", line 9, in run
+  File "run.py", line 9, in run
     raise StatsInputError(msg)
-alsalvage.tables.StatsInputError: rule stats: 2 problem(s):
+alsalvage.stats.records.StatsInputError: rule stats: 2 problem(s):
   a.csv: row 2, column CNSR
   a.csv: row 5, column AVAL"""
 CHAINED = """Traceback (most recent call last):
@@ -132,7 +132,7 @@ ValueError: no x"""
         (ZERO, "ZeroDivisionError: division by zero"),  # frames and caret line dropped
         (
             MULTILINE,  # every line of the message kept, its indented lines too
-            "alsalvage.tables.StatsInputError: rule stats: 2 problem(s):\n"
+            "alsalvage.stats.records.StatsInputError: rule stats: 2 problem(s):\n"
             "  a.csv: row 2, column CNSR\n  a.csv: row 5, column AVAL",
         ),
         (CHAINED, "ValueError: no x"),  # the last exception raised

@@ -1,4 +1,4 @@
-"""Cross-check of Table 1's group comparisons (alsalvage.compare, tables.table1_comparisons)
+"""Cross-check of Table 1's group comparisons (alsalvage.compare, stats.table1.table1_comparisons)
 against base R: kruskal.test, summary(aov()), chisq.test(correct = FALSE), fisher.test, and
 the SMDs written out in R by their formulas (continuous (m1 - m2) / sqrt((s1^2 + s2^2) / 2);
 categorical Yang & Dalton with a generalised inverse, the code of MASS::ginv; mean of the
@@ -23,7 +23,7 @@ from stats_data import demo_derived, demo_stats_project  # noqa: F401 (fixtures)
 
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 from alsalvage import compare as C  # noqa: E402
-from alsalvage import tables as T  # noqa: E402
+from alsalvage.stats import records, table1  # noqa: E402
 
 R_SCRIPT = r"""
 args <- commandArgs(trailingOnly = TRUE)
@@ -136,8 +136,8 @@ def test_compare_equals_base_r_on_random_cohorts(tmp_path, seed):
 
 
 def test_table1_comparisons_equal_base_r_on_the_demo_cohort(demo_derived, tmp_path):  # noqa: F811
-    adsl = T.treated(pd.read_parquet(demo_derived / "adsl.parquet"))
-    parts, variables = [], T.table1_variables(adsl)
+    adsl = records.treated(pd.read_parquet(demo_derived / "adsl.parquet"))
+    parts, variables = [], table1.table1_variables(adsl)
     for key, _label, _section, kind, values in variables:
         if kind == "categorical":
             known = values.dropna()
@@ -152,7 +152,7 @@ def test_table1_comparisons_equal_base_r_on_the_demo_cohort(demo_derived, tmp_pa
         {"continuous": "kruskal", "categorical": "chisq"},
         {"continuous": "anova", "categorical": "fisher"},
     ):
-        recs = {x["key"]: x for x in T.table1_comparisons(adsl, tests)}
+        recs = {x["key"]: x for x in table1.table1_comparisons(adsl, tests)}
         for key, _label, _section, kind, values in variables:
             test = tests[kind]
             rec = recs[f"{key}.by_bortgrp.p"]

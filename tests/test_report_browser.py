@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from alsalvage import figures, report
+from config_defaults import figure_params
 from helpers import REPO, require
 from report_fixtures import XSS, load_config, write_fixture
 
@@ -32,7 +33,7 @@ def report_file(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser")
     p = write_fixture(tmp / "in", n=40, tox_label=XSS, finding_text=XSS)
     data = figures.load_inputs({k: p[k] for k in figures.INPUT_NAMES}, [3, 6])
-    params = figures.FigureParams(seed=3)
+    params = figure_params(seed=3)
     svgs, caps = {}, {}
     for name in figures.FIGURES:
         svgs[name] = tmp / f"{name}.svg"

@@ -5,23 +5,41 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import os
 import sys
 
 import pandas as pd
 import pytest
 
+from config_defaults import stats_params
 from helpers import REPO
 from stats_data import small_cohort, write_derived
 
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
-from alsalvage import tables as T  # noqa: E402
 from alsalvage.rulelog import rule_log  # noqa: E402
+from alsalvage.stats import records as R  # noqa: E402
+from alsalvage.stats import response, time_to_event, treatment  # noqa: E402
+from alsalvage.stats.checks import stats_problems  # noqa: E402
+from alsalvage.stats.registry import BY_NAME, NAMES  # noqa: E402
+from alsalvage.stats.run import (  # noqa: E402
+    StatsAnalysisError,
+    StatsInputError,
+    run_analyses,
+    run_analysis,
+    run_stats,
+)
 
 
 @pytest.fixture(scope="module")
 def d():
     return small_cohort()
+
+
+def analyse(d, name, **params):
+    """The records of analysis ``name`` on cohort ``d`` (its registry entry: the datasets and
+    params it reads), at the configuration defaults but ``params``."""
+    return run_analysis(BY_NAME[name], d, stats_params(**params))[0]
 
 
 def by_key(records):
@@ -35,7 +53,7 @@ def nd(r):
 
 
 def test_table1(d):
-    r = by_key(T.table1(d["adsl"]))
+    r = by_key(analyse(d, "table1"))
     assert r["baseline.n"]["estimate"] == 10
     # ages sorted 42 48 50 55 60 63 66 70 71 82: median (60 + 63) / 2 = 61.5 -> "62" half up
     assert r["baseline.age.median"]["estimate"] == 61.5
@@ -54,7 +72,7 @@ def test_table1(d):
 
 
 def test_response(d):
-    r = by_key(T.response(d["adsl"], d["adrs"], landmarks=(3, 6)))
+    r = by_key(analyse(d, "response", landmarks=(3, 6)))
     # best: CR P01, VGPR P02 P09, PR P04 P07, LOWDFLC P05, NR P03 P06 P08, none P10 (-> NR)
     assert nd(r["hem.itt.ge_pr"]) == (6, 10)
     assert nd(r["hem.itt.ge_vgpr"]) == (4, 10)  # CR + 2 VGPR + low-dFLC (counted)
@@ -78,13 +96,13 @@ def test_response(d):
 
 
 def test_response_without_low_dflc(d):
-    r = by_key(T.response(d["adsl"], d["adrs"], low_dflc_counts=False))
+    r = by_key(analyse(d, "response", low_dflc_counts=False))
     assert nd(r["hem.itt.ge_pr"]) == (5, 10)  # P05's low-dFLC response no longer counts
     assert nd(r["hem.itt.lowdflc"]) == (1, 10)
 
 
 def test_organ(d):
-    r = by_key(T.organ(d["adsl"], d["adrs"], d["labs"], landmarks=(3, 6)))
+    r = by_key(analyse(d, "organ", landmarks=(3, 6)))
     # evaluable for >= 1 organ: P01-P07 (P08-P10 not); responders P01 (renal), P03 (liver)
     assert nd(r["organ.any"]) == (2, 7)
     assert nd(r["organ.renal"]) == (1, 5)
@@ -107,7 +125,7 @@ def test_organ(d):
 
 
 def test_renal(d):
-    r = by_key(T.renal(d["adsl"], d["adtte"], timepoints=(12, 24)))
+    r = by_key(analyse(d, "renal", timepoints=(12, 24)))
     assert nd(r["renal.dialysis.crude"]) == (3, 8)  # P02 P04 P09 of the 8 not on dialysis
     assert nd(r["renal.dialysis.crude_of_treated"]) == (3, 10)
     # times: 2 death, 6 dialysis, 10 death, 12+, 15+, 18 dialysis, 20 dialysis, 30+
@@ -133,7 +151,7 @@ def test_renal_by_bortezomib_group(d):
       i <- g != "naive"; cuminc(T[i], s[i], g[i])$Tests["1", ]   # 0.526315789473684, p 0.468159909854428
       cuminc(T, s, ifelse(g == "naive", "naive", "exposed"))$Tests["1", ]  # 0.0497045750704724, p 0.823578134605271
     """
-    r = by_key(T.renal(d["adsl"], d["adtte"], timepoints=(12, 24)))
+    r = by_key(analyse(d, "renal", timepoints=(12, 24)))
     est = lambda k: r[f"renal.dialysis.by_bortgrp.{k}"]["estimate"]  # noqa: E731
     assert (est("naive.cif_12m"), est("naive.cif_24m")) == (pytest.approx(0.5), pytest.approx(0.5))
     assert est("sensitive.cif_12m") == 0 and math.isnan(est("sensitive.cif_24m"))
@@ -150,7 +168,7 @@ def test_renal_by_bortezomib_group(d):
 
 
 def test_survival(d):
-    r = by_key(T.survival(d["adsl"], d["adtte"], d["adrs"], timepoints=(12, 24), landmarks=(3, 6)))
+    r = by_key(analyse(d, "survival", timepoints=(12, 24), landmarks=(3, 6)))
     # OS: 2, 3.5, 4, 10 deaths; 12+, 15+; 20, 24 deaths; 30+, 40+
     # KM: .9 .8 .7 .6, then 20: .6 * 3/4 = .45 -> median 20; S(24) = .45 * 2/3 = .3
     assert r["os.events"]["estimate"] == 6
@@ -174,7 +192,7 @@ def test_survival(d):
 
 
 def test_exposure(d):
-    r = by_key(T.exposure(d["adsl"], d["adtte"]))
+    r = by_key(analyse(d, "exposure"))
     assert r["exposure.dose.median"]["formatted"] == "10 (5-15)"
     assert r["exposure.dose_max.n_25mg"]["estimate"] == 0
     # cycles 1 2 3 4 6 7 8 9 10 12: median 6.5
@@ -190,7 +208,7 @@ def test_exposure(d):
 
 
 def test_toxicity(d):
-    r = by_key(T.toxicity(d["adsl"], d["adae"]))
+    r = by_key(analyse(d, "toxicity"))
     assert nd(r["tox.any.anemia"]) == (4, 10)  # P01 P02 P03 P08
     assert nd(r["tox.gr3.anemia"]) == (2, 10)  # P02 (3), P03 (4)
     assert nd(r["tox.any.rash_maculo_papular"]) == (2, 10)  # two spellings, one slug
@@ -202,7 +220,7 @@ def test_toxicity(d):
 
 
 def test_toxicity_footnote_says_treatment_emergent_only(d):
-    _, footnotes = T._analysis("toxicity", {"adsl": d["adsl"], "adae": d["adae"]}, {"alpha": 0.05})
+    _, footnotes = run_analysis(BY_NAME["toxicity"], d, stats_params())
     assert any("TRTEMFL = Y" in f and "exposure.teae_days_after_last_dose" in f for f in footnotes)
 
 
@@ -213,7 +231,7 @@ def test_bad_input_lists_every_problem(d):
     adsl = d["adsl"].drop(columns=["MAYO04"])
     adae = d["adae"].assign(USUBJID=lambda x: x["USUBJID"].where(x.index != 2, "P99"))
     files = {"adsl": "adsl.csv", "adtte": "adtte.csv", "adae": "adae.csv"}
-    problems = T.stats_problems({"adsl": adsl, "adtte": adtte, "adae": adae}, files)
+    problems = stats_problems({"adsl": adsl, "adtte": adtte, "adae": adae}, files)
     every = "table1, response, organ, renal, survival, exposure, toxicity"  # all read ADSL
     assert problems == [
         f"adsl.csv: column MAYO04: required column missing (analyses: {every})",
@@ -235,7 +253,7 @@ def test_adtte_cause_is_checked_against_cnsr(d):
     adtte.loc[1, "CAUSEN"] = 2  # competing event in OS (and disagrees: CNSR 0)
     adtte.loc[10, "CAUSEN"] = 5
     files = {"adsl": "adsl.csv", "adtte": "adtte.csv"}
-    problems = T.stats_problems({"adsl": d["adsl"], "adtte": adtte}, files)
+    problems = stats_problems({"adsl": d["adsl"], "adtte": adtte}, files)
     users = "(analyses: renal, survival, exposure)"
     assert problems == [
         f"adtte.csv: row 15, column CNSR: not 0/1 (value 2) {users}",
@@ -244,33 +262,33 @@ def test_adtte_cause_is_checked_against_cnsr(d):
         f"adtte.csv: row 3, column CAUSEN: disagrees with CNSR (value 2) {users}",
         f"adtte.csv: row 3, column CAUSEN: competing event outside TTDIAL (value 2) {users}",
     ]
-    no_cause = T.stats_problems({"adsl": d["adsl"], "adtte": d["adtte"].drop(columns="CAUSEN")}, files)
+    no_cause = stats_problems({"adsl": d["adsl"], "adtte": d["adtte"].drop(columns="CAUSEN")}, files)
     assert no_cause == ["adtte.csv: column CAUSEN: required column missing (analyses: renal)"]
 
 
 def test_outputs_are_deterministic(d, tmp_path):
-    recs = T.survival(d["adsl"], d["adtte"], d["adrs"])
-    T.write_table(recs, tmp_path / "a.csv", ["note"])
-    T.write_table(recs, tmp_path / "b.csv", ["note"])
+    recs = analyse(d, "survival")
+    R.write_table(recs, tmp_path / "a.csv", ["note"])
+    R.write_table(recs, tmp_path / "b.csv", ["note"])
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
     table = pd.read_csv(tmp_path / "a.csv")
     assert {"key", "formatted", "estimate", "ci_low", "ci_high", "n", "denominator", "p"} <= set(
         table.columns
     )
     assert table["key"].iloc[-1] == "footnote.1" and table["label"].iloc[-1] == "note"
-    part = T._to_records_json(recs)
-    assert set(part["os.median"]) == set(T.FIELDS)
-    obj = T.merge_results({"survival": part}, {"alpha": 0.05})
+    part = R.to_records_json(recs)
+    assert set(part["os.median"]) == set(R.FIELDS)
+    obj = R.merge_results({"survival": part}, {"alpha": 0.05})
     assert obj["meta"] == {"alpha": 0.05}
-    T.dump_json(obj, tmp_path / "r.json")
+    R.dump_json(obj, tmp_path / "r.json")
     assert list(json.loads((tmp_path / "r.json").read_text())["results"]) == sorted(obj["results"])
     with pytest.raises(ValueError, match="produced by both analysis a and analysis b"):
-        T.merge_results({"b": part, "a": part}, {})
+        R.merge_results({"b": part, "a": part}, {})
 
 
 def test_no_nan_in_json(d, tmp_path):
-    recs = T.survival(d["adsl"], d["adtte"], d["adrs"])
-    T.dump_json(T._to_records_json(recs), tmp_path / "a.json")
+    recs = analyse(d, "survival")
+    R.dump_json(R.to_records_json(recs), tmp_path / "a.json")
     text = (tmp_path / "a.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     part = json.loads(text)
@@ -282,8 +300,8 @@ def test_no_nan_in_json(d, tmp_path):
 def test_survival_without_events_keeps_every_key(d):
     """Nobody died: no median (NR), the Cox model is not estimable - said in the note, keys kept."""
     adtte = d["adtte"].assign(CNSR=1, CAUSEN=0)
-    full = by_key(T.survival(d["adsl"], d["adtte"], d["adrs"]))
-    r = by_key(T.survival(d["adsl"], adtte, d["adrs"]))
+    full = by_key(analyse(d, "survival"))
+    r = by_key(analyse({**d, "adtte": adtte}, "survival"))
     assert set(r) >= {k for k in full if k.startswith("os.cox.")}
     assert r["os.events"]["estimate"] == 0
     assert math.isnan(r["os.median"]["estimate"]) and r["os.median"]["formatted"].startswith("NR")
@@ -292,15 +310,7 @@ def test_survival_without_events_keeps_every_key(d):
 
 
 # --------------------------------------------------------------------------- the stats job
-PARAMS = {  # config.yaml defaults (workflow/schemas/config.schema.yaml)
-    "alpha": 0.05,
-    "low_dflc_counts": True,
-    "landmarks": [3, 6],
-    "timepoints": [12, 24],
-    "lab_window_days": 30,
-    "events_per_parameter": 10,
-    "days_per_month": 30.4375,
-}
+PARAMS = stats_params()  # the configuration defaults (workflow/schemas/config.schema.yaml)
 META = {"schema": "alsalvage-results/1", "synthetic": True, "reference_date": "2026-01-01", "alpha": 0.05}
 
 
@@ -311,10 +321,10 @@ def stats_job(project, workers, params=PARAMS):
         write_derived(project, small_cohort())
     inputs = {k: project / "results" / "derived" / f"{k}.parquet" for k in ("adsl", "adrs", "adtte", "adae")}
     inputs["labs"] = project / "results" / "validated" / "labs.parquet"
-    tables = {n: project / "results" / "tables" / f"{n}.csv" for n in T.ANALYSES}
+    tables = {n: project / "results" / "tables" / f"{n}.csv" for n in NAMES}
     out = {"tables": tables, "results": project / "results" / "stats" / "results.json", "log": project / "stats.log"}
     with rule_log(str(out["log"]), "stats", inputs.values()) as log:  # as workflow/scripts/stats.py
-        T.run_stats(inputs, tables, out["results"], log, dict(params), dict(META), workers=workers)
+        run_stats(inputs, tables, out["results"], log, dict(params), dict(META), workers=workers)
     return out
 
 
@@ -340,7 +350,7 @@ def test_stats_job_log_names_each_analysis_and_its_warnings(tmp_path):
     out = stats_job(tmp_path, 2)
     log = out["log"].read_text()
     assert "workers: 2" in log
-    for name in T.ANALYSES:
+    for name in NAMES:
         assert f"analysis {name}: " in log
     # 6 deaths among the 9 patients with a Mayo stage, 3 model parameters (see test_survival)
     assert "WARNING 6 events for 3 parameters" in log and "(analysis survival)" in log
@@ -350,7 +360,7 @@ def test_analyses_leave_their_inputs_unchanged(d):
     """Analyses running one after another in one worker share the input frames: none may
     modify them, or the outputs would depend on which analyses share a worker."""
     frames = {k: v.copy(deep=True) for k, v in d.items()}
-    res = T.run_analyses(frames, PARAMS, workers=1)
+    res = run_analyses(frames, PARAMS, workers=1)
     assert [n for n, r in res.items() if r.error] == []
     for k in d:
         pd.testing.assert_frame_equal(frames[k], d[k], check_exact=True)
@@ -362,7 +372,7 @@ def test_input_problems_are_listed_once_with_the_analyses_they_stop(d):
     adsl = d["adsl"].drop(columns=["LENSTDOS"])
     frames = {**d, "adtte": adtte, "adsl": adsl}
     files = {k: f"{k}.csv" for k in frames}
-    problems = T.stats_problems(frames, files)
+    problems = stats_problems(frames, files)
     # adtte is read by renal, survival and exposure; LENSTDOS is needed by exposure only
     assert problems == [
         "adtte.csv: row 2, column CNSR: not 0/1 (value 7) (analyses: renal, survival, exposure)",
@@ -375,7 +385,7 @@ def test_bad_input_stops_the_stats_job_before_any_output(tmp_path):
     data["adtte"].loc[0, "CNSR"] = 7  # first data row: CSV line 2
     data["adtte"].loc[3, "AVAL"] = -2.0  # line 5
     write_derived(tmp_path, data)
-    with pytest.raises(T.StatsInputError) as err:
+    with pytest.raises(StatsInputError) as err:
         stats_job(tmp_path, 2)
     msg = str(err.value)
     assert msg.startswith("rule stats: 2 problem(s)")
@@ -389,7 +399,7 @@ def test_bad_input_stops_the_stats_job_before_any_output(tmp_path):
 def test_unreadable_input_is_named(tmp_path):
     write_derived(tmp_path, small_cohort())
     (tmp_path / "results" / "derived" / "adae.parquet").write_bytes(b"not parquet")
-    with pytest.raises(T.StatsInputError, match=r"adae\.parquet: cannot read"):
+    with pytest.raises(StatsInputError, match=r"adae\.parquet: cannot read"):
         stats_job(tmp_path, 2)
     assert "adae.parquet: cannot read" in (tmp_path / "stats.log").read_text()
     assert not (tmp_path / "results" / "stats").exists()
@@ -402,9 +412,9 @@ def _boom(*args, **kwargs):
 @pytest.mark.parametrize("workers", [1, 2])
 def test_every_failing_analysis_is_named_and_nothing_is_written(tmp_path, monkeypatch, workers):
     # forked workers inherit the patched module
-    monkeypatch.setattr(T, "renal", _boom)
-    monkeypatch.setattr(T, "toxicity", _boom)
-    with pytest.raises(T.StatsAnalysisError) as err:
+    monkeypatch.setattr(time_to_event, "renal", _boom)
+    monkeypatch.setattr(treatment, "toxicity", _boom)
+    with pytest.raises(StatsAnalysisError) as err:
         stats_job(tmp_path, workers)
     msg = str(err.value)
     assert msg.startswith("rule stats: 2 of 7 analyses failed")
@@ -420,8 +430,103 @@ def _die(*args, **kwargs):
 
 
 def test_a_dead_worker_fails_the_job(tmp_path, monkeypatch):
-    monkeypatch.setattr(T, "organ", _die)
-    with pytest.raises(T.StatsAnalysisError) as err:
+    monkeypatch.setattr(response, "organ", _die)
+    with pytest.raises(StatsAnalysisError) as err:
         stats_job(tmp_path, 2)
     assert "analysis organ: the worker process running it died" in str(err.value)
     assert not (tmp_path / "results" / "stats").exists()
+
+
+# ------------------------------------------------------------------ one registry, one owner
+PACKAGE = REPO / "workflow" / "scripts" / "alsalvage"
+RULES = REPO / "workflow" / "rules"
+
+
+def _string_collections(path):
+    """(line, strings) of every list/tuple/set literal and dict's keys in a Python file."""
+    import ast
+
+    for node in ast.walk(ast.parse(path.read_text())):
+        items = node.keys if isinstance(node, ast.Dict) else getattr(node, "elts", None)
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.Dict)) and items:
+            strings = {x.value for x in items if isinstance(x, ast.Constant) and isinstance(x.value, str)}
+            yield node.lineno, strings
+
+
+@pytest.mark.parametrize(
+    "registry, names",
+    [
+        ("stats/registry.py", set(NAMES)),
+        ("figure_registry.py", {"km_os", "km_os_bortezomib", "landmark_os", "cif_dialysis", "forest_cox", "flow"}),
+    ],
+)
+def test_only_the_registry_lists_the_analyses_or_figures(registry, names):
+    """A second list of the analyses (or figures) anywhere in the package or the rule files
+    (as once ANALYSES, CPU_AT_100K, EXTRA_REQUIRED, STATS, FIGURE_INPUTS in figures.smk)
+    would drift from the registry: any literal naming three or more of them fails."""
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.relative_to(PACKAGE).as_posix() == registry:
+            continue
+        offenders += [f"{path.relative_to(REPO)}:{line}" for line, s in _string_collections(path) if len(s & names) >= 3]
+    for path in sorted(RULES.glob("*.smk")):
+        for i, line in enumerate(path.read_text().splitlines(), 1):
+            if sum(f'"{n}"' in line for n in names) >= 3 or any(re.match(rf'^\s+"{n}": ', line) for n in names):
+                offenders.append(f"{path.relative_to(REPO)}:{i}")
+    assert not offenders, f"a second list of {sorted(names)[:3]}...: {offenders}"
+
+
+def test_the_landmark_responder_is_derived_once():
+    """"Responded by the landmark" (HEMRESP rows with ADY <= the landmark) is computed in
+    stats/responders.py alone: the response and survival analyses and the landmark figure
+    call it. Fails on any other comparison of ADY against a bound in the package."""
+    import ast
+
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.relative_to(PACKAGE).as_posix() == "stats/responders.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare) and any(isinstance(op, (ast.LtE, ast.Lt)) for op in node.ops):
+                if any(isinstance(c, ast.Constant) and c.value == "ADY" for c in ast.walk(node)):
+                    offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert not offenders, f"ADY compared against a landmark outside stats/responders.py: {offenders}"
+
+
+def test_registry_matches_the_analysis_functions():
+    """Each analysis function takes the registry's datasets (positional, in order) and params
+    (keyword-only): the run passes exactly those, and none has a default (the configuration
+    schema is the one source of defaults)."""
+    import inspect
+
+    from alsalvage.stats.run import _load
+
+    for a in BY_NAME.values():
+        sig = inspect.signature(_load(a.function))
+        positional = [p.name for p in sig.parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
+        keyword = [p.name for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY]
+        assert positional == list(a.datasets) and set(keyword) == set(a.params), a.name
+        assert all(p.default is p.empty for p in sig.parameters.values()), a.name
+    assert set(stats_params()) == {p for a in BY_NAME.values() for p in a.params}
+
+
+def test_registries_load_without_heavy_libraries():
+    """The rule files load both registries at DAG build time: by path, importing nothing
+    heavy (a no-op rerun must not pay for pandas, scipy, lifelines or matplotlib)."""
+    import subprocess
+
+    code = (
+        "import importlib.util, sys\n"
+        "for i, p in enumerate(sys.argv[1:]):\n"
+        "    spec = importlib.util.spec_from_file_location(f'r{i}', p)\n"
+        "    m = importlib.util.module_from_spec(spec); sys.modules[spec.name] = m; spec.loader.exec_module(m)\n"
+        "heavy = {'pandas', 'numpy', 'scipy', 'lifelines', 'matplotlib', 'alsalvage'} & set(sys.modules)\n"
+        "print(sorted(heavy))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(PACKAGE / "stats" / "registry.py"), str(PACKAGE / "figure_registry.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"

@@ -34,7 +34,7 @@ class RuleText:
         evaluated with the rule file's module-level constants (e.g. pkg(*SOME_LIST))."""
         mods: set[str] = set()
         for args in re.findall(r"\bpkg\(([^)]*)\)", self.directives.get("input", "")):
-            namespace = {"__builtins__": {}, "_pkg": lambda *m: m, **self.constants}
+            namespace = {"__builtins__": {}, "_pkg": lambda *m: m, "list": list, **self.constants}
             mods |= set(eval(f"_pkg({args})", namespace))
         return mods | {"__init__"} if mods else set()
 
@@ -54,9 +54,24 @@ RULE_HEAD = re.compile(r"^(?:rule|checkpoint)\s+(\w+)\s*:", re.M)
 DIRECTIVE = re.compile(r"^    (\w+):(.*)$")
 
 
-def _constants(lines: list[str]) -> dict:
-    """Top-level `NAME = literal-expression` lines of a rule file (e.g. module lists)."""
-    ns: dict = {}
+def shipped_module(path: str, root: Path = REPO):
+    """common.smk's shipped_module(): a light module of the workflow loaded by its path."""
+    import importlib.util
+    import sys
+
+    name = "workflow_model." + path.replace("/", ".").removesuffix(".py") + f".{abs(hash(str(root)))}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, root / path)
+        loaded = importlib.util.module_from_spec(spec)
+        sys.modules[name] = loaded
+        spec.loader.exec_module(loaded)
+    return sys.modules[name]
+
+
+def _constants(lines: list[str], root: Path = REPO) -> dict:
+    """Top-level `NAME = expression` lines of a rule file (e.g. module lists, a registry
+    loaded with shipped_module())."""
+    ns: dict = {"shipped_module": lambda path: shipped_module(path, root)}
     for line in lines:
         m = re.match(r"^([A-Z][A-Z0-9_]*)\s*=\s*(.+)$", line)
         if m:
@@ -73,7 +88,7 @@ def parse_rules(root: Path = REPO) -> dict[str, RuleText]:
     rules: dict[str, RuleText] = {}
     for path in files:
         lines = path.read_text().splitlines()
-        constants = _constants(lines)
+        constants = _constants(lines, root)
         current: RuleText | None = None
         directive = None
         for line in lines:
@@ -99,30 +114,50 @@ def parse_rules(root: Path = REPO) -> dict[str, RuleText]:
 
 
 # ----------------------------------------------------------------------- package imports
-def _import_names(node, inside_package: bool) -> set[str]:
-    """alsalvage modules named by one import statement."""
+SUBPACKAGES = ("stats",)  # alsalvage.stats: its modules are named "stats/<module>"
+
+
+def _module_name(parts: list[str]) -> set[str]:
+    """Modules loaded by importing alsalvage.<parts>: "egfr"; "stats/run" (and the
+    subpackage itself, "stats/__init__"); names that are not modules are dropped later."""
+    if not parts:
+        return {"__init__"}
+    if parts[0] in SUBPACKAGES:
+        return {f"{parts[0]}/__init__"} | ({f"{parts[0]}/{parts[1]}"} if len(parts) > 1 else set())
+    return {parts[0]}
+
+
+def _import_names(node, inside_package: bool | str) -> set[str]:
+    """alsalvage modules named by one import statement; inside_package: False (a script),
+    True (a module of the package) or the name of the subpackage the module is in."""
     found = set()
     if isinstance(node, ast.Import):
         for alias in node.names:
             parts = alias.name.split(".")
             if parts[0] == PACKAGE:
-                found.add(parts[1] if len(parts) > 1 else "__init__")
+                found |= _module_name(parts[1:])
     elif isinstance(node, ast.ImportFrom):
         mod = node.module or ""
         relative = node.level > 0
-        if relative and not inside_package:
+        if relative and inside_package is False:
             return found
         if not relative and mod.split(".")[0] != PACKAGE:
             return found
-        rest = mod.split(".")[1:] if not relative else (mod.split(".") if mod else [])
+        if relative:
+            base = [inside_package] if isinstance(inside_package, str) else []
+            base = base[: max(0, len(base) - (node.level - 1))]
+            rest = base + (mod.split(".") if mod else [])
+        else:
+            rest = mod.split(".")[1:]
         if rest:  # from alsalvage.x import f / from .x import f
-            found.add(rest[0])
-        else:  # from alsalvage import x, y / from . import x
-            found |= {alias.name for alias in node.names}
+            found |= _module_name(rest)
+        if not rest or rest == [rest[0]] and rest[0] in SUBPACKAGES:
+            # from alsalvage import x, y / from . import x / from .stats import run
+            found |= {m for alias in node.names for m in _module_name(rest + [alias.name])}
     return found
 
 
-def _imported_modules(source: str, *, inside_package: bool) -> tuple[set[str], set[str]]:
+def _imported_modules(source: str, *, inside_package: bool | str) -> tuple[set[str], set[str]]:
     """alsalvage modules a Python source imports: (at import time, inside functions)."""
     eager, lazy = set(), set()
 
@@ -138,7 +173,21 @@ def _imported_modules(source: str, *, inside_package: bool) -> tuple[set[str], s
 
 
 def package_modules(root: Path = REPO) -> set[str]:
-    return {p.stem for p in (root / PACKAGE_DIR).glob("*.py")}
+    mods = {p.stem for p in (root / PACKAGE_DIR).glob("*.py")}
+    for sub in SUBPACKAGES:
+        mods |= {f"{sub}/{p.stem}" for p in (root / PACKAGE_DIR / sub).glob("*.py")}
+    return mods
+
+
+STATS_REGISTRY = "workflow/scripts/alsalvage/stats/registry.py"
+
+
+def _lazy_loads(mod: str, root: Path) -> set[str]:
+    """Modules a package module loads by name rather than by an import statement: the
+    statistics run imports the function of each analysis of its registry."""
+    if mod == "stats/run":
+        return set(shipped_module(STATS_REGISTRY, root).analysis_modules())
+    return set()
 
 
 def import_closure(script: Path, root: Path = REPO) -> tuple[set[str], set[str]]:
@@ -156,8 +205,9 @@ def import_closure(script: Path, root: Path = REPO) -> tuple[set[str], set[str]]
                 continue  # a name imported from __init__ that is not a module
             seen.add(mod)
             src = (root / PACKAGE_DIR / f"{mod}.py").read_text()
-            eager, lazy = _imported_modules(src, inside_package=True)
-            todo |= eager | (lazy if lazy_too else set())
+            inside = mod.split("/")[0] if "/" in mod else True
+            eager, lazy = _imported_modules(src, inside_package=inside)
+            todo |= eager | (lazy if lazy_too else set()) | _lazy_loads(mod, root)
         return seen | {"__init__"} if seen else set()
 
     return closure(False), closure(True)

@@ -11,11 +11,20 @@ import sys
 _DIR = os.environ.get("ALSALVAGE_IMPORT_TRACE")
 
 
+def _pkg_name(name: str) -> str:
+    """As pkg() names modules: alsalvage -> __init__, alsalvage.stats.run -> stats/run,
+    alsalvage.stats -> stats/__init__."""
+    parts = name.split(".")[1:]
+    if not parts:
+        return "__init__"
+    if parts[0] == "stats":
+        return "/".join(parts) if len(parts) > 1 else "stats/__init__"
+    return parts[0]
+
+
 def _write() -> None:
     mods = sorted(
-        "__init__" if name == "alsalvage" else name.split(".", 1)[1]
-        for name in sys.modules
-        if name == "alsalvage" or name.startswith("alsalvage.")
+        _pkg_name(name) for name in sys.modules if name == "alsalvage" or name.startswith("alsalvage.")
     )
     if mods:
         with open(os.path.join(_DIR, f"{os.getpid()}.txt"), "w") as fh:

@@ -87,9 +87,27 @@ def shipped(path):
     return full if rel.split(os.sep)[0] == os.pardir else rel
 
 
+def shipped_module(path):
+    """A light module shipped with the workflow (one importing no package module and no
+    heavy library, e.g. the statistics registry), loaded by its path in the repository
+    (shipped()) at DAG build time, so that the rule files and the package read one
+    definition. Loaded once per path."""
+    import importlib.util
+    import sys
+
+    name = ".".join(("alsalvage_rules",) + PurePosixPath(path).with_suffix("").parts)
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, shipped(path))
+        loaded = importlib.util.module_from_spec(spec)
+        sys.modules[name] = loaded  # dataclasses look their module up while defining
+        spec.loader.exec_module(loaded)
+    return sys.modules[name]
+
+
 def pkg(*modules):
     """Paths of the package modules a rule imports, declared as inputs so that
-    editing a module reruns exactly the rules that use it."""
+    editing a module reruns exactly the rules that use it ("stats/run" names a module of
+    the subpackage alsalvage.stats; "stats/__init__" the subpackage itself)."""
     return [
         shipped(f"workflow/scripts/alsalvage/{m}.py") for m in ("__init__",) + modules
     ]
@@ -153,12 +171,13 @@ def final_outputs():
 
 # Rule figure (workflow/rules/figures.smk): one job per figure, its inputs and settings.
 def figure_inputs(wildcards):
-    return {i: FIGURE_INPUT_PATHS[i] for i in FIGURE_INPUTS[wildcards.name]}
+    return {
+        i: FIGURE_INPUT_PATHS[i] for i in FIGURE_REGISTRY.FIGURE_INPUTS[wildcards.name]
+    }
 
 
 def figure_settings(wildcards):
-    keys = COMMON_FIGURE_PARAMS + FIGURE_PARAMS[wildcards.name]
-    return {k: FIGURE_SETTINGS[k] for k in keys}
+    return FIGURE_REGISTRY.settings(config, wildcards.name)
 
 
 def figure_report(path, fmt):

@@ -6,7 +6,11 @@
 # (a few seconds on the demo, about 24 s of CPU at 100,000 patients), in exchange for one
 # Python process instead of eight (each paid 1.3-2 s of imports). See docs/hpc.md.
 
-STATS = ["table1", "response", "organ", "renal", "survival", "exposure", "toxicity"]
+# The analyses, their tables and the package modules they load: one registry, read here at
+# DAG build time (it imports no pandas, scipy or lifelines) and by alsalvage.stats.run.
+STATS_REGISTRY = shipped_module("workflow/scripts/alsalvage/stats/registry.py")
+STATS = list(STATS_REGISTRY.NAMES)
+STATS_CODE = STATS_REGISTRY.code_modules()
 
 
 rule stats:
@@ -16,17 +20,7 @@ rule stats:
         adtte=rules.derive_endpoints.output.parquet,
         adae=rules.derive_adverse_events.output.parquet,
         labs=rules.validate.output.labs,
-        code=pkg(
-            "compare",
-            "csvout",
-            "derive_common",
-            "formatting",
-            "parallel",
-            "proportions",
-            "rulelog",
-            "survival",
-            "tables",
-        ),
+        code=pkg("rulelog", *STATS_CODE),
     output:
         tables=[
             report(
@@ -52,14 +46,7 @@ rule stats:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=15,
     params:
-        alpha=config["stats"]["alpha"],
-        low_dflc_counts=config["hematologic"]["low_dflc_counts_as_response"],
-        landmarks=config["stats"]["landmarks_months"],
-        timepoints=config["stats"]["timepoints_months"],
-        lab_window_days=config["stats"]["lab_window_days"],
-        events_per_parameter=config["stats"]["events_per_parameter"],
-        table1_tests=config["stats"]["table1_tests"],
-        days_per_month=config["endpoints"]["days_per_month"],
+        **STATS_REGISTRY.rule_params(config),
         meta={
             "schema": "alsalvage-results/1",
             "synthetic": config["study"]["synthetic"],

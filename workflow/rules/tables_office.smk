@@ -8,7 +8,15 @@ rule tables_office:
     input:
         tables=rules.stats.output.tables,
         results=rules.stats.output.results,
-        code=pkg("formatting", "office", "report", "rulelog"),
+        code=pkg(
+            "figure_registry",
+            "formatting",
+            "office",
+            "report",
+            "rulelog",
+            "stats/__init__",
+            "stats/registry",
+        ),
     output:
         docx=expand("results/tables/{name}.docx", name=STATS),
         xlsx=expand("results/tables/{name}.xlsx", name=STATS),

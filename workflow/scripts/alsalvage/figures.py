@@ -7,7 +7,8 @@ TIFF and PDF with deterministic bytes: fixed ``svg.hashsalt``, a bundled font (D
 Sans), no creation dates or software strings in the metadata, seeded sampling. PNG and
 TIFF are drawn at ``params.dpi`` (the TIFF holds the PNG's pixels, RGB, LZW-compressed);
 ``params.width_mm`` scales every figure (its proportions kept). Each figure reads only its
-inputs (FIGURE_INPUTS) and its settings (FIGURE_PARAMS): the workflow draws each in a job
+inputs (FIGURE_INPUTS) and its settings (FIGURE_PARAMS), both in the registry
+alsalvage.figure_registry: the workflow draws each in a job
 of its own (rule ``figure``), so that a figure that fails leaves the others written.
 Per-patient figures sample (seeded) beyond ``max_patients`` and say so in the caption.
 No patient identifier or calendar date is drawn: times are months from the index date.
@@ -31,6 +32,14 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import FancyBboxPatch, Patch  # noqa: E402
 
+from .figure_registry import (  # noqa: E402,F401
+    COMMON_PARAMS,
+    FIGURE_INPUTS,
+    FIGURE_PARAMS,
+    FIGURES,
+    INPUT_NAMES,
+    TITLES,
+)
 from .formatting import fmt_hr, fmt_p  # noqa: E402
 
 # Okabe-Ito colour-blind-safe palette.
@@ -62,52 +71,9 @@ GROUP_COLOURS = {
 }
 RESPONDER = {"CR", "VGPR", "PR", "LOWDFLC"}
 
-FIGURES = (
-    "km_os",
-    "km_os_bortezomib",
-    "landmark_os",
-    "cif_dialysis",
-    "forest_cox",
-    "waterfall_dflc",
-    "swimmer",
-    "ntprobnp",
-    "flow",
-)
 FORMATS = ("svg", "png", "tiff", "pdf")
 RASTER = ("png", "tiff")  # drawn at FigureParams.dpi
 
-# What each figure is drawn from: the derived datasets, the validated labs, and "results",
-# the statistics stage's results.json (log-rank p-values, Cox hazard ratios). render_figure
-# refuses to draw a figure whose inputs were not given.
-FIGURE_INPUTS = {
-    "km_os": ("adtte",),
-    "km_os_bortezomib": ("adsl", "adtte", "results"),
-    "landmark_os": ("adrs", "adtte", "results"),
-    "cif_dialysis": ("adsl", "adtte", "results"),
-    "forest_cox": ("results",),
-    "waterfall_dflc": ("adsl", "adrs", "labs"),
-    "swimmer": ("adsl", "adrs"),
-    "ntprobnp": ("adsl", "labs"),
-    "flow": ("adsl", "adrs"),
-}
-INPUT_NAMES = ("adsl", "adrs", "adtte", "labs", "results")
-
-# The settings (FigureParams fields) each figure draws with, besides the ones every figure
-# uses (COMMON_PARAMS). The rule passes a figure only these, so that a changed setting reruns
-# only the figures that use it; the others are UNDECLARED, and using one fails. Figures
-# reading "results" take landmark_months to find the landmark records in results.json.
-COMMON_PARAMS = ("dpi", "width_mm")
-FIGURE_PARAMS = {
-    "km_os": ("alpha", "seed", "max_patients", "km_risk_rows"),
-    "km_os_bortezomib": ("alpha", "seed", "max_patients", "km_risk_rows", "landmark_months"),
-    "landmark_os": ("alpha", "seed", "max_patients", "days_per_month", "landmark_months"),
-    "cif_dialysis": ("alpha", "landmark_months"),
-    "forest_cox": ("landmark_months",),
-    "waterfall_dflc": ("seed", "max_patients", "pr_fall_pct"),
-    "swimmer": ("seed", "max_patients", "days_per_month"),
-    "ntprobnp": ("seed", "max_patients", "days_per_month", "ntprobnp_rise_pct"),
-    "flow": (),
-}
 # Rows the Kaplan-Meier risk tables can show (lifelines add_at_risk_counts).
 RISK_ROWS = ("At risk", "Censored", "Events")
 
@@ -166,16 +132,20 @@ UNDECLARED = _Undeclared()
 
 @dataclass(frozen=True)
 class FigureParams:
-    seed: int = 20190607  # sampling of per-patient figures
-    max_patients: int = 200
-    landmark_months: tuple[float, ...] = (3.0, 6.0)
-    days_per_month: float = 30.4375
-    alpha: float = 0.05
-    ntprobnp_rise_pct: float = 30.0
-    pr_fall_pct: float = 50.0
-    dpi: int = 300  # PNG and TIFF
-    width_mm: float = DEFAULT_WIDTH_MM  # full width; some figures take 0.75 of it
-    km_risk_rows: tuple[str, ...] = ("At risk",)  # rows of the Kaplan-Meier risk tables
+    """The settings of the figures (figure_registry.SETTING_CONFIG: where each comes from in
+    the configuration, whose schema holds the defaults)."""
+
+    seed: int  # sampling of per-patient figures
+    max_patients: int
+    landmark_months: tuple[float, ...]
+    days_per_month: float
+    alpha: float
+    ntprobnp_rise_pct: float
+    pr_fall_pct: float
+    dpi: int  # PNG and TIFF
+    width_mm: float  # full width; some figures take 0.75 of it
+    km_risk_rows: tuple[str, ...]  # rows of the Kaplan-Meier risk tables
+    low_dflc_counts: bool  # a low-dFLC response counts as a response (landmark figure)
 
     @classmethod
     def for_figure(cls, name: str, settings: dict) -> "FigureParams":
@@ -208,6 +178,7 @@ SETTING_TYPES = {  # as the configuration gives them (YAML) -> as FigureParams h
     "dpi": int,
     "width_mm": float,
     "km_risk_rows": tuple,
+    "low_dflc_counts": bool,
 }
 
 
@@ -389,7 +360,7 @@ def draw_km_os(data: dict, params: FigureParams):
 BORTEZOMIB_GROUPS = (("naive", "Naive"), ("sensitive", "Sensitive"), ("refractory", "Refractory"))
 
 
-def at_risk_table(ax, fitters, labels, rows=("At risk",)) -> None:
+def at_risk_table(ax, fitters, labels, rows) -> None:
     """The risk table under a Kaplan-Meier axes, per curve headed by its short label, the
     ``rows`` of RISK_ROWS each. The row labels are right-aligned against the first count, so
     their length sets how far the axes are pushed right: they carry the group name only,
@@ -456,17 +427,17 @@ def draw_km_os_bortezomib(data: dict, params: FigureParams):
     return fig, caption
 
 
-def landmark_table(adtte: pd.DataFrame, adrs: pd.DataFrame, landmark: float, days_per_month: float):
-    """Patients alive and followed at the landmark, their response by then and OS after it."""
+def landmark_table(
+    adtte: pd.DataFrame, adrs: pd.DataFrame, landmark: float, days_per_month: float, low_dflc_counts: bool
+):
+    """Patients alive and followed at the landmark, their response by then (as the statistics
+    count it: stats.responders.responded_by) and OS after it."""
+    from .stats.responders import responded_by
+
     os_ = _tte(adtte, "OS")
-    _require(adrs, "adrs", ["USUBJID", "PARAMCD", "AVALC", "ADY"])
+    _require(adrs, "adrs", ["USUBJID", "PARAMCD", "AVALC", "ADY", "ANL01FL"])
     alive = os_.loc[os_["AVAL"] > landmark, ["USUBJID", "AVAL", "CNSR"]].copy()
-    resp = adrs.loc[
-        (adrs["PARAMCD"] == "HEMRESP")
-        & adrs["AVALC"].isin(RESPONDER)
-        & (adrs["ADY"] <= landmark * days_per_month)
-    ]
-    responders = set(resp["USUBJID"])
+    responders = responded_by(adrs, landmark, days_per_month, low_dflc_counts)
     alive["RESP"] = np.where(alive["USUBJID"].isin(responders), "Responder", "Non-responder")
     alive["AVAL"] = alive["AVAL"] - landmark
     return alive
@@ -477,7 +448,7 @@ def draw_landmark_os(data: dict, params: FigureParams):
     fig, axes = plt.subplots(1, len(marks), figsize=figsize(params, 1.0, 3.4), sharey=True, squeeze=False)
     notes, sampled = [], []
     for ax, lm in zip(axes[0], marks):
-        tab = landmark_table(data["adtte"], data["adrs"], lm, params.days_per_month)
+        tab = landmark_table(data["adtte"], data["adrs"], lm, params.days_per_month, params.low_dflc_counts)
         for grp, colour in (("Responder", OKABE_ITO["blue"]), ("Non-responder", OKABE_ITO["vermillion"])):
             sub = tab.loc[tab["RESP"] == grp]
             if sub.empty:
@@ -918,34 +889,14 @@ def _wrap(text: str, width: int) -> str:
     return "\n".join(lines)
 
 
-DRAW = {
-    "km_os": draw_km_os,
-    "km_os_bortezomib": draw_km_os_bortezomib,
-    "landmark_os": draw_landmark_os,
-    "cif_dialysis": draw_cif_dialysis,
-    "forest_cox": draw_forest_cox,
-    "waterfall_dflc": draw_waterfall_dflc,
-    "swimmer": draw_swimmer,
-    "ntprobnp": draw_ntprobnp,
-    "flow": draw_flow,
-}
-TITLES = {
-    "km_os": "Overall survival",
-    "km_os_bortezomib": "Overall survival by prior bortezomib",
-    "landmark_os": "Landmark overall survival by hematologic response",
-    "cif_dialysis": "Cumulative incidence of dialysis",
-    "forest_cox": "Cox model of overall survival",
-    "waterfall_dflc": "Best dFLC change",
-    "swimmer": "Time on lenalidomide",
-    "ntprobnp": "NT-proBNP after the start of lenalidomide",
-    "flow": "Patient flow",
-}
+# The drawing function of each figure of the registry: draw_<name>.
+DRAW = {name: globals()[f"draw_{name}"] for name in FIGURES}
 
 
 # --------------------------------------------------------------------------- I/O
 
 
-def save(fig, paths: dict[str, str | Path], dpi: int = 300) -> None:
+def save(fig, paths: dict[str, str | Path], dpi: int) -> None:
     """Write the figure in each format with stripped metadata (deterministic bytes). SVG and
     PDF are vector (their bytes do not depend on ``dpi``); PNG is drawn at ``dpi`` and the
     TIFF holds the same pixels, RGB (no alpha channel), LZW-compressed, with the resolution

@@ -34,16 +34,8 @@ from .report import (
     result_row,
     toxicity_table,
 )
+from .stats.registry import BY_NAME
 
-TITLES = {
-    "table1": "Table 1. Patient characteristics at the start of lenalidomide, overall and by prior bortezomib",
-    "response": "Hematologic response",
-    "organ": "Organ response",
-    "renal": "Renal outcome: dialysis and death",
-    "survival": "Survival",
-    "exposure": "Exposure and discontinuation",
-    "toxicity": "Treatment-emergent adverse events",
-}
 COMPARE = ("p", "test", "smd", "missing")  # Table 1's group-comparison columns (report._comparison)
 SYNTHETIC_NOTICE = (
     "SYNTHETIC DATA: produced from the synthetic demonstration cohort, not from real patients. "
@@ -257,7 +249,7 @@ def write_office_tables(results: dict, csvs: dict, docx: dict, xlsx: dict, refer
     for name in sorted(csvs):
         keys, notes = read_table_csv(csvs[name])
         layout = table_layout(name, keys, recs)
-        title = TITLES.get(name, name)
+        title = BY_NAME[name].title if name in BY_NAME else name
         write_docx(docx[name], title, layout, notes, synthetic, when)
         write_xlsx(xlsx[name], title, layout, notes, synthetic, when)
         counts[name] = len(layout["rows"])

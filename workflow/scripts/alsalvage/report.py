@@ -31,6 +31,7 @@ import jinja2
 import pyarrow.parquet as pq
 import yaml
 
+from . import figure_registry
 from .formatting import fmt_number
 
 SOFTWARE = (
@@ -57,17 +58,7 @@ SECTIONS = (
     ("survival", "Survival", ("os.",)),
     ("toxicity", "Toxicity", ("tox.",)),
 )
-FIGURE_SECTIONS = {
-    "flow": "patients",
-    "swimmer": "exposure",
-    "waterfall_dflc": "hematologic",
-    "cif_dialysis": "organ",
-    "ntprobnp": "organ",
-    "km_os": "survival",
-    "km_os_bortezomib": "survival",
-    "landmark_os": "survival",
-    "forest_cox": "survival",
-}
+FIGURE_SECTIONS = figure_registry.SECTIONS  # figure -> the section showing it
 GROUPS = ("naive", "sensitive", "refractory")
 GROUP_LABELS = {"naive": "Bortezomib-naive", "sensitive": "Potentially sensitive", "refractory": "Refractory"}
 # Clinical order of Table 1 / prior-therapy rows (second part of the key); others follow.

@@ -1,0 +1,427 @@
+"""Time-to-event analyses: dialysis (`renal`) and overall survival (`survival`).
+
+renal: among the treated patients not on dialysis at the start (ADTTE TTDIAL), the share
+that started dialysis (also of all treated) and the cumulative incidence of dialysis and of
+death without dialysis (the competing event, never 1 - Kaplan-Meier) at stats.timepoints_months
+by the Aalen-Johansen estimator (tied times kept; infinitesimal-jackknife SE, log(-log) CI),
+overall and per bortezomib group, groups compared by Gray's test (rho = 0).
+
+survival: overall survival (ADTTE OS) of the treated patients by Kaplan-Meier (log(-log)
+CIs; medians by the convention of R's survival package) overall and per bortezomib group,
+survival at the time points, median follow-up by reverse Kaplan-Meier; log-rank tests
+(three groups; sensitive vs refractory; naive vs exposed); a Cox model of naive vs exposed
+adjusted for Mayo 2004 stage (Efron ties, Wald tests, complete cases; events per parameter
+checked against stats.events_per_parameter; proportional hazards by Schoenfeld residuals);
+and the landmark analyses: from each landmark, patients alive and followed at it, OS of
+those who responded by it (responders.responded_by) against the others, log-rank p.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import formatting as F
+from .records import BORTGRPS, count, flag, km_records, p_record, prop, record, treated
+from .responders import responded_by
+
+
+def renal(adsl, adtte, *, alpha, timepoints) -> list[dict]:
+    """Dialysis with death as a competing event (see the module docstring)."""
+    from .. import survival as S
+
+    a = treated(adsl)
+    d = adtte[(adtte["PARAMCD"] == "TTDIAL") & adtte["USUBJID"].isin(a["USUBJID"])]
+    status = d["CAUSEN"].to_numpy(dtype=int)  # 0 censored, 1 dialysis, 2 death without dialysis
+    x = int((status == 1).sum())
+    recs = [
+        prop(
+            "renal.dialysis.crude",
+            "Started dialysis (of patients not on dialysis at start)",
+            "renal",
+            x,
+            len(d),
+            alpha,
+        ),
+        prop(
+            "renal.dialysis.crude_of_treated", "Started dialysis (of all treated)", "renal", x, len(a), alpha
+        ),
+    ]
+    cif = S.aalen_johansen(d["AVAL"].astype(float), status, alpha=alpha)
+    meth = (
+        "Aalen-Johansen cumulative incidence, death without dialysis competing; "
+        "infinitesimal-jackknife SE, log(-log) CI"
+    )
+    for t in timepoints:
+        tag = f"{t:g}"
+        for cause, key, label in (
+            (1, "renal.dialysis", "Dialysis"),
+            (2, "renal.death_no_dialysis", "Death without dialysis"),
+        ):
+            est, lo, hi = cif(t, cause)
+            recs.append(
+                record(
+                    f"{key}.cif_{tag}m",
+                    f"{label}: cumulative incidence at {t:g} months",
+                    "renal",
+                    estimate=est,
+                    ci_low=lo,
+                    ci_high=hi,
+                    n=len(d),
+                    unit="proportion",
+                    method=meth,
+                    formatted="NA" if np.isnan(est) else f"{F.fmt_pct(est)}%",
+                    formatted_ci=F.fmt_pct_ci(lo, hi),
+                )
+            )
+    return recs + renal_by_group(a, d, alpha, timepoints)
+
+
+# The comparisons of the cumulative incidence of dialysis by Gray's test: the groupings
+# the survival analysis compares overall survival by (key part, label, group column, levels).
+GRAY_COMPARISONS = (
+    ("by_bortgrp", "by bortezomib group", "BORTGRP", tuple(BORTGRPS)),
+    ("sensitive_vs_refractory", "sensitive vs refractory", "BORTGRP", ("sensitive", "refractory")),
+    ("naive_vs_exposed", "naive vs exposed", "EXPOSED", ("naive", "exposed")),
+)
+
+
+def renal_by_group(a, d, alpha, timepoints) -> list[dict]:
+    """Cumulative incidence of dialysis (death without dialysis competing) per bortezomib
+    group at the time points, and Gray's test of equal incidence for each comparison the
+    survival analysis makes (3 groups; sensitive vs refractory; naive vs exposed)."""
+    from .. import survival as S
+
+    g = d[["USUBJID", "AVAL", "CAUSEN"]].merge(a[["USUBJID", "BORTGRP", "BORTEXP"]], on="USUBJID", how="inner")
+    g["EXPOSED"] = np.where(flag(g["BORTEXP"]), "exposed", "naive")
+    recs = []
+    meth = "Aalen-Johansen cumulative incidence (exact, ties kept), death without dialysis competing"
+    for grp in BORTGRPS:
+        s = g[g["BORTGRP"] == grp]
+        if s.empty:
+            continue
+        cif = S.aalen_johansen(s["AVAL"].astype(float), s["CAUSEN"].to_numpy(dtype=int), alpha=alpha)
+        for t in timepoints:
+            est, lo, hi = cif(t, 1)
+            recs.append(
+                record(
+                    f"renal.dialysis.by_bortgrp.{grp}.cif_{t:g}m",
+                    f"Dialysis, {grp}: cumulative incidence at {t:g} months",
+                    "renal",
+                    grp,
+                    estimate=est,
+                    ci_low=lo,
+                    ci_high=hi,
+                    n=len(s),
+                    unit="proportion",
+                    method=meth,
+                    formatted="NA" if np.isnan(est) else f"{F.fmt_pct(est)}%",
+                    formatted_ci=F.fmt_pct_ci(lo, hi),
+                )
+            )
+    for part, label, column, levels in GRAY_COMPARISONS:
+        s = g[g[column].isin(levels)]
+        t = S.gray_test(s["AVAL"].astype(float), s["CAUSEN"].to_numpy(dtype=int), s[column], cause=1)
+        recs.append(
+            p_record(
+                f"renal.dialysis.{part}.gray_p",
+                f"Dialysis {label}: Gray's test p",
+                "renal",
+                t.p,
+                t.statistic,
+                t.df,
+                f"Gray's test of equal cumulative incidence (rho = 0), death without dialysis competing "
+                f"({s[column].nunique()} groups)",
+                note=t.note,
+            )
+        )
+    return recs
+
+
+# --------------------------------------------------------------------------- survival
+def _os(adsl, adtte):
+    a = treated(adsl)
+    o = adtte[adtte["PARAMCD"] == "OS"][["USUBJID", "AVAL", "CNSR"]]
+    d = a.merge(o, on="USUBJID", how="inner")
+    d["T"] = d["AVAL"].astype(float)
+    d["E"] = (d["CNSR"] == 0).astype(int)
+    return d
+
+
+def survival(
+    adsl, adtte, adrs, *, alpha, timepoints, landmarks, events_per_parameter, low_dflc_counts, days_per_month
+) -> list[dict]:
+    """Overall survival, the Cox model and the landmark analyses (see the module docstring)."""
+    from .. import survival as S
+
+    d = _os(adsl, adtte)
+    recs = km_records("os", "Overall survival", "survival", d["T"], d["E"], timepoints, alpha)
+    fu = S.reverse_km(d["T"], d["E"], alpha)
+    recs.append(
+        record(
+            "os.followup_median",
+            "Median follow-up (reverse Kaplan-Meier)",
+            "survival",
+            estimate=fu.median,
+            ci_low=fu.median_low,
+            ci_high=fu.median_high,
+            n=fu.n,
+            unit="months",
+            method="reverse Kaplan-Meier (censoring as event), log(-log) CI",
+            formatted=F.fmt_median_ci(fu.median, fu.median_low, fu.median_high),
+            formatted_ci=F.fmt_ci(fu.median_low, fu.median_high),
+        )
+    )
+    for g in BORTGRPS:
+        s = d[d["BORTGRP"] == g]
+        if len(s):
+            recs += km_records(
+                f"os.by_bortgrp.{g}", f"OS, {g}", "survival", s["T"], s["E"], timepoints, alpha, g
+            )
+    present = d["BORTGRP"].isin(BORTGRPS)
+    t = S.logrank(d.loc[present, "T"], d.loc[present, "E"], d.loc[present, "BORTGRP"])
+    recs.append(
+        p_record(
+            "os.by_bortgrp.logrank_p",
+            "OS by bortezomib group: log-rank p",
+            "survival",
+            t.p,
+            t.statistic,
+            t.df,
+            f"multivariate log-rank test ({d.loc[present, 'BORTGRP'].nunique()} groups)",
+            note=t.note,
+        )
+    )
+    sen, ref = d[d["BORTGRP"] == "sensitive"], d[d["BORTGRP"] == "refractory"]
+    t = S.logrank_pair(sen["T"], sen["E"], ref["T"], ref["E"])
+    recs.append(
+        p_record(
+            "os.sensitive_vs_refractory.logrank_p",
+            "OS sensitive vs refractory: log-rank p",
+            "survival",
+            t.p,
+            t.statistic,
+            t.df,
+            "log-rank test, 2 groups",
+            note=t.note,
+        )
+    )
+    nai, exp_ = d[~flag(d["BORTEXP"])], d[flag(d["BORTEXP"])]
+    t = S.logrank_pair(nai["T"], nai["E"], exp_["T"], exp_["E"])
+    recs.append(
+        p_record(
+            "os.naive_vs_exposed.logrank_p",
+            "OS naive vs exposed (unadjusted): log-rank p",
+            "survival",
+            t.p,
+            t.statistic,
+            t.df,
+            "log-rank test, 2 groups",
+            note=t.note,
+        )
+    )
+    recs += cox_naive_vs_exposed(d, alpha, events_per_parameter)
+    recs += landmark_os(d, adrs, alpha, landmarks, low_dflc_counts, days_per_month)
+    return recs
+
+
+def cox_naive_vs_exposed(d: pd.DataFrame, alpha, events_per_parameter) -> list[dict]:
+    from .. import survival as S
+
+    m = pd.DataFrame({"T": d["T"], "E": d["E"], "naive": (~flag(d["BORTEXP"])).astype(float)})
+    stage = d["MAYO04"].astype(object)
+    notes, dropped = [], []
+    terms = ["naive"]
+    for lev in ("II", "III"):
+        col = f"mayo2004_{lev}"
+        m[col] = np.where(stage.isna(), np.nan, (stage == lev).astype(float))
+        if m[col].nunique(dropna=True) < 2:
+            notes.append(f"Mayo 2004 stage {lev} absent or universal: term dropped")
+            dropped.append(col)
+            m = m.drop(columns=col)
+        else:
+            terms.append(col)
+    try:
+        res = S.cox(m, "T", "E", terms, alpha, events_per_parameter)
+    except Exception as exc:  # lifelines ConvergenceError, no events, constant terms
+        note = f"Cox model not estimable: {str(exc).splitlines()[0][:200]}"
+        return _cox_not_estimable(m, terms, note) + _cox_terms_not_estimable(m, dropped, "; ".join(notes + [note]))
+    note = "; ".join(notes + ([res.warning] if res.warning else [])) or None
+    meth = "Cox proportional hazards, Efron ties, Wald test; adjusted for Mayo 2004 stage (dummy-coded, stage I reference); complete cases"
+    recs = []
+    for term, row in res.summary.iterrows():
+        key = "os.cox.naive_vs_exposed.hr" if term == "naive" else f"os.cox.{term}.hr"
+        label = (
+            "HR naive vs exposed, adjusted for Mayo 2004 stage"
+            if term == "naive"
+            else f"HR {term.replace('_', ' ')} vs I"
+        )
+        recs.append(
+            record(
+                key,
+                label,
+                "survival",
+                "cox",
+                estimate=row["hr"],
+                ci_low=row["hr_low"],
+                ci_high=row["hr_high"],
+                n=res.n,
+                p=row["p"],
+                statistic=row["z"],
+                df=1,
+                unit="ratio",
+                method=meth,
+                formatted=F.fmt_hr(row["hr"], row["hr_low"], row["hr_high"]),
+                formatted_ci=F.fmt_ci(row["hr_low"], row["hr_high"], 2),
+                note=note,
+            )
+        )
+        recs.append(
+            p_record(
+                f"os.cox.ph.{term}.p",
+                f"Proportional hazards test, {term}",
+                "survival",
+                row["ph_p"],
+                method="Schoenfeld residuals test, rank time transform",
+            )
+        )
+    recs.append(
+        record(
+            "os.cox.events",
+            "Cox model events",
+            "survival",
+            "cox",
+            estimate=res.events,
+            n=res.n,
+            unit="count",
+            method="count",
+            formatted=f"{res.events} events in {res.n} patients",
+            note=note,
+        )
+    )
+    recs.append(
+        record(
+            "os.cox.events_per_parameter",
+            "Events per model parameter",
+            "survival",
+            "cox",
+            estimate=res.events_per_parameter,
+            n=res.n_parameters,
+            unit="ratio",
+            method=f"events / parameters; warning below {events_per_parameter:g}",
+            formatted=F.fmt_number(res.events_per_parameter, 1),
+            note=res.warning,
+        )
+    )
+    return recs + _cox_terms_not_estimable(m, dropped, note)
+
+
+def _cox_terms_not_estimable(m: pd.DataFrame, terms: list[str], note: str) -> list[dict]:
+    """The hazard-ratio and PH-test keys of ``terms``, estimates missing, the reason in the
+    note: every cohort gives the same keys, whatever could be estimated."""
+    cc = m.dropna()
+    recs = [
+        record(
+            "os.cox.naive_vs_exposed.hr" if t == "naive" else f"os.cox.{t}.hr",
+            f"HR {t}",
+            "survival",
+            "cox",
+            n=len(cc),
+            unit="ratio",
+            method="Cox proportional hazards, Efron ties",
+            formatted="not estimable",
+            note=note,
+        )
+        for t in terms
+    ]
+    recs += [
+        p_record(f"os.cox.ph.{t}.p", f"Proportional hazards test, {t}", "survival", None, note=note)
+        for t in terms
+    ]
+    return recs
+
+
+def _cox_not_estimable(m: pd.DataFrame, terms: list[str], note: str) -> list[dict]:
+    """The Cox keys, all estimates missing, with the reason in the note."""
+    cc = m.dropna()
+    recs = _cox_terms_not_estimable(m, terms, note)
+    recs.append(
+        record(
+            "os.cox.events",
+            "Cox model events",
+            "survival",
+            "cox",
+            estimate=int(cc["E"].sum()),
+            n=len(cc),
+            unit="count",
+            method="count",
+            formatted=str(int(cc["E"].sum())),
+            note=note,
+        )
+    )
+    recs.append(
+        record(
+            "os.cox.events_per_parameter",
+            "Events per model parameter",
+            "survival",
+            "cox",
+            estimate=cc["E"].sum() / len(terms),
+            n=len(terms),
+            unit="ratio",
+            method="events / parameters",
+            formatted=F.fmt_number(cc["E"].sum() / len(terms), 1),
+            note=note,
+        )
+    )
+    return recs
+
+
+def landmark_os(d, adrs, alpha, landmarks, low_dflc_counts, days_per_month) -> list[dict]:
+    """OS from each landmark of the patients alive and followed at it, responders (>= PR
+    reached by it, responders.responded_by) against the others."""
+    from .. import survival as S
+
+    recs = []
+    for lm in landmarks:
+        tag = f"{lm:g}"
+        resp_ids = responded_by(adrs, lm, days_per_month, low_dflc_counts)
+        alive = d[d["T"] > lm].copy()
+        alive["TL"] = alive["T"] - lm
+        alive["R"] = alive["USUBJID"].isin(resp_ids)
+        recs.append(
+            count(
+                f"os.landmark_{tag}m.n",
+                f"Patients alive and followed at {lm:g} months",
+                "survival",
+                len(alive),
+                group=f"landmark_{tag}m",
+            )
+        )
+        for name, s in (("responder", alive[alive["R"]]), ("non_responder", alive[~alive["R"]])):
+            if len(s):
+                recs += km_records(
+                    f"os.landmark_{tag}m.{name}",
+                    f"OS from {lm:g}-month landmark, {name}",
+                    "survival",
+                    s["TL"],
+                    s["E"],
+                    (),
+                    alpha,
+                    f"landmark_{tag}m",
+                )
+        r, nr = alive[alive["R"]], alive[~alive["R"]]
+        t = S.logrank_pair(r["TL"], r["E"], nr["TL"], nr["E"])
+        recs.append(
+            p_record(
+                f"os.landmark_{tag}m.logrank_p",
+                f"Landmark {lm:g} months: responder vs not, log-rank p",
+                "survival",
+                t.p,
+                t.statistic,
+                t.df,
+                "log-rank test from the landmark (>= PR reached by it)",
+                note=t.note,
+            )
+        )
+    return recs
+
