@@ -221,7 +221,7 @@ def test_stats_read_only_the_lab_rows_they_analyse(tmp_path):
     frames = {"labs": _read_input("labs", tmp_path / "bad.parquet")}
     # only the organ analysis reads the labs
     assert stats_problems(frames, {"labs": "labs.parquet"}) == [
-        "labs.parquet: column analyte: required column missing (analyses: organ)"
+        "file labs.parquet: column 'analyte' is missing (needed by rule stats) (analyses: organ)"
     ]
 
 

@@ -74,38 +74,6 @@ def test_missing_keys_take_schema_defaults(project):
 
 # --------------------------------------------------------------------------- one source of defaults
 PACKAGE = REPO / "workflow" / "scripts" / "alsalvage"
-# Repetitions in modules other tasks are rewriting (issue 12); none may be added.
-KNOWN_REPEATS = {
-    ("egfr.py", "ckd_epi", "equation"),
-    ("egfr.py", "baseline_egfr", "equation"),
-    ("figures.py", "save", "dpi"),
-    ("survival.py", "km_table", "alpha"),
-    ("survival.py", "km", "alpha"),
-    ("survival.py", "lifelines_median", "alpha"),
-    ("survival.py", "reverse_km", "alpha"),
-    ("survival.py", "cox", "alpha"),
-    ("survival.py", "aj_table", "alpha"),
-    ("survival.py", "aalen_johansen", "alpha"),
-    ("tables.py", "table1", "alpha"),
-    ("tables.py", "response", "alpha"),
-    ("tables.py", "response", "days_per_month"),
-    ("tables.py", "organ", "alpha"),
-    ("tables.py", "organ", "window_days"),
-    ("tables.py", "organ", "days_per_month"),
-    ("tables.py", "renal", "alpha"),
-    ("tables.py", "renal_by_group", "alpha"),
-    ("tables.py", "survival", "alpha"),
-    ("tables.py", "survival", "events_per_parameter"),
-    ("tables.py", "survival", "days_per_month"),
-    ("tables.py", "cox_naive_vs_exposed", "alpha"),
-    ("tables.py", "cox_naive_vs_exposed", "events_per_parameter"),
-    ("tables.py", "landmark_os", "alpha"),
-    ("tables.py", "landmark_os", "days_per_month"),
-    ("tables.py", "exposure", "alpha"),
-    ("tables.py", "toxicity", "alpha"),
-}
-
-
 def schema_leaf_defaults(schema=SCHEMA) -> dict[str, list]:
     """Leaf key name -> the defaults of the schema leaves of that name."""
     out: dict[str, list] = {}
@@ -161,8 +129,8 @@ def test_package_functions_do_not_repeat_schema_defaults():
     (the rules pass it from the config; tests pass it explicitly)."""
     leaves = schema_leaf_defaults()
     found = {
-        (path.name, fn, param)
-        for path in sorted(PACKAGE.glob("*.py"))
+        (str(path.relative_to(PACKAGE)), fn, param)
+        for path in sorted(PACKAGE.rglob("*.py"))
         for fn, param in default_repetitions(path.read_text(encoding="utf-8"), leaves)
     }
-    assert sorted(found - KNOWN_REPEATS) == []
+    assert sorted(found) == []

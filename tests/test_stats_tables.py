@@ -234,7 +234,7 @@ def test_bad_input_lists_every_problem(d):
     problems = stats_problems({"adsl": adsl, "adtte": adtte, "adae": adae}, files)
     every = "table1, response, organ, renal, survival, exposure, toxicity"  # all read ADSL
     assert problems == [
-        f"adsl.csv: column MAYO04: required column missing (analyses: {every})",
+        f"file adsl.csv: column 'MAYO04' is missing (needed by rule stats) (analyses: {every})",
         # first data row is line 2
         "adtte.csv: row 2, column CNSR: not 0/1 (value 3) (analyses: renal, survival, exposure)",
         "adtte.csv: row 3, column AVAL: missing or negative time (value -1.0) (analyses: renal, survival, exposure)",
@@ -263,7 +263,7 @@ def test_adtte_cause_is_checked_against_cnsr(d):
         f"adtte.csv: row 3, column CAUSEN: competing event outside TTDIAL (value 2) {users}",
     ]
     no_cause = stats_problems({"adsl": d["adsl"], "adtte": d["adtte"].drop(columns="CAUSEN")}, files)
-    assert no_cause == ["adtte.csv: column CAUSEN: required column missing (analyses: renal)"]
+    assert no_cause == ["file adtte.csv: column 'CAUSEN' is missing (needed by rule stats) (analyses: renal)"]
 
 
 def test_outputs_are_deterministic(d, tmp_path):
@@ -376,7 +376,7 @@ def test_input_problems_are_listed_once_with_the_analyses_they_stop(d):
     # adtte is read by renal, survival and exposure; LENSTDOS is needed by exposure only
     assert problems == [
         "adtte.csv: row 2, column CNSR: not 0/1 (value 7) (analyses: renal, survival, exposure)",
-        "adsl.csv: column LENSTDOS: required column missing (analyses: exposure)",
+        "file adsl.csv: column 'LENSTDOS' is missing (needed by rule stats) (analyses: exposure)",
     ]
 
 

@@ -281,9 +281,17 @@ def problems(
         if d not in frames:
             out.append(f"file {file}: not given{need}")
             continue
-        have = _have(frames[d])
-        out += [f"file {file}: column '{c}' is missing{need}" for c in cols if c not in have]
+        out += missing_columns(frames[d], file, cols, rule)
     return out
+
+
+def missing_columns(frame, file: str, columns: Iterable[str], rule: str = "") -> list[str]:
+    """One message per column of ``columns`` that ``frame`` lacks, naming file and column:
+    the wording of every stage's input check (``problems`` for the derived datasets, and
+    the same for the validated tables a stage reads beside them)."""
+    need = f" (needed by rule {rule})" if rule else ""
+    have = _have(frame)
+    return [f"file {file}: column '{c}' is missing{need}" for c in columns if c not in have]
 
 
 def conform(name: str, frame) -> list[str]:

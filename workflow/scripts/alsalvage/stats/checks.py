@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .. import datasets
 from .records import BORTGRPS
 from .registry import ANALYSES, NAMES
 
@@ -36,9 +37,8 @@ def input_problems(frames: dict, files: dict) -> list[tuple[str, str]]:
             problems.append((name, f"{files[name]}: row {i + 2}, column {column}: {message} (value {value!r})"))
 
     for name, df in frames.items():
-        missing = [c for c in REQUIRED.get(name, []) if c not in df.columns]
-        for c in missing:
-            problems.append((name, f"{files[name]}: column {c}: required column missing"))
+        missing = column_problems(name, df, files, REQUIRED.get(name, []))
+        problems += [(name, msg) for msg in missing]
         if missing:
             continue
         if name == "adsl":
@@ -67,6 +67,13 @@ def input_problems(frames: dict, files: dict) -> list[tuple[str, str]]:
     return problems
 
 
+def column_problems(name: str, frame, files: dict, columns) -> list[str]:
+    """The columns of ``columns`` that input ``name`` lacks, by the one checker of every
+    stage's inputs: alsalvage.datasets (which also refuses a derived column no stage writes)."""
+    if name in datasets.DATASETS:
+        return datasets.problems({name: frame}, files, {name: columns}, rule="stats")
+    return datasets.missing_columns(frame, files[name], columns, rule="stats")
+
 
 def stats_problems(frames: dict, files: dict) -> list[str]:
     """Every input problem once, each followed by the analyses it stops."""
@@ -77,11 +84,8 @@ def stats_problems(frames: dict, files: dict) -> list[str]:
     for analysis in ANALYSES:
         for ds, cols in analysis.columns:
             if ds in frames:
-                for c in cols:
-                    if c not in frames[ds].columns:
-                        stopped.setdefault(f"{files[ds]}: column {c}: required column missing", []).append(
-                            analysis.name
-                        )
+                for msg in column_problems(ds, frames[ds], files, cols):
+                    stopped.setdefault(msg, []).append(analysis.name)
     order = list(NAMES)
     return [
         f"{msg} (analyses: {', '.join(sorted(set(names), key=order.index))})" for msg, names in stopped.items()

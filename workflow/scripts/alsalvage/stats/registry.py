@@ -171,7 +171,7 @@ CORE_MODULES = (
     "stats/checks",
     "stats/responders",
 )
-CORE_USES = ("csvout", "formatting", "parallel", "proportions", "survival")
+CORE_USES = ("csvout", "datasets", "formatting", "parallel", "proportions", "survival")
 
 
 def rule_params(config: dict) -> dict:
