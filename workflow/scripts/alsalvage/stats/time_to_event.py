@@ -58,23 +58,36 @@ def renal(adsl, adtte, *, alpha, timepoints) -> list[dict]:
             (1, "renal.dialysis", "Dialysis"),
             (2, "renal.death_no_dialysis", "Death without dialysis"),
         ):
-            est, lo, hi = cif(t, cause)
             recs.append(
-                record(
+                _cif_record(
                     f"{key}.cif_{tag}m",
                     f"{label}: cumulative incidence at {t:g} months",
-                    "renal",
-                    estimate=est,
-                    ci_low=lo,
-                    ci_high=hi,
-                    n=len(d),
-                    unit="proportion",
-                    method=meth,
-                    formatted="NA" if np.isnan(est) else f"{F.fmt_pct(est)}%",
-                    formatted_ci=F.fmt_pct_ci(lo, hi),
+                    "overall",
+                    cif(t, cause),
+                    len(d),
+                    meth,
                 )
             )
     return recs + renal_by_group(a, d, alpha, timepoints)
+
+
+def _cif_record(key, label, group, estimate_ci, n, method) -> dict:
+    """One cumulative incidence at a time point, with its confidence interval."""
+    est, lo, hi = estimate_ci
+    return record(
+        key,
+        label,
+        "renal",
+        group,
+        estimate=est,
+        ci_low=lo,
+        ci_high=hi,
+        n=n,
+        unit="proportion",
+        method=method,
+        formatted="NA" if np.isnan(est) else f"{F.fmt_pct(est)}%",
+        formatted_ci=F.fmt_pct_ci(lo, hi),
+    )
 
 
 # The comparisons of the cumulative incidence of dialysis by Gray's test: the groupings
@@ -102,21 +115,14 @@ def renal_by_group(a, d, alpha, timepoints) -> list[dict]:
             continue
         cif = S.aalen_johansen(s["AVAL"].astype(float), s["CAUSEN"].to_numpy(dtype=int), alpha=alpha)
         for t in timepoints:
-            est, lo, hi = cif(t, 1)
             recs.append(
-                record(
+                _cif_record(
                     f"renal.dialysis.by_bortgrp.{grp}.cif_{t:g}m",
                     f"Dialysis, {grp}: cumulative incidence at {t:g} months",
-                    "renal",
                     grp,
-                    estimate=est,
-                    ci_low=lo,
-                    ci_high=hi,
-                    n=len(s),
-                    unit="proportion",
-                    method=meth,
-                    formatted="NA" if np.isnan(est) else f"{F.fmt_pct(est)}%",
-                    formatted_ci=F.fmt_pct_ci(lo, hi),
+                    cif(t, 1),
+                    len(s),
+                    meth,
                 )
             )
     for part, label, column, levels in GRAY_COMPARISONS:
@@ -285,35 +291,48 @@ def cox_naive_vs_exposed(d: pd.DataFrame, alpha, events_per_parameter) -> list[d
                 method="Schoenfeld residuals test, rank time transform",
             )
         )
-    recs.append(
+    recs += _cox_size_records(
+        res.events,
+        res.n,
+        f"{res.events} events in {res.n} patients",
+        res.n_parameters,
+        f"events / parameters; warning below {events_per_parameter:g}",
+        note,
+        res.warning,
+    )
+    return recs + _cox_terms_not_estimable(m, dropped, note)
+
+
+def _cox_size_records(events, n, events_text, n_parameters, epp_method, note, epp_note) -> list[dict]:
+    """The Cox model's events and events per parameter (the same keys whether or not the
+    model could be fitted)."""
+    epp = events / n_parameters
+    return [
         record(
             "os.cox.events",
             "Cox model events",
             "survival",
             "cox",
-            estimate=res.events,
-            n=res.n,
+            estimate=events,
+            n=n,
             unit="count",
             method="count",
-            formatted=f"{res.events} events in {res.n} patients",
+            formatted=events_text,
             note=note,
-        )
-    )
-    recs.append(
+        ),
         record(
             "os.cox.events_per_parameter",
             "Events per model parameter",
             "survival",
             "cox",
-            estimate=res.events_per_parameter,
-            n=res.n_parameters,
+            estimate=epp,
+            n=n_parameters,
             unit="ratio",
-            method=f"events / parameters; warning below {events_per_parameter:g}",
-            formatted=F.fmt_number(res.events_per_parameter, 1),
-            note=res.warning,
-        )
-    )
-    return recs + _cox_terms_not_estimable(m, dropped, note)
+            method=epp_method,
+            formatted=F.fmt_number(epp, 1),
+            note=epp_note,
+        ),
+    ]
 
 
 def _cox_terms_not_estimable(m: pd.DataFrame, terms: list[str], note: str) -> list[dict]:
@@ -344,36 +363,9 @@ def _cox_terms_not_estimable(m: pd.DataFrame, terms: list[str], note: str) -> li
 def _cox_not_estimable(m: pd.DataFrame, terms: list[str], note: str) -> list[dict]:
     """The Cox keys, all estimates missing, with the reason in the note."""
     cc = m.dropna()
+    events = int(cc["E"].sum())
     recs = _cox_terms_not_estimable(m, terms, note)
-    recs.append(
-        record(
-            "os.cox.events",
-            "Cox model events",
-            "survival",
-            "cox",
-            estimate=int(cc["E"].sum()),
-            n=len(cc),
-            unit="count",
-            method="count",
-            formatted=str(int(cc["E"].sum())),
-            note=note,
-        )
-    )
-    recs.append(
-        record(
-            "os.cox.events_per_parameter",
-            "Events per model parameter",
-            "survival",
-            "cox",
-            estimate=cc["E"].sum() / len(terms),
-            n=len(terms),
-            unit="ratio",
-            method="events / parameters",
-            formatted=F.fmt_number(cc["E"].sum() / len(terms), 1),
-            note=note,
-        )
-    )
-    return recs
+    return recs + _cox_size_records(events, len(cc), str(events), len(terms), "events / parameters", note, note)
 
 
 def landmark_os(d, adrs, alpha, landmarks, low_dflc_counts, days_per_month) -> list[dict]:
