@@ -708,15 +708,42 @@ def test_swimmer_table_by_hand():
             "PARAMCD": ["HEMRESP", "HEMRESP", "HEMPROG"],
             "AVALC": ["NR", "PR", "PD"],
             "ADY": [10.0, 30.4375, 91.3125],
+            "ANL01FL": ["Y", "Y", "Y"],
         }
     )
-    t = figures.swimmer_table(adsl, adrs, 30.4375).iloc[0]
+    t = figures.swimmer_table(adsl, adrs, 30.4375, False).iloc[0]
     # dates are whole days: 60.875 days -> 60 days after the start (pandas floors the timedelta)
     assert t["END"] == pytest.approx(60 / 30.4375)
     assert t["RESP"] == pytest.approx(1.0)
     assert t["PROG"] == pytest.approx(3.0)
     assert np.isnan(t["DIAL"])
     assert t["DEATH"] == pytest.approx(121 / 30.4375)
+
+
+@pytest.mark.parametrize(
+    "avalc, anl01fl, low_dflc_counts, first_day",
+    [
+        (["NR", "PR", "CR"], ["Y", "Y", "Y"], False, 20.0),
+        (["LOWDFLC", "PR", "CR"], ["Y", "Y", "Y"], False, 20.0),  # low-dFLC not counted
+        (["LOWDFLC", "PR", "CR"], ["Y", "Y", "Y"], True, 10.0),  # ... unless the setting counts it
+        (["PR", "VGPR", "CR"], ["N", "Y", "Y"], False, 20.0),  # outside the analysis window
+        (["NR", "NR", "NR"], ["Y", "Y", "Y"], True, None),
+    ],
+)
+def test_swimmer_first_response_as_the_statistics_count_it(avalc, anl01fl, low_dflc_counts, first_day):
+    t0 = pd.Timestamp("2014-01-01")
+    adsl = pd.DataFrame(
+        {"USUBJID": ["A"], "TRTSDT": [t0], "TRTEDT": [t0 + pd.Timedelta(days=60)], "LSTCNTDT": [t0 + pd.Timedelta(days=90)],
+         "DTHDT": [pd.NaT], "DIALDT": [pd.NaT], "DIALBL": [0]}
+    )
+    adrs = pd.DataFrame(
+        {"USUBJID": ["A"] * 3, "PARAMCD": ["HEMRESP"] * 3, "AVALC": avalc, "ADY": [10.0, 20.0, 30.0], "ANL01FL": anl01fl}
+    )
+    t = figures.swimmer_table(adsl, adrs, 30.0, low_dflc_counts).iloc[0]
+    if first_day is None:
+        assert np.isnan(t["RESP"])
+    else:
+        assert t["RESP"] == pytest.approx(first_day / 30.0)
 
 
 # ---------------------------------------------------------------- results.json access

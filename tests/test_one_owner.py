@@ -9,6 +9,8 @@ Concepts and owners:
   the window itself: derive_common.window_start;
 - the CKD-EPI coefficients: egfr.py;
 - the Kaplan-Meier median: survival.quantile_time (synthetic calls survival.km_median);
+- the serum free kappa/lambda ratio: hematologic.kl_ratio (ADSL's rule won over the
+  follow-up copy, which gave an infinite ratio for lambda 0: docs/methods.md);
 - the derived datasets' columns: datasets.py.
 """
 
@@ -217,3 +219,39 @@ def test_dataset_column_lists_are_not_retyped():
                 values = [e.value for e in x.elts]
                 for name, cols in full.items():
                     assert values != cols, f"{file}: line {x.lineno} retypes the {name} columns"
+
+
+def _divisions_by_lambda() -> list[str]:
+    """Files dividing something by an expression that names the lambda chain."""
+    out = []
+    for file, tree in _trees().items():
+        for x in ast.walk(tree):
+            if isinstance(x, ast.BinOp) and isinstance(x.op, ast.Div):
+                names = {n.id for n in ast.walk(x.right) if isinstance(n, ast.Name)}
+                names |= {n.value for n in ast.walk(x.right) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+                if any(n.lower() in ("lm", "lam", "lambda", "lambdabl") for n in names):
+                    out.append(file)
+    return out
+
+
+def test_the_flc_ratio_is_computed_in_one_place():
+    assert _divisions_by_lambda() == ["hematologic.py"]
+    assert _defined("kl_ratio") == ["hematologic.py"]
+
+
+@pytest.mark.parametrize(
+    "kappa, lam, expected",
+    [
+        (20.0, 10.0, 2.0),
+        (10.0, 40.0, 0.25),
+        (20.0, 0.0, np.nan),  # undetectable lambda: no measured ratio (was inf at follow-up)
+        (0.0, 0.0, np.nan),
+        (np.nan, 10.0, np.nan),
+        (20.0, np.nan, np.nan),
+    ],
+)
+def test_kl_ratio_baseline_and_follow_up_agree(kappa, lam, expected):
+    follow_up = hematologic.flc_measures([kappa], [lam], ["kappa"])["KLRAT"].iloc[0]
+    direct = hematologic.kl_ratio([kappa], [lam])[0]
+    for got in (follow_up, direct):
+        assert (np.isnan(got) and np.isnan(expected)) or got == pytest.approx(expected)

@@ -29,7 +29,7 @@ rule figure:
             otherwise=[],
         ),
         responders=branch(
-            lambda wildcards: wildcards.name in FIGURE_REGISTRY.LANDMARK_FIGURES,
+            lambda wildcards: wildcards.name in FIGURE_REGISTRY.RESPONDER_FIGURES,
             then=pkg("stats/__init__", "stats/responders"),
             otherwise=[],
         ),

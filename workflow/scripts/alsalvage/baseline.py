@@ -300,7 +300,7 @@ def derive_adsl(tables: Mapping[str, pd.DataFrame], params: Mapping, files: Mapp
     quals["IFLCBL"] = np.where(kappa_clone, quals["KAPPABL"], quals["LAMBDABL"]).astype(object)
     quals["UFLCBL"] = np.where(kappa_clone, quals["LAMBDABL"], quals["KAPPABL"]).astype(object)
     a["DFLCBL"], quals["DFLCBL"] = censored.difference(a["IFLCBL"], quals["IFLCBL"], a["UFLCBL"], quals["UFLCBL"])
-    a["KLRATBL"] = a["KAPPABL"] / a["LAMBDABL"].where(a["LAMBDABL"] > 0)
+    a["KLRATBL"] = hem.kl_ratio(a["KAPPABL"], a["LAMBDABL"])
     a.loc[(quals["KAPPABL"] != "") | (quals["LAMBDABL"] != ""), "KLRATBL"] = np.nan
     a["BLQUAL"] = censored.qualifier_text(quals)
 

@@ -62,7 +62,7 @@ INPUT_NAMES = ("adsl", "adrs", "adtte", "labs", "results")
 # uses (COMMON_PARAMS). The rule passes a figure only these, so that a changed setting reruns
 # only the figures that use it; the others are UNDECLARED, and using one fails. Figures
 # reading "results" take landmark_months to find the landmark records in results.json; the
-# landmark figure takes low_dflc_counts to split responders as the statistics do.
+# landmark and swimmer figures take low_dflc_counts to count responders as the statistics do.
 COMMON_PARAMS = ("dpi", "width_mm")
 FIGURE_PARAMS = {
     "km_os": ("alpha", "seed", "max_patients", "km_risk_rows"),
@@ -71,7 +71,7 @@ FIGURE_PARAMS = {
     "cif_dialysis": ("alpha", "landmark_months"),
     "forest_cox": ("landmark_months",),
     "waterfall_dflc": ("seed", "max_patients", "pr_fall_pct"),
-    "swimmer": ("seed", "max_patients", "days_per_month"),
+    "swimmer": ("seed", "max_patients", "days_per_month", "low_dflc_counts"),
     "ntprobnp": ("seed", "max_patients", "days_per_month", "ntprobnp_rise_pct"),
     "flow": (),
 }
@@ -91,9 +91,9 @@ SETTING_CONFIG = {
 }
 
 # Modules only some figures load (imported inside their drawing functions): the CIF figure
-# the Aalen-Johansen estimator, the landmark figure the definition of a landmark responder.
+# the Aalen-Johansen estimator, the landmark and swimmer figures the definition of a responder.
 SURVIVAL_FIGURES = ("cif_dialysis",)
-LANDMARK_FIGURES = ("landmark_os",)
+RESPONDER_FIGURES = ("landmark_os", "swimmer")
 
 
 def settings(config: dict, name: str) -> dict:

@@ -69,7 +69,6 @@ GROUP_COLOURS = {
     "sensitive": OKABE_ITO["green"],
     "refractory": OKABE_ITO["vermillion"],
 }
-RESPONDER = {"CR", "VGPR", "PR", "LOWDFLC"}
 
 FORMATS = ("svg", "png", "tiff", "pdf")
 RASTER = ("png", "tiff")  # drawn at FigureParams.dpi
@@ -145,7 +144,7 @@ class FigureParams:
     dpi: int  # PNG and TIFF
     width_mm: float  # full width; some figures take 0.75 of it
     km_risk_rows: tuple[str, ...]  # rows of the Kaplan-Meier risk tables
-    low_dflc_counts: bool  # a low-dFLC response counts as a response (landmark figure)
+    low_dflc_counts: bool  # a low-dFLC response counts as a response (landmark, swimmer)
 
     @classmethod
     def for_figure(cls, name: str, settings: dict) -> "FigureParams":
@@ -659,7 +658,12 @@ def draw_waterfall_dflc(data: dict, params: FigureParams):
     return fig, caption
 
 
-def swimmer_table(adsl, adrs, days_per_month: float) -> pd.DataFrame:
+def swimmer_table(adsl, adrs, days_per_month: float, low_dflc_counts: bool) -> pd.DataFrame:
+    """One row per patient: treatment end, follow-up, death, dialysis, first response
+    (stats.responders.first_response, as the response analysis counts one) and first
+    progression, in months from the start."""
+    from .stats.responders import first_response
+
     _require(adsl, "adsl", ["USUBJID", "TRTSDT", "TRTEDT", "LSTCNTDT", "DTHDT", "DIALDT", "DIALBL"])
     t = adsl[["USUBJID", "TRTSDT", "TRTEDT", "LSTCNTDT", "DTHDT", "DIALDT", "DIALBL"]].copy()
 
@@ -671,11 +675,7 @@ def swimmer_table(adsl, adrs, days_per_month: float) -> pd.DataFrame:
     t["FU"] = since("LSTCNTDT")
     t["DEATH"] = since("DTHDT")
     t["DIAL"] = np.where(t["DIALBL"] == 1, np.nan, since("DIALDT"))
-    hem = adrs.loc[adrs["PARAMCD"] == "HEMRESP"]
-    first_resp = (
-        hem.loc[hem["AVALC"].isin(RESPONDER)].groupby("USUBJID", as_index=False)["ADY"].min()
-        .rename(columns={"ADY": "RESPD"})
-    )
+    first_resp = first_response(adrs, low_dflc_counts).rename(columns={"ADY": "RESPD"})
     prog = adrs.loc[(adrs["PARAMCD"] == "HEMPROG") & adrs["AVALC"].isin(["PD", "Y", "PROG"])]
     first_prog = prog.groupby("USUBJID", as_index=False)["ADY"].min().rename(columns={"ADY": "PROGD"})
     t = t.merge(first_resp, on="USUBJID", how="left").merge(first_prog, on="USUBJID", how="left")
@@ -685,7 +685,7 @@ def swimmer_table(adsl, adrs, days_per_month: float) -> pd.DataFrame:
 
 
 def draw_swimmer(data: dict, params: FigureParams):
-    t = swimmer_table(data["adsl"], data["adrs"], params.days_per_month)
+    t = swimmer_table(data["adsl"], data["adrs"], params.days_per_month, params.low_dflc_counts)
     ids, note = sample_patients(t["USUBJID"], params.max_patients, params.seed)
     t = t.loc[t["USUBJID"].isin(ids)].sort_values(["END", "USUBJID"]).reset_index(drop=True)
     n = len(t)

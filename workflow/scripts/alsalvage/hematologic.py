@@ -107,9 +107,18 @@ def flc_measures(kappa, lam, isotype) -> pd.DataFrame:
     is_l = iso == "lambda"
     iflc = np.where(is_k, k, np.where(is_l, lm, np.nan))
     uflc = np.where(is_k, lm, np.where(is_l, k, np.nan))
+    return pd.DataFrame({"IFLC": iflc, "UFLC": uflc, "DFLC": iflc - uflc, "KLRAT": kl_ratio(k, lm)})
+
+
+def kl_ratio(kappa, lam) -> np.ndarray:
+    """The serum free kappa/lambda ratio, the one definition for baseline (ADSL KLRATBL) and
+    follow-up (ADRS). Missing where a chain is missing or lambda is 0: a chain reported as
+    0 is below detection, and a ratio over a censored chain is never a measured one (the
+    callers also blank it when either chain carries a censoring sign)."""
+    k = np.asarray(kappa, dtype="float64")
+    lm = np.asarray(lam, dtype="float64")
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = k / lm
-    return pd.DataFrame({"IFLC": iflc, "UFLC": uflc, "DFLC": iflc - uflc, "KLRAT": ratio})
+        return np.where(lm > 0, k / lm, np.nan)
 
 
 def classify(a: pd.DataFrame, params: Mapping) -> np.ndarray:

@@ -4,7 +4,8 @@ A responder reached >= PR (or >= VGPR): CR, VGPR, PR, plus a low-dFLC response w
 hematologic.low_dflc_counts_as_response counts it (config.yaml). "Responded by the
 landmark": an analysed (ADRS ANL01FL = Y, inside the best-response window) hematologic
 assessment (PARAMCD HEMRESP) on or before the landmark (ADY <= months x days_per_month)
-with a responder category. The response and survival analyses (hem.at_<m>m.*, the landmark
+with a responder category. "First response": the earliest such assessment at any time
+(first_response; the swimmer plot's marker). The response and survival analyses (hem.at_<m>m.*, the landmark
 OS records and their log-rank p) and the landmark figure all call ``responded_by``, so
 that the curves drawn are the groups the printed p compares.
 """
@@ -26,6 +27,17 @@ def responded_by(
     adrs: pd.DataFrame, landmark_months: float, days_per_month: float, low_dflc_counts: bool, threshold: str = "PR"
 ) -> set:
     """USUBJIDs with a response >= ``threshold`` reached by the landmark (see the module)."""
+    r = _analysed_responses(adrs, low_dflc_counts, threshold)
+    return set(r.loc[pd.to_numeric(r["ADY"], errors="coerce") <= landmark_months * days_per_month, "USUBJID"])
+
+
+def _analysed_responses(adrs: pd.DataFrame, low_dflc_counts: bool, threshold: str = "PR") -> pd.DataFrame:
     h = adrs[(adrs["PARAMCD"] == "HEMRESP") & (adrs["ANL01FL"] == "Y")]
-    by = h[pd.to_numeric(h["ADY"], errors="coerce") <= landmark_months * days_per_month]
-    return set(by.loc[is_responder(by["AVALC"], low_dflc_counts, threshold), "USUBJID"])
+    return h[is_responder(h["AVALC"], low_dflc_counts, threshold)]
+
+
+def first_response(adrs: pd.DataFrame, low_dflc_counts: bool, threshold: str = "PR") -> pd.DataFrame:
+    """Each responder's first analysed assessment with a response >= ``threshold``:
+    columns USUBJID and ADY (study day), one row per responder."""
+    r = _analysed_responses(adrs, low_dflc_counts, threshold)
+    return r.groupby("USUBJID", as_index=False)["ADY"].min()
