@@ -52,8 +52,8 @@ def make_derived(n: int = 24, seed: int = 7) -> dict[str, pd.DataFrame]:
             "DFLCBL": dflcbl,
             "NTPROBL": 500.0 + 150 * np.arange(n),
             "DIALBL": dialbl,
-            "BORTGRP": grp,
-            "BORTEXP": (grp != "naive").astype(int),
+            "PEXGRP": grp,
+            "PEXFL": (grp != "naive").astype(int),
             "HEMEVAL": hemeval,
             "TRTDURM": dur_days / DPM,
             "DTHDT": pd.Series(start + pd.to_timedelta(fu_days, unit="D")).where(died).to_numpy(),
@@ -171,9 +171,9 @@ def make_results(tox_label: str = "Anemia") -> dict:
     put("baseline.age.median", rec(63.0, n=50, unit="years", label="Age, years", method="median (range)"), "63 (42-82)")
     put("baseline.age.min", rec(42.0, unit="years", label="Age min"), "42")
     put("baseline.age.max", rec(82.0, unit="years", label="Age max"), "82")
-    put("baseline.age.by_bortgrp.naive.median", rec(61.0, unit="years", label="Age"), "61 (45-80)")
+    put("baseline.age.by_pexgrp.naive.median", rec(61.0, unit="years", label="Age"), "61 (45-80)")
     put("baseline.sex.male", prop(33, 50, "Male"), "33 (66%)")  # 33/50 = 66%
-    put("baseline.sex.by_bortgrp.refractory.male", prop(15, 21, "Male"), "15 (71%)")  # 71.4%
+    put("baseline.sex.by_pexgrp.refractory.male", prop(15, 21, "Male"), "15 (71%)")  # 71.4%
     for organ, k in (("heart", 36), ("kidney", 37), ("nerve", 17), ("liver", 12)):
         put(f"baseline.organ.{organ}", prop(k, 50, organ), f"{k} ({2 * k}%)")
     put("baseline.egfr.median", rec(53.4, n=44, unit="ml_min_1_73m2", label="eGFR"), "53 (12-110)")
@@ -188,16 +188,16 @@ def make_results(tox_label: str = "Anemia") -> dict:
     put("prior.lines.median", rec(1.0, unit="count", label="Prior lines"), "1 (1-4)")
     put("prior.lines.min", rec(1.0, unit="count", label="min"), "1")
     put("prior.lines.max", rec(4.0, unit="count", label="max"), "4")
-    put("prior.bortezomib.exposed", prop(36, 50, "Prior bortezomib"), "36 (72%)")
-    put("prior.bortezomib.refractory", prop(21, 50, "Refractory"), "21 (42%)")
-    put("prior.bortezomib.sensitive", prop(15, 50, "Potentially sensitive"), "15 (30%)")
+    put("prior.exposure.exposed", prop(36, 50, "Prior bortezomib"), "36 (72%)")
+    put("prior.exposure.refractory", prop(21, 50, "Refractory"), "21 (42%)")
+    put("prior.exposure.sensitive", prop(15, 50, "Potentially sensitive"), "15 (30%)")
     put("hem.itt.ge_pr", prop(28, 50, "Response >= PR (ITT)"), "28 (56%)")
     r["hem.itt.ge_pr"]["formatted_ci"] = "41-70"
     put("hem.itt.cr", prop(3, 50, "CR"), "3 (6%)")
     put("hem.itt.vgpr", prop(12, 50, "VGPR"), "12 (24%)")
     put("hem.itt.pr", prop(13, 50, "PR"), "13 (26%)")
-    put("hem.by_bortezomib.exposed.ge_pr", prop(20, 36, ">= PR, exposed"), "20 (56%)")  # 55.6
-    put("hem.by_bortezomib.naive.ge_pr", prop(8, 14, ">= PR, naive"), "8 (57%)")  # 57.1
+    put("hem.by_exposure.exposed.ge_pr", prop(20, 36, ">= PR, exposed"), "20 (56%)")  # 55.6
+    put("hem.by_exposure.naive.ge_pr", prop(8, 14, ">= PR, naive"), "8 (57%)")  # 57.1
     put("hem.refractory_vs_non.refractory.ge_pr", prop(8, 21, ">= PR, refractory"), "8 (38%)")  # 38.1
     put("hem.refractory_vs_non.non_refractory.ge_pr", prop(20, 29, ">= PR, non-refractory"), "20 (69%)")  # 68.97
     put("hem.refractory_vs_non.p_fisher", rec(None, p=0.0842, unit="p", label="Fisher p", method="Fisher's exact test"), "0.084")
@@ -207,11 +207,11 @@ def make_results(tox_label: str = "Anemia") -> dict:
     put("organ.cardiac", prop(0, 30, "Cardiac response"), "0 (0%)")
     put("renal.dialysis.crude", prop(10, 44, "Dialysis"), "10 (23%)")
     put("renal.dialysis.crude_of_treated", prop(10, 50, "Dialysis of treated"), "10 (20%)")
-    for key, p, shown in (("by_bortgrp", 0.52, "0.520"), ("sensitive_vs_refractory", 0.031, "0.031"), ("naive_vs_exposed", 0.0004, "< 0.001")):
+    for key, p, shown in (("by_pexgrp", 0.52, "0.520"), ("sensitive_vs_refractory", 0.031, "0.031"), ("naive_vs_exposed", 0.0004, "< 0.001")):
         put(f"renal.dialysis.{key}.gray_p", rec(None, p=p, unit="p", label=f"Dialysis {key}: Gray's test p", method="Gray's test"), shown)
     put("os.median", rec(29.3, ci=(18.2, None), n=50, unit="months", label="Median OS", method="Kaplan-Meier, log(-log) CI"), "29.3 (18.2-NR)")
     put("os.events", rec(30, n=50, unit="count", label="Deaths"), "30")
-    put("os.by_bortgrp.logrank_p", rec(None, p=0.041, unit="p", label="Log-rank 3 groups", method="multivariate log-rank"), "0.041")
+    put("os.by_pexgrp.logrank_p", rec(None, p=0.041, unit="p", label="Log-rank 3 groups", method="multivariate log-rank"), "0.041")
     put("os.sensitive_vs_refractory.logrank_p", rec(None, p=0.395, unit="p", label="Log-rank sensitive vs refractory", method="log-rank"), "0.395")
     put("os.naive_vs_exposed.logrank_p", rec(None, p=0.012, unit="p", label="Log-rank naive vs exposed", method="log-rank"), "0.012")
     put("os.cox.naive_vs_exposed.hr", rec(0.41, ci=(0.19, 0.91), p=0.028, n=48, unit="ratio", label="HR naive vs exposed", method="Cox proportional hazards, Efron ties"), "0.41 (0.19-0.91)")

@@ -20,7 +20,7 @@ def _adsl(rows):
         "USUBJID",
         "SEX",
         "AGE",
-        "BORTGRP",
+        "PEXGRP",
         "MAYO04",
         "DIALBL",
         "HEART",
@@ -38,7 +38,7 @@ def _adsl(rows):
         "DTHONTRT",
     ]
     a = pd.DataFrame(rows, columns=cols)
-    a["BORTEXP"] = (a["BORTGRP"] != "naive").astype(int)
+    a["PEXFL"] = (a["PEXGRP"] != "naive").astype(int)
     a["SAFFL"] = "Y"
     a["ITTFL"] = "Y"
     a["TRTSDT"] = IDX

@@ -192,7 +192,7 @@ CASES = [
     ("P01", "NPRIOR", 1, ""),
     ("P01", "FLSTDT", pd.Timestamp("2019-03-01"), ""),
     ("P01", "FLTOIDXM", 366 / 30.4375, "2019-03-01 -> 2020-03-01 = 366 d (leap Feb) / 30.4375 = 12.02"),
-    ("P01", "BORTGRP", "naive", "melphalan only"),
+    ("P01", "PEXGRP", "naive", "melphalan only"),
     # exposure
     ("P01", "LENSTDOS", 10.0, "cycle 1"),
     ("P01", "LENMDDOS", 10.0, "median of 10, 10, 5 (the 0 mg cycle is not a dosed cycle)"),

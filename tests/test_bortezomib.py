@@ -4,7 +4,7 @@ Day counts are done by hand next to each case (2018 is not a leap year: Jan 31, 
 Mar 31, Apr 30, May 31, Jun 30, Jul 31, Aug 31 days). Thresholds: sensitive when the
 relapse came > 182.6 days after the last dose and the line reached >= PR; refractory_60d
 when NR/NE or a documented progression <= 60 days after the last dose (an imputed date,
-BORTPDIM = 1, may only support "potentially sensitive").
+PEXPDIM = 1, may only support "potentially sensitive").
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ BZ = "bortezomib;dexamethasone"
 MDEX = "melphalan;dexamethasone"
 
 # Each case: lines (line, agents, start, end, best, progression, last_bortezomib_date),
-# index date, expected (BORTGRP, BORTR60, BORTPDIM), hand reasoning.
+# index date, expected (PEXGRP, PEXR60, PEXPDIM), hand reasoning.
 CASES = {
     "naive": (
         [(1, MDEX, "2017-01-01", "2017-06-01", "PR", "2018-01-01", None)],
@@ -93,7 +93,7 @@ CASES = {
         ],
         INDEX, ("naive", 0, 0), "line 2 starts after the index date: not prior therapy",
     ),
-    # imputed progression dates (BORTPDIM = 1): they may support "potentially sensitive"
+    # imputed progression dates (PEXPDIM = 1): they may support "potentially sensitive"
     # (above: 243 d), never refractoriness by the 60-day rule
     "imputed_45_days_responder": (
         [
@@ -169,17 +169,17 @@ def test_bortezomib_category(result, pid):
     grp, r60, pdim = CASES[pid][2]
     row = result.loc[pid]
     why = CASES[pid][3]
-    assert row["BORTGRP"] == grp, why
-    assert row["BORTR60"] == r60, why
-    assert row["BORTPDIM"] == pdim, why
-    assert row["BORTEXP"] == (0 if grp == "naive" else 1), why
+    assert row["PEXGRP"] == grp, why
+    assert row["PEXR60"] == r60, why
+    assert row["PEXPDIM"] == pdim, why
+    assert row["PEXFL"] == (0 if grp == "naive" else 1), why
 
 
 def test_every_patient_gets_a_row_even_without_lines():
     lines, index = _frame(CASES)
     extra = pd.DataFrame({"patient_id": ["nolines"], "index_date": pd.to_datetime(["2019-01-01"])})
     out = bortezomib_categories(lines, pd.concat([index, extra]), CFG).set_index("patient_id")
-    assert out.loc["nolines", "BORTGRP"] == "naive"
+    assert out.loc["nolines", "PEXGRP"] == "naive"
     assert len(out) == len(CASES) + 1
 
 
@@ -202,4 +202,4 @@ def test_threshold_is_a_parameter():
     # the 183-day relapse becomes refractory when the threshold is 200 days
     lines, index = _frame({"p": CASES["relapse_183_days"]})
     out = bortezomib_categories(lines, index, {**CFG, "sensitive_relapse_after_days": 200})
-    assert out.loc[0, "BORTGRP"] == "refractory"
+    assert out.loc[0, "PEXGRP"] == "refractory"

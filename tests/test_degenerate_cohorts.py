@@ -85,9 +85,9 @@ def test_degenerate_cohort_says_not_estimable(degenerate_run):
     caption = json.loads((work / "results" / "figures" / "forest_cox.json").read_text())
     assert "not estimable" in json.dumps(caption)
     if name == "three_no_events":
-        lr = res["os.by_bortgrp.logrank_p"]
+        lr = res["os.by_pexgrp.logrank_p"]
         assert lr["p"] is None and lr["note"] == "not estimable: no events"
-        assert res["renal.dialysis.by_bortgrp.gray_p"]["p"] is None
+        assert res["renal.dialysis.by_pexgrp.gray_p"]["p"] is None
 
 
 # ------------------------------------------------------------------ the estimators' edge cases

@@ -81,16 +81,16 @@ def _ge_pr_rate(derived, mask):
 
 
 def test_response_by_prior_bortezomib(derived):
-    k, n = _ge_pr_rate(derived, lambda s: s["BORTEXP"] == 1)
+    k, n = _ge_pr_rate(derived, lambda s: s["PEXFL"] == 1)
     check_pct("with prior bortezomib", k, n, 56)
-    k, n = _ge_pr_rate(derived, lambda s: s["BORTEXP"] == 0)
+    k, n = _ge_pr_rate(derived, lambda s: s["PEXFL"] == 0)
     check_pct("without prior bortezomib", k, n, 58)
 
 
 def test_response_refractory_vs_non(derived):
-    k, n = _ge_pr_rate(derived, lambda s: s["BORTGRP"] == "refractory")
+    k, n = _ge_pr_rate(derived, lambda s: s["PEXGRP"] == "refractory")
     check_pct("bortezomib refractory", k, n, 38)
-    k, n = _ge_pr_rate(derived, lambda s: s["BORTGRP"] != "refractory")
+    k, n = _ge_pr_rate(derived, lambda s: s["PEXGRP"] != "refractory")
     check_pct("non-refractory (naive + sensitive)", k, n, 62)
 
 

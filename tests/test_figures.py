@@ -446,7 +446,7 @@ def test_cif_by_bortezomib_group_is_drawn_with_grays_p():
     1/2 from 3; no sensitive patient (no curve)."""
     import matplotlib.pyplot as plt
 
-    adsl = pd.DataFrame({"USUBJID": list("ABCD"), "BORTGRP": ["naive", "naive", "refractory", "refractory"]})
+    adsl = pd.DataFrame({"USUBJID": list("ABCD"), "PEXGRP": ["naive", "naive", "refractory", "refractory"]})
     adtte = pd.DataFrame(
         {"USUBJID": list("ABCD"), "PARAMCD": "TTDIAL", "AVAL": [2.0, 4.0, 1.0, 3.0], "CNSR": [0, 1, 1, 0], "CAUSEN": [1, 0, 2, 1]}
     )
@@ -475,7 +475,7 @@ def test_cif_reads_the_cause_not_cnsr():
     is 1/2 from 1, the dialysis curve 1/2 from 2 (1 - KM would say 1)."""
     import matplotlib.pyplot as plt
 
-    adsl = pd.DataFrame({"USUBJID": ["A", "B"], "BORTGRP": ["naive", "naive"]})
+    adsl = pd.DataFrame({"USUBJID": ["A", "B"], "PEXGRP": ["naive", "naive"]})
     adtte = pd.DataFrame({"USUBJID": ["A", "B"], "PARAMCD": "TTDIAL", "AVAL": [1.0, 2.0], "CNSR": [1, 0], "CAUSEN": [2, 1]})
     results = figures.results_for_figures(make_results(), [3, 6])
     fig, caption = figures.draw_cif_dialysis({"adsl": adsl, "adtte": adtte, "results": results}, PARAMS)
@@ -826,7 +826,7 @@ def _bortezomib_cohort(sizes: dict[str, int], seed: int = 5) -> dict:
     ids = [f"P{i:06d}" for i in range(len(groups))]
     aval = np.round(rng.exponential(30.0, len(groups)) + 0.1, 1)
     cnsr = (rng.random(len(groups)) < 0.3).astype(int)
-    adsl = pd.DataFrame({"USUBJID": ids, "BORTGRP": groups})
+    adsl = pd.DataFrame({"USUBJID": ids, "PEXGRP": groups})
     adtte = pd.DataFrame({"USUBJID": ids, "PARAMCD": "OS", "AVAL": aval, "CNSR": cnsr})
     p = [("3 groups", 0.085), ("sensitive vs refractory", 0.93), ("naive vs exposed", 0.027)]
     return {"adsl": adsl, "adtte": adtte, "results": {"bortezomib_p": p}}

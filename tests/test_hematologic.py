@@ -620,7 +620,7 @@ def test_no_clone_row_in_the_response_table():
     adsl["KLRATBL"] = [40.0, 1.5, 40.0, 40.0]
     adsl["SIFEBL"], adsl["UIFEBL"] = [1.0, 0.0, 1.0, 1.0], [1.0, 0.0, 1.0, 1.0]
     adsl["HEMEVAL"] = ["measurable", "no_clone", "measurable", "measurable"]
-    adsl["SAFFL"], adsl["BORTGRP"], adsl["BORTEXP"] = "Y", "naive", 0
+    adsl["SAFFL"], adsl["PEXGRP"], adsl["PEXFL"] = "Y", "naive", 0
     out = pd.DataFrame(
         {
             "patient_id": ids,

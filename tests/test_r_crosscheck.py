@@ -181,14 +181,14 @@ def test_demo_cohort_agrees_with_r(demo_derived, tmp_path):
     adsl = pd.read_parquet(demo_derived / "adsl.parquet")
     adtte = pd.read_parquet(demo_derived / "adtte.parquet")
     os_ = adtte[adtte["PARAMCD"] == "OS"].merge(
-        adsl[["USUBJID", "BORTGRP", "BORTEXP", "MAYO04"]], on="USUBJID"
+        adsl[["USUBJID", "PEXGRP", "PEXFL", "MAYO04"]], on="USUBJID"
     )
     df = pd.DataFrame(
         {
             "T": os_["AVAL"].astype(float),
             "E": (os_["CNSR"] == 0).astype(int),
-            "group": os_["BORTGRP"],
-            "x": 1 - os_["BORTEXP"].astype(int),  # naive = 1, as in the report's model
+            "group": os_["PEXGRP"],
+            "x": 1 - os_["PEXFL"].astype(int),  # naive = 1, as in the report's model
             "stage": os_["MAYO04"],
         }
     ).dropna()
@@ -329,9 +329,9 @@ def test_demo_gray_test_agrees_with_cmprsk(demo_derived, tmp_path):
     """Dialysis by bortezomib group on the demo cohort, as tables.renal computes it."""
     adsl = pd.read_parquet(demo_derived / "adsl.parquet")
     adtte = pd.read_parquet(demo_derived / "adtte.parquet")
-    tt = adtte[adtte["PARAMCD"] == "TTDIAL"].merge(adsl[["USUBJID", "BORTGRP", "SAFFL"]], on="USUBJID")
+    tt = adtte[adtte["PARAMCD"] == "TTDIAL"].merge(adsl[["USUBJID", "PEXGRP", "SAFFL"]], on="USUBJID")
     tt = tt[tt["SAFFL"] == "Y"]
-    df = pd.DataFrame({"T": tt["AVAL"].astype(float), "status": tt["CAUSEN"].astype(int), "group": tt["BORTGRP"]})
+    df = pd.DataFrame({"T": tt["AVAL"].astype(float), "status": tt["CAUSEN"].astype(int), "group": tt["PEXGRP"]})
     r = run_r_gray(df, tmp_path)
     for cause in (1, 2):
         g = S.gray_test(df["T"], df["status"], df["group"], cause=cause)

@@ -146,7 +146,7 @@ def test_table1_comparisons_equal_base_r_on_the_demo_cohort(demo_derived, tmp_pa
             x = values.map(lambda v, lv=levels: np.nan if v is None or v != v else lv.index(v) + 1)
         else:
             x = values
-        parts.append(pd.DataFrame({"var": key, "kind": kind, "x": x.to_numpy(float), "g": adsl["BORTGRP"]}))
+        parts.append(pd.DataFrame({"var": key, "kind": kind, "x": x.to_numpy(float), "g": adsl["PEXGRP"]}))
     r = run_r(pd.concat(parts, ignore_index=True), tmp_path)
     for tests in (
         {"continuous": "kruskal", "categorical": "chisq"},
@@ -155,14 +155,14 @@ def test_table1_comparisons_equal_base_r_on_the_demo_cohort(demo_derived, tmp_pa
         recs = {x["key"]: x for x in table1.table1_comparisons(adsl, tests)}
         for key, _label, _section, kind, values in variables:
             test = tests[kind]
-            rec = recs[f"{key}.by_bortgrp.p"]
+            rec = recs[f"{key}.by_pexgrp.p"]
             assert rec["method"] == C.TEST_NAMES[test]
             assert rec["p"] == pytest.approx(r[f"{key}.{test}_p"], rel=1e-8, abs=1e-12), (key, test)
             if test != "fisher":
                 assert rec["statistic"] == pytest.approx(r[f"{key}.{test}_stat"], rel=1e-8), (key, test)
-            assert recs[f"{key}.by_bortgrp.smd"]["estimate"] == pytest.approx(r[f"{key}.smd"], rel=1e-10)
-            assert recs[f"{key}.by_bortgrp.smd_max"]["estimate"] == pytest.approx(r[f"{key}.smd_max"], rel=1e-10)
-            assert recs[f"{key}.by_bortgrp.missing"]["n"] == int(values.isna().sum())
+            assert recs[f"{key}.by_pexgrp.smd"]["estimate"] == pytest.approx(r[f"{key}.smd"], rel=1e-10)
+            assert recs[f"{key}.by_pexgrp.smd_max"]["estimate"] == pytest.approx(r[f"{key}.smd_max"], rel=1e-10)
+            assert recs[f"{key}.by_pexgrp.missing"]["n"] == int(values.isna().sum())
     assert len(variables) >= 20
 
 

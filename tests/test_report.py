@@ -137,7 +137,7 @@ def test_specific_numbers_sit_next_to_their_labels(html):
     text = htmllib.unescape(html)
     assert re.search(r"Response >= PR \(ITT\)</td><td[^>]*>28 \(56%\)</td><td[^>]*>41-70</td>", text)
     assert re.search(r"Median OS</td><td[^>]*>29\.3 \(18\.2-NR\)</td>", text)
-    # Table 1 group column from the by_bortgrp record of the fixture
+    # Table 1 group column from the by_pexgrp record of the fixture
     assert re.search(r"Age, years</td><td[^>]*>63 \(42-82\)</td><td[^>]*></td>\s*<td[^>]*>61 \(45-80\)</td>", text)
 
 

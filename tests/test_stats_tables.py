@@ -65,10 +65,10 @@ def test_table1(d):
     # Mayo 2004: I = P01 P06, II = P02 P04 P07 P09, III = P03 P05 P08; P10 missing -> denominator 9
     assert [nd(r[f"baseline.mayo2004.{s}"]) for s in ("I", "II", "III")] == [(2, 9), (4, 9), (3, 9)]
     assert r["baseline.mayo2004.missing"]["estimate"] == 1
-    assert nd(r["baseline.sex.by_bortgrp.refractory.male"]) == (3, 5)  # P06 P08 P09
-    assert r["baseline.age.by_bortgrp.naive.median"]["estimate"] == 60  # 50, 60, 70
-    assert nd(r["prior.bortezomib.exposed"]) == (7, 10)
-    assert nd(r["prior.bortezomib.refractory"]) == (5, 10)
+    assert nd(r["baseline.sex.by_pexgrp.refractory.male"]) == (3, 5)  # P06 P08 P09
+    assert r["baseline.age.by_pexgrp.naive.median"]["estimate"] == 60  # 50, 60, 70
+    assert nd(r["prior.exposure.exposed"]) == (7, 10)
+    assert nd(r["prior.exposure.refractory"]) == (5, 10)
 
 
 def test_response(d):
@@ -78,8 +78,8 @@ def test_response(d):
     assert nd(r["hem.itt.ge_vgpr"]) == (4, 10)  # CR + 2 VGPR + low-dFLC (counted)
     assert nd(r["hem.itt.nr"]) == (4, 10)
     assert nd(r["hem.evaluable.ge_pr"]) == (6, 8)  # P08, P10 not evaluable
-    assert nd(r["hem.by_bortezomib.exposed.ge_pr"]) == (4, 7)  # P04 P05 P07 P09
-    assert nd(r["hem.by_bortezomib.naive.ge_pr"]) == (2, 3)
+    assert nd(r["hem.by_exposure.exposed.ge_pr"]) == (4, 7)  # P04 P05 P07 P09
+    assert nd(r["hem.by_exposure.naive.ge_pr"]) == (2, 3)
     assert nd(r["hem.refractory_vs_non.refractory.ge_pr"]) == (2, 5)  # P07 P09
     assert nd(r["hem.refractory_vs_non.non_refractory.ge_pr"]) == (4, 5)
     # [[2, 3], [4, 1]]: hypergeometric (6, 60, 120, 60, 6) / 252; observed 60 -> 132/252
@@ -152,14 +152,14 @@ def test_renal_by_bortezomib_group(d):
       cuminc(T, s, ifelse(g == "naive", "naive", "exposed"))$Tests["1", ]  # 0.0497045750704724, p 0.823578134605271
     """
     r = by_key(analyse(d, "renal", timepoints=(12, 24)))
-    est = lambda k: r[f"renal.dialysis.by_bortgrp.{k}"]["estimate"]  # noqa: E731
+    est = lambda k: r[f"renal.dialysis.by_pexgrp.{k}"]["estimate"]  # noqa: E731
     assert (est("naive.cif_12m"), est("naive.cif_24m")) == (pytest.approx(0.5), pytest.approx(0.5))
     assert est("sensitive.cif_12m") == 0 and math.isnan(est("sensitive.cif_24m"))
     assert est("refractory.cif_12m") == 0 and math.isnan(est("refractory.cif_24m"))
-    assert r["renal.dialysis.by_bortgrp.naive.cif_12m"]["group"] == "naive"
-    assert r["renal.dialysis.by_bortgrp.refractory.cif_12m"]["n"] == 4
+    assert r["renal.dialysis.by_pexgrp.naive.cif_12m"]["group"] == "naive"
+    assert r["renal.dialysis.by_pexgrp.refractory.cif_12m"]["n"] == 4
     for key, stat, p, df in (
-        ("by_bortgrp", 0.251871632881100, 0.881671433778304, 2),
+        ("by_pexgrp", 0.251871632881100, 0.881671433778304, 2),
         ("sensitive_vs_refractory", 0.526315789473684, 0.468159909854428, 1),
         ("naive_vs_exposed", 0.0497045750704724, 0.823578134605271, 1),
     ):
@@ -177,7 +177,7 @@ def test_survival(d):
     assert r["os.surv_24m"]["estimate"] == pytest.approx(0.3)
     # reverse KM: censorings 12 (6 at risk), 15 (5), 30 (2): 5/6, 4/6, 2/6 -> 30
     assert r["os.followup_median"]["estimate"] == 30.0
-    assert r["os.by_bortgrp.logrank_p"]["df"] == 2
+    assert r["os.by_pexgrp.logrank_p"]["df"] == 2
     cox = r["os.cox.naive_vs_exposed.hr"]
     assert cox["n"] == 9  # P10 has no Mayo stage
     assert "per parameter" in cox["note"]  # 6 events, 3 parameters

@@ -22,7 +22,7 @@ N_DEMO = CONFIG["demo"]["n_patients"]
 SEED = CONFIG["demo"]["seed"]
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # words that would reveal a derived category in a raw table header
-DERIVED_WORDS = ("stage", "mayo", "refract", "sensitiv", "evaluab", "measurab", "hemresp", "organ_resp", "bortgrp")
+DERIVED_WORDS = ("stage", "mayo", "refract", "sensitiv", "evaluab", "measurab", "hemresp", "organ_resp", "bortgrp", "pexgrp")
 
 
 @pytest.fixture(scope="module")

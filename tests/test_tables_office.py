@@ -50,7 +50,7 @@ def expected_table1(results: dict) -> dict[str, list[str]]:
     recs = results["results"]
     out = {}
     for k, r in recs.items():
-        if not k.startswith(("baseline.", "prior.")) or ".by_bortgrp." in k:
+        if not k.startswith(("baseline.", "prior.")) or ".by_pexgrp." in k:
             continue
         head, _, last = k.rpartition(".")
         if last in SUBSTATS and f"{head}.median" in recs:
@@ -110,13 +110,13 @@ def test_table1_holds_the_formatted_numbers_of_results_json(office_run, reader):
     assert got["Age (years), median (range)"][0] == recs["baseline.age.median"]["formatted"]
     assert len(got) > 30
     # the group comparisons: one row per compared variable carries its p, test, SMD and missing
-    variables = [k[: -len(".by_bortgrp.p")] for k in recs if k.endswith(".by_bortgrp.p")]
+    variables = [k[: -len(".by_pexgrp.p")] for k in recs if k.endswith(".by_pexgrp.p")]
     want = sorted(
         (
-            recs[f"{v}.by_bortgrp.p"]["formatted"],
-            recs[f"{v}.by_bortgrp.p"]["method"],
-            recs[f"{v}.by_bortgrp.smd"]["formatted"],
-            recs[f"{v}.by_bortgrp.missing"]["formatted"],
+            recs[f"{v}.by_pexgrp.p"]["formatted"],
+            recs[f"{v}.by_pexgrp.p"]["method"],
+            recs[f"{v}.by_pexgrp.smd"]["formatted"],
+            recs[f"{v}.by_pexgrp.missing"]["formatted"],
         )
         for v in variables
     )
@@ -124,9 +124,9 @@ def test_table1_holds_the_formatted_numbers_of_results_json(office_run, reader):
     assert len(variables) >= 20 and shown == want
     age = next(r for r in rows if r[0] == "Age (years), median (range)")
     assert age[6:10] == [
-        recs["baseline.age.by_bortgrp.p"]["formatted"],
+        recs["baseline.age.by_pexgrp.p"]["formatted"],
         "Kruskal-Wallis rank-sum test",
-        recs["baseline.age.by_bortgrp.smd"]["formatted"],
+        recs["baseline.age.by_pexgrp.smd"]["formatted"],
         "0",
     ]
 
@@ -167,7 +167,7 @@ def small_results(tmp_path, label_value="=1+1"):
         "baseline.n": {"label": "Treated patients", "formatted": "3", "estimate": 3, "unit": "count"},
         "baseline.age.median": {"label": "Age, median (range)", "formatted": "60 (50-70)", "estimate": 60},
         "baseline.age.missing": {"label": "Age, missing", "formatted": "0", "estimate": 0},
-        "baseline.age.by_bortgrp.naive.median": {"label": "Age", "formatted": "55 (50-60)", "estimate": 55},
+        "baseline.age.by_pexgrp.naive.median": {"label": "Age", "formatted": "55 (50-60)", "estimate": 55},
         "baseline.sex.male": {"label": label_value, "formatted": "2 (67%)", "estimate": 0.67},
     }
     path = tmp_path / "table1.csv"
@@ -205,7 +205,7 @@ def test_text_that_looks_like_a_formula_stays_text(tmp_path):
     ws = load_workbook(str(tmp_path / "t.xlsx")).active
     cells = [c for row in ws.iter_rows() for c in row if c.value == "=1+1"]
     assert cells and all(c.data_type == "s" for c in cells)
-    # the group column of Table 1 is filled from the by_bortgrp record, the hidden substat is not a row
+    # the group column of Table 1 is filled from the by_pexgrp record, the hidden substat is not a row
     rows = docx_rows(tmp_path / "t.docx")
     age = next(r for r in rows if r[0] == "Age, median (range)")
     assert age[1] == "60 (50-70)" and age[3] == "55 (50-60)"

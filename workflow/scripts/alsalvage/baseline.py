@@ -327,7 +327,7 @@ def derive_adsl(tables: Mapping[str, pd.DataFrame], params: Mapping, files: Mapp
     prior = _prior_therapy(lines, idx, dpm).rename(columns={"patient_id": "USUBJID"})
     bcat = bz.bortezomib_categories(lines, idx, params["bortezomib"]).rename(columns={"patient_id": "USUBJID"})
     a = a.merge(prior, on="USUBJID", how="left").merge(
-        bcat[["USUBJID", "BORTEXP", "BORTGRP", "BORTR60", "BORTPDIM"]], on="USUBJID", how="left"
+        bcat[["USUBJID", "PEXFL", "PEXGRP", "PEXR60", "PEXPDIM"]], on="USUBJID", how="left"
     )
 
     # exposure and discontinuation
@@ -348,6 +348,6 @@ def derive_adsl(tables: Mapping[str, pd.DataFrame], params: Mapping, files: Mapp
     out = a[ADSL_COLUMNS].sort_values("USUBJID", kind="mergesort").reset_index(drop=True)
     for c in ("LENSTDOS", "LENMDDOS", "LENMXDOS", "FLTOIDXM", "TRTDURM", "EGFRBL", "IFLCBL", "UFLCBL", "DFLCBL"):
         out[c] = out[c].astype("float64")
-    for c in ("BLQUAL", "MAYO04", "EUSTG", "MAYO12", "RENSTG", "STGFL", "EGFRSRC", "HEMEVAL", "BORTGRP"):
+    for c in ("BLQUAL", "MAYO04", "EUSTG", "MAYO12", "RENSTG", "STGFL", "EGFRSRC", "HEMEVAL", "PEXGRP"):
         out[c] = out[c].astype(object)
     return out

@@ -10,11 +10,11 @@ bortezomib-containing line before the index date:
 
 The last dose is ``last_bortezomib_date``, else the line's ``end_date``. A missing
 progression date is imputed by the start of the next line (or the index date when the
-bortezomib line is the last line before salvage) and flagged (BORTPDIM = 1).
+bortezomib line is the last line before salvage) and flagged (PEXPDIM = 1).
 
 An imputed date is a stand-in, not an observed progression, and is used one way only:
 it may make a responder *potentially sensitive* (next line more than 6 months after the
-last dose; BORTPDIM = 1 marks that the category rests on it). A responder whose imputed
+last dose; PEXPDIM = 1 marks that the category rests on it). A responder whose imputed
 date falls within 6 months has no evidence of a response lasting 6 months and stays
 *refractory* under the seed definition (exposed and not potentially sensitive), which
 needs no progression date at all.
@@ -55,8 +55,8 @@ def prior_lines(lines: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
 
 
 def bortezomib_categories(lines: pd.DataFrame, index: pd.DataFrame, cfg: Mapping) -> pd.DataFrame:
-    """One row per patient of ``index`` (patient_id, index_date): BORTEXP, BORTGRP,
-    BORTR60, BORTPDIM, BORTLINE, BORTLDDT (last dose), BORTPDDT (progression date used)."""
+    """One row per patient of ``index`` (patient_id, index_date): PEXFL, PEXGRP,
+    PEXR60, PEXPDIM, BORTLINE, BORTLDDT (last dose), BORTPDDT (progression date used)."""
     prior = sort_stable(prior_lines(lines, index), ["patient_id", "line"])
     # next line's start (within the prior lines), else the index date
     prior["next_start"] = prior.groupby("patient_id")["start_date"].shift(-1)
@@ -79,10 +79,10 @@ def bortezomib_categories(lines: pd.DataFrame, index: pd.DataFrame, cfg: Mapping
 
     per = pd.DataFrame(
         {
-            "BORTEXP": 1,
-            "BORTGRP": np.where(sensitive, "sensitive", "refractory"),
-            "BORTR60": r60.astype("int64"),
-            "BORTPDIM": imputed.astype("int64"),
+            "PEXFL": 1,
+            "PEXGRP": np.where(sensitive, "sensitive", "refractory"),
+            "PEXR60": r60.astype("int64"),
+            "PEXPDIM": imputed.astype("int64"),
             "BORTLINE": last["line"].astype("int64"),
             "BORTLDDT": last_dose,
             "BORTPDDT": prog,
@@ -90,9 +90,9 @@ def bortezomib_categories(lines: pd.DataFrame, index: pd.DataFrame, cfg: Mapping
         index=last.index,
     )
     out = index[["patient_id"]].drop_duplicates().merge(per, left_on="patient_id", right_index=True, how="left")
-    out["BORTEXP"] = out["BORTEXP"].fillna(0).astype("int64")
-    out["BORTGRP"] = out["BORTGRP"].fillna("naive").astype(object)
-    out["BORTR60"] = out["BORTR60"].fillna(0).astype("int64")
-    out["BORTPDIM"] = out["BORTPDIM"].fillna(0).astype("int64")
+    out["PEXFL"] = out["PEXFL"].fillna(0).astype("int64")
+    out["PEXGRP"] = out["PEXGRP"].fillna("naive").astype(object)
+    out["PEXR60"] = out["PEXR60"].fillna(0).astype("int64")
+    out["PEXPDIM"] = out["PEXPDIM"].fillna(0).astype("int64")
     out["BORTLINE"] = out["BORTLINE"].astype("Int64")
     return out.reset_index(drop=True)

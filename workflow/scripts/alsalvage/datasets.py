@@ -151,13 +151,13 @@ HEMEVAL   | text           | text | no_clone (no detectable clone: ratio KLRATBL
 NPRIOR    | int64          | integer | lines of therapy started before the index date
 FLSTDT    | datetime64[ns] | date | start of the first prior line
 FLTOIDXM  | float64        | months | FLSTDT to TRTSDT, days / 30.4375
-BORTEXP   | int64          | 0/1 | any bortezomib-containing prior line
-BORTGRP   | text           | text | naive / sensitive (potentially sensitive) / refractory, from the most
+PEXFL   | int64          | 0/1 | any bortezomib-containing prior line
+PEXGRP   | text           | text | naive / sensitive (potentially sensitive) / refractory, from the most
     recent bortezomib line
-BORTR60   | int64          | 0/1 | refractory by the 60-day rule (Rajkumar 2011) on that line: NR/NE, or a
+PEXR60   | int64          | 0/1 | refractory by the 60-day rule (Rajkumar 2011) on that line: NR/NE, or a
     documented (never an imputed) progression <= 60 days after the last dose
-BORTPDIM  | int64          | 0/1 | that line's progression date was imputed (next line start or index date);
-    the imputed date can make the patient sensitive, never BORTR60 = 1
+PEXPDIM  | int64          | 0/1 | that line's progression date was imputed (next line start or index date);
+    the imputed date can make the patient sensitive, never PEXR60 = 1
 LENSTDOS  | float64        | mg | lenalidomide dose of the first dosed cycle
 LENMDDOS  | float64        | mg | median / maximum lenalidomide dose over dosed cycles
 LENMXDOS  | float64        | mg | median / maximum lenalidomide dose over dosed cycles

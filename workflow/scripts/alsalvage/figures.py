@@ -390,12 +390,12 @@ def key_above_axes(ax):
 
 def draw_km_os_bortezomib(data: dict, params: FigureParams):
     adsl = data["adsl"]
-    _require(adsl, "adsl", ["USUBJID", "BORTGRP"])
-    os_ = _tte(data["adtte"], "OS").merge(adsl[["USUBJID", "BORTGRP"]], on="USUBJID", how="left")
+    _require(adsl, "adsl", ["USUBJID", "PEXGRP"])
+    os_ = _tte(data["adtte"], "OS").merge(adsl[["USUBJID", "PEXGRP"]], on="USUBJID", how="left")
     fig, ax = plt.subplots(figsize=figsize(params, 0.75, 4.6))
     fitters, labels, counts, sampled = [], [], [], []
     for grp, label in BORTEZOMIB_GROUPS:
-        sub = os_.loc[os_["BORTGRP"] == grp]
+        sub = os_.loc[os_["PEXGRP"] == grp]
         if sub.empty:
             continue
         # group name only, in the key and the at-risk table: n (any length) goes in the
@@ -525,11 +525,11 @@ def draw_cif_by_group(ax, tte: pd.DataFrame, adsl: pd.DataFrame, params: FigureP
     drawn from the exact estimator of the statistics (survival.aalen_johansen); returns the "group n" labels of the drawn groups."""
     from .survival import aalen_johansen
 
-    _require(adsl, "adsl", ["USUBJID", "BORTGRP"])
-    g = tte.merge(adsl[["USUBJID", "BORTGRP"]], on="USUBJID", how="left")
+    _require(adsl, "adsl", ["USUBJID", "PEXGRP"])
+    g = tte.merge(adsl[["USUBJID", "PEXGRP"]], on="USUBJID", how="left")
     counts = []
     for grp, label in BORTEZOMIB_GROUPS:
-        sub = g.loc[g["BORTGRP"] == grp]
+        sub = g.loc[g["PEXGRP"] == grp]
         if sub.empty:
             continue
         cif = aalen_johansen(sub["AVAL"].to_numpy(float), sub["CAUSEN"].to_numpy(int), alpha=params.alpha)
@@ -956,12 +956,12 @@ def render_figure(name: str, data: dict, params: FigureParams, paths: dict[str, 
 
 # Where the figures find their statistics in results.json (keys of docs/results.md).
 BORTEZOMIB_P_KEYS = (
-    ("3 groups", "os.by_bortgrp.logrank_p"),
+    ("3 groups", "os.by_pexgrp.logrank_p"),
     ("sensitive vs refractory", "os.sensitive_vs_refractory.logrank_p"),
     ("naive vs exposed", "os.naive_vs_exposed.logrank_p"),
 )
 GRAY_P_KEYS = (
-    ("3 groups", "renal.dialysis.by_bortgrp.gray_p"),
+    ("3 groups", "renal.dialysis.by_pexgrp.gray_p"),
     ("sensitive vs refractory", "renal.dialysis.sensitive_vs_refractory.gray_p"),
     ("naive vs exposed", "renal.dialysis.naive_vs_exposed.gray_p"),
 )
@@ -1001,7 +1001,7 @@ def results_for_figures(results: dict, landmarks_months) -> dict:
 REQUIRED_COLUMNS = {
     "adsl": [
         "USUBJID", "SAFFL", "TRTSDT", "TRTEDT", "LSTCNTDT", "DTHDT", "DIALDT", "DIALBL", "ISOTYPE",
-        "DFLCBL", "NTPROBL", "HEMEVAL", "BORTGRP", "HEART", "KIDNEY", "LIVER",
+        "DFLCBL", "NTPROBL", "HEMEVAL", "PEXGRP", "HEART", "KIDNEY", "LIVER",
     ],
     "adrs": ["USUBJID", "PARAMCD", "AVALC", "ADT", "ADY", "EVALFL", "ANL01FL"],
     "adtte": ["USUBJID", "PARAMCD", "AVAL", "CNSR"],

@@ -98,7 +98,7 @@ def _is_substat(key: str, recs: dict) -> bool:
 
 def _group_key(key: str, group: str) -> str:
     parts = key.split(".")
-    return ".".join(parts[:2] + ["by_bortgrp", group] + parts[2:])
+    return ".".join(parts[:2] + ["by_pexgrp", group] + parts[2:])
 
 
 def _clinical_order(key: str):
@@ -152,7 +152,7 @@ def section_tables(recs: dict) -> dict:
 def grouped_table(recs: dict, keys: list[str]) -> dict:
     """Table 1 layout: the overall records in clinical order, each with its by-bortezomib-
     group records as columns (also the layout of results/tables/table1.docx and .xlsx)."""
-    main = [k for k in sorted(keys, key=_clinical_order) if ".by_bortgrp." not in k]
+    main = [k for k in sorted(keys, key=_clinical_order) if ".by_pexgrp." not in k]
     rows, shown = [], set()
     for k in main:
         row = result_row(k, recs[k])
@@ -165,15 +165,15 @@ def grouped_table(recs: dict, keys: list[str]) -> dict:
 
 
 def _comparison(recs: dict, key: str, shown: set) -> dict:
-    """The group comparison (p, its test, SMD, missing: <variable>.by_bortgrp.*) of the
+    """The group comparison (p, its test, SMD, missing: <variable>.by_pexgrp.*) of the
     variable a Table 1 row belongs to, on the variable's first row only."""
     head = key[: -len(".median")] if key.endswith(".median") else None
     for var in (head, key, key.rpartition(".")[0]):
-        if var and f"{var}.by_bortgrp.p" in recs and var not in shown:
+        if var and f"{var}.by_pexgrp.p" in recs and var not in shown:
             shown.add(var)
-            p = recs[f"{var}.by_bortgrp.p"]
-            smd = recs.get(f"{var}.by_bortgrp.smd", {})
-            miss = recs.get(f"{var}.by_bortgrp.missing", {})
+            p = recs[f"{var}.by_pexgrp.p"]
+            smd = recs.get(f"{var}.by_pexgrp.smd", {})
+            miss = recs.get(f"{var}.by_pexgrp.missing", {})
             return {
                 "p": p.get("formatted") or "",
                 "test": p.get("method") or "",

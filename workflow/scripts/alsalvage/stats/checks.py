@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 
 from .. import datasets
-from .records import BORTGRPS
+from .records import PEXGRPS
 from .registry import ANALYSES, NAMES
 
 REQUIRED = {
-    "adsl": ["USUBJID", "SAFFL", "AGE", "SEX", "BORTGRP", "BORTEXP", "MAYO04", "DIALBL"],
+    "adsl": ["USUBJID", "SAFFL", "AGE", "SEX", "PEXGRP", "PEXFL", "MAYO04", "DIALBL"],
     "adrs": ["USUBJID", "PARAMCD", "AVALC", "ADY", "EVALFL", "ANL01FL"],
     "adtte": ["USUBJID", "PARAMCD", "AVAL", "CNSR"],
     "adae": ["USUBJID", "AETERM", "TRTEMFL", "AETOXGR", "GR3FL"],
@@ -43,7 +43,7 @@ def input_problems(frames: dict, files: dict) -> list[tuple[str, str]]:
             continue
         if name == "adsl":
             bad(name, df["USUBJID"].duplicated(), "USUBJID", "duplicate patient")
-            bad(name, ~df["BORTGRP"].isin(BORTGRPS), "BORTGRP", f"not one of {BORTGRPS}")
+            bad(name, ~df["PEXGRP"].isin(PEXGRPS), "PEXGRP", f"not one of {PEXGRPS}")
             bad(name, ~df["SAFFL"].isin(["Y", "N"]), "SAFFL", "not Y/N")
         if name == "adtte":
             bad(name, ~df["CNSR"].isin([0, 1]), "CNSR", "not 0/1")

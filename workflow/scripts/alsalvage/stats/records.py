@@ -42,7 +42,7 @@ FIELDS = [
 TABLE_COLUMNS = ["key", "section", "group", "label", "formatted", "formatted_ci"] + [
     f for f in FIELDS if f not in ("label", "formatted", "formatted_ci")
 ]
-BORTGRPS = ["naive", "sensitive", "refractory"]
+PEXGRPS = ["naive", "sensitive", "refractory"]
 HEM_LEVELS = ["CR", "VGPR", "LOWDFLC", "PR", "NR"]
 
 

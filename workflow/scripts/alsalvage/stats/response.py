@@ -26,13 +26,13 @@ import pandas as pd
 
 from .. import formatting as F
 from ..proportions import CP_METHOD, compare_2x2
-from .records import BORTGRPS, HEM_LEVELS, count, describe, flag, p_record, prop, treated
+from .records import PEXGRPS, HEM_LEVELS, count, describe, flag, p_record, prop, treated
 from .responders import is_responder, responded_by
 
 
 def best_hem(adsl: pd.DataFrame, adrs: pd.DataFrame) -> pd.DataFrame:
     """One row per treated patient: best hematologic response (NR when missing) and evaluability."""
-    a = treated(adsl)[["USUBJID", "BORTGRP", "BORTEXP", *(["HEMEVAL"] if "HEMEVAL" in adsl else [])]]
+    a = treated(adsl)[["USUBJID", "PEXGRP", "PEXFL", *(["HEMEVAL"] if "HEMEVAL" in adsl else [])]]
     b = adrs[adrs["PARAMCD"] == "BESTHEM"][["USUBJID", "AVALC", "EVALFL"]].drop_duplicates("USUBJID")
     out = a.merge(b, on="USUBJID", how="left")
     out["AVALC"] = out["AVALC"].where(out["AVALC"].isin(HEM_LEVELS), "NR")
@@ -95,10 +95,10 @@ def response(adsl, adrs, *, alpha, low_dflc_counts, landmarks, days_per_month) -
             )
         )
     b["resp"] = is_responder(b["AVALC"], low_dflc_counts)
-    exposed = flag(b["BORTEXP"])
-    refr = b["BORTGRP"] == "refractory"
+    exposed = flag(b["PEXFL"])
+    refr = b["PEXGRP"] == "refractory"
     for prefix, mask, names, label in (
-        ("hem.by_bortezomib", exposed, ("exposed", "naive"), "prior bortezomib vs naive"),
+        ("hem.by_exposure", exposed, ("exposed", "naive"), "prior bortezomib vs naive"),
         (
             "hem.refractory_vs_non",
             refr,
@@ -155,11 +155,11 @@ def response(adsl, adrs, *, alpha, low_dflc_counts, landmarks, days_per_month) -
                 note,
             )
         )
-    for g in BORTGRPS:
-        d = b[b["BORTGRP"] == g]
+    for g in PEXGRPS:
+        d = b[b["PEXGRP"] == g]
         recs.append(
             prop(
-                f"hem.by_bortgrp.{g}.ge_pr",
+                f"hem.by_pexgrp.{g}.ge_pr",
                 f">= PR, {g}",
                 "hematologic",
                 d["resp"].sum(),

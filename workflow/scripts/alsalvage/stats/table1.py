@@ -19,7 +19,7 @@ import pandas as pd
 from .. import compare as C
 from .. import formatting as F
 from ..derive_common import ORGAN_COLUMNS as ORGANS
-from .records import BORTGRPS, count, describe, flag, p_record, prop, record, treated
+from .records import PEXGRPS, count, describe, flag, p_record, prop, record, treated
 
 TABLE1_COMPARE_FOOTNOTE = (
     "p: difference across the prior-bortezomib groups by the test named in the row ({continuous} for "
@@ -124,11 +124,11 @@ def table1_variables(a: pd.DataFrame) -> list[tuple]:
 
 
 def table1_comparisons(a: pd.DataFrame, tests: dict) -> list[dict]:
-    """For every Table 1 variable: p across the BORTGRP groups (test per tests), the mean
+    """For every Table 1 variable: p across the PEXGRP groups (test per tests), the mean
     and largest pairwise SMD and the number of treated patients without a value.
-    Keys <variable>.by_bortgrp.{p,smd,smd_max,missing} (docs/results.md)."""
-    grp = a["BORTGRP"].to_numpy(object)
-    present = [g for g in BORTGRPS if (grp == g).any()]
+    Keys <variable>.by_pexgrp.{p,smd,smd_max,missing} (docs/results.md)."""
+    grp = a["PEXGRP"].to_numpy(object)
+    present = [g for g in PEXGRPS if (grp == g).any()]
     recs = []
     for key, label, section, kind, values in table1_variables(a):
         known = values.notna().to_numpy()
@@ -146,7 +146,7 @@ def table1_comparisons(a: pd.DataFrame, tests: dict) -> list[dict]:
             pairs = [C.smd_categorical(tab[:, i], tab[:, j]) for i, j in C.pairwise(range(len(present)))]
         mean, top = C.smd_summary(pairs)
         test_rec = p_record(
-            f"{key}.by_bortgrp.p",
+            f"{key}.by_pexgrp.p",
             f"{label}: p across bortezomib groups",
             section,
             res.p,
@@ -161,7 +161,7 @@ def table1_comparisons(a: pd.DataFrame, tests: dict) -> list[dict]:
         for what, val in (("smd", mean), ("smd_max", top)):
             recs.append(
                 record(
-                    f"{key}.by_bortgrp.{what}",
+                    f"{key}.by_pexgrp.{what}",
                     f"{label}: {'mean' if what == 'smd' else 'largest'} pairwise SMD across bortezomib groups",
                     section,
                     "smd",
@@ -175,7 +175,7 @@ def table1_comparisons(a: pd.DataFrame, tests: dict) -> list[dict]:
             )
         recs.append(
             count(
-                f"{key}.by_bortgrp.missing",
+                f"{key}.by_pexgrp.missing",
                 f"{label}: missing",
                 section,
                 int((~known).sum()),
@@ -189,16 +189,16 @@ def table1(adsl: pd.DataFrame, *, alpha: float, table1_tests: dict) -> list[dict
     """Table 1 of the treated patients (SAFFL = Y), overall and by prior-bortezomib group."""
     a = treated(adsl)
     recs = [count("baseline.n", "Treated patients", "baseline", len(a))]
-    groups = [("overall", a)] + [(g, a[a["BORTGRP"] == g]) for g in BORTGRPS]
+    groups = [("overall", a)] + [(g, a[a["PEXGRP"] == g]) for g in PEXGRPS]
     for g, d in groups:
 
         def k(area, rest=None):
-            """Overall key, or the group key with .by_bortgrp.<g> after the first two parts."""
-            base = area if g == "overall" else f"{area}.by_bortgrp.{g}"
+            """Overall key, or the group key with .by_pexgrp.<g> after the first two parts."""
+            base = area if g == "overall" else f"{area}.by_pexgrp.{g}"
             return base if rest is None else f"{base}.{rest}"
 
         if g != "overall":
-            recs.append(count(f"baseline.by_bortgrp.{g}.n", f"Patients, {g}", "baseline", len(d), group=g))
+            recs.append(count(f"baseline.by_pexgrp.{g}.n", f"Patients, {g}", "baseline", len(d), group=g))
         recs += describe(k("baseline.age"), "Age (years)", "baseline", d["AGE"], "years", "range", 0, g)
         sex = d["SEX"].dropna()
         recs.append(
@@ -295,32 +295,32 @@ def table1(adsl: pd.DataFrame, *, alpha: float, table1_tests: dict) -> list[dict
             )
         if "NPRIOR" in d:
             recs += describe(k("prior.lines"), "Prior lines", "prior", d["NPRIOR"], "count", "range", 0, g)
-    bg = a["BORTGRP"]
+    bg = a["PEXGRP"]
     recs.append(
         prop(
-            "prior.bortezomib.exposed", "Prior bortezomib", "prior", flag(a["BORTEXP"]).sum(), len(a), alpha
+            "prior.exposure.exposed", "Prior bortezomib", "prior", flag(a["PEXFL"]).sum(), len(a), alpha
         )
     )
-    for g in BORTGRPS:
-        recs.append(prop(f"prior.bortezomib.{g}", f"Bortezomib {g}", "prior", (bg == g).sum(), len(a), alpha))
-    if "BORTR60" in a:
+    for g in PEXGRPS:
+        recs.append(prop(f"prior.exposure.{g}", f"Bortezomib {g}", "prior", (bg == g).sum(), len(a), alpha))
+    if "PEXR60" in a:
         recs.append(
             prop(
-                "prior.bortezomib.refractory_60d",
+                "prior.exposure.refractory_60d",
                 "Bortezomib refractory (60-day definition)",
                 "prior",
-                flag(a["BORTR60"]).sum(),
+                flag(a["PEXR60"]).sum(),
                 len(a),
                 alpha,
             )
         )
-    if "BORTPDIM" in a:
+    if "PEXPDIM" in a:
         recs.append(
             prop(
-                "prior.bortezomib.pd_imputed",
+                "prior.exposure.pd_imputed",
                 "Bortezomib progression date imputed from next line",
                 "prior",
-                flag(a["BORTPDIM"]).sum(),
+                flag(a["PEXPDIM"]).sum(),
                 len(a),
                 alpha,
             )

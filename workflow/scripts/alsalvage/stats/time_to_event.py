@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .. import formatting as F
-from .records import BORTGRPS, count, flag, km_records, p_record, prop, record, treated
+from .records import PEXGRPS, count, flag, km_records, p_record, prop, record, treated
 from .responders import responded_by
 
 
@@ -93,8 +93,8 @@ def _cif_record(key, label, group, estimate_ci, n, method) -> dict:
 # The comparisons of the cumulative incidence of dialysis by Gray's test: the groupings
 # the survival analysis compares overall survival by (key part, label, group column, levels).
 GRAY_COMPARISONS = (
-    ("by_bortgrp", "by bortezomib group", "BORTGRP", tuple(BORTGRPS)),
-    ("sensitive_vs_refractory", "sensitive vs refractory", "BORTGRP", ("sensitive", "refractory")),
+    ("by_pexgrp", "by bortezomib group", "PEXGRP", tuple(PEXGRPS)),
+    ("sensitive_vs_refractory", "sensitive vs refractory", "PEXGRP", ("sensitive", "refractory")),
     ("naive_vs_exposed", "naive vs exposed", "EXPOSED", ("naive", "exposed")),
 )
 
@@ -105,19 +105,19 @@ def renal_by_group(a, d, alpha, timepoints) -> list[dict]:
     survival analysis makes (3 groups; sensitive vs refractory; naive vs exposed)."""
     from .. import survival as S
 
-    g = d[["USUBJID", "AVAL", "CAUSEN"]].merge(a[["USUBJID", "BORTGRP", "BORTEXP"]], on="USUBJID", how="inner")
-    g["EXPOSED"] = np.where(flag(g["BORTEXP"]), "exposed", "naive")
+    g = d[["USUBJID", "AVAL", "CAUSEN"]].merge(a[["USUBJID", "PEXGRP", "PEXFL"]], on="USUBJID", how="inner")
+    g["EXPOSED"] = np.where(flag(g["PEXFL"]), "exposed", "naive")
     recs = []
     meth = "Aalen-Johansen cumulative incidence (exact, ties kept), death without dialysis competing"
-    for grp in BORTGRPS:
-        s = g[g["BORTGRP"] == grp]
+    for grp in PEXGRPS:
+        s = g[g["PEXGRP"] == grp]
         if s.empty:
             continue
         cif = S.aalen_johansen(s["AVAL"].astype(float), s["CAUSEN"].to_numpy(dtype=int), alpha=alpha)
         for t in timepoints:
             recs.append(
                 _cif_record(
-                    f"renal.dialysis.by_bortgrp.{grp}.cif_{t:g}m",
+                    f"renal.dialysis.by_pexgrp.{grp}.cif_{t:g}m",
                     f"Dialysis, {grp}: cumulative incidence at {t:g} months",
                     grp,
                     cif(t, 1),
@@ -178,27 +178,27 @@ def survival(
             formatted_ci=F.fmt_ci(fu.median_low, fu.median_high),
         )
     )
-    for g in BORTGRPS:
-        s = d[d["BORTGRP"] == g]
+    for g in PEXGRPS:
+        s = d[d["PEXGRP"] == g]
         if len(s):
             recs += km_records(
-                f"os.by_bortgrp.{g}", f"OS, {g}", "survival", s["T"], s["E"], timepoints, alpha, g
+                f"os.by_pexgrp.{g}", f"OS, {g}", "survival", s["T"], s["E"], timepoints, alpha, g
             )
-    present = d["BORTGRP"].isin(BORTGRPS)
-    t = S.logrank(d.loc[present, "T"], d.loc[present, "E"], d.loc[present, "BORTGRP"])
+    present = d["PEXGRP"].isin(PEXGRPS)
+    t = S.logrank(d.loc[present, "T"], d.loc[present, "E"], d.loc[present, "PEXGRP"])
     recs.append(
         p_record(
-            "os.by_bortgrp.logrank_p",
+            "os.by_pexgrp.logrank_p",
             "OS by bortezomib group: log-rank p",
             "survival",
             t.p,
             t.statistic,
             t.df,
-            f"multivariate log-rank test ({d.loc[present, 'BORTGRP'].nunique()} groups)",
+            f"multivariate log-rank test ({d.loc[present, 'PEXGRP'].nunique()} groups)",
             note=t.note,
         )
     )
-    sen, ref = d[d["BORTGRP"] == "sensitive"], d[d["BORTGRP"] == "refractory"]
+    sen, ref = d[d["PEXGRP"] == "sensitive"], d[d["PEXGRP"] == "refractory"]
     t = S.logrank_pair(sen["T"], sen["E"], ref["T"], ref["E"])
     recs.append(
         p_record(
@@ -212,7 +212,7 @@ def survival(
             note=t.note,
         )
     )
-    nai, exp_ = d[~flag(d["BORTEXP"])], d[flag(d["BORTEXP"])]
+    nai, exp_ = d[~flag(d["PEXFL"])], d[flag(d["PEXFL"])]
     t = S.logrank_pair(nai["T"], nai["E"], exp_["T"], exp_["E"])
     recs.append(
         p_record(
@@ -234,7 +234,7 @@ def survival(
 def cox_naive_vs_exposed(d: pd.DataFrame, alpha, events_per_parameter) -> list[dict]:
     from .. import survival as S
 
-    m = pd.DataFrame({"T": d["T"], "E": d["E"], "naive": (~flag(d["BORTEXP"])).astype(float)})
+    m = pd.DataFrame({"T": d["T"], "E": d["E"], "naive": (~flag(d["PEXFL"])).astype(float)})
     stage = d["MAYO04"].astype(object)
     notes, dropped = [], []
     terms = ["naive"]
