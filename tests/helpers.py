@@ -104,6 +104,7 @@ def validation_settings(cfg: dict | None = None) -> dict:
             "liver_alp_x_uln": cfg["liver"]["involvement_alp_x_uln"],
         },
         "upcr_as_proteinuria": cfg["renal"]["upcr_as_proteinuria"],
+        "drugs": cfg["drugs"],
     }
 
 

@@ -45,6 +45,7 @@ def derived(tmp_path_factory):
             "heart_ntprobnp_ng_l": CFG["cardiac"]["involvement_ntprobnp_ng_l"],
             "liver_alp_x_uln": CFG["liver"]["involvement_alp_x_uln"],
         },
+        drugs=CFG["drugs"],
         tables_out={t: out / f"{t}.parquet" for t in C.TABLES},
         findings_out=out / "findings.csv",
         inputs_out=out / "inputs.json",

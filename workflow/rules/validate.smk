@@ -44,5 +44,6 @@ rule validate:
             "liver_alp_x_uln": config["liver"]["involvement_alp_x_uln"],
         },
         upcr_as_proteinuria=config["renal"]["upcr_as_proteinuria"],
+        drugs=config["drugs"],
     script:
         "../scripts/validate.py"
