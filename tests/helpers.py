@@ -77,9 +77,14 @@ def _schema_defaults(schema: dict):
 
 @functools.cache
 def _schema_config() -> dict:
+    """The schema defaults, with study.regimen resolved as workflow/rules/common.smk does."""
     import yaml
 
-    return _schema_defaults(yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text()))
+    from alsalvage import study
+
+    cfg = _schema_defaults(yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text()))
+    cfg["study"] = study.resolve(cfg["study"])
+    return cfg
 
 
 def schema_defaults() -> dict:

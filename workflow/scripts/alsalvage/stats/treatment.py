@@ -24,10 +24,10 @@ def exposure(adsl, adtte, *, alpha) -> list[dict]:
     a = treated(adsl)
     recs = []
     recs += describe(
-        "exposure.dose", "Starting lenalidomide dose (mg)", "exposure", a["LENSTDOS"], "mg", "range", 0
+        "exposure.dose", "Starting {regimen} dose (mg)", "exposure", a["LENSTDOS"], "mg", "range", 0
     )
     recs += describe(
-        "exposure.dose_max", "Highest lenalidomide dose (mg)", "exposure", a["LENMXDOS"], "mg", "range", 0
+        "exposure.dose_max", "Highest {regimen} dose (mg)", "exposure", a["LENMXDOS"], "mg", "range", 0
     )
     recs.append(
         count(
@@ -95,7 +95,7 @@ def exposure(adsl, adtte, *, alpha) -> list[dict]:
     recs.append(
         prop(
             "discontinuation.death_on_therapy",
-            "Died on lenalidomide",
+            "Died on {regimen}",
             "discontinuation",
             flag(a["DTHONTRT"]).sum(),
             n,
