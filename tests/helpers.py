@@ -110,6 +110,7 @@ def validation_settings(cfg: dict | None = None) -> dict:
         },
         "upcr_as_proteinuria": cfg["renal"]["upcr_as_proteinuria"],
         "drugs": cfg["drugs"],
+        "agents": cfg["study"]["agents"],
     }
 
 

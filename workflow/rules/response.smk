@@ -18,6 +18,7 @@ rule derive_responses:
             "organ",
             "responses",
             "rulelog",
+            "study",
         ),
     output:
         csv="results/derived/adrs.csv",
@@ -41,6 +42,12 @@ rule derive_responses:
         renal=config["renal"],
         liver=config["liver"],
         egfr=config["egfr"],
+        # the IMiD caveat on cardiac calls (alsalvage.study)
+        study={
+            "agents": config["study"]["agents"],
+            "imid_caveat_classes": config["study"]["imid_caveat_classes"],
+            "regimen": config["study"]["regimen"],
+        },
     script:
         "../scripts/derive_responses.py"
 

@@ -45,5 +45,6 @@ rule validate:
         },
         upcr_as_proteinuria=config["renal"]["upcr_as_proteinuria"],
         drugs=config["drugs"],
+        agents=config["study"]["agents"],
     script:
         "../scripts/validate.py"

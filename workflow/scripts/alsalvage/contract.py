@@ -125,38 +125,62 @@ THERAPY_LINES = Table(
     key=("patient_id", "line"),
 )
 
-SALVAGE_CYCLES = Table(
-    "salvage_cycles",
-    "One row per cycle of the lenalidomide salvage regimen.",
-    (
-        Column("patient_id", ID, description="Patient identifier (in patients.csv)."),
-        Column("cycle", INT, minimum=1, maximum=200, description="Cycle number, 1..n."),
-        Column("start_date", DATE, description="Day 1 of the cycle."),
-        Column(
-            "lenalidomide_mg",
-            FLOAT,
-            minimum=0,
-            maximum=50,
-            description="Daily lenalidomide dose in the cycle (mg).",
+# The salvage agent of the default study (config study.agents; one dose column each).
+DEFAULT_AGENTS = ({"name": "lenalidomide", "class": "IMiD", "dose_column": "lenalidomide_mg", "dose_unit": "mg",
+                   "full_dose": 25},)
+# ``partner`` is "none" or a drug of the dictionary (checked by the validator against the
+# study's dictionary, config ``drugs``); the synthetic cohort draws its partners from these.
+NO_PARTNER = "none"
+
+
+def dose_column(agent: dict, multi: bool) -> Column:
+    """The dose column of one salvage agent: required (never empty) in a one-agent study;
+    optional and empty on the cycles without the agent when the study has several."""
+    unit = agent["dose_unit"]
+    return Column(
+        agent["dose_column"],
+        FLOAT,
+        required=not multi,
+        nullable=multi,
+        minimum=0,
+        maximum=2 * float(agent["full_dose"]),
+        description=f"{agent['name'].capitalize()} dose in the cycle ({unit}); 0 to twice the full dose.",
+    )
+
+
+def salvage_cycles_table(agents=DEFAULT_AGENTS) -> Table:
+    """The salvage_cycles contract of a study: one dose column per salvage agent (wide;
+    config study.agents), then the optional dexamethasone dose and the partner agent."""
+    agents = tuple(agents)
+    regimen = " / ".join(a["name"] for a in agents)
+    return Table(
+        "salvage_cycles",
+        f"One row per cycle of the {regimen} salvage regimen.",
+        (
+            Column("patient_id", ID, description="Patient identifier (in patients.csv)."),
+            Column("cycle", INT, minimum=1, maximum=200, description="Cycle number, 1..n."),
+            Column("start_date", DATE, description="Day 1 of the cycle."),
+            *(dose_column(a, len(agents) > 1) for a in agents),
+            Column(
+                "dexamethasone_mg",
+                FLOAT,
+                required=False,
+                nullable=True,
+                minimum=0,
+                maximum=160,
+                description="Weekly dexamethasone dose in the cycle (mg; optional).",
+            ),
+            Column(
+                "partner",
+                TEXT,
+                description="Third agent given in the cycle: 'none' or a drug of the agent dictionary.",
+            ),
         ),
-        Column(
-            "dexamethasone_mg",
-            FLOAT,
-            required=False,
-            nullable=True,
-            minimum=0,
-            maximum=160,
-            description="Weekly dexamethasone dose in the cycle (mg; optional).",
-        ),
-        Column(
-            "partner",
-            CATEGORY,
-            vocabulary=PARTNERS,
-            description="Third agent given with lenalidomide in the cycle.",
-        ),
-    ),
-    key=("patient_id", "cycle"),
-)
+        key=("patient_id", "cycle"),
+    )
+
+
+SALVAGE_CYCLES = salvage_cycles_table()
 
 OUTCOMES = Table(
     "outcomes",
@@ -353,6 +377,12 @@ ADVERSE_EVENTS = Table(
 TABLES: dict[str, Table] = {
     t.name: t for t in (PATIENTS, THERAPY_LINES, SALVAGE_CYCLES, OUTCOMES, LABS, ADVERSE_EVENTS)
 }
+
+
+def study_tables(agents=DEFAULT_AGENTS) -> dict[str, Table]:
+    """The contract of a study's exports: ``TABLES`` with the salvage_cycles columns of its
+    agents (config study.agents)."""
+    return {**TABLES, "salvage_cycles": salvage_cycles_table(agents)}
 
 # Drug classes of the agent dictionary (the words the study configuration uses: a salvage
 # agent's ``class``, ``study.imid_caveat_classes``, a grouping by class).

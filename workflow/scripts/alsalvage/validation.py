@@ -1375,6 +1375,21 @@ def check_agent_names(raw: RawTable, drugs: C.DrugDictionary) -> pd.DataFrame:
     return concat(out)
 
 
+def check_partner(raw: RawTable, drugs: C.DrugDictionary) -> pd.DataFrame:
+    """A cycle's ``partner`` is 'none' or a drug of the study's dictionary (generic name or
+    alias; ``contract.drug_dictionary``), not a fixed list: an error per unknown name."""
+    if not raw.has("partner") or "partner" not in raw.typed:
+        return empty_findings()
+    t = raw.typed
+    known = set(drugs.classes) | set(drugs.aliases) | {C.NO_PARTNER}
+    codes, uniq = pd.factorize(t["partner"].astype(object).fillna(""))
+    ok = np.asarray([u in known for u in uniq], dtype=bool)
+    bad = ~ok[codes] if len(codes) else np.zeros(0, dtype=bool)
+    return _report(raw, t, bad, "partner", "unknown-agent",
+                   lambda x: "partner '" + x["partner"].astype(str) + "' is neither 'none' nor a known drug name "
+                   "(docs/data-dictionary.md; config drugs)")
+
+
 def check_uln(raw: RawTable) -> pd.DataFrame:
     """An upper limit of normal is a positive, finite number: 0 or infinity would make
     every 'x ULN' criterion meaningless (negative values fail the contract range)."""
@@ -1705,18 +1720,22 @@ def check_baseline(tables: dict[str, RawTable], window_days: int, involvement: d
 
 
 def check_all(paths: dict, files: dict | None = None, *, limits: dict, window_days: int, involvement: dict,
-              upcr_as_proteinuria: bool, drugs: dict):
+              upcr_as_proteinuria: bool, drugs: dict, agents: list):
     """Read and check every table. Returns (tables, findings).
 
     ``limits`` is config ``validation`` (its ``unit_aliases`` extend the unit spellings);
     ``window_days`` config ``baseline.window_days``; ``involvement`` the organ-involvement
     thresholds (rule validate's params); ``upcr_as_proteinuria`` config
     ``renal.upcr_as_proteinuria``; ``drugs`` config ``drugs`` (extends the agent
-    dictionary). No defaults: the config schema is their one source."""
+    dictionary); ``agents`` config ``study.agents`` (the dose columns of salvage_cycles).
+    No defaults: the config schema is their one source."""
     files = files or {k: str(v) for k, v in paths.items()}
     dictionary = C.drug_dictionary(drugs)
+    unknown = [a["name"] for a in agents if a["name"] not in dictionary.classes]
+    if unknown:
+        raise ValueError(f"config study.agents: {unknown} not in the drug dictionary (add them under drugs.agents)")
     out, tables = [], {}
-    for name, table in C.TABLES.items():
+    for name, table in C.study_tables(agents).items():
         raw, f = read_table(paths[name], table, files.get(name, str(paths[name])))
         out.append(f)
         tables[name] = raw
@@ -1741,6 +1760,8 @@ def check_all(paths: dict, files: dict | None = None, *, limits: dict, window_da
         if name == "therapy_lines":
             out.append(check_agents(raw))
             out.append(check_agent_names(raw, dictionary))
+        if name == "salvage_cycles":
+            out.append(check_partner(raw, dictionary))
         if name == "patients":
             out.append(check_age(raw, limits))
     out.append(check_foreign_keys(tables))
@@ -1984,14 +2005,14 @@ def input_record(tables: dict, files: dict) -> dict:
 
 def validate_tables(paths: dict, files: dict, limits: dict, window_days: int, involvement: dict,
                     tables_out: dict, findings_out, log_path, log_findings, inputs_out, *,
-                    upcr_as_proteinuria: bool, drugs: dict, log=None) -> pd.DataFrame:
+                    upcr_as_proteinuria: bool, drugs: dict, agents: list, log=None) -> pd.DataFrame:
     """Run every check; on success write the tables and the warnings, else raise ValidationFailed.
 
     The report goes to ``log`` (a logger writing ``log_path``, as ``rulelog.rule_log``
     gives) or, without one, straight to ``log_path``. ValidationFailed carries the summary
     of distinct problems as its message: what the rule prints, without a traceback."""
     tables, f = check_all(paths, files, limits=limits, window_days=window_days, involvement=involvement,
-                          upcr_as_proteinuria=upcr_as_proteinuria, drugs=drugs)
+                          upcr_as_proteinuria=upcr_as_proteinuria, drugs=drugs, agents=agents)
     causes = knock_on_causes(f, tables)
     text = format_log(f, causes=causes)
     n_err = int((f["severity"] == ERROR).sum())
@@ -2008,7 +2029,7 @@ def validate_tables(paths: dict, files: dict, limits: dict, window_days: int, in
     record = input_record(tables, files)
     Path(inputs_out).parent.mkdir(parents=True, exist_ok=True)
     Path(inputs_out).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    for name, table in C.TABLES.items():
+    for name, table in C.study_tables(agents).items():
         # nothing else holds the table or its output frame: their memory goes once written
         write_parquet(output_frame(tables.pop(name), table), tables_out[name])
         release_memory()

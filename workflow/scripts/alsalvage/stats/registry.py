@@ -123,10 +123,10 @@ ANALYSES = (
         "Exposure and discontinuation",
         "treatment.exposure",
         ("adsl", "adtte"),
-        ("alpha",),
+        ("alpha", "agents"),
         ("Percentages of all treated patients; reasons among early discontinuations.",),
         columns=(
-            ("adsl", ("LENSTDOS", "LENMXDOS", "NCYCLES", "TRTDURM", "STOPRSN", "EARLYDSC", "DTHONTRT")),
+            ("adsl", ("TRTAGENT", "STDOS", "MXDOS", "NCYCLES", "TRTDURM", "STOPRSN", "EARLYDSC", "DTHONTRT")),
         ),
         cpu_at_100k=2,
         uses=("survival",),
@@ -162,6 +162,9 @@ PARAM_CONFIG = {
     "agents": ("study", "agents"),
     "imid_caveat_classes": ("study", "imid_caveat_classes"),
 }
+# Params the run itself reads (not an analysis): the study's wording of titles, labels and
+# footnotes (alsalvage.study.Wording.from_params).
+WORDING_PARAMS = ("regimen", "agents", "imid_caveat_classes")
 BY_NAME = {a.name: a for a in ANALYSES}
 NAMES = tuple(BY_NAME)
 
