@@ -178,3 +178,122 @@ def test_registry_texts_name_the_regimen_only_through_the_study():
         assert not bad, (rel, bad)
     for template in ("workflow/templates/report.html.j2", "workflow/report/figure.rst", "workflow/report/workflow.rst"):
         assert "lenalidomide" not in (REPO / template).read_text().lower(), template
+
+
+# --------------------------------------------------------------------------- a cohort of three agents
+
+MIXED = [LEN, POM, DARA]
+
+
+def _mixed_cohort(tmp_path, partner="none"):
+    """The hand cohort of test_validation with P01 on lenalidomide, P02 on pomalidomide then
+    daratumumab added (one wide dose column per agent, empty where not given)."""
+    from test_validation import HEAD, ROWS, write_cohort
+
+    head = copy.deepcopy(HEAD)
+    rows = copy.deepcopy(ROWS)
+    head["salvage_cycles"] = ["patient_id", "cycle", "start_date", "lenalidomide_mg", "pomalidomide_mg",
+                              "daratumumab_mg_kg", "partner"]
+    rows["salvage_cycles"] = [
+        ["P01", "1", "2017-05-01", "10", "", "", "none"],
+        ["P01", "2", "2017-05-29", "10", "", "", "none"],
+        ["P01", "3", "2017-06-26", "5", "", "", partner],
+        ["P02", "1", "2018-01-10", "", "4", "", "cyclophosphamide"],
+        ["P02", "2", "2018-02-07", "", "3", "16", "cyclophosphamide"],
+    ]
+    return write_cohort(tmp_path / "raw", rows, head)
+
+
+def test_a_three_agent_cohort_validates(tmp_path):
+    from alsalvage import validation as V
+    from helpers import validation_settings
+
+    settings = {**validation_settings(), "agents": MIXED}
+    paths = _mixed_cohort(tmp_path)
+    tables, f = V.check_all(paths, **settings)
+    errors = f[f["severity"] == "error"]
+    assert errors.empty, errors.to_dict("records")
+    cyc = V.output_frame(tables["salvage_cycles"], V.C.study_tables(MIXED)["salvage_cycles"])
+    assert list(cyc.columns[3:6]) == ["lenalidomide_mg", "pomalidomide_mg", "daratumumab_mg_kg"]
+    assert cyc["daratumumab_mg_kg"].isna().sum() == 4
+    # the default (lenalidomide-only) contract requires its column never empty
+    _, f = V.check_all(paths, **validation_settings())
+    assert (f["severity"] == "error").any()
+
+
+@pytest.mark.parametrize("agents, partner, rule", [
+    (MIXED, "bortezomib", None),  # any drug of the dictionary is a partner
+    (MIXED, "velcade", None),
+    (MIXED, "unobtainium", "unknown-agent"),
+])
+def test_partner_is_checked_against_the_dictionary(tmp_path, agents, partner, rule):
+    from alsalvage import validation as V
+    from helpers import validation_settings
+
+    paths = _mixed_cohort(tmp_path, partner)
+    _, f = V.check_all(paths, **{**validation_settings(), "agents": agents})
+    got = f[(f["column"] == "partner") & (f["severity"] == "error")]
+    assert set(got["rule"]) == ({rule} if rule else set())
+
+
+def test_an_unknown_salvage_agent_is_a_configuration_error(tmp_path):
+    from alsalvage import validation as V
+    from helpers import validation_settings
+
+    paths = _mixed_cohort(tmp_path)
+    odd = {**POM, "name": "iberdomide", "dose_column": "pomalidomide_mg"}
+    with pytest.raises(ValueError, match="iberdomide"):
+        V.check_all(paths, **{**validation_settings(), "agents": [LEN, odd]})
+    _, f = V.check_all(paths, **{**validation_settings(), "agents": [LEN, odd, DARA],
+                                 "drugs": {"agents": {"iberdomide": "IMiD"}, "aliases": {}}})
+    assert not (f["severity"] == "error").any()
+
+
+def test_a_three_agent_cohort_derives_exposure_per_agent():
+    import numpy as np
+    import pandas as pd
+
+    from alsalvage.baseline import _exposure
+    from alsalvage.stats.treatment import dose_records
+
+    cycles = pd.DataFrame({
+        "patient_id": ["A", "A", "B", "B", "B", "C", "D"],
+        "cycle": [1, 2, 1, 2, 3, 1, 1],
+        "lenalidomide_mg": [10, 25, np.nan, np.nan, np.nan, np.nan, 0],
+        "pomalidomide_mg": [np.nan, np.nan, 4, 2, 3, np.nan, np.nan],
+        "daratumumab_mg_kg": [np.nan, np.nan, np.nan, 16, 16, 16, np.nan],
+    })
+    e = _exposure(cycles, MIXED).set_index("patient_id")
+    assert list(e.index) == ["A", "B", "C"]  # D: no dose above 0, not treated
+    assert e.loc["A", ["TRTAGENT", "STDOS", "MDDOS", "MXDOS", "DOSEU", "NCYCLES"]].tolist() == [
+        "lenalidomide", 10, 17.5, 25, "mg", 2]
+    assert e.loc["B", ["TRTAGENT", "STDOS", "MDDOS", "MXDOS", "DOSEU", "NCYCLES"]].tolist() == [
+        "pomalidomide;daratumumab", 4, 3, 4, "mg", 3]
+    assert e.loc["C", ["TRTAGENT", "STDOS", "MXDOS", "DOSEU", "NCYCLES"]].tolist() == [
+        "daratumumab", 16, 16, "mg/kg", 1]
+    recs = {r["key"]: r for r in dose_records(e.reset_index(), MIXED)}
+    assert recs["exposure.lenalidomide.dose_max.n_25mg"]["estimate"] == 1
+    assert recs["exposure.pomalidomide.dose_max.n_4mg"]["estimate"] == 1
+    assert recs["exposure.daratumumab.dose_max.n_16mg_kg"]["estimate"] == 1
+    assert recs["exposure.daratumumab.dose_max.n_16mg_kg"]["label"] == "Patients who received >= 16 mg/kg"
+    # one agent: the default study's keys
+    one = {r["key"] for r in dose_records(e.loc[["A"]].reset_index(), [LEN])}
+    assert {"exposure.dose.median", "exposure.dose_max.median", "exposure.dose_max.n_25mg"} <= one
+
+
+def test_imid_caveat_flags_only_calls_under_a_caveat_agent():
+    """IMIDFL: Y on an on-therapy cardiac call of a patient given an agent of a caveat class."""
+    import pandas as pd
+
+    from alsalvage import organ
+    from test_organ import CP, NO_EGFR, labs_of, patient
+
+    base = pd.DataFrame([patient("A", NTPROBL=3000.0, TRTAGENT="pomalidomide"),
+                         patient("B", NTPROBL=3000.0, TRTAGENT="daratumumab")])
+    labs = labs_of([("A", 30, "ntprobnp", 1000), ("B", 30, "ntprobnp", 1000)])
+    caveat = study.Wording.from_params({"regimen": None, "agents": MIXED, "imid_caveat_classes": ["IMiD"]})
+    calls = organ.cardiac_calls(labs, base, NO_EGFR, CP, caveat.caveat_agents)
+    flagged = calls.groupby("USUBJID")["IMIDFL"].agg(lambda s: set(s))
+    assert flagged["A"] == {"Y"} and flagged["B"] == {"N"}
+    calls = organ.cardiac_calls(labs, base, NO_EGFR, CP)  # no study given: every agent (one IMiD)
+    assert set(calls["IMIDFL"]) == {"Y"}
