@@ -297,3 +297,23 @@ def test_imid_caveat_flags_only_calls_under_a_caveat_agent():
     assert flagged["A"] == {"Y"} and flagged["B"] == {"N"}
     calls = organ.cardiac_calls(labs, base, NO_EGFR, CP)  # no study given: every agent (one IMiD)
     assert set(calls["IMIDFL"]) == {"Y"}
+
+
+def test_a_three_agent_cohort_validates_and_derives_adsl(tmp_path):
+    """The validated tables of the three-agent cohort give ADSL its exposure per patient."""
+    from alsalvage import validation as V
+    from alsalvage.baseline import derive_adsl, required_inputs
+    from helpers import validation_settings
+    from test_baseline import params
+
+    paths = _mixed_cohort(tmp_path)
+    tables, f = V.check_all(paths, **{**validation_settings(), "agents": MIXED})
+    assert not (f["severity"] == "error").any()
+    contract = V.C.study_tables(MIXED)
+    frames = {n: V.output_frame(tables[n], contract[n])[cols] for n, cols in required_inputs(MIXED).items()}
+    adsl = derive_adsl(frames, params(agents=MIXED)).set_index("USUBJID")
+    assert adsl.loc["P01", ["TRTAGENT", "STDOS", "MXDOS", "DOSEU", "NCYCLES"]].tolist() == [
+        "lenalidomide", 10, 10, "mg", 3]
+    assert adsl.loc["P02", ["TRTAGENT", "STDOS", "MXDOS", "DOSEU", "NCYCLES"]].tolist() == [
+        "pomalidomide;daratumumab", 4, 4, "mg", 2]
+    assert (adsl["SAFFL"] == "Y").all()
