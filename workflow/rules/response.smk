@@ -66,6 +66,7 @@ rule derive_endpoints:
             "endpoints",
             "hematologic",
             "rulelog",
+            "study",
         ),
     output:
         csv="results/derived/adtte.csv",
@@ -85,5 +86,6 @@ rule derive_endpoints:
         runtime=10,
     params:
         endpoints=config["endpoints"],
+        regimen=config["study"]["regimen"],
     script:
         "../scripts/derive_endpoints.py"
