@@ -369,7 +369,7 @@ CELL_CASES = [
     ("salvage_cycles", "lenalidomide_mg", "10mg", "number-format"),
     ("salvage_cycles", "lenalidomide_mg", "-5", "range"),  # dose 0-50 mg
     ("salvage_cycles", "lenalidomide_mg", "75", "range"),
-    ("salvage_cycles", "partner", "bortezomib", "vocabulary"),
+    ("salvage_cycles", "partner", "unobtainium", "unknown-agent"),  # any drug of the dictionary is valid
     ("patients", "heart", "2", "flag-format"),
     ("patients", "heart", "Y", "flag-format"),
     ("patients", "sex", "male", "vocabulary"),
