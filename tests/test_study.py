@@ -63,6 +63,7 @@ def test_imid_caveat_follows_the_agent_classes(agents, classes, caveat, note):
     assert w.caveat_agents == caveat
     assert w.imid_caveat is bool(caveat)
     assert w.imid_caveat_note == note
+    assert w.fill("under {caveat_agents}") == "under " + (" or ".join(caveat) or w.regimen)
 
 
 def _pom_config() -> dict:
@@ -130,7 +131,7 @@ def test_pomalidomide_stats_labels_titles_and_footnotes_never_say_lenalidomide()
         seen.append(a.name)
         text = json.dumps([r["label"] for r in records]) + json.dumps(notes) + wording.fill(a.title)
         assert "lenalidomide" not in text.lower(), a.name
-        assert "{regimen}" not in text, a.name
+        assert "{regimen}" not in text and "{caveat_agents}" not in text, a.name
     assert {"table1", "organ", "exposure"} <= set(seen)
     organ_notes = run_analysis(BY_NAME["organ"], d, params)[1]
     assert any("under pomalidomide (an IMiD" in n for n in organ_notes)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 REGIMEN_FIELD = "{regimen}"
+CAVEAT_FIELD = "{caveat_agents}"
 
 
 def regimen_of(study: dict) -> str:
@@ -57,8 +58,11 @@ class Wording:
 
     # ------------------------------------------------------------------ phrases
     def fill(self, text: str) -> str:
-        """A registry text with ``{regimen}`` replaced by the regimen's name."""
-        return text.replace(REGIMEN_FIELD, self.regimen)
+        """A registry text with ``{regimen}`` replaced by the regimen's name and
+        ``{caveat_agents}`` by the agents carrying the IMiD caveat ("lenalidomide", "a or b";
+        the regimen's name when none does)."""
+        caveat = " or ".join(self.caveat_agents) or self.regimen
+        return text.replace(REGIMEN_FIELD, self.regimen).replace(CAVEAT_FIELD, caveat)
 
     @property
     def start(self) -> str:

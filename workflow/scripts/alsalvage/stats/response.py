@@ -240,7 +240,7 @@ def organ(adsl, adrs, labs, *, alpha, landmarks, lab_window_days, days_per_month
         )
     cr = r[r["PARAMCD"] == "CARDRESP"]
     for fl, name, label in (
-        ("IMIDFL", "imid_flagged", "under {regimen}"),
+        ("IMIDFL", "imid_flagged", "under {caveat_agents}"),
         ("EGFRFLFL", "egfr_flagged", "with eGFR fall or dialysis"),
     ):
         x = cr.loc[cr[fl] == "Y", "USUBJID"].nunique() if fl in cr else 0
