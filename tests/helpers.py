@@ -77,9 +77,14 @@ def _schema_defaults(schema: dict):
 
 @functools.cache
 def _schema_config() -> dict:
+    """The schema defaults, with study.regimen resolved as workflow/rules/common.smk does."""
     import yaml
 
-    return _schema_defaults(yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text()))
+    from alsalvage import study
+
+    cfg = _schema_defaults(yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text()))
+    cfg["study"] = study.resolve(cfg["study"])
+    return cfg
 
 
 def schema_defaults() -> dict:
@@ -104,6 +109,8 @@ def validation_settings(cfg: dict | None = None) -> dict:
             "liver_alp_x_uln": cfg["liver"]["involvement_alp_x_uln"],
         },
         "upcr_as_proteinuria": cfg["renal"]["upcr_as_proteinuria"],
+        "drugs": cfg["drugs"],
+        "agents": cfg["study"]["agents"],
     }
 
 

@@ -29,8 +29,8 @@ def _adsl(rows):
         "NERVE",
         "EGFRBL",
         "NTPROBL",
-        "LENSTDOS",
-        "LENMXDOS",
+        "STDOS",
+        "MXDOS",
         "NCYCLES",
         "TRTDURM",
         "STOPRSN",
@@ -39,6 +39,8 @@ def _adsl(rows):
     ]
     a = pd.DataFrame(rows, columns=cols)
     a["PEXFL"] = (a["PEXGRP"] != "naive").astype(int)
+    a["TRTAGENT"] = "lenalidomide"
+    a["DOSEU"] = "mg"
     a["SAFFL"] = "Y"
     a["ITTFL"] = "Y"
     a["TRTSDT"] = IDX

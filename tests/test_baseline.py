@@ -38,6 +38,7 @@ def params(**over):
         "flc_ratio_high": CFG["hematologic"]["flc_ratio_high"],
         "days_per_month": CFG["endpoints"]["days_per_month"],
         "death_on_treatment_days": CFG["exposure"]["death_on_treatment_days"],
+        "agents": CFG["study"]["agents"],
         "upcr_as_proteinuria": CFG["renal"]["upcr_as_proteinuria"],
     }
     p.update(over)
@@ -194,13 +195,13 @@ CASES = [
     ("P01", "FLTOIDXM", 366 / 30.4375, "2019-03-01 -> 2020-03-01 = 366 d (leap Feb) / 30.4375 = 12.02"),
     ("P01", "PEXGRP", "naive", "melphalan only"),
     # exposure
-    ("P01", "LENSTDOS", 10.0, "cycle 1"),
-    ("P01", "LENMDDOS", 10.0, "median of 10, 10, 5 (the 0 mg cycle is not a dosed cycle)"),
-    ("P01", "LENMXDOS", 10.0, ""),
+    ("P01", "STDOS", 10.0, "cycle 1"),
+    ("P01", "MDDOS", 10.0, "median of 10, 10, 5 (the 0 mg cycle is not a dosed cycle)"),
+    ("P01", "MXDOS", 10.0, ""),
     ("P01", "NCYCLES", 3, "three dosed cycles"),
-    ("P15", "LENMDDOS", 12.5, "median of 15, 10"),
-    ("P15", "LENSTDOS", 15.0, ""),
-    ("P15", "LENMXDOS", 15.0, ""),
+    ("P15", "MDDOS", 12.5, "median of 15, 10"),
+    ("P15", "STDOS", 15.0, ""),
+    ("P15", "MXDOS", 15.0, ""),
     ("P01", "TRTDURM", 210 / 30.4375, "2020-03-01 -> 2020-09-27 = 31+30+31+30+31+31+26 = 210 d = 6.90 months"),
     ("P14", "TRTDURM", 275 / 30.4375, "ongoing: to last contact 2020-12-01 = 275 d"),
     ("P14", "TRTEDT", None, "ongoing: no end date"),

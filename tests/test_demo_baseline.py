@@ -45,6 +45,8 @@ def derived(tmp_path_factory):
             "heart_ntprobnp_ng_l": CFG["cardiac"]["involvement_ntprobnp_ng_l"],
             "liver_alp_x_uln": CFG["liver"]["involvement_alp_x_uln"],
         },
+        drugs=CFG["drugs"],
+        agents=CFG["study"]["agents"],
         tables_out={t: out / f"{t}.parquet" for t in C.TABLES},
         findings_out=out / "findings.csv",
         inputs_out=out / "inputs.json",
@@ -65,6 +67,7 @@ def derived(tmp_path_factory):
         "flc_ratio_high": CFG["hematologic"]["flc_ratio_high"],
         "days_per_month": CFG["endpoints"]["days_per_month"],
         "death_on_treatment_days": CFG["exposure"]["death_on_treatment_days"],
+        "agents": CFG["study"]["agents"],
         "upcr_as_proteinuria": CFG["renal"]["upcr_as_proteinuria"],
     }
     adsl = derive_adsl(tables, params)
@@ -118,9 +121,9 @@ def test_duration_of_therapy(derived):
 
 def test_lenalidomide_dose(derived):
     adsl, _ = derived
-    start = adsl["LENSTDOS"]
+    start = adsl["STDOS"]
     assert (start.median(), start.min(), start.max()) == (10, 5, 15)  # 10 (5-15) mg
-    assert (adsl["LENMXDOS"] >= 25).sum() == 0  # nobody received 25 mg
+    assert (adsl["MXDOS"] >= 25).sum() == 0  # nobody received 25 mg
 
 
 # figure, mask on ADSL, published %

@@ -50,7 +50,7 @@ def adrs_of(rows):
 
 def derive(rows, adrs_rows=()):
     adsl, out = cohort(rows)
-    t = ep.derive_adtte(adsl, adrs_of(adrs_rows), out, {"days_per_month": DPM})
+    t = ep.derive_adtte(adsl, adrs_of(adrs_rows), out, {"days_per_month": DPM, "regimen": "lenalidomide"})
     assert datasets.conform("adtte", t) == []  # columns and dtypes of alsalvage.datasets
     return {(r.USUBJID, r.PARAMCD): r for r in t.itertuples()}
 
@@ -116,7 +116,7 @@ def test_cnsr_is_adam_and_the_cause_is_separate():
     On the hand cohort a reader of CNSR alone counts 2 dialysis events (DIAL, SAME) and
     3 non-events, the competing death (DEAD) among them: CAUSEN is what separates it."""
     adsl, out = cohort({pid: r for pid, r, _ in TTDIAL_CASES})
-    t = ep.derive_adtte(adsl, adrs_of([]), out, {"days_per_month": DPM})
+    t = ep.derive_adtte(adsl, adrs_of([]), out, {"days_per_month": DPM, "regimen": "lenalidomide"})
     assert list(t.columns) == ep.ADTTE_COLUMNS
     assert set(t["CNSR"]) == {0, 1}
     assert ((t["CNSR"] == 0) == (t["CAUSEN"] == 1)).all()
@@ -262,7 +262,8 @@ def test_hematologic_pfs_of_a_progressing_nonresponder_from_the_labs():
         params["hematologic"] = dict(params["hematologic"], progression_from_nonresponse=flag)
         adrs = derive_adrs(adsl, out, labs, params)
         adrs = adrs[["USUBJID", "PARAMCD", "ADT"]].astype({"USUBJID": str, "PARAMCD": str})
-        t = ep.derive_adtte(adsl[["USUBJID", "TRTSDT", "DIALBL"]], adrs, out, {"days_per_month": DPM})
+        t = ep.derive_adtte(adsl[["USUBJID", "TRTSDT", "DIALBL"]], adrs, out,
+                            {"days_per_month": DPM, "regimen": "lenalidomide"})
         got[name] = {r.USUBJID: (r.CNSR, r.ADT) for r in t[t["PARAMCD"] == "HEMPFS"].itertuples()}
     assert got["default"] == {"MP": (0, d(60)), "NR": (0, d(90))}
     assert got["strict"] == {"MP": (1, d(60)), "NR": (1, d(90))}

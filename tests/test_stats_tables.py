@@ -369,14 +369,14 @@ def test_analyses_leave_their_inputs_unchanged(d):
 def test_input_problems_are_listed_once_with_the_analyses_they_stop(d):
     adtte = d["adtte"].copy()
     adtte.loc[0, "CNSR"] = 7
-    adsl = d["adsl"].drop(columns=["LENSTDOS"])
+    adsl = d["adsl"].drop(columns=["STDOS"])
     frames = {**d, "adtte": adtte, "adsl": adsl}
     files = {k: f"{k}.csv" for k in frames}
     problems = stats_problems(frames, files)
-    # adtte is read by renal, survival and exposure; LENSTDOS is needed by exposure only
+    # adtte is read by renal, survival and exposure; STDOS is needed by exposure only
     assert problems == [
         "adtte.csv: row 2, column CNSR: not 0/1 (value 7) (analyses: renal, survival, exposure)",
-        "file adsl.csv: column 'LENSTDOS' is missing (needed by rule stats) (analyses: exposure)",
+        "file adsl.csv: column 'STDOS' is missing (needed by rule stats) (analyses: exposure)",
     ]
 
 
@@ -507,7 +507,9 @@ def test_registry_matches_the_analysis_functions():
         keyword = [p.name for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY]
         assert positional == list(a.datasets) and set(keyword) == set(a.params), a.name
         assert all(p.default is p.empty for p in sig.parameters.values()), a.name
-    assert set(stats_params()) == {p for a in BY_NAME.values() for p in a.params}
+    from alsalvage.stats.registry import WORDING_PARAMS
+
+    assert set(stats_params()) == {p for a in BY_NAME.values() for p in a.params} | set(WORDING_PARAMS)
 
 
 def test_registries_load_without_heavy_libraries():

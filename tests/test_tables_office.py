@@ -184,7 +184,7 @@ def small_results(tmp_path, label_value="=1+1"):
 def test_members_and_properties_carry_the_reference_date(tmp_path, when):
     results, path = small_results(tmp_path)
     out = {"docx": {"table1": tmp_path / "t.docx"}, "xlsx": {"table1": tmp_path / "t.xlsx"}}
-    office.write_office_tables(results, {"table1": path}, out["docx"], out["xlsx"], when)
+    office.write_office_tables(results, {"table1": path}, out["docx"], out["xlsx"], when, regimen="lenalidomide")
     stamp = dt.datetime.fromisoformat(when)
     for f in (tmp_path / "t.docx", tmp_path / "t.xlsx"):
         with zipfile.ZipFile(f) as z:
@@ -200,7 +200,8 @@ def test_members_and_properties_carry_the_reference_date(tmp_path, when):
 def test_text_that_looks_like_a_formula_stays_text(tmp_path):
     results, path = small_results(tmp_path, "=1+1")
     office.write_office_tables(
-        results, {"table1": path}, {"table1": tmp_path / "t.docx"}, {"table1": tmp_path / "t.xlsx"}, "2026-01-01"
+        results, {"table1": path}, {"table1": tmp_path / "t.docx"}, {"table1": tmp_path / "t.xlsx"}, "2026-01-01",
+        regimen="lenalidomide",
     )
     ws = load_workbook(str(tmp_path / "t.xlsx")).active
     cells = [c for row in ws.iter_rows() for c in row if c.value == "=1+1"]
@@ -217,5 +218,6 @@ def test_a_key_missing_from_results_json_stops_the_rule(tmp_path):
     del results["results"]["baseline.sex.male"]
     with pytest.raises(office.OfficeInputError, match="baseline.sex.male"):
         office.write_office_tables(
-            results, {"table1": path}, {"table1": tmp_path / "t.docx"}, {"table1": tmp_path / "t.xlsx"}, "2026-01-01"
+            results, {"table1": path}, {"table1": tmp_path / "t.docx"}, {"table1": tmp_path / "t.xlsx"}, "2026-01-01",
+            regimen="lenalidomide",
         )

@@ -369,7 +369,7 @@ CELL_CASES = [
     ("salvage_cycles", "lenalidomide_mg", "10mg", "number-format"),
     ("salvage_cycles", "lenalidomide_mg", "-5", "range"),  # dose 0-50 mg
     ("salvage_cycles", "lenalidomide_mg", "75", "range"),
-    ("salvage_cycles", "partner", "bortezomib", "vocabulary"),
+    ("salvage_cycles", "partner", "unobtainium", "unknown-agent"),  # any drug of the dictionary is valid
     ("patients", "heart", "2", "flag-format"),
     ("patients", "heart", "Y", "flag-format"),
     ("patients", "sex", "male", "vocabulary"),
@@ -1908,3 +1908,57 @@ def test_findings_csv_neutralises_formulas(tmp_path):
     assert "'=cmd|' /C calc'!A0" in back["value"].tolist()
     assert "-5" in back["value"].tolist()
     assert not back.apply(lambda c: c.str.match(r"^[=+@]")).any().any()
+
+
+# --------------------------------------------------------------------------- drug dictionary
+
+
+def test_every_shipped_agent_has_a_class_and_every_alias_names_shipped_agents():
+    assert tuple(C.AGENT_CLASSES) == C.AGENTS
+    assert all(isinstance(c, str) and c for c in C.AGENT_CLASSES.values())
+    assert {C.AGENT_CLASSES[a] for a in ("bortezomib", "carfilzomib", "ixazomib")} == {C.PROTEASOME_INHIBITOR}
+    assert {C.AGENT_CLASSES[a] for a in ("thalidomide", "lenalidomide", "pomalidomide")} == {C.IMID}
+    assert C.AGENT_CLASSES["daratumumab"] == C.ANTI_CD38
+    assert C.AGENT_CLASSES["venetoclax"] == C.BCL2_INHIBITOR
+
+
+@pytest.mark.parametrize("drugs, text, expected", [
+    ({}, "revlimid;dexamethasone", ("lenalidomide;dexamethasone", [])),
+    ({}, "iberdomide;dexamethasone", ("dexamethasone", ["iberdomide"])),
+    ({"agents": {"iberdomide": "IMiD"}}, "iberdomide;dexamethasone", ("iberdomide;dexamethasone", [])),
+    ({"agents": {"iberdomide": "IMiD"}, "aliases": {"ird": ["iberdomide", "dexamethasone"]}}, "ird;velcade",
+     ("iberdomide;dexamethasone;bortezomib", [])),
+    ({"aliases": {"dara-rd": ["daratumumab", "lenalidomide", "dexamethasone"]}}, "dara-rd",
+     ("daratumumab;lenalidomide;dexamethasone", [])),
+])
+def test_drug_dictionary_merges_the_config(drugs, text, expected):
+    assert C.drug_dictionary(drugs).normalise(text) == expected
+
+
+@pytest.mark.parametrize("drugs, match", [
+    ({"aliases": {"xd": ["xyzumab"]}}, "unknown agent"),
+    ({"aliases": {"bortezomib": ["carfilzomib"]}}, "generic name"),
+])
+def test_drug_dictionary_rejects_bad_aliases(drugs, match):
+    with pytest.raises(ValueError, match=match):
+        C.drug_dictionary(drugs)
+
+
+def test_drug_dictionary_classes_select_agents():
+    d = C.drug_dictionary({"agents": {"iberdomide": "IMiD"}})
+    assert set(d.agents_of_classes(["IMiD"])) == {"thalidomide", "lenalidomide", "pomalidomide", "iberdomide"}
+    assert d.agents_of_classes([]) == ()
+
+
+def test_configured_agent_is_accepted_by_the_validator(tmp_path):
+    """An agent outside the shipped dictionary is an unknown-agent error until config
+    drugs.agents names it; then the validated table holds it (and aliases expand)."""
+    rows = copy.deepcopy(ROWS)
+    rows["therapy_lines"][1][HEAD["therapy_lines"].index("agents")] = "ird"  # P01 line 2 (no bortezomib)
+    paths = write_cohort(tmp_path / "raw", rows)
+    _, f = check_all(paths)
+    assert "unknown-agent" in set(f["rule"])
+    tables, f = check_all(paths, drugs={"agents": {"iberdomide": "IMiD"},
+                                        "aliases": {"ird": ["iberdomide", "dexamethasone"]}})
+    assert "unknown-agent" not in set(f["rule"])
+    assert tables["therapy_lines"].typed["agents"].iloc[1] == "iberdomide;dexamethasone"

@@ -51,6 +51,7 @@ rule derive_baseline:
         days_per_month=config["endpoints"]["days_per_month"],
         death_on_treatment_days=config["exposure"]["death_on_treatment_days"],
         upcr_as_proteinuria=config["renal"]["upcr_as_proteinuria"],
+        agents=config["study"]["agents"],
     script:
         "../scripts/derive_baseline.py"
 

@@ -104,6 +104,12 @@ def shipped_module(path):
     return sys.modules[name]
 
 
+# The study's wording (alsalvage/study.py, the owner of every phrase naming the regimen):
+# study.regimen resolved once here, so that every rule's params read one name.
+STUDY = shipped_module("workflow/scripts/alsalvage/study.py")
+config["study"] = STUDY.resolve(config["study"])
+
+
 def pkg(*modules):
     """Paths of the package modules a rule imports, declared as inputs so that
     editing a module reruns exactly the rules that use it ("stats/run" names a module of

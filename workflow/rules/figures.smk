@@ -22,7 +22,7 @@ FIGURE_INPUT_PATHS = {
 rule figure:
     input:
         unpack(figure_inputs),
-        code=pkg("figure_registry", "figures", "formatting", "rulelog"),
+        code=pkg("figure_registry", "figures", "formatting", "rulelog", "study"),
         survival=branch(
             lambda wildcards: wildcards.name in FIGURE_REGISTRY.SURVIVAL_FIGURES,
             then=pkg("survival"),

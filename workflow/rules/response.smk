@@ -18,6 +18,7 @@ rule derive_responses:
             "organ",
             "responses",
             "rulelog",
+            "study",
         ),
     output:
         csv="results/derived/adrs.csv",
@@ -41,6 +42,12 @@ rule derive_responses:
         renal=config["renal"],
         liver=config["liver"],
         egfr=config["egfr"],
+        # the IMiD caveat on cardiac calls (alsalvage.study)
+        study={
+            "agents": config["study"]["agents"],
+            "imid_caveat_classes": config["study"]["imid_caveat_classes"],
+            "regimen": config["study"]["regimen"],
+        },
     script:
         "../scripts/derive_responses.py"
 
@@ -59,6 +66,7 @@ rule derive_endpoints:
             "endpoints",
             "hematologic",
             "rulelog",
+            "study",
         ),
     output:
         csv="results/derived/adtte.csv",
@@ -78,5 +86,6 @@ rule derive_endpoints:
         runtime=10,
     params:
         endpoints=config["endpoints"],
+        regimen=config["study"]["regimen"],
     script:
         "../scripts/derive_endpoints.py"

@@ -44,5 +44,7 @@ rule validate:
             "liver_alp_x_uln": config["liver"]["involvement_alp_x_uln"],
         },
         upcr_as_proteinuria=config["renal"]["upcr_as_proteinuria"],
+        drugs=config["drugs"],
+        agents=config["study"]["agents"],
     script:
         "../scripts/validate.py"

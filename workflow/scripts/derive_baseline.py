@@ -1,6 +1,6 @@
 """Rule derive_baseline: ADSL (baseline, staging, prior therapy, exposure) from validated tables."""
 
-from alsalvage.baseline import REQUIRED, derive_adsl
+from alsalvage.baseline import derive_adsl, required_inputs
 from alsalvage.csvout import write_dataset
 from alsalvage.datasets import check_written
 from alsalvage.derive_common import limit_threads, read_validated
@@ -20,10 +20,12 @@ KEYS = (
     "days_per_month",
     "death_on_treatment_days",
     "upcr_as_proteinuria",
+    "agents",
 )
 with rule_log(sm.log[0], "derive_baseline", sm.input) as log:
-    files = {t: sm.input[t] for t in REQUIRED}
-    tables = read_validated(files, "derive_baseline", REQUIRED, categorical=["labs"])
+    required = required_inputs(sm.params.agents)
+    files = {t: sm.input[t] for t in required}
+    tables = read_validated(files, "derive_baseline", required, categorical=["labs"])
     params = {k: (dict(v) if hasattr(v, "keys") else v) for k, v in ((k, sm.params[k]) for k in KEYS)}
     adsl = derive_adsl(tables, params, files)
     check_written("adsl", adsl)

@@ -12,7 +12,7 @@ with rule_log(sm.log[0], "derive_responses", sm.input) as log:
     files = {"adsl": sm.input.adsl, "outcomes": sm.input.outcomes, "labs": sm.input.labs}
     tables = read_inputs(files)
     check_inputs(tables["adsl"], tables["outcomes"], tables["labs"], files)
-    params = {k: dict(sm.params[k]) for k in ("hematologic", "cardiac", "renal", "liver", "egfr")}
+    params = {k: dict(sm.params[k]) for k in ("hematologic", "cardiac", "renal", "liver", "egfr", "study")}
     # popped: derive_adrs holds the only reference and frees the raw labs once encoded
     adrs = derive_adrs(tables.pop("adsl"), tables.pop("outcomes"), tables.pop("labs"), params)
     check_written("adrs", adrs)

@@ -26,6 +26,8 @@ try:
             log_findings=sm.log.findings,
             log=log,
             upcr_as_proteinuria=sm.params.upcr_as_proteinuria,
+            drugs=dict(sm.params.drugs),
+            agents=[dict(a) for a in sm.params.agents],
         )
 except ValidationFailed as err:
     print(err, file=sys.stderr)

@@ -15,6 +15,7 @@ docs/methods.md, section "Baseline, staging and prior therapy".
   flc_ratio_low/_high        normal kappa/lambda ratio (no detectable clone at baseline)
   days_per_month             days per month
   death_on_treatment_days    death within this many days after the last dose = on therapy
+  agents                     the salvage agents (config study.agents): their dose columns
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pandas as pd
 
 from . import bortezomib as bz
 from . import censored, datasets
+from . import contract as C
 from . import hematologic as hem
 from . import staging
 from .contract import ANALYTES
@@ -78,13 +80,20 @@ EARLY_STOP_REASONS = (
 
 ADSL_COLUMNS = datasets.columns("adsl")  # the order of the spec (alsalvage.datasets)
 
-REQUIRED = {
-    "patients": ["patient_id", "sex", "birth_date", "diagnosis_date", "isotype", *ORGAN_COLUMNS],
-    "therapy_lines": ["patient_id", "line", "agents", "start_date", "end_date", "best_response", "progression_date"],
-    "salvage_cycles": ["patient_id", "cycle", "start_date", "lenalidomide_mg"],
-    "outcomes": list(OUTCOME_COLUMNS),
-    "labs": ["patient_id", "date", "analyte", "value"],
-}
+def required_inputs(agents) -> dict[str, list[str]]:
+    """The validated columns ADSL is derived from; salvage_cycles: the dose column of each
+    salvage agent (config study.agents)."""
+    return {
+        "patients": ["patient_id", "sex", "birth_date", "diagnosis_date", "isotype", *ORGAN_COLUMNS],
+        "therapy_lines": ["patient_id", "line", "agents", "start_date", "end_date", "best_response",
+                          "progression_date"],
+        "salvage_cycles": ["patient_id", "cycle", "start_date", *(a["dose_column"] for a in agents)],
+        "outcomes": list(OUTCOME_COLUMNS),
+        "labs": ["patient_id", "date", "analyte", "value"],
+    }
+
+
+REQUIRED = required_inputs(C.DEFAULT_AGENTS)  # the default study's (tables to read: its keys)
 
 
 def age_years(birth: pd.Series, at: pd.Series) -> pd.Series:
@@ -99,11 +108,12 @@ def index_dates(cycles: pd.DataFrame) -> pd.DataFrame:
     return first[["patient_id", "start_date"]].rename(columns={"start_date": "index_date"}).reset_index(drop=True)
 
 
-def check_inputs(tables: Mapping[str, pd.DataFrame], files: Mapping[str, str] | None = None) -> None:
+def check_inputs(tables: Mapping[str, pd.DataFrame], files: Mapping[str, str] | None = None,
+                 agents=C.DEFAULT_AGENTS) -> None:
     """Raise one DerivationError listing every structural problem of the inputs."""
     files = files or {k: k for k in tables}
     problems: list[str] = []
-    for name, cols in REQUIRED.items():
+    for name, cols in required_inputs(agents).items():
         if name not in tables:
             problems.append(f"table {name}: not given (needed by rule {RULE})")
             continue
@@ -236,19 +246,42 @@ def _prior_therapy(lines: pd.DataFrame, index: pd.DataFrame, days_per_month: flo
     return out[["patient_id", "NPRIOR", "FLSTDT", "FLTOIDXM"]]
 
 
-def _exposure(cycles: pd.DataFrame) -> pd.DataFrame:
-    """Lenalidomide doses over the cycles actually dosed (> 0 mg)."""
-    dosed = sort_stable(cycles[cycles["lenalidomide_mg"] > 0], ["patient_id", "cycle"])
-    return (
-        dosed.groupby("patient_id")["lenalidomide_mg"]
-        .agg(LENSTDOS="first", LENMDDOS="median", LENMXDOS="max", NCYCLES="size")
-        .reset_index()
-    )
+def _exposure(cycles: pd.DataFrame, agents) -> pd.DataFrame:
+    """Salvage exposure per patient (wide dose columns, one per agent of config
+    study.agents). TRTAGENT: the agents given (dose > 0 in some cycle), ';'-joined in config
+    order; STDOS / MDDOS / MXDOS: first, median and highest dose of the patient's agent (the
+    first of study.agents the patient was given) over its dosed cycles, in DOSEU (its
+    unit); NCYCLES: cycles with a dose of any agent above 0."""
+    agents = list(agents)
+    cols = [a["dose_column"] for a in agents]
+    cycles = sort_stable(cycles, ["patient_id", "cycle"])
+    given = np.column_stack([cycles[c].to_numpy(dtype="float64", na_value=np.nan) > 0 for c in cols])
+    any_dose = given.any(axis=1)
+    pid = cycles["patient_id"]
+    per = pd.DataFrame(given, columns=cols).groupby(pid.to_numpy(), sort=True).any()
+    out = pd.DataFrame({"patient_id": per.index[per.any(axis=1).to_numpy()]})
+    per = per.loc[out["patient_id"]]
+    names = np.array([a["name"] for a in agents], dtype=object)
+    out["TRTAGENT"] = [";".join(names[row]) for row in per.to_numpy()]
+    first = per.to_numpy().argmax(axis=1)  # the patient's agent: first of study.agents given
+    out["DOSEU"] = np.array([a["dose_unit"] for a in agents], dtype=object)[first]
+    primary = pd.Series(first, index=out["patient_id"]).reindex(pid.to_numpy()).to_numpy()
+    rows = ~np.isnan(primary)
+    dose = np.full(len(cycles), np.nan)
+    stack = np.column_stack([cycles[c].to_numpy(dtype="float64", na_value=np.nan) for c in cols])
+    dose[rows] = stack[np.flatnonzero(rows), primary[rows].astype(int)]
+    d = pd.DataFrame({"patient_id": pid.to_numpy(), "dose": dose})
+    stats = d[d["dose"] > 0].groupby("patient_id", sort=True)["dose"].agg(STDOS="first", MDDOS="median", MXDOS="max")
+    counts = pd.Series(any_dose).groupby(pid.to_numpy(), sort=True).sum().rename("NCYCLES")
+    out = out.merge(stats, left_on="patient_id", right_index=True, how="left")
+    out = out.merge(counts, left_on="patient_id", right_index=True, how="left")
+    return out[["patient_id", "TRTAGENT", "STDOS", "MDDOS", "MXDOS", "DOSEU", "NCYCLES"]]
 
 
 def derive_adsl(tables: Mapping[str, pd.DataFrame], params: Mapping, files: Mapping[str, str] | None = None):
     """Build ADSL from the validated tables (see module docstring for ``params``)."""
-    check_inputs(tables, files)
+    agents = params["agents"]
+    check_inputs(tables, files, agents)
     pts = tables["patients"]
     lines = tables["therapy_lines"]
     cycles = tables["salvage_cycles"]
@@ -331,7 +364,7 @@ def derive_adsl(tables: Mapping[str, pd.DataFrame], params: Mapping, files: Mapp
     )
 
     # exposure and discontinuation
-    a = a.merge(_exposure(cycles).rename(columns={"patient_id": "USUBJID"}), on="USUBJID", how="left")
+    a = a.merge(_exposure(cycles, agents).rename(columns={"patient_id": "USUBJID"}), on="USUBJID", how="left")
     a["NCYCLES"] = a["NCYCLES"].fillna(0).astype("int64")
     end = a["TRTEDT"].fillna(a["LSTCNTDT"])
     a["TRTDURM"] = months(days_between(a["TRTSDT"], end), dpm)
@@ -346,8 +379,9 @@ def derive_adsl(tables: Mapping[str, pd.DataFrame], params: Mapping, files: Mapp
     a["ITTFL"] = treated
 
     out = a[ADSL_COLUMNS].sort_values("USUBJID", kind="mergesort").reset_index(drop=True)
-    for c in ("LENSTDOS", "LENMDDOS", "LENMXDOS", "FLTOIDXM", "TRTDURM", "EGFRBL", "IFLCBL", "UFLCBL", "DFLCBL"):
+    for c in ("STDOS", "MDDOS", "MXDOS", "FLTOIDXM", "TRTDURM", "EGFRBL", "IFLCBL", "UFLCBL", "DFLCBL"):
         out[c] = out[c].astype("float64")
-    for c in ("BLQUAL", "MAYO04", "EUSTG", "MAYO12", "RENSTG", "STGFL", "EGFRSRC", "HEMEVAL", "PEXGRP"):
+    for c in ("BLQUAL", "MAYO04", "EUSTG", "MAYO12", "RENSTG", "STGFL", "EGFRSRC", "HEMEVAL", "PEXGRP", "TRTAGENT",
+              "DOSEU"):
         out[c] = out[c].astype(object)
     return out

@@ -125,38 +125,62 @@ THERAPY_LINES = Table(
     key=("patient_id", "line"),
 )
 
-SALVAGE_CYCLES = Table(
-    "salvage_cycles",
-    "One row per cycle of the lenalidomide salvage regimen.",
-    (
-        Column("patient_id", ID, description="Patient identifier (in patients.csv)."),
-        Column("cycle", INT, minimum=1, maximum=200, description="Cycle number, 1..n."),
-        Column("start_date", DATE, description="Day 1 of the cycle."),
-        Column(
-            "lenalidomide_mg",
-            FLOAT,
-            minimum=0,
-            maximum=50,
-            description="Daily lenalidomide dose in the cycle (mg).",
+# The salvage agent of the default study (config study.agents; one dose column each).
+DEFAULT_AGENTS = ({"name": "lenalidomide", "class": "IMiD", "dose_column": "lenalidomide_mg", "dose_unit": "mg",
+                   "full_dose": 25},)
+# ``partner`` is "none" or a drug of the dictionary (checked by the validator against the
+# study's dictionary, config ``drugs``); the synthetic cohort draws its partners from these.
+NO_PARTNER = "none"
+
+
+def dose_column(agent: dict, multi: bool) -> Column:
+    """The dose column of one salvage agent: required (never empty) in a one-agent study;
+    optional and empty on the cycles without the agent when the study has several."""
+    unit = agent["dose_unit"]
+    return Column(
+        agent["dose_column"],
+        FLOAT,
+        required=not multi,
+        nullable=multi,
+        minimum=0,
+        maximum=2 * float(agent["full_dose"]),
+        description=f"{agent['name'].capitalize()} dose in the cycle ({unit}); 0 to twice the full dose.",
+    )
+
+
+def salvage_cycles_table(agents=DEFAULT_AGENTS) -> Table:
+    """The salvage_cycles contract of a study: one dose column per salvage agent (wide;
+    config study.agents), then the optional dexamethasone dose and the partner agent."""
+    agents = tuple(agents)
+    regimen = " / ".join(a["name"] for a in agents)
+    return Table(
+        "salvage_cycles",
+        f"One row per cycle of the {regimen} salvage regimen.",
+        (
+            Column("patient_id", ID, description="Patient identifier (in patients.csv)."),
+            Column("cycle", INT, minimum=1, maximum=200, description="Cycle number, 1..n."),
+            Column("start_date", DATE, description="Day 1 of the cycle."),
+            *(dose_column(a, len(agents) > 1) for a in agents),
+            Column(
+                "dexamethasone_mg",
+                FLOAT,
+                required=False,
+                nullable=True,
+                minimum=0,
+                maximum=160,
+                description="Weekly dexamethasone dose in the cycle (mg; optional).",
+            ),
+            Column(
+                "partner",
+                TEXT,
+                description="Third agent given in the cycle: 'none' or a drug of the agent dictionary.",
+            ),
         ),
-        Column(
-            "dexamethasone_mg",
-            FLOAT,
-            required=False,
-            nullable=True,
-            minimum=0,
-            maximum=160,
-            description="Weekly dexamethasone dose in the cycle (mg; optional).",
-        ),
-        Column(
-            "partner",
-            CATEGORY,
-            vocabulary=PARTNERS,
-            description="Third agent given with lenalidomide in the cycle.",
-        ),
-    ),
-    key=("patient_id", "cycle"),
-)
+        key=("patient_id", "cycle"),
+    )
+
+
+SALVAGE_CYCLES = salvage_cycles_table()
 
 OUTCOMES = Table(
     "outcomes",
@@ -354,28 +378,71 @@ TABLES: dict[str, Table] = {
     t.name: t for t in (PATIENTS, THERAPY_LINES, SALVAGE_CYCLES, OUTCOMES, LABS, ADVERSE_EVENTS)
 }
 
-# Drugs accepted in ``therapy_lines.agents``: lower-case generic (INN) names. This is the
-# documented list of docs/data-dictionary.md until the study configuration brings a full
-# agent dictionary; a name outside it (or outside AGENT_ALIASES) is a validation error.
-AGENTS = (
-    # proteasome inhibitors
-    "bortezomib", "carfilzomib", "ixazomib",
-    # immunomodulatory drugs
-    "thalidomide", "lenalidomide", "pomalidomide",
+
+def study_tables(agents=DEFAULT_AGENTS) -> dict[str, Table]:
+    """The contract of a study's exports: ``TABLES`` with the salvage_cycles columns of its
+    agents (config study.agents)."""
+    return {**TABLES, "salvage_cycles": salvage_cycles_table(agents)}
+
+# Drug classes of the agent dictionary (the words the study configuration uses: a salvage
+# agent's ``class``, ``study.imid_caveat_classes``, a grouping by class).
+PROTEASOME_INHIBITOR = "proteasome inhibitor"
+IMID = "IMiD"
+ALKYLATOR = "alkylator"
+CYTOTOXIC = "cytotoxic"
+CORTICOSTEROID = "corticosteroid"
+ANTI_CD38 = "anti-CD38"
+MONOCLONAL_ANTIBODY = "monoclonal antibody"
+ANTI_AMYLOID = "anti-amyloid"
+BISPECIFIC = "bispecific antibody"
+CAR_T = "CAR-T"
+BCL2_INHIBITOR = "BCL-2 inhibitor"
+OTHER = "other"
+
+# Drugs accepted in ``therapy_lines.agents``: lower-case generic (INN) names, each with its
+# drug class (docs/data-dictionary.md). Config ``drugs.agents`` adds names (with a class);
+# a name outside the dictionary (or its aliases) is a validation error.
+AGENT_CLASSES: dict[str, str] = {
+    "bortezomib": PROTEASOME_INHIBITOR,
+    "carfilzomib": PROTEASOME_INHIBITOR,
+    "ixazomib": PROTEASOME_INHIBITOR,
+    "thalidomide": IMID,
+    "lenalidomide": IMID,
+    "pomalidomide": IMID,
     # alkylating agents and other cytotoxics (conditioning regimens included)
-    "melphalan", "cyclophosphamide", "bendamustine", "busulfan", "carmustine", "etoposide",
-    "cytarabine", "cisplatin", "doxorubicin", "vincristine",
-    # corticosteroids
-    "dexamethasone", "prednisone", "prednisolone", "methylprednisolone",
-    # antibodies and conjugates
-    "daratumumab", "isatuximab", "elotuzumab", "rituximab", "belantamab-mafodotin",
-    "birtamimab", "anselamimab",
-    # bispecific antibodies and CAR-T cells
-    "teclistamab", "elranatamab", "talquetamab", "linvoseltamab",
-    "idecabtagene-vicleucel", "ciltacabtagene-autoleucel",
-    # other targeted or supportive anti-amyloid agents
-    "venetoclax", "selinexor", "doxycycline", "interferon-alfa",
-)
+    "melphalan": ALKYLATOR,
+    "cyclophosphamide": ALKYLATOR,
+    "bendamustine": ALKYLATOR,
+    "busulfan": ALKYLATOR,
+    "carmustine": ALKYLATOR,
+    "etoposide": CYTOTOXIC,
+    "cytarabine": CYTOTOXIC,
+    "cisplatin": ALKYLATOR,
+    "doxorubicin": CYTOTOXIC,
+    "vincristine": CYTOTOXIC,
+    "dexamethasone": CORTICOSTEROID,
+    "prednisone": CORTICOSTEROID,
+    "prednisolone": CORTICOSTEROID,
+    "methylprednisolone": CORTICOSTEROID,
+    "daratumumab": ANTI_CD38,
+    "isatuximab": ANTI_CD38,
+    "elotuzumab": MONOCLONAL_ANTIBODY,
+    "rituximab": MONOCLONAL_ANTIBODY,
+    "belantamab-mafodotin": MONOCLONAL_ANTIBODY,
+    "birtamimab": ANTI_AMYLOID,
+    "anselamimab": ANTI_AMYLOID,
+    "teclistamab": BISPECIFIC,
+    "elranatamab": BISPECIFIC,
+    "talquetamab": BISPECIFIC,
+    "linvoseltamab": BISPECIFIC,
+    "idecabtagene-vicleucel": CAR_T,
+    "ciltacabtagene-autoleucel": CAR_T,
+    "venetoclax": BCL2_INHIBITOR,
+    "selinexor": OTHER,
+    "doxycycline": ANTI_AMYLOID,
+    "interferon-alfa": OTHER,
+}
+AGENTS = tuple(AGENT_CLASSES)
 
 # Brand names and regimen abbreviations (lower case, as ``agents`` must be written) that
 # stand for generic names; the validated table holds the generic names. Ambiguous
@@ -422,16 +489,61 @@ AGENT_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-def normalise_agents(text: str) -> tuple[str, list[str]]:
-    """(the ';'-list with aliases replaced by generic names, each once in order of first
-    mention; the names that are neither generic nor an alias). ``text`` is a well-formed
-    ``agents`` cell (lower-case names separated by ';')."""
-    names, unknown = [], []
-    for name in text.split(";"):
-        if name in AGENT_ALIASES:
-            names.extend(AGENT_ALIASES[name])
-        elif name in AGENTS:
-            names.append(name)
-        else:
-            unknown.append(name)
-    return ";".join(dict.fromkeys(names)), unknown
+@dataclass(frozen=True)
+class DrugDictionary:
+    """The agent dictionary a study uses: the shipped one (``AGENT_CLASSES``,
+    ``AGENT_ALIASES``) with config ``drugs`` merged in."""
+
+    classes: dict[str, str]  # generic name -> drug class
+    aliases: dict[str, tuple[str, ...]]  # brand name / regimen abbreviation -> generic names
+
+    def known(self) -> list[str]:
+        return list(self.classes) + list(self.aliases)
+
+    def agents_of_classes(self, classes) -> tuple[str, ...]:
+        """The generic names whose class is one of ``classes``."""
+        wanted = set(classes)
+        return tuple(a for a, c in self.classes.items() if c in wanted)
+
+    def normalise(self, text: str) -> tuple[str, list[str]]:
+        """(the ';'-list with aliases replaced by generic names, each once in order of
+        first mention; the names that are neither generic nor an alias). ``text`` is a
+        well-formed ``agents`` cell (lower-case names separated by ';')."""
+        names, unknown = [], []
+        for name in text.split(";"):
+            if name in self.aliases:
+                names.extend(self.aliases[name])
+            elif name in self.classes:
+                names.append(name)
+            else:
+                unknown.append(name)
+        return ";".join(dict.fromkeys(names)), unknown
+
+
+def drug_dictionary(drugs: dict | None = None) -> DrugDictionary:
+    """The shipped dictionary extended by config ``drugs`` ({agents: {name: class},
+    aliases: {alias: [generic names]}}). A configured agent may redefine a shipped one's
+    class; an alias must stand for known generic names and must not shadow a generic name
+    (ValueError)."""
+    drugs = drugs or {}
+    classes = dict(AGENT_CLASSES)
+    classes.update({str(k): str(v) for k, v in (drugs.get("agents") or {}).items()})
+    aliases = dict(AGENT_ALIASES)
+    for alias, names in (drugs.get("aliases") or {}).items():
+        names = (names,) if isinstance(names, str) else tuple(names)
+        unknown = [n for n in names if n not in classes]
+        if unknown:
+            raise ValueError(f"config drugs.aliases: '{alias}' stands for unknown agent(s) {unknown} "
+                             "(add them under drugs.agents)")
+        if alias in classes:
+            raise ValueError(f"config drugs.aliases: '{alias}' is a generic name of the dictionary")
+        aliases[str(alias)] = names
+    return DrugDictionary(classes, aliases)
+
+
+SHIPPED_DRUGS = drug_dictionary()
+
+
+def normalise_agents(text: str, drugs: DrugDictionary = SHIPPED_DRUGS) -> tuple[str, list[str]]:
+    """``DrugDictionary.normalise`` of ``drugs`` (default: the shipped dictionary)."""
+    return drugs.normalise(text)

@@ -158,10 +158,14 @@ PEXR60   | int64          | 0/1 | refractory by the 60-day rule (Rajkumar 2011) 
     documented (never an imputed) progression <= 60 days after the last dose
 PEXPDIM  | int64          | 0/1 | that line's progression date was imputed (next line start or index date);
     the imputed date can make the patient sensitive, never PEXR60 = 1
-LENSTDOS  | float64        | mg | lenalidomide dose of the first dosed cycle
-LENMDDOS  | float64        | mg | median / maximum lenalidomide dose over dosed cycles
-LENMXDOS  | float64        | mg | median / maximum lenalidomide dose over dosed cycles
-NCYCLES   | int64          | integer | cycles with a lenalidomide dose above 0 mg
+TRTAGENT  | text           | text | salvage agents given (dose above 0 in some cycle), ';'-joined in the order of
+    config study.agents
+STDOS     | float64        | DOSEU | dose of the patient's agent (the first of study.agents given) in its first
+    dosed cycle
+MDDOS     | float64        | DOSEU | median / maximum dose of the patient's agent over its dosed cycles
+MXDOS     | float64        | DOSEU | median / maximum dose of the patient's agent over its dosed cycles
+DOSEU     | text           | text | unit of STDOS, MDDOS, MXDOS (the agent's study.agents dose_unit)
+NCYCLES   | int64          | integer | cycles with a dose of any salvage agent above 0
 TRTDURM   | float64        | months | TRTSDT to TRTEDT (to LSTCNTDT when ongoing)
 STOPRSN   | text           | text | stop reason as recorded (completed, ongoing, progression, no_response,
     toxicity, patient_decision, physician_decision, death, other)

@@ -1,4 +1,4 @@
-"""ADTTE: time-to-event endpoints from the index date (lenalidomide cycle 1 day 1).
+"""ADTTE: time-to-event endpoints from the index date (salvage cycle 1 day 1).
 
 One row per patient and PARAMCD: OS, TTDIAL (patients not on dialysis at index),
 HEMPFS and TOT. AVAL = days / days_per_month. CNSR keeps its ADaM meaning, 0 = the
@@ -22,13 +22,14 @@ import pyarrow.parquet as pq
 from . import datasets
 from .derive_common import OUTCOME_COLUMNS, DerivationError, days_between, months, outcomes_adam, require_columns
 from .hematologic import progression_end
+from .study import Wording
 
 RULE = "derive_endpoints"
 PARAMS = {
     "OS": "Overall survival (months)",
     "TTDIAL": "Time to chronic dialysis (months)",
     "HEMPFS": "Hematologic progression-free survival (months)",
-    "TOT": "Time on lenalidomide (months)",
+    "TOT": "Time on {regimen} (months)",  # the study's words: alsalvage.study
 }
 ADTTE_COLUMNS = datasets.columns("adtte")
 # parameters analysed with a competing event (CRSKFL = "Y" on their rows)
@@ -132,20 +133,24 @@ def hematologic_pfs(p: pd.DataFrame, adrs: pd.DataFrame, dpm: float) -> pd.DataF
     )
 
 
-def time_on_treatment(p: pd.DataFrame, dpm: float) -> pd.DataFrame:
+def time_on_treatment(p: pd.DataFrame, dpm: float, wording: Wording) -> pd.DataFrame:
     """Index -> salvage end. Event: stop for any reason (completed, progression,
-    toxicity, death, decision, ...); 'ongoing' therapy is censored at last contact."""
+    toxicity, death, decision, ...); 'ongoing' therapy is censored at last contact.
+    PARAM and EVNTDESC name the regimen in the study's words (``wording``)."""
     ongoing = (p["STOPRSN"] == "ongoing").to_numpy()
     adt = np.where(ongoing, p["LSTCNTDT"], p["TRTEDT"])
-    return _rows(
+    stopped = wording.regimen[:1].upper() + wording.regimen[1:] + " stopped: "
+    out = _rows(
         p,
         "TOT",
         adt,
         np.where(ongoing, CAUSE_CENSORED, CAUSE_EVENT),
-        np.where(ongoing, None, "Lenalidomide stopped: " + p["STOPRSN"].astype(str)),
+        np.where(ongoing, None, stopped + p["STOPRSN"].astype(str)),
         np.where(ongoing, "Ongoing at last contact", None),
         dpm,
     )
+    out["PARAM"] = wording.fill(PARAMS["TOT"])
+    return out
 
 
 def build_base(adsl: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
@@ -201,14 +206,16 @@ def check_inputs(adsl, adrs, outcomes, files: Mapping[str, str]) -> None:
 
 
 def derive_adtte(adsl: pd.DataFrame, adrs: pd.DataFrame, outcomes: pd.DataFrame, params: Mapping) -> pd.DataFrame:
-    """ADTTE from ADSL, ADRS and the validated outcomes; ``params`` = config endpoints."""
+    """ADTTE from ADSL, ADRS and the validated outcomes; ``params`` = config endpoints and
+    ``regimen`` (config study.regimen: the wording of time on treatment)."""
     dpm = float(params["days_per_month"])
+    wording = Wording.from_params({"regimen": params["regimen"]})
     p = build_base(adsl, outcomes)
     parts = [
         overall_survival(p, dpm),
         time_to_dialysis(p, dpm),
         hematologic_pfs(p, adrs, dpm),
-        time_on_treatment(p, dpm),
+        time_on_treatment(p, dpm, wording),
     ]
     out = pd.concat(parts, ignore_index=True)
     return out.sort_values(["USUBJID", "PARAMCD"], kind="mergesort").reset_index(drop=True)

@@ -33,7 +33,9 @@ FIGURE_INPUTS = {
     "flow": ("adsl", "adrs"),
 }
 # The title of each figure (its caption file and the report) and the report section it
-# is shown in (alsalvage.report.SECTIONS), in the order the report shows them.
+# is shown in (alsalvage.report.SECTIONS), in the order the report shows them; "{regimen}"
+# stands for the study's name of the salvage regimen (alsalvage.study; a figure whose title
+# has it takes the setting "regimen").
 TITLES = {
     "km_os": "Overall survival",
     "km_os_bortezomib": "Overall survival by prior bortezomib",
@@ -41,8 +43,8 @@ TITLES = {
     "cif_dialysis": "Cumulative incidence of dialysis",
     "forest_cox": "Cox model of overall survival",
     "waterfall_dflc": "Best dFLC change",
-    "swimmer": "Time on lenalidomide",
-    "ntprobnp": "NT-proBNP after the start of lenalidomide",
+    "swimmer": "Time on {regimen}",
+    "ntprobnp": "NT-proBNP after the start of {regimen}",
     "flow": "Patient flow",
 }
 SECTIONS = {
@@ -65,15 +67,23 @@ INPUT_NAMES = ("adsl", "adrs", "adtte", "labs", "results")
 # landmark and swimmer figures take low_dflc_counts to count responders as the statistics do.
 COMMON_PARAMS = ("dpi", "width_mm")
 FIGURE_PARAMS = {
-    "km_os": ("alpha", "seed", "max_patients", "km_risk_rows"),
+    "km_os": ("alpha", "seed", "max_patients", "km_risk_rows", "regimen"),
     "km_os_bortezomib": ("alpha", "seed", "max_patients", "km_risk_rows", "landmark_months"),
     "landmark_os": ("alpha", "seed", "max_patients", "days_per_month", "landmark_months", "low_dflc_counts"),
-    "cif_dialysis": ("alpha", "landmark_months"),
+    "cif_dialysis": ("alpha", "landmark_months", "regimen"),
     "forest_cox": ("landmark_months",),
     "waterfall_dflc": ("seed", "max_patients", "pr_fall_pct"),
-    "swimmer": ("seed", "max_patients", "days_per_month", "low_dflc_counts"),
-    "ntprobnp": ("seed", "max_patients", "days_per_month", "ntprobnp_rise_pct"),
-    "flow": (),
+    "swimmer": ("seed", "max_patients", "days_per_month", "low_dflc_counts", "regimen"),
+    "ntprobnp": (
+        "seed",
+        "max_patients",
+        "days_per_month",
+        "ntprobnp_rise_pct",
+        "regimen",
+        "agents",
+        "imid_caveat_classes",
+    ),
+    "flow": ("regimen",),
 }
 # Where each setting comes from in the configuration (section, key).
 SETTING_CONFIG = {
@@ -88,6 +98,9 @@ SETTING_CONFIG = {
     "pr_fall_pct": ("hematologic", "pr_fall_pct"),
     "ntprobnp_rise_pct": ("cardiac", "progression_rise_pct"),
     "low_dflc_counts": ("hematologic", "low_dflc_counts_as_response"),
+    "regimen": ("study", "regimen"),
+    "agents": ("study", "agents"),
+    "imid_caveat_classes": ("study", "imid_caveat_classes"),
 }
 
 # Modules only some figures load (imported inside their drawing functions): the CIF figure

@@ -41,6 +41,7 @@ from .figure_registry import (  # noqa: E402,F401
     TITLES,
 )
 from .formatting import fmt_hr, fmt_p  # noqa: E402
+from .study import Wording  # noqa: E402
 
 # Okabe-Ito colour-blind-safe palette.
 OKABE_ITO = {
@@ -145,6 +146,20 @@ class FigureParams:
     width_mm: float  # full width; some figures take 0.75 of it
     km_risk_rows: tuple[str, ...]  # rows of the Kaplan-Meier risk tables
     low_dflc_counts: bool  # a low-dFLC response counts as a response (landmark, swimmer)
+    regimen: str  # how text names the salvage regimen (config study.regimen, resolved)
+    agents: tuple[dict, ...]  # config study.agents (the IMiD caveat of the NT-proBNP figure)
+    imid_caveat_classes: tuple[str, ...]
+
+    @property
+    def wording(self) -> Wording:
+        """The study's phrases (alsalvage.study) from the figure's study settings (the
+        regimen's name; the agents and caveat classes only where the figure declares them)."""
+        if isinstance(self.regimen, _Undeclared):
+            raise TypeError("a figure used a setting it does not declare in FIGURE_PARAMS")
+        study = {"regimen": self.regimen}
+        if not isinstance(self.agents, _Undeclared):
+            study.update(agents=self.agents, imid_caveat_classes=self.imid_caveat_classes)
+        return Wording.from_params(study)
 
     @classmethod
     def for_figure(cls, name: str, settings: dict) -> "FigureParams":
@@ -178,6 +193,9 @@ SETTING_TYPES = {  # as the configuration gives them (YAML) -> as FigureParams h
     "width_mm": float,
     "km_risk_rows": tuple,
     "low_dflc_counts": bool,
+    "regimen": str,
+    "agents": lambda v: tuple(dict(a) for a in v),
+    "imid_caveat_classes": tuple,
 }
 
 
@@ -341,7 +359,7 @@ def draw_km_os(data: dict, params: FigureParams):
     med = kmf.median_survival_time_
     if np.isfinite(med):
         ax.axhline(0.5, color=OKABE_ITO["grey"], lw=0.7, ls=":")
-    _km_axes(ax, "Overall survival from the start of lenalidomide")
+    _km_axes(ax, f"Overall survival from {params.wording.start}")
     ax.legend(loc="lower left", frameon=False)
     add_at_risk_counts(kmf, ax=ax, rows_to_show=list(params.km_risk_rows))
     fig.tight_layout()
@@ -511,7 +529,7 @@ def draw_cif_dialysis(data: dict, params: FigureParams):
     n = len(tte)
     caption = (
         f"Cumulative incidence of chronic dialysis (Aalen-Johansen) with death without dialysis "
-        f"as a competing event, among the {n} patients not on dialysis at the start of lenalidomide "
+        f"as a competing event, among the {n} patients not on dialysis at {params.wording.start} "
         f"({int((code == 1).sum())} dialysis, {int((code == 2).sum())} competing deaths); band: "
         f"{100 * (1 - params.alpha):g}% confidence interval of the dialysis curve; right: "
         f"dialysis by prior-bortezomib group" + (f" (n: {', '.join(counts)})" if counts else "")
@@ -703,11 +721,12 @@ def draw_swimmer(data: dict, params: FigureParams):
     ax.set_yticks([])
     ax.set_ylim(-1, n)
     ax.set_xlim(left=0)
-    ax.set_xlabel("Months from the start of lenalidomide")
-    ax.set_ylabel("Patients (ordered by time on lenalidomide)")
-    ax.set_title("Time on lenalidomide and events", loc="left")
+    w = params.wording
+    ax.set_xlabel(f"Months from {w.start}")
+    ax.set_ylabel(f"Patients (ordered by {w.time_on[0].lower()}{w.time_on[1:]})")
+    ax.set_title(f"{w.time_on} and events", loc="left")
     handles = [
-        Patch(color=OKABE_ITO["skyblue"], label="On lenalidomide"),
+        Patch(color=OKABE_ITO["skyblue"], label=w.on),
         Line2D([], [], color="#cccccc", label="Follow-up"),
         Line2D([], [], marker=">", color=OKABE_ITO["skyblue"], ls="none", label="Ongoing"),
         Line2D([], [], marker="D", color=OKABE_ITO["green"], ls="none", label="First response"),
@@ -718,7 +737,7 @@ def draw_swimmer(data: dict, params: FigureParams):
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=7)
     fig.tight_layout()
     caption = (
-        f"Swimmer plot: one row per patient (n = {n}), bar = time on lenalidomide, grey line = "
+        f"Swimmer plot: one row per patient (n = {n}), bar = time on {w.regimen}, grey line = "
         "follow-up; marks for first hematologic response, hematologic progression, start of "
         "dialysis and death." + note
     )
@@ -753,9 +772,10 @@ def draw_ntprobnp(data: dict, params: FigureParams):
     ax.axhline(-params.ntprobnp_rise_pct, color=OKABE_ITO["green"], ls="--", lw=0.8)
     ax.set_ylim(-100, 400)
     ax.set_xlim(left=0)
-    ax.set_xlabel("Months from the start of lenalidomide")
+    w = params.wording
+    ax.set_xlabel(f"Months from {w.start}")
     ax.set_ylabel("NT-proBNP change from baseline (%)")
-    ax.set_title("NT-proBNP on lenalidomide", loc="left")
+    ax.set_title(f"NT-proBNP on {w.regimen}", loc="left")
     ax.legend(
         handles=[
             Line2D([], [], color="#bbbbbb", label="Individual patients"),
@@ -770,10 +790,11 @@ def draw_ntprobnp(data: dict, params: FigureParams):
     rising = nt.groupby("USUBJID")["PCHG"].max().gt(0)
     caption = (
         f"Relative change of NT-proBNP from baseline in {nt['USUBJID'].nunique()} patients with a "
-        f"baseline value: thin lines per patient, bold line the median by month from the start of "
-        f"lenalidomide. {int(rising.sum())} patients had a rise at some time on follow-up, the "
-        "expected effect of immunomodulatory drugs that confounds NT-proBNP cardiac criteria. "
-        "Values above +400% are drawn at +400%." + note
+        f"baseline value: thin lines per patient, bold line the median by month from {w.start}. "
+        f"{int(rising.sum())} patients had a rise at some time on follow-up"
+        + (", the expected effect of immunomodulatory drugs that confounds NT-proBNP cardiac criteria. "
+           if w.imid_caveat else ". ")
+        + "Values above +400% are drawn at +400%." + note
     )
     return fig, caption
 
@@ -854,7 +875,7 @@ def draw_flow(data: dict, params: FigureParams):
     ax.add_patch(
         FancyBboxPatch((k / 2 - top_w / 2, 0.84), top_w, 0.13, facecolor="#eaf4fb", edgecolor=OKABE_ITO["blue"], **style)
     )
-    ax.text(k / 2, 0.905, f"Treated with >= 1 dose of lenalidomide\nn = {fc['treated']:,}", ha="center", va="center", fontsize=9)
+    ax.text(k / 2, 0.905, f"Treated with >= 1 dose of {params.regimen}\nn = {fc['treated']:,}", ha="center", va="center", fontsize=9)
     for i, b in enumerate(boxes):
         cx = i + 0.5
         ax.annotate("", xy=(cx, 0.66), xytext=(k / 2, 0.84), arrowprops=dict(arrowstyle="->", lw=0.8, color="#555555"))
@@ -950,8 +971,14 @@ def render_figure(name: str, data: dict, params: FigureParams, paths: dict[str, 
     if missing:
         raise FigureInputError(f"figure {name}: no output path for {', '.join(missing)}")
     caption = render(name, data, params, {fmt: paths[fmt] for fmt in FORMATS})
-    write_caption(paths["json"], name, caption)
+    write_caption(paths["json"], name, caption, figure_title(name, params))
     return caption
+
+
+def figure_title(name: str, params: FigureParams) -> str:
+    """The figure's title (figure_registry.TITLES) in the study's words."""
+    title = TITLES[name]
+    return params.wording.fill(title) if "{regimen}" in title else title
 
 
 # Where the figures find their statistics in results.json (keys of docs/results.md).
@@ -1060,7 +1087,8 @@ def drawing_software() -> dict[str, str]:
     return {pkg: version(pkg) for pkg in ("matplotlib", "lifelines", "numpy", "pandas")}
 
 
-def write_caption(path: str | Path, name: str, caption: str) -> None:
-    """The figure's title and caption, and the versions of the libraries that drew it."""
-    meta = {"name": name, "title": TITLES[name], "caption": caption, "software": drawing_software()}
+def write_caption(path: str | Path, name: str, caption: str, title: str | None = None) -> None:
+    """The figure's title (default: figure_registry.TITLES, without the study's words) and
+    caption, and the versions of the libraries that drew it."""
+    meta = {"name": name, "title": title or TITLES[name], "caption": caption, "software": drawing_software()}
     Path(path).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")

@@ -35,6 +35,7 @@ from .report import (
     toxicity_table,
 )
 from .stats.registry import BY_NAME
+from .study import Wording
 
 COMPARE = ("p", "test", "smd", "missing")  # Table 1's group-comparison columns (report._comparison)
 SYNTHETIC_NOTICE = (
@@ -235,9 +236,13 @@ def write_xlsx(path, title: str, layout: dict, footnotes: list[str], synthetic: 
 
 
 # --------------------------------------------------------------------------- rule entry
-def write_office_tables(results: dict, csvs: dict, docx: dict, xlsx: dict, reference_date: str) -> dict:
+def write_office_tables(results: dict, csvs: dict, docx: dict, xlsx: dict, reference_date: str, *,
+                        regimen: str) -> dict:
     """Entry of rule `tables_office`: for every table name, <name>.docx and <name>.xlsx from
-    its CSV (keys, footnotes) and results.json (records). Returns {name: number of rows}."""
+    its CSV (keys, footnotes) and results.json (records), titled by the registry in the
+    study's words (``regimen``: config study.regimen; alsalvage.study). Returns {name:
+    number of rows}."""
+    wording = Wording.from_params({"regimen": regimen})
     if not (set(csvs) == set(docx) == set(xlsx)):
         raise ValueError(f"tables_office: csv {sorted(csvs)}, docx {sorted(docx)}, xlsx {sorted(xlsx)} differ")
     recs = results.get("results")
@@ -249,7 +254,7 @@ def write_office_tables(results: dict, csvs: dict, docx: dict, xlsx: dict, refer
     for name in sorted(csvs):
         keys, notes = read_table_csv(csvs[name])
         layout = table_layout(name, keys, recs)
-        title = BY_NAME[name].title if name in BY_NAME else name
+        title = wording.fill(BY_NAME[name].title) if name in BY_NAME else name
         write_docx(docx[name], title, layout, notes, synthetic, when)
         write_xlsx(xlsx[name], title, layout, notes, synthetic, when)
         counts[name] = len(layout["rows"])

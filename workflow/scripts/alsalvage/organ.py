@@ -168,7 +168,8 @@ def troponin_progression(value, baseline, params: Mapping) -> np.ndarray:
         )
 
 
-def cardiac_calls(labs: pd.DataFrame, base: pd.DataFrame, egfr: pd.DataFrame, params: Mapping) -> pd.DataFrame:
+def cardiac_calls(labs: pd.DataFrame, base: pd.DataFrame, egfr: pd.DataFrame, params: Mapping,
+                  caveat_agents: tuple[str, ...] | None = None) -> pd.DataFrame:
     """CARDRESP calls of the evaluable patients at each date after the index date with
     NT-proBNP, NYHA, troponin or LVEF.
 
@@ -180,13 +181,17 @@ def cardiac_calls(labs: pd.DataFrame, base: pd.DataFrame, egfr: pd.DataFrame, pa
     a patient evaluable by NYHA III-IV alone can respond by NYHA only, and progress by
     troponin or LVEF), and with ``dialysis_ntprobnp: exclude`` not on or after a dialysis
     start.
-    IMIDFL = Y when the call is made on lenalidomide (index < ADT <= salvage end;
-    ongoing therapy has no end); EGFRFLFL = Y when, by ADT, an eGFR after the index
+    IMIDFL = Y when the call is made on a salvage agent that raises NT-proBNP (index < ADT
+    <= salvage end; ongoing therapy has no end): ``caveat_agents`` are the study's agents of
+    a class of config study.imid_caveat_classes (alsalvage.study), and a patient's call is
+    flagged when ADSL TRTAGENT names one of them; None: every salvage agent carries the
+    caveat (a one-IMiD study). EGFRFLFL = Y when, by ADT, an eGFR after the index
     date fell >= egfr_fall_flag_pct % below baseline or the patient was on chronic
     dialysis (started before, on or after the index date).
     """
     cols = ["USUBJID", "TRTSDT", "TRTEDT", "NTPROBL", "NYHABL", *TROPONINS.values(), "LVEFBL", "DIALDT", "WINEND"]
     cols += ["BLQUAL"] if "BLQUAL" in base.columns else []
+    cols += ["TRTAGENT"] if caveat_agents is not None else []
     sel = cardiac_evaluable(base, params)
     ev = base.loc[sel, cols].assign(_NTEV=ntprobnp_evaluable(base, params)[sel])
     # censored results: a fall is judged towards the upper bound of the follow-up value
@@ -215,8 +220,13 @@ def cardiac_calls(labs: pd.DataFrame, base: pd.DataFrame, egfr: pd.DataFrame, pa
             prog |= troponin_progression(a[an + "_LO"], a[bl + "_HI"], params)
         prog |= _f(a["LVEFBL"]) - _f(a["lvef"]) >= params["progression_lvef_fall_points"]
     a["AVALC"] = _call(resp, prog)
-    on_len = (a["ADT"] > a["TRTSDT"]) & (a["TRTEDT"].isna() | (a["ADT"] <= a["TRTEDT"]))
-    a["IMIDFL"] = np.where(on_len, "Y", "N")
+    on_drug = (a["ADT"] > a["TRTSDT"]) & (a["TRTEDT"].isna() | (a["ADT"] <= a["TRTEDT"]))
+    if caveat_agents is not None:
+        caveat = set(caveat_agents)
+        took = a["TRTAGENT"].astype(object).map(
+            lambda v: isinstance(v, str) and not caveat.isdisjoint(v.split(";"))).astype(bool)
+        on_drug &= took.to_numpy()
+    a["IMIDFL"] = np.where(on_drug, "Y", "N")
     worst = egfr.assign(EGFRFALLMAX=egfr.groupby("USUBJID")["EGFRFALL"].cummax())
     fallen = _asof(a[["USUBJID", "ADT"]], worst, ["EGFRFALLMAX"])["EGFRFALLMAX"]
     with np.errstate(invalid="ignore"):

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from . import figure_registry
+from .study import Wording
 from .formatting import fmt_number
 
 SOFTWARE = (
@@ -346,14 +347,15 @@ def _fmt_published(entry: dict) -> str:
 
 
 def flatten_config(cfg: dict, schema: dict, prefix: str = "") -> list[dict]:
-    """Every leaf of the resolved configuration with its schema description."""
+    """Every leaf of the resolved configuration with its schema description (a map such as
+    drugs.agents, keyed by the user's names, is one leaf)."""
     rows = []
     props = schema.get("properties", {})
     for key in sorted(cfg):
         path = f"{prefix}{key}"
         sub = props.get(key, {})
         val = cfg[key]
-        if isinstance(val, dict):
+        if isinstance(val, dict) and "propertyNames" not in sub:
             rows.extend(flatten_config(val, sub, path + "."))
         else:
             rows.append({"key": path, "value": json.dumps(val), "description": sub.get("description", "")})
@@ -624,6 +626,7 @@ def build_context(
     ]
     return {
         "title": study["title"],
+        "regimen": Wording.from_params(study).regimen,
         "synthetic": bool(study["synthetic"]),
         "reference_date": study["reference_date"],
         "days_per_month": config["endpoints"]["days_per_month"],

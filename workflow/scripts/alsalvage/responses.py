@@ -16,6 +16,7 @@ import pandas as pd
 from . import datasets
 from . import hematologic as hem
 from . import organ
+from .study import Wording
 from .derive_common import (
     OUTCOME_COLUMNS,
     DerivationError,
@@ -116,7 +117,8 @@ def build_base(adsl: pd.DataFrame, outcomes: pd.DataFrame, hem_params: Mapping) 
     evaluability, as ADSL derived it), the outcome dates and the window ends WINEND /
     PRGEND."""
     o = outcomes.rename(columns=OUTCOME_COLUMNS)[[OUTCOME_COLUMNS[c] for c in OUTCOME_DATES]]
-    cols = ADSL_COLUMNS + (["BLQUAL"] if "BLQUAL" in adsl.columns else [])  # censored baselines
+    # censored baselines; the salvage agents given (the IMiD caveat of the cardiac calls)
+    cols = ADSL_COLUMNS + [c for c in ("BLQUAL", "TRTAGENT") if c in adsl.columns]
     base = adsl[cols].merge(o, on="USUBJID", how="left", validate="one_to_one")
     base = base.sort_values("USUBJID", kind="mergesort").reset_index(drop=True)
     base["WINEND"], base["PRGEND"] = hem.window_ends(
@@ -288,7 +290,8 @@ def derive_adrs(
     Python string per cell); write it with ``csvout.write_dataset``, which stores
     them as plain text (the same bytes as object columns).
 
-    ``params`` has the config sections hematologic, cardiac, renal, liver and egfr.
+    ``params`` has the config sections hematologic, cardiac, renal, liver and egfr, and
+    ``study`` (config study.agents and study.imid_caveat_classes: the IMiD caveat).
     """
     if params["renal"]["upcr_as_proteinuria"]:
         labs = upcr_as_proteinuria(labs)
@@ -305,7 +308,9 @@ def derive_adrs(
     del a  # the large intermediate tables go as soon as they are used (peak memory)
 
     egfr = organ.followup_egfr(labs, base, params["egfr"]["equation"])
-    card = organ.cardiac_calls(labs, base, egfr, params["cardiac"])
+    # the IMiD caveat: the study's agents of a caveat class (config study; absent: all)
+    caveat = Wording.from_params(params["study"]).caveat_agents if "study" in params else None
+    card = organ.cardiac_calls(labs, base, egfr, params["cardiac"], caveat)
     ren = organ.renal_calls(labs, base, egfr, params["renal"])
     liv = organ.liver_calls(labs, base, params["liver"])
     del labs, egfr

@@ -1340,9 +1340,10 @@ def check_followup(tables: dict[str, RawTable], limits: dict) -> pd.DataFrame:
 # --------------------------------------------------------------------------- impossible records
 
 
-def check_agent_names(raw: RawTable) -> pd.DataFrame:
-    """Every drug of a well-formed ``agents`` list is a generic name of ``C.AGENTS`` or a
-    brand name / regimen abbreviation of ``C.AGENT_ALIASES`` (an error per unknown name,
+def check_agent_names(raw: RawTable, drugs: C.DrugDictionary) -> pd.DataFrame:
+    """Every drug of a well-formed ``agents`` list is a generic name of ``drugs`` or one of
+    its brand names / regimen abbreviations (``contract.drug_dictionary``: the shipped
+    dictionary with config ``drugs`` merged in; an error per unknown name,
     with the closest known name when one is close). The typed column holds the lists with
     the aliases replaced by their generic names. Lists that are not well formed are left
     to ``check_agents``."""
@@ -1352,9 +1353,9 @@ def check_agent_names(raw: RawTable) -> pd.DataFrame:
     texts = uniq.to_pylist()
     well_formed = _fullmatch(pd.Series(texts, dtype=object), AGENTS_RE)
     normal, out = list(texts), []
-    known = list(C.AGENTS) + list(C.AGENT_ALIASES)
+    known = drugs.known()
     for i in np.flatnonzero(well_formed):  # once per distinct list, not per row
-        names, unknown = C.normalise_agents(texts[i])
+        names, unknown = drugs.normalise(texts[i])
         if not unknown:
             normal[i] = names
             continue
@@ -1363,7 +1364,7 @@ def check_agent_names(raw: RawTable) -> pd.DataFrame:
             close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
             hint = ""
             if close:
-                alias = C.AGENT_ALIASES.get(close[0])
+                alias = drugs.aliases.get(close[0])
                 hint = f"; did you mean '{close[0]}'" + (f" ({';'.join(alias)})" if alias else "") + "?"
             out.append(findings(raw.file, "unknown-agent",
                                 f"agent '{name}' in '{texts[i]}' is not a known drug name (generic names and "
@@ -1372,6 +1373,21 @@ def check_agent_names(raw: RawTable) -> pd.DataFrame:
     normal = pa.chunked_array([pa.array(normal, pa.large_string()).take(pa.array(codes))])
     raw.typed["agents"] = pd.Series(pd.arrays.ArrowStringArray(normal), index=raw.typed.index)
     return concat(out)
+
+
+def check_partner(raw: RawTable, drugs: C.DrugDictionary) -> pd.DataFrame:
+    """A cycle's ``partner`` is 'none' or a drug of the study's dictionary (generic name or
+    alias; ``contract.drug_dictionary``), not a fixed list: an error per unknown name."""
+    if not raw.has("partner") or "partner" not in raw.typed:
+        return empty_findings()
+    t = raw.typed
+    known = set(drugs.classes) | set(drugs.aliases) | {C.NO_PARTNER}
+    codes, uniq = pd.factorize(t["partner"].astype(object).fillna(""))
+    ok = np.asarray([u in known for u in uniq], dtype=bool)
+    bad = ~ok[codes] if len(codes) else np.zeros(0, dtype=bool)
+    return _report(raw, t, bad, "partner", "unknown-agent",
+                   lambda x: "partner '" + x["partner"].astype(str) + "' is neither 'none' nor a known drug name "
+                   "(docs/data-dictionary.md; config drugs)")
 
 
 def check_uln(raw: RawTable) -> pd.DataFrame:
@@ -1396,15 +1412,15 @@ def _index_dates(S: RawTable | None) -> pd.DataFrame | None:
     return c1.drop_duplicates("patient_id")[["patient_id", "start_date"]].rename(columns={"start_date": "index_date"})
 
 
-def _understood_agents(agents: pd.Series) -> np.ndarray:
+def _understood_agents(agents: pd.Series, drugs: C.DrugDictionary) -> np.ndarray:
     """Cells whose list is well formed and names only known drugs (judged once per list)."""
     codes, uniq = pd.factorize(agents.astype(object).fillna(""))
-    ok = [bool(_fullmatch(pd.Series([u], dtype=object), AGENTS_RE)[0]) and not C.normalise_agents(u)[1]
+    ok = [bool(_fullmatch(pd.Series([u], dtype=object), AGENTS_RE)[0]) and not drugs.normalise(u)[1]
           for u in uniq]
     return np.asarray(ok, dtype=bool)[codes] if len(codes) else np.zeros(0, dtype=bool)
 
 
-def check_line_consistency(L: RawTable | None) -> pd.DataFrame:
+def check_line_consistency(L: RawTable | None, drugs: C.DrugDictionary) -> pd.DataFrame:
     """Within a prior line: progression not before the line's start; a last bortezomib
     dose only on a line that contains bortezomib (``bortezomib.contains_bortezomib``)."""
     if L is None or not L.has("start_date"):
@@ -1418,7 +1434,7 @@ def check_line_consistency(L: RawTable | None) -> pd.DataFrame:
     if L.has("last_bortezomib_date", "agents"):
         # a misspelt or malformed list is reported by the agent checks, not here
         bad = (t["last_bortezomib_date"].notna().to_numpy(dtype=bool)
-               & ~contains_bortezomib(t["agents"]).to_numpy(dtype=bool) & _understood_agents(t["agents"]))
+               & ~contains_bortezomib(t["agents"]).to_numpy(dtype=bool) & _understood_agents(t["agents"], drugs))
         out.append(_report(L, t, bad, "last_bortezomib_date", "consistency",
                            lambda x: "last_bortezomib_date " + _s(x["last_bortezomib_date"])
                            + " is given but the line's agents '" + _s(x["agents"]) + "' contain no bortezomib"))
@@ -1704,16 +1720,22 @@ def check_baseline(tables: dict[str, RawTable], window_days: int, involvement: d
 
 
 def check_all(paths: dict, files: dict | None = None, *, limits: dict, window_days: int, involvement: dict,
-              upcr_as_proteinuria: bool):
+              upcr_as_proteinuria: bool, drugs: dict, agents: list):
     """Read and check every table. Returns (tables, findings).
 
     ``limits`` is config ``validation`` (its ``unit_aliases`` extend the unit spellings);
     ``window_days`` config ``baseline.window_days``; ``involvement`` the organ-involvement
     thresholds (rule validate's params); ``upcr_as_proteinuria`` config
-    ``renal.upcr_as_proteinuria``. No defaults: the config schema is their one source."""
+    ``renal.upcr_as_proteinuria``; ``drugs`` config ``drugs`` (extends the agent
+    dictionary); ``agents`` config ``study.agents`` (the dose columns of salvage_cycles).
+    No defaults: the config schema is their one source."""
     files = files or {k: str(v) for k, v in paths.items()}
+    dictionary = C.drug_dictionary(drugs)
+    unknown = [a["name"] for a in agents if a["name"] not in dictionary.classes]
+    if unknown:
+        raise ValueError(f"config study.agents: {unknown} not in the drug dictionary (add them under drugs.agents)")
     out, tables = [], {}
-    for name, table in C.TABLES.items():
+    for name, table in C.study_tables(agents).items():
         raw, f = read_table(paths[name], table, files.get(name, str(paths[name])))
         out.append(f)
         tables[name] = raw
@@ -1737,14 +1759,16 @@ def check_all(paths: dict, files: dict | None = None, *, limits: dict, window_da
                         raw.typed[c] = np.nan
         if name == "therapy_lines":
             out.append(check_agents(raw))
-            out.append(check_agent_names(raw))
+            out.append(check_agent_names(raw, dictionary))
+        if name == "salvage_cycles":
+            out.append(check_partner(raw, dictionary))
         if name == "patients":
             out.append(check_age(raw, limits))
     out.append(check_foreign_keys(tables))
     out.append(check_sequence(tables.get("therapy_lines"), "line", "line"))
     out.append(check_sequence(tables.get("salvage_cycles"), "cycle", "cycle"))
     out.append(check_dates(tables))
-    out.append(check_line_consistency(tables.get("therapy_lines")))
+    out.append(check_line_consistency(tables.get("therapy_lines"), dictionary))
     out.append(check_salvage_consistency(tables))
     out.append(check_early_dates(tables, limits))
     out.append(check_followup(tables, limits))
@@ -1981,14 +2005,14 @@ def input_record(tables: dict, files: dict) -> dict:
 
 def validate_tables(paths: dict, files: dict, limits: dict, window_days: int, involvement: dict,
                     tables_out: dict, findings_out, log_path, log_findings, inputs_out, *,
-                    upcr_as_proteinuria: bool, log=None) -> pd.DataFrame:
+                    upcr_as_proteinuria: bool, drugs: dict, agents: list, log=None) -> pd.DataFrame:
     """Run every check; on success write the tables and the warnings, else raise ValidationFailed.
 
     The report goes to ``log`` (a logger writing ``log_path``, as ``rulelog.rule_log``
     gives) or, without one, straight to ``log_path``. ValidationFailed carries the summary
     of distinct problems as its message: what the rule prints, without a traceback."""
     tables, f = check_all(paths, files, limits=limits, window_days=window_days, involvement=involvement,
-                          upcr_as_proteinuria=upcr_as_proteinuria)
+                          upcr_as_proteinuria=upcr_as_proteinuria, drugs=drugs, agents=agents)
     causes = knock_on_causes(f, tables)
     text = format_log(f, causes=causes)
     n_err = int((f["severity"] == ERROR).sum())
@@ -2005,7 +2029,7 @@ def validate_tables(paths: dict, files: dict, limits: dict, window_days: int, in
     record = input_record(tables, files)
     Path(inputs_out).parent.mkdir(parents=True, exist_ok=True)
     Path(inputs_out).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    for name, table in C.TABLES.items():
+    for name, table in C.study_tables(agents).items():
         # nothing else holds the table or its output frame: their memory goes once written
         write_parquet(output_frame(tables.pop(name), table), tables_out[name])
         release_memory()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Analysis:
     name: str
-    title: str  # of its table (Word and Excel files)
+    title: str  # of its table (Word and Excel files); "{regimen}": alsalvage.study fills it in
     function: str  # "<module>.<function>" inside alsalvage.stats, imported lazily
     datasets: tuple[str, ...]  # keyword arguments of the function, in this order
     params: tuple[str, ...]  # rule params passed to the function by name
@@ -45,7 +45,7 @@ class Analysis:
 ANALYSES = (
     Analysis(
         "table1",
-        "Table 1. Patient characteristics at the start of lenalidomide, overall and by prior bortezomib",
+        "Table 1. Patient characteristics at the start of {regimen}, overall and by prior bortezomib",
         "table1.table1",
         ("adsl",),
         ("alpha", "table1_tests"),
@@ -84,8 +84,8 @@ ANALYSES = (
         (
             "Denominators: patients evaluable for the organ; any organ: evaluable for >= 1 organ.",
             "Organ progression: >= 1 progression call in the window, whatever the best response.",
-            "Cardiac calls made under lenalidomide (an IMiD, which raises NT-proBNP) are flagged.",
         ),
+        params_footnotes="response.organ_footnotes",
         columns=(("adsl", ("TRTSDT", "NTPROBL")),),
         cpu_at_100k=11,
     ),
@@ -123,10 +123,10 @@ ANALYSES = (
         "Exposure and discontinuation",
         "treatment.exposure",
         ("adsl", "adtte"),
-        ("alpha",),
+        ("alpha", "agents"),
         ("Percentages of all treated patients; reasons among early discontinuations.",),
         columns=(
-            ("adsl", ("LENSTDOS", "LENMXDOS", "NCYCLES", "TRTDURM", "STOPRSN", "EARLYDSC", "DTHONTRT")),
+            ("adsl", ("TRTAGENT", "STDOS", "MXDOS", "NCYCLES", "TRTDURM", "STOPRSN", "EARLYDSC", "DTHONTRT")),
         ),
         cpu_at_100k=2,
         uses=("survival",),
@@ -157,7 +157,14 @@ PARAM_CONFIG = {
     "events_per_parameter": ("stats", "events_per_parameter"),
     "table1_tests": ("stats", "table1_tests"),
     "days_per_month": ("endpoints", "days_per_month"),
+    # the study's wording (alsalvage.study): "{regimen}" in titles, labels and footnotes
+    "regimen": ("study", "regimen"),
+    "agents": ("study", "agents"),
+    "imid_caveat_classes": ("study", "imid_caveat_classes"),
 }
+# Params the run itself reads (not an analysis): the study's wording of titles, labels and
+# footnotes (alsalvage.study.Wording.from_params).
+WORDING_PARAMS = ("regimen", "agents", "imid_caveat_classes")
 BY_NAME = {a.name: a for a in ANALYSES}
 NAMES = tuple(BY_NAME)
 
@@ -171,7 +178,7 @@ CORE_MODULES = (
     "stats/checks",
     "stats/responders",
 )
-CORE_USES = ("csvout", "datasets", "formatting", "parallel", "proportions", "survival")
+CORE_USES = ("csvout", "datasets", "formatting", "parallel", "proportions", "study", "survival")
 
 
 def rule_params(config: dict) -> dict:

@@ -26,6 +26,7 @@ import pandas as pd
 
 from .. import formatting as F
 from ..proportions import CP_METHOD, compare_2x2
+from ..study import Wording
 from .records import PEXGRPS, HEM_LEVELS, count, describe, flag, p_record, prop, treated
 from .responders import is_responder, responded_by
 
@@ -189,6 +190,13 @@ def response(adsl, adrs, *, alpha, low_dflc_counts, landmarks, days_per_month) -
 
 
 # --------------------------------------------------------------------------- organ
+def organ_footnotes(params: dict) -> list[str]:
+    """The organ table's footnote on cardiac calls flagged for the IMiD caveat, when a
+    salvage agent is of a caveat class (config study.imid_caveat_classes; alsalvage.study)."""
+    note = Wording.from_params(params).imid_caveat_note
+    return [note] if note else []
+
+
 def organ(adsl, adrs, labs, *, alpha, landmarks, lab_window_days, days_per_month) -> list[dict]:
     """Organ responses and progression and NT-proBNP change (see the module docstring)."""
     a = treated(adsl)
@@ -232,7 +240,7 @@ def organ(adsl, adrs, labs, *, alpha, landmarks, lab_window_days, days_per_month
         )
     cr = r[r["PARAMCD"] == "CARDRESP"]
     for fl, name, label in (
-        ("IMIDFL", "imid_flagged", "under lenalidomide"),
+        ("IMIDFL", "imid_flagged", "under {caveat_agents}"),
         ("EGFRFLFL", "egfr_flagged", "with eGFR fall or dialysis"),
     ):
         x = cr.loc[cr[fl] == "Y", "USUBJID"].nunique() if fl in cr else 0

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..parallel import error_summary, fork_map
+from ..study import Wording
 from .checks import stats_problems
 from .records import StatsInputError, dump_json, merge_results, to_records_json, write_table
 from .registry import BY_NAME, NAMES, Analysis
@@ -34,7 +35,11 @@ def run_analysis(analysis: Analysis, frames: dict, params: dict) -> tuple[list, 
     footnotes = list(analysis.footnotes)
     if analysis.params_footnotes:
         footnotes += _load(analysis.params_footnotes)(params)
-    return records, footnotes
+    # labels and footnotes write the regimen as "{regimen}": the study's words go in here
+    wording = Wording.from_params(params)
+    for rec in records:
+        rec["label"] = wording.fill(rec["label"])
+    return records, [wording.fill(f) for f in footnotes]
 
 
 # The only lab rows an analysis reads (organ: NT-proBNP change at the landmarks). At

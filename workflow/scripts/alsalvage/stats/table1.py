@@ -112,7 +112,7 @@ def table1_variables(a: pd.DataFrame) -> list[tuple]:
         out.append(
             (
                 "prior.fl_to_index_months",
-                "Months from first-line start to lenalidomide",
+                "Months from first-line start to {regimen}",
                 "prior",
                 "continuous",
                 pd.to_numeric(a["FLTOIDXM"], errors="coerce"),
@@ -285,7 +285,7 @@ def table1(adsl: pd.DataFrame, *, alpha: float, table1_tests: dict) -> list[dict
         if "FLTOIDXM" in d:
             recs += describe(
                 k("prior.fl_to_index_months"),
-                "Months from first-line start to lenalidomide",
+                "Months from first-line start to {regimen}",
                 "prior",
                 d["FLTOIDXM"],
                 "months",

@@ -1,7 +1,9 @@
-"""Treatment: lenalidomide exposure, discontinuation (`exposure`) and adverse events (`toxicity`).
+"""Treatment: salvage exposure, discontinuation (`exposure`) and adverse events (`toxicity`).
 
-exposure: starting and highest dose, cycles and duration of therapy of the treated patients
-as median (range); time on treatment (ADTTE TOT) by Kaplan-Meier; early discontinuation and
+exposure: starting and highest dose (ADSL STDOS, MXDOS) and the patients who reached the
+agent's full dose (config study.agents full_dose), per salvage agent (a study of several
+agents: keys exposure.<agent>.*, among the patients whose agent it is, ADSL TRTAGENT's
+first), cycles and duration of therapy of the treated patients as median (range); time on treatment (ADTTE TOT) by Kaplan-Meier; early discontinuation and
 its reasons (progression or no response, toxicity, decision, other) and death on therapy as
 n (%) of all treated patients, Clopper-Pearson CIs.
 
@@ -13,30 +15,48 @@ patients (worst grade per patient and term), most frequent grade >= 3 first.
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from .. import formatting as F
 from .records import count, describe, flag, km_records, prop, treated
 
 
-def exposure(adsl, adtte, *, alpha) -> list[dict]:
-    """Lenalidomide exposure and discontinuation (see the module docstring)."""
-    a = treated(adsl)
+def _unit_key(unit: str) -> str:
+    """A dose unit as part of a results key: 'mg' -> 'mg', 'mg/kg' -> 'mg_kg'."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", unit).strip("_")
+
+
+def dose_records(a: pd.DataFrame, agents) -> list[dict]:
+    """Starting and highest dose and the patients who reached the full dose, per salvage
+    agent: one agent's keys are exposure.dose, exposure.dose_max, exposure.dose_max.n_<full
+    dose><unit> (the default study's exposure.dose_max.n_25mg); with several agents each
+    agent's patients (their first agent, ADSL TRTAGENT) under exposure.<agent>.*."""
     recs = []
-    recs += describe(
-        "exposure.dose", "Starting lenalidomide dose (mg)", "exposure", a["LENSTDOS"], "mg", "range", 0
-    )
-    recs += describe(
-        "exposure.dose_max", "Highest lenalidomide dose (mg)", "exposure", a["LENMXDOS"], "mg", "range", 0
-    )
-    recs.append(
-        count(
-            "exposure.dose_max.n_25mg",
-            "Patients who received >= 25 mg",
-            "exposure",
-            (pd.to_numeric(a["LENMXDOS"], errors="coerce") >= 25).sum(),
+    first = a["TRTAGENT"].astype(object).map(lambda v: v.split(";")[0] if isinstance(v, str) else None)
+    for ag in agents:
+        name, unit, full = ag["name"], ag["dose_unit"], float(ag["full_dose"])
+        prefix = "exposure" if len(agents) == 1 else f"exposure.{name}"
+        d = a if len(agents) == 1 else a[first == name]
+        recs += describe(f"{prefix}.dose", f"Starting {name} dose ({unit})", "exposure", d["STDOS"], unit, "range", 0)
+        recs += describe(f"{prefix}.dose_max", f"Highest {name} dose ({unit})", "exposure", d["MXDOS"], unit, "range", 0)
+        recs.append(
+            count(
+                f"{prefix}.dose_max.n_{full:g}{_unit_key(unit)}",
+                f"Patients who received >= {full:g} {unit}",
+                "exposure",
+                (pd.to_numeric(d["MXDOS"], errors="coerce") >= full).sum(),
+            )
         )
-    )
+    return recs
+
+
+def exposure(adsl, adtte, *, alpha, agents) -> list[dict]:
+    """Salvage exposure and discontinuation (see the module docstring); ``agents``: config
+    study.agents."""
+    a = treated(adsl)
+    recs = dose_records(a, list(agents))
     recs += describe("exposure.cycles", "Cycles", "exposure", a["NCYCLES"], "count", "range", 0)
     recs += describe(
         "exposure.duration", "Duration of therapy (months)", "exposure", a["TRTDURM"], "months", "range", 1
@@ -95,7 +115,7 @@ def exposure(adsl, adtte, *, alpha) -> list[dict]:
     recs.append(
         prop(
             "discontinuation.death_on_therapy",
-            "Died on lenalidomide",
+            "Died on {regimen}",
             "discontinuation",
             flag(a["DTHONTRT"]).sum(),
             n,
