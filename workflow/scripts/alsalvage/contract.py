@@ -377,6 +377,29 @@ AGENTS = (
     "venetoclax", "selinexor", "doxycycline", "interferon-alfa",
 )
 
+# Drug class of every agent in AGENTS (config prior_exposure.classes, the salvage agent's
+# class). Stopgap of issue 13's grouping helper; the regimen helper owns the full mapping.
+AGENT_CLASSES: dict[str, str] = {
+    **dict.fromkeys(("bortezomib", "carfilzomib", "ixazomib"), "proteasome inhibitor"),
+    **dict.fromkeys(("thalidomide", "lenalidomide", "pomalidomide"), "IMiD"),
+    **dict.fromkeys(("melphalan", "cyclophosphamide", "bendamustine", "busulfan", "carmustine"), "alkylator"),
+    **dict.fromkeys(("etoposide", "cytarabine", "cisplatin", "doxorubicin", "vincristine"), "cytotoxic"),
+    **dict.fromkeys(("dexamethasone", "prednisone", "prednisolone", "methylprednisolone"), "corticosteroid"),
+    **dict.fromkeys(("daratumumab", "isatuximab"), "anti-CD38"),
+    "elotuzumab": "anti-SLAMF7",
+    "rituximab": "anti-CD20",
+    "belantamab-mafodotin": "anti-BCMA",
+    **dict.fromkeys(("birtamimab", "anselamimab"), "anti-amyloid"),
+    **dict.fromkeys(("teclistamab", "elranatamab", "linvoseltamab"), "bispecific anti-BCMA"),
+    "talquetamab": "bispecific anti-GPRC5D",
+    **dict.fromkeys(("idecabtagene-vicleucel", "ciltacabtagene-autoleucel"), "CAR-T"),
+    "venetoclax": "BCL-2 inhibitor",
+    "selinexor": "XPO1 inhibitor",
+    "doxycycline": "antibiotic",
+    "interferon-alfa": "interferon",
+}
+assert set(AGENT_CLASSES) == set(AGENTS)
+
 # Brand names and regimen abbreviations (lower case, as ``agents`` must be written) that
 # stand for generic names; the validated table holds the generic names. Ambiguous
 # abbreviations (e.g. BDex: bendamustine or bortezomib) are deliberately absent.

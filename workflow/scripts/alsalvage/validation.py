@@ -41,7 +41,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from . import contract as C
-from .bortezomib import contains_bortezomib
+from .exposure import contains_agents
 from .csvout import formula_start, neutralise_frame
 from .derive_common import baseline_rows
 from .formatting import FORMULA_STARTS
@@ -1406,7 +1406,7 @@ def _understood_agents(agents: pd.Series) -> np.ndarray:
 
 def check_line_consistency(L: RawTable | None) -> pd.DataFrame:
     """Within a prior line: progression not before the line's start; a last bortezomib
-    dose only on a line that contains bortezomib (``bortezomib.contains_bortezomib``)."""
+    dose only on a line that contains bortezomib (``exposure.contains_agents``)."""
     if L is None or not L.has("start_date"):
         return empty_findings()
     t = L.typed
@@ -1418,7 +1418,7 @@ def check_line_consistency(L: RawTable | None) -> pd.DataFrame:
     if L.has("last_bortezomib_date", "agents"):
         # a misspelt or malformed list is reported by the agent checks, not here
         bad = (t["last_bortezomib_date"].notna().to_numpy(dtype=bool)
-               & ~contains_bortezomib(t["agents"]).to_numpy(dtype=bool) & _understood_agents(t["agents"]))
+               & ~contains_agents(t["agents"], ("bortezomib",)).to_numpy(dtype=bool) & _understood_agents(t["agents"]))
         out.append(_report(L, t, bad, "last_bortezomib_date", "consistency",
                            lambda x: "last_bortezomib_date " + _s(x["last_bortezomib_date"])
                            + " is given but the line's agents '" + _s(x["agents"]) + "' contain no bortezomib"))
