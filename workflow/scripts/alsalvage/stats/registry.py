@@ -48,7 +48,7 @@ ANALYSES = (
         "Table 1. Patient characteristics at the start of lenalidomide, overall and by prior bortezomib",
         "table1.table1",
         ("adsl",),
-        ("alpha", "table1_tests"),
+        ("alpha", "table1_tests", "comparisons", "prior_exposure"),
         (
             "Continuous variables: median (range) for age, months since first-line therapy, prior lines and "
             "organs; median (IQR) for eGFR, NT-proBNP and dFLC. Quartiles by linear interpolation.",
@@ -65,7 +65,7 @@ ANALYSES = (
         "Hematologic response",
         "response.response",
         ("adsl", "adrs"),
-        ("alpha", "low_dflc_counts", "landmarks", "days_per_month"),
+        ("alpha", "low_dflc_counts", "landmarks", "days_per_month", "comparisons", "prior_exposure"),
         (
             "ITT: all treated patients; patients without an assessment count as NR.",
             "No detectable clone at baseline (normal kappa/lambda ratio, negative serum and urine IFE): "
@@ -94,7 +94,7 @@ ANALYSES = (
         "Renal outcome: dialysis and death",
         "time_to_event.renal",
         ("adsl", "adtte"),
-        ("alpha", "timepoints"),
+        ("alpha", "timepoints", "comparisons", "prior_exposure"),
         (
             "Cumulative incidence by Aalen-Johansen with death without dialysis as a competing event "
             "(never 1 - Kaplan-Meier); tied times kept (exact estimator, as R's survfit).",
@@ -109,7 +109,16 @@ ANALYSES = (
         "Survival",
         "time_to_event.survival",
         ("adsl", "adtte", "adrs"),
-        ("alpha", "timepoints", "landmarks", "events_per_parameter", "low_dflc_counts", "days_per_month"),
+        (
+            "alpha",
+            "timepoints",
+            "landmarks",
+            "events_per_parameter",
+            "low_dflc_counts",
+            "days_per_month",
+            "comparisons",
+            "prior_exposure",
+        ),
         (
             "Kaplan-Meier with log(-log) transformed 95% CIs; medians by the convention of R's survival "
             "package; NR = not reached. Follow-up by reverse Kaplan-Meier.",
@@ -157,6 +166,10 @@ PARAM_CONFIG = {
     "events_per_parameter": ("stats", "events_per_parameter"),
     "table1_tests": ("stats", "table1_tests"),
     "days_per_month": ("endpoints", "days_per_month"),
+    # the prior-exposure section (None: no grouping; its label words the records) and the
+    # comparisons made (analysis.comparisons; none without a grouping: rule_params)
+    "prior_exposure": ("prior_exposure", None),
+    "comparisons": ("analysis", "comparisons"),
 }
 BY_NAME = {a.name: a for a in ANALYSES}
 NAMES = tuple(BY_NAME)
@@ -171,12 +184,16 @@ CORE_MODULES = (
     "stats/checks",
     "stats/responders",
 )
-CORE_USES = ("csvout", "datasets", "formatting", "parallel", "proportions", "survival")
+CORE_USES = ("csvout", "datasets", "formatting", "parallel", "proportions", "study", "survival")
 
 
 def rule_params(config: dict) -> dict:
-    """The params of rule stats (PARAM_CONFIG) from the schema-completed configuration."""
-    return {name: config[section][key] for name, (section, key) in PARAM_CONFIG.items()}
+    """The params of rule stats (PARAM_CONFIG) from the schema-completed configuration; a
+    key None takes the whole section. Without a grouping no comparison is made."""
+    out = {name: config[section] if key is None else config[section][key] for name, (section, key) in PARAM_CONFIG.items()}
+    if config["prior_exposure"] is None:
+        out["comparisons"] = []
+    return out
 
 
 def analysis_modules(names=NAMES) -> list[str]:
