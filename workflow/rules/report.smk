@@ -16,7 +16,7 @@ rule report:
         strobe=shipped("resources/strobe_cohort.yaml"),
         schema=shipped("workflow/schemas/config.schema.yaml"),
         template=shipped("workflow/templates/report.html.j2"),
-        code=pkg("figure_registry", "formatting", "report", "rulelog"),
+        code=pkg("figure_registry", "formatting", "report", "rulelog", "study"),
     output:
         html=report(
             "results/report.html",

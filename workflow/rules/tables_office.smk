@@ -16,6 +16,7 @@ rule tables_office:
             "rulelog",
             "stats/__init__",
             "stats/registry",
+            "study",
         ),
     output:
         docx=expand("results/tables/{name}.docx", name=STATS),
@@ -33,5 +34,6 @@ rule tables_office:
         runtime=10,
     params:
         reference_date=config["study"]["reference_date"],
+        prior_exposure=config["prior_exposure"],
     script:
         "../scripts/tables_office.py"

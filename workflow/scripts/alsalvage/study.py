@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 GROUPS = ("naive", "sensitive", "refractory")
+# prior_exposure of the default study, for callers given no configuration (tests, defaults)
+DEFAULT_EXPOSURE = {"label": "bortezomib"}
 # The subgroup comparisons a study can make (config analysis.comparisons); all need a grouping.
 COMPARISONS = ("by_group", "sensitive_vs_refractory", "naive_vs_exposed", "refractory_vs_non")
 
@@ -59,6 +61,11 @@ class Wording:
             "sensitive": "Potentially sensitive",
             "refractory": "Refractory",
         }[group]
+
+    def title(self, text: str, has_groups: bool) -> str:
+        """A table title with its "{by_group}" filled: ", overall and by prior bortezomib"
+        where the table has by-group columns, else nothing."""
+        return text.replace("{by_group}", f", overall and by {self.prior}" if has_groups and self.grouping else "")
 
     def group_headers(self) -> list[str]:
         return [self.group_header(g) for g in GROUPS] if self.grouping else []

@@ -43,8 +43,6 @@ TABLE_COLUMNS = ["key", "section", "group", "label", "formatted", "formatted_ci"
     f for f in FIELDS if f not in ("label", "formatted", "formatted_ci")
 ]
 PEXGRPS = ["naive", "sensitive", "refractory"]
-# Defaults of the analyses' grouping params (the default study: bortezomib, every comparison)
-DEFAULT_EXPOSURE = {"label": "bortezomib"}
 HEM_LEVELS = ["CR", "VGPR", "LOWDFLC", "PR", "NR"]
 
 

@@ -45,7 +45,8 @@ class Analysis:
 ANALYSES = (
     Analysis(
         "table1",
-        "Table 1. Patient characteristics at the start of lenalidomide, overall and by prior bortezomib",
+        # "{by_group}": ", overall and by prior <label>" with by-group columns (study.Wording.title)
+        "Table 1. Patient characteristics at the start of lenalidomide{by_group}",
         "table1.table1",
         ("adsl",),
         ("alpha", "table1_tests", "comparisons", "prior_exposure"),

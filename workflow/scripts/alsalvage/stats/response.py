@@ -27,8 +27,8 @@ import pandas as pd
 
 from .. import formatting as F
 from ..proportions import CP_METHOD, compare_2x2
-from ..study import COMPARISONS, Wording
-from .records import DEFAULT_EXPOSURE, PEXGRPS, HEM_LEVELS, count, describe, flag, p_record, prop, treated
+from ..study import COMPARISONS, DEFAULT_EXPOSURE, Wording
+from .records import PEXGRPS, HEM_LEVELS, count, describe, flag, p_record, prop, treated
 from .responders import is_responder, responded_by
 
 

@@ -21,8 +21,8 @@ import pandas as pd
 from .. import compare as C
 from .. import formatting as F
 from ..derive_common import ORGAN_COLUMNS as ORGANS
-from ..study import Wording, cap
-from .records import DEFAULT_EXPOSURE, PEXGRPS, count, describe, flag, p_record, prop, record, treated
+from ..study import DEFAULT_EXPOSURE, Wording, cap
+from .records import PEXGRPS, count, describe, flag, p_record, prop, record, treated
 
 TABLE1_COMPARE_FOOTNOTE = (
     "p: difference across the prior-{exposure} groups by the test named in the row ({continuous} for "

@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from .. import formatting as F
-from ..study import COMPARISONS, Wording
-from .records import DEFAULT_EXPOSURE, PEXGRPS, count, flag, km_records, p_record, prop, record, treated
+from ..study import COMPARISONS, DEFAULT_EXPOSURE, Wording
+from .records import PEXGRPS, count, flag, km_records, p_record, prop, record, treated
 from .responders import responded_by
 
 
