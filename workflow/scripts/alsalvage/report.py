@@ -659,7 +659,10 @@ def build_context(
             "seeds": seeds(config),
             "results_schema": results.get("meta", {}).get("schema", "unknown"),
         },
-        "strobe": strobe_items(strobe["items"], published=repro is not None),
+        "strobe": [
+            {**item, "coverage": wording.title(item["coverage"], has_groups(recs))} if "coverage" in item else item
+            for item in strobe_items(strobe["items"], published=repro is not None)
+        ],
     }
 
 

@@ -63,9 +63,13 @@ class Wording:
         }[group]
 
     def title(self, text: str, has_groups: bool) -> str:
-        """A table title with its "{by_group}" filled: ", overall and by prior bortezomib"
-        where the table has by-group columns, else nothing."""
-        return text.replace("{by_group}", f", overall and by {self.prior}" if has_groups and self.grouping else "")
+        """``text`` with "{by_group}" (", overall and by prior bortezomib") and
+        "{and_by_group}" (" and by prior bortezomib") filled where the outputs have by-group
+        columns, else removed."""
+        on = has_groups and self.grouping
+        return text.replace("{by_group}", f", overall and by {self.prior}" if on else "").replace(
+            "{and_by_group}", f" and by {self.prior}" if on else ""
+        )
 
     def group_headers(self) -> list[str]:
         return [self.group_header(g) for g in GROUPS] if self.grouping else []

@@ -27,7 +27,7 @@ import pandas as pd
 
 from .. import formatting as F
 from ..proportions import CP_METHOD, compare_2x2
-from ..study import COMPARISONS, DEFAULT_EXPOSURE, Wording
+from ..study import Wording
 from .records import PEXGRPS, HEM_LEVELS, count, describe, flag, p_record, prop, treated
 from .responders import is_responder, responded_by
 
@@ -50,8 +50,8 @@ def response(
     low_dflc_counts,
     landmarks,
     days_per_month,
-    comparisons=COMPARISONS,
-    prior_exposure: dict | None = DEFAULT_EXPOSURE,
+    comparisons,
+    prior_exposure: dict | None,
 ) -> list[dict]:
     """Hematologic response of the treated patients (see the module docstring)."""
     w = Wording.from_params(None, prior_exposure)

@@ -197,8 +197,8 @@ def table1(
     *,
     alpha: float,
     table1_tests: dict,
-    comparisons=("by_group",),
-    prior_exposure: dict | None = DEFAULT_EXPOSURE,
+    comparisons,
+    prior_exposure: dict | None,
 ) -> list[dict]:
     """Table 1 of the treated patients (SAFFL = Y), overall and by prior-exposure group."""
     w = Wording.from_params(None, prior_exposure)

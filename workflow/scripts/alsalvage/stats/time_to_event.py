@@ -27,13 +27,13 @@ import numpy as np
 import pandas as pd
 
 from .. import formatting as F
-from ..study import COMPARISONS, DEFAULT_EXPOSURE, Wording
+from ..study import COMPARISONS, Wording
 from .records import PEXGRPS, count, flag, km_records, p_record, prop, record, treated
 from .responders import responded_by
 
 
 def renal(
-    adsl, adtte, *, alpha, timepoints, comparisons=COMPARISONS, prior_exposure: dict | None = DEFAULT_EXPOSURE
+    adsl, adtte, *, alpha, timepoints, comparisons, prior_exposure: dict | None
 ) -> list[dict]:
     """Dialysis with death as a competing event (see the module docstring)."""
     from .. import survival as S
@@ -179,8 +179,8 @@ def survival(
     events_per_parameter,
     low_dflc_counts,
     days_per_month,
-    comparisons=COMPARISONS,
-    prior_exposure: dict | None = DEFAULT_EXPOSURE,
+    comparisons,
+    prior_exposure: dict | None,
 ) -> list[dict]:
     """Overall survival, the Cox model and the landmark analyses (see the module docstring)."""
     from .. import survival as S
