@@ -215,6 +215,7 @@ def test_default_config_is_bortezomib():
     [
         (["bortezomib"], [], ("bortezomib",)),
         (["Daratumumab"], [], ("daratumumab",)),
+        (["velcade"], [], ("bortezomib",)),
         ([], ["anti-CD38"], ("daratumumab", "isatuximab")),
         ([], ["IMiD"], ("lenalidomide", "pomalidomide", "thalidomide")),
         (["venetoclax"], ["proteasome inhibitor"], ("bortezomib", "carfilzomib", "ixazomib", "venetoclax")),
@@ -224,7 +225,14 @@ def test_defining_agents(agents, classes, expected):
     assert defining_agents({"agents": agents, "classes": classes}) == expected
 
 
-@pytest.mark.parametrize("cfg", [{"agents": [], "classes": []}, {"agents": [], "classes": ["no-such-class"]}])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        {"agents": [], "classes": []},
+        {"agents": [], "classes": ["no-such-class"]},
+        {"agents": ["daratumab"], "classes": []},  # misspelt: would group no one
+    ],
+)
 def test_defining_agents_rejects_an_empty_or_unknown_definition(cfg):
     with pytest.raises(ValueError, match="prior_exposure"):
         defining_agents(cfg)

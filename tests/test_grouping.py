@@ -151,3 +151,31 @@ def test_default_configuration_is_bortezomib_with_every_comparison():
     cfg = config_defaults()
     assert cfg["prior_exposure"]["label"] == "bortezomib" and cfg["prior_exposure"]["agents"] == ["bortezomib"]
     assert cfg["analysis"]["comparisons"] == list(COMPARISONS)
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_run_without_grouping_has_no_group_output(tmp_path):
+    """The demo with prior_exposure: null (and no published figures, whose Athens rows name
+    bortezomib): no by-group key, figure, column or word anywhere in the outputs."""
+    import csv
+    import json
+
+    from helpers import copy_project, snakemake
+
+    work = copy_project(tmp_path / "nogroup")
+    (work / "nogroup.yaml").write_text("prior_exposure: null\nstudy:\n  published_figures: null\n")
+    snakemake(work, "--configfile", "nogroup.yaml", check=True, timeout=1500)
+    res = work / "results"
+    recs = json.loads((res / "stats" / "results.json").read_text())["results"]
+    assert not [k for k in recs if any(re.search(p, k) for p in FAMILIES.values()) or k.startswith("prior.exposure.")]
+    assert not (res / "figures" / "km_os_bortezomib.svg").exists()
+    html = (res / "report.html").read_text()
+    assert "km_os_bortezomib" not in html
+    text = re.sub(r"data:[^\"']+", "", html)
+    assert not re.search(r"bortezomib|-naive|Potentially sensitive", text, re.I)
+    assert "<th>Characteristic</th><th>All patients</th><th>95% CI</th>\n<th>Note</th></tr>" in html
+    for f in [*res.glob("tables/*.csv"), *res.glob("figures/*.json")]:
+        assert "bortezomib" not in f.read_text().lower(), f
+    with open(res / "derived" / "adsl.csv", newline="") as fh:
+        assert {row["PEXGRP"] for row in csv.DictReader(fh)} == {"none"}

@@ -51,11 +51,20 @@ LAST_DOSE_COLUMN = {"bortezomib": "last_bortezomib_date"}  # agent -> its last-d
 
 def defining_agents(cfg: Mapping) -> tuple[str, ...]:
     """The generic names whose presence in a prior line counts as exposure: the configured
-    ``agents`` and every agent of the configured ``classes`` (contract.AGENT_CLASSES),
-    sorted. A class with no agent is an error (a misspelt class would group no one)."""
-    from .contract import AGENT_CLASSES
+    ``agents`` (a brand name or abbreviation of contract.AGENT_ALIASES stands for its generic
+    names) and every agent of the configured ``classes`` (contract.AGENT_CLASSES), sorted.
+    An unknown agent or a class with no agent is an error (a misspelling would group no one)."""
+    from .contract import AGENT_ALIASES, AGENT_CLASSES
 
-    names = {str(a).strip().lower() for a in cfg.get("agents") or ()}
+    names = set()
+    for a in cfg.get("agents") or ():
+        a = str(a).strip().lower()
+        if a in AGENT_ALIASES:
+            names.update(AGENT_ALIASES[a])
+        elif a in AGENT_CLASSES:
+            names.add(a)
+        else:
+            raise ValueError(f"prior_exposure.agents: unknown agent {a!r} (docs/data-dictionary.md lists the agents)")
     for cls in cfg.get("classes") or ():
         members = {a for a, c in AGENT_CLASSES.items() if c.lower() == str(cls).strip().lower()}
         if not members:
