@@ -31,7 +31,7 @@ def params(**over):
         "window_days": CFG["baseline"]["window_days"],
         "egfr_equation": CFG["egfr"]["equation"],
         "staging": CFG["staging"],
-        "bortezomib": CFG["bortezomib"],
+        "prior_exposure": CFG["prior_exposure"],
         "measurable_dflc_mg_l": CFG["hematologic"]["measurable_dflc_mg_l"],
         "low_dflc_min_mg_l": CFG["hematologic"]["low_dflc_min_mg_l"],
         "flc_ratio_low": CFG["hematologic"]["flc_ratio_low"],

@@ -28,7 +28,7 @@ def test_every_schema_key_has_description_and_default():
 def test_objects_reject_unknown_keys():
     assert SCHEMA["additionalProperties"] is False
     for path, sub in walk(SCHEMA):
-        if sub.get("type") == "object":
+        if sub.get("type") in ("object", ["object", "null"]):
             if "propertyNames" in sub:  # a map (e.g. drugs.agents): keys by pattern, values typed
                 assert sub["propertyNames"].get("pattern") and isinstance(sub["additionalProperties"], dict), path
                 continue
@@ -38,7 +38,7 @@ def test_objects_reject_unknown_keys():
 def test_config_yaml_values_equal_schema_defaults():
     """config.yaml spells out the defaults; the two must not drift apart."""
     for path, sub in walk(SCHEMA):
-        if sub.get("type") == "object":
+        if sub.get("type") in ("object", ["object", "null"]):  # a section (null: e.g. no grouping)
             continue
         node = CONFIG
         for key in path:
@@ -137,3 +137,13 @@ def test_package_functions_do_not_repeat_schema_defaults():
         for fn, param in default_repetitions(path.read_text(encoding="utf-8"), leaves)
     }
     assert sorted(found) == []
+
+
+def test_old_bortezomib_section_is_refused_with_a_migration_message(tmp_path):
+    """Issue 13: `bortezomib:` became `prior_exposure:`; an old config says how to migrate."""
+    cfg = tmp_path / "old.yaml"
+    cfg.write_text("bortezomib:\n  sensitive_relapse_after_days: 182.6\n")
+    proc = snakemake(REPO, "-n", "--configfile", str(cfg), timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "config key bortezomib: replaced by prior_exposure" in out

@@ -752,7 +752,7 @@ def test_swimmer_first_response_as_the_statistics_count_it(avalc, anl01fl, low_d
 def test_results_for_figures_reads_the_documented_keys():
     r = make_results()
     out = figures.results_for_figures(r, [3, 6])
-    assert dict(out["bortezomib_p"])["sensitive vs refractory"] == 0.395
+    assert dict(out["group_p"])["sensitive vs refractory"] == 0.395
     assert out["landmark_p"] == {3.0: 0.2, 6.0: 0.0004}
     naive = out["cox"]["terms"][0]
     assert (naive["hr"], naive["ci_low"], naive["ci_high"], naive["p"]) == (0.41, 0.19, 0.91, 0.028)
@@ -829,7 +829,7 @@ def _bortezomib_cohort(sizes: dict[str, int], seed: int = 5) -> dict:
     adsl = pd.DataFrame({"USUBJID": ids, "PEXGRP": groups})
     adtte = pd.DataFrame({"USUBJID": ids, "PARAMCD": "OS", "AVAL": aval, "CNSR": cnsr})
     p = [("3 groups", 0.085), ("sensitive vs refractory", 0.93), ("naive vs exposed", 0.027)]
-    return {"adsl": adsl, "adtte": adtte, "results": {"bortezomib_p": p}}
+    return {"adsl": adsl, "adtte": adtte, "results": {"group_p": p}}
 
 
 @pytest.mark.parametrize(

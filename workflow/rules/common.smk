@@ -47,6 +47,13 @@ def check_config(cfg, schema_path):
     with open(schema_path) as fh:
         schema = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     problems = []
+    if isinstance(cfg, dict) and "bortezomib" in cfg:
+        # issue 13: the grouping became configurable; say how to migrate an old config
+        problems.append(
+            "  config key bortezomib: replaced by prior_exposure (rename the section; it"
+            " takes the same two thresholds, plus label: bortezomib and agents: [bortezomib],"
+            " the defaults)"
+        )
     for err in _with_defaults(Draft202012Validator)(schema).iter_errors(cfg):
         where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         problems.append(f"  config key {where}: {err.message}")

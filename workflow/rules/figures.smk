@@ -9,7 +9,8 @@
 # What each figure reads, draws with and loads: one registry, alsalvage/figure_registry.py,
 # read here at DAG build time (it imports no matplotlib or pandas) and by alsalvage.figures.
 FIGURE_REGISTRY = shipped_module("workflow/scripts/alsalvage/figure_registry.py")
-FIGURES = list(FIGURE_REGISTRY.FIGURES)
+# the figures of this study: without the by_group comparison, none by prior-exposure group
+FIGURES = FIGURE_REGISTRY.figures(config)
 FIGURE_INPUT_PATHS = {
     "adsl": rules.derive_baseline.output.parquet,
     "adrs": rules.derive_responses.output.parquet,

@@ -35,5 +35,6 @@ rule tables_office:
     params:
         reference_date=config["study"]["reference_date"],
         regimen=config["study"]["regimen"],
+        prior_exposure=config["prior_exposure"],
     script:
         "../scripts/tables_office.py"

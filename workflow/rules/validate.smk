@@ -5,10 +5,10 @@ rule validate:
     input:
         unpack(raw_inputs),
         code=pkg(
-            "bortezomib",
             "contract",
             "csvout",
             "derive_common",
+            "exposure",
             "formatting",
             "rulelog",
             "validation",

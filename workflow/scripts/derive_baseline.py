@@ -12,7 +12,7 @@ KEYS = (
     "window_days",
     "egfr_equation",
     "staging",
-    "bortezomib",
+    "prior_exposure",
     "measurable_dflc_mg_l",
     "low_dflc_min_mg_l",
     "flc_ratio_low",

@@ -21,6 +21,7 @@ with rule_log(sm.log[0], "tables_office", sm.input) as log:
         xlsx=by_name(sm.output.xlsx),
         reference_date=sm.params.reference_date,
         regimen=sm.params.regimen,
+        prior_exposure=sm.params.prior_exposure,
     )
     for name, n in counts.items():
         log.info("table %s: %d rows written as .docx and .xlsx", name, n)

@@ -9,7 +9,7 @@ docs/methods.md, section "Baseline, staging and prior therapy".
   window_days                baseline window (days before index, inclusive)
   egfr_equation              'ckd_epi_2009' or 'ckd_epi_2021'
   staging                    the ``staging`` config section
-  bortezomib                 the ``bortezomib`` config section
+  prior_exposure             the ``prior_exposure`` config section (None: no grouping)
   measurable_dflc_mg_l       hematologic evaluability: dFLC-measurable at or above
   low_dflc_min_mg_l          low-dFLC group lower bound (inclusive)
   flc_ratio_low/_high        normal kappa/lambda ratio (no detectable clone at baseline)
@@ -25,9 +25,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from . import bortezomib as bz
 from . import censored, datasets
 from . import contract as C
+from . import exposure as pex
 from . import hematologic as hem
 from . import staging
 from .contract import ANALYTES
@@ -238,7 +238,7 @@ def _lab_baselines(labs: pd.DataFrame, index: pd.DataFrame, window_days: float) 
 
 
 def _prior_therapy(lines: pd.DataFrame, index: pd.DataFrame, days_per_month: float) -> pd.DataFrame:
-    prior = bz.prior_lines(lines, index)
+    prior = pex.prior_lines(lines, index)
     agg = prior.groupby("patient_id").agg(NPRIOR=("line", "size"), FLSTDT=("start_date", "min"))
     out = index.merge(agg, left_on="patient_id", right_index=True, how="left")
     out["NPRIOR"] = out["NPRIOR"].fillna(0).astype("int64")
@@ -358,7 +358,7 @@ def derive_adsl(tables: Mapping[str, pd.DataFrame], params: Mapping, files: Mapp
 
     # prior therapy
     prior = _prior_therapy(lines, idx, dpm).rename(columns={"patient_id": "USUBJID"})
-    bcat = bz.bortezomib_categories(lines, idx, params["bortezomib"]).rename(columns={"patient_id": "USUBJID"})
+    bcat = pex.exposure_categories(lines, idx, params["prior_exposure"]).rename(columns={"patient_id": "USUBJID"})
     a = a.merge(prior, on="USUBJID", how="left").merge(
         bcat[["USUBJID", "PEXFL", "PEXGRP", "PEXR60", "PEXPDIM"]], on="USUBJID", how="left"
     )

@@ -444,6 +444,7 @@ AGENT_CLASSES: dict[str, str] = {
 }
 AGENTS = tuple(AGENT_CLASSES)
 
+
 # Brand names and regimen abbreviations (lower case, as ``agents`` must be written) that
 # stand for generic names; the validated table holds the generic names. Ambiguous
 # abbreviations (e.g. BDex: bendamustine or bortezomib) are deliberately absent.

@@ -68,10 +68,10 @@ INPUT_NAMES = ("adsl", "adrs", "adtte", "labs", "results")
 COMMON_PARAMS = ("dpi", "width_mm")
 FIGURE_PARAMS = {
     "km_os": ("alpha", "seed", "max_patients", "km_risk_rows", "regimen"),
-    "km_os_bortezomib": ("alpha", "seed", "max_patients", "km_risk_rows", "landmark_months"),
+    "km_os_bortezomib": ("alpha", "seed", "max_patients", "km_risk_rows", "landmark_months", "exposure_label"),
     "landmark_os": ("alpha", "seed", "max_patients", "days_per_month", "landmark_months", "low_dflc_counts"),
-    "cif_dialysis": ("alpha", "landmark_months", "regimen"),
-    "forest_cox": ("landmark_months",),
+    "cif_dialysis": ("alpha", "landmark_months", "regimen", "exposure_label"),
+    "forest_cox": ("landmark_months", "exposure_label"),
     "waterfall_dflc": ("seed", "max_patients", "pr_fall_pct"),
     "swimmer": ("seed", "max_patients", "days_per_month", "low_dflc_counts", "regimen"),
     "ntprobnp": (
@@ -101,7 +101,12 @@ SETTING_CONFIG = {
     "regimen": ("study", "regimen"),
     "agents": ("study", "agents"),
     "imid_caveat_classes": ("study", "imid_caveat_classes"),
+    # the grouping's wording (None with prior_exposure: null, a section without keys)
+    "exposure_label": ("prior_exposure", "label"),
 }
+# Figures drawn only when the study makes the by_group comparison (config prior_exposure
+# and analysis.comparisons): the report leaves them out otherwise.
+BY_GROUP_FIGURES = ("km_os_bortezomib",)
 
 # Modules only some figures load (imported inside their drawing functions): the CIF figure
 # the Aalen-Johansen estimator, the landmark and swimmer figures the definition of a responder.
@@ -109,6 +114,19 @@ SURVIVAL_FIGURES = ("cif_dialysis",)
 RESPONDER_FIGURES = ("landmark_os", "swimmer")
 
 
+def _setting(config: dict, key: str):
+    section, name = SETTING_CONFIG[key]
+    return None if config[section] is None else config[section][name]
+
+
 def settings(config: dict, name: str) -> dict:
-    """The settings figure ``name`` draws with, from the (schema-completed) configuration."""
-    return {k: config[SETTING_CONFIG[k][0]][SETTING_CONFIG[k][1]] for k in COMMON_PARAMS + FIGURE_PARAMS[name]}
+    """The settings figure ``name`` draws with, from the (schema-completed) configuration
+    (a setting of a section set to null is None)."""
+    return {k: _setting(config, k) for k in COMMON_PARAMS + FIGURE_PARAMS[name]}
+
+
+def figures(config: dict) -> list[str]:
+    """The figures this study draws: all of FIGURES but BY_GROUP_FIGURES when the by_group
+    comparison is not made (no grouping, or not in analysis.comparisons)."""
+    by_group = config["prior_exposure"] is not None and "by_group" in config["analysis"]["comparisons"]
+    return [f for f in FIGURES if by_group or f not in BY_GROUP_FIGURES]

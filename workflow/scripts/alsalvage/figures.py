@@ -41,7 +41,7 @@ from .figure_registry import (  # noqa: E402,F401
     TITLES,
 )
 from .formatting import fmt_hr, fmt_p  # noqa: E402
-from .study import Wording  # noqa: E402
+from .study import Wording, cap  # noqa: E402
 
 # Okabe-Ito colour-blind-safe palette.
 OKABE_ITO = {
@@ -160,6 +160,7 @@ class FigureParams:
         if not isinstance(self.agents, _Undeclared):
             study.update(agents=self.agents, imid_caveat_classes=self.imid_caveat_classes)
         return Wording.from_params(study)
+    exposure_label: str | None  # prior_exposure.label; None: no grouping (study.Wording)
 
     @classmethod
     def for_figure(cls, name: str, settings: dict) -> "FigureParams":
@@ -196,6 +197,7 @@ SETTING_TYPES = {  # as the configuration gives them (YAML) -> as FigureParams h
     "regimen": str,
     "agents": lambda v: tuple(dict(a) for a in v),
     "imid_caveat_classes": tuple,
+    "exposure_label": lambda v: None if v is None else str(v),
 }
 
 
@@ -374,7 +376,12 @@ def draw_km_os(data: dict, params: FigureParams):
     return fig, caption
 
 
-BORTEZOMIB_GROUPS = (("naive", "Naive"), ("sensitive", "Sensitive"), ("refractory", "Refractory"))
+PEX_GROUPS = (("naive", "Naive"), ("sensitive", "Sensitive"), ("refractory", "Refractory"))
+
+
+def wording(params: FigureParams) -> Wording:
+    """The grouping's phrases (study.Wording) from the figure's exposure_label setting."""
+    return Wording(exposure=params.exposure_label)
 
 
 def at_risk_table(ax, fitters, labels, rows) -> None:
@@ -412,7 +419,7 @@ def draw_km_os_bortezomib(data: dict, params: FigureParams):
     os_ = _tte(data["adtte"], "OS").merge(adsl[["USUBJID", "PEXGRP"]], on="USUBJID", how="left")
     fig, ax = plt.subplots(figsize=figsize(params, 0.75, 4.6))
     fitters, labels, counts, sampled = [], [], [], []
-    for grp, label in BORTEZOMIB_GROUPS:
+    for grp, label in PEX_GROUPS:
         sub = os_.loc[os_["PEXGRP"] == grp]
         if sub.empty:
             continue
@@ -424,8 +431,9 @@ def draw_km_os_bortezomib(data: dict, params: FigureParams):
         fitters.append(kmf)
         labels.append(label)
         counts.append(f"{grp} {len(sub):,}")
-    _km_axes(ax, "Overall survival by prior bortezomib")
-    ptext = "; ".join(f"{label}: {format_p(p)}" for label, p in data["results"]["bortezomib_p"])
+    w = wording(params)
+    _km_axes(ax, f"Overall survival by {w.prior}")
+    ptext = "; ".join(f"{label}: {format_p(p)}" for label, p in data["results"]["group_p"])
     if ptext:
         ax.text(0.98, 0.97, "Log-rank\n" + ptext.replace("; ", "\n"), transform=ax.transAxes, ha="right", va="top", fontsize=7.5)
     key_above_axes(ax)
@@ -433,8 +441,8 @@ def draw_km_os_bortezomib(data: dict, params: FigureParams):
         at_risk_table(ax, fitters, labels, params.km_risk_rows)
     fig.tight_layout()
     caption = (
-        "Kaplan-Meier overall survival by prior-bortezomib group: naive (never given bortezomib), "
-        "sensitive (potentially bortezomib-sensitive) and refractory"
+        f"Kaplan-Meier overall survival by {w.prior_group}: naive (never given {w.exposure}), "
+        f"sensitive (potentially {w.exposure}-sensitive) and refractory"
         + (f" (n: {', '.join(counts)})" if counts else "")
         + f"; table: {risk_table_words(params.km_risk_rows)} (the first "
         + ("column" if len(params.km_risk_rows) == 1 else "at-risk column")
@@ -491,7 +499,8 @@ def draw_landmark_os(data: dict, params: FigureParams):
 
 def draw_cif_dialysis(data: dict, params: FigureParams):
     """Left: cumulative incidence of dialysis and of the competing death, all patients not
-    on dialysis at index. Right: dialysis by prior-bortezomib group, Gray's p-values."""
+    on dialysis at index. Right (where the study has a grouping): dialysis by prior-exposure
+    group, Gray's p-values."""
     from .survival import aalen_johansen  # the CIF figure alone needs the estimator
 
     tte = _tte(data["adtte"], "TTDIAL")
@@ -500,7 +509,11 @@ def draw_cif_dialysis(data: dict, params: FigureParams):
     # CNSR alone (1 for both censoring and the competing death) would give 1 - KM.
     code = tte["CAUSEN"].astype(int)
     cif = aalen_johansen(tte["AVAL"].to_numpy(float), code.to_numpy(), alpha=params.alpha)
-    fig, (ax, axg) = plt.subplots(1, 2, figsize=figsize(params, 1.0, 3.8), sharey=True)
+    w = wording(params)
+    if w.grouping:
+        fig, (ax, axg) = plt.subplots(1, 2, figsize=figsize(params, 1.0, 3.8), sharey=True)
+    else:  # no grouping: the left panel alone
+        fig, ax = plt.subplots(figsize=figsize(params, 0.75, 3.8))
     for event, label, colour in ((1, "Dialysis", OKABE_ITO["vermillion"]), (2, "Death without dialysis", OKABE_ITO["grey"])):
         est = cif_steps(cif.tables[event])
         x = est["time"].to_numpy(float)
@@ -520,9 +533,9 @@ def draw_cif_dialysis(data: dict, params: FigureParams):
                 fontsize=9)
     ax.grid(axis="y", color="#e6e6e6", linewidth=0.6)
     ax.legend(loc="upper left", frameon=False)
-    counts = draw_cif_by_group(axg, tte, data["adsl"], params)
+    counts = draw_cif_by_group(axg, tte, data["adsl"], params) if w.grouping else []
     ptext = "; ".join(f"{label}: {format_p(p)}" for label, p in data["results"]["gray_p"])
-    if ptext:
+    if ptext and w.grouping:
         # under the key (upper left), clear of the curves, which rarely pass 50%
         axg.text(0.03, 0.72, "Gray's test\n" + ptext.replace("; ", "\n"), transform=axg.transAxes, ha="left", va="top", fontsize=7.5)
     fig.tight_layout()
@@ -531,22 +544,27 @@ def draw_cif_dialysis(data: dict, params: FigureParams):
         f"Cumulative incidence of chronic dialysis (Aalen-Johansen) with death without dialysis "
         f"as a competing event, among the {n} patients not on dialysis at {params.wording.start} "
         f"({int((code == 1).sum())} dialysis, {int((code == 2).sum())} competing deaths); band: "
-        f"{100 * (1 - params.alpha):g}% confidence interval of the dialysis curve; right: "
-        f"dialysis by prior-bortezomib group" + (f" (n: {', '.join(counts)})" if counts else "")
-        + ", compared by Gray's test (p-values as reported in the statistics results)."
+        f"{100 * (1 - params.alpha):g}% confidence interval of the dialysis curve"
+        + (
+            f"; right: dialysis by {w.prior_group}" + (f" (n: {', '.join(counts)})" if counts else "")
+            + (", compared by Gray's test (p-values as reported in the statistics results)" if ptext else "")
+            if w.grouping
+            else ""
+        )
+        + "."
     )
     return fig, caption
 
 
 def draw_cif_by_group(ax, tte: pd.DataFrame, adsl: pd.DataFrame, params: FigureParams) -> list[str]:
-    """Dialysis cumulative incidence per bortezomib group (no CI band, for legibility),
+    """Dialysis cumulative incidence per prior-exposure group (no CI band, for legibility),
     drawn from the exact estimator of the statistics (survival.aalen_johansen); returns the "group n" labels of the drawn groups."""
     from .survival import aalen_johansen
 
     _require(adsl, "adsl", ["USUBJID", "PEXGRP"])
     g = tte.merge(adsl[["USUBJID", "PEXGRP"]], on="USUBJID", how="left")
     counts = []
-    for grp, label in BORTEZOMIB_GROUPS:
+    for grp, label in PEX_GROUPS:
         sub = g.loc[g["PEXGRP"] == grp]
         if sub.empty:
             continue
@@ -559,7 +577,7 @@ def draw_cif_by_group(ax, tte: pd.DataFrame, adsl: pd.DataFrame, params: FigureP
         counts.append(f"{grp} {len(sub):,}")
     ax.set_xlim(left=0)
     ax.set_xlabel("Months")
-    ax.set_title("Dialysis by prior bortezomib", loc="left")
+    ax.set_title(f"Dialysis by {wording(params).prior}", loc="left")
     ax.grid(axis="y", color="#e6e6e6", linewidth=0.6)
     ax.legend(loc="upper left", frameon=False)
     return counts
@@ -567,7 +585,8 @@ def draw_cif_by_group(ax, tte: pd.DataFrame, adsl: pd.DataFrame, params: FigureP
 
 def draw_forest_cox(data: dict, params: FigureParams):
     cox = data["results"]["cox"]
-    terms = pd.DataFrame(cox["terms"])
+    naive = f"{cap(params.exposure_label)}-naive" if params.exposure_label else "Naive"
+    terms = pd.DataFrame([{**t, "label": t["label"].replace("{naive}", naive)} for t in cox["terms"]])
     _require(terms, "results.json cox terms", ["label", "hr", "ci_low", "ci_high", "p"])
     k = len(terms)
     ok = np.array([_finite(r.hr, r.ci_low, r.ci_high) for r in terms.itertuples()], bool)
@@ -981,8 +1000,10 @@ def figure_title(name: str, params: FigureParams) -> str:
     return params.wording.fill(title) if "{regimen}" in title else title
 
 
-# Where the figures find their statistics in results.json (keys of docs/results.md).
-BORTEZOMIB_P_KEYS = (
+# Where the figures find their statistics in results.json (keys of docs/results.md). The
+# group comparisons and the Cox naive term are drawn where the study made them
+# (analysis.comparisons; none without a grouping): absent keys are left out.
+GROUP_P_KEYS = (
     ("3 groups", "os.by_pexgrp.logrank_p"),
     ("sensitive vs refractory", "os.sensitive_vs_refractory.logrank_p"),
     ("naive vs exposed", "os.naive_vs_exposed.logrank_p"),
@@ -993,7 +1014,7 @@ GRAY_P_KEYS = (
     ("naive vs exposed", "renal.dialysis.naive_vs_exposed.gray_p"),
 )
 COX_TERMS = (
-    ("Bortezomib-naive vs exposed", "os.cox.naive_vs_exposed.hr"),
+    ("{naive} vs exposed", "os.cox.naive_vs_exposed.hr"),  # "Bortezomib-naive" (exposure_label)
     ("Mayo 2004 stage II vs I", "os.cox.mayo2004_II.hr"),
     ("Mayo 2004 stage III vs I", "os.cox.mayo2004_III.hr"),
 )
@@ -1009,16 +1030,18 @@ def result(results: dict, key: str) -> dict:
 
 def results_for_figures(results: dict, landmarks_months) -> dict:
     """The pieces of results.json that figures draw (log-rank p, Gray's p, landmark p, Cox terms)."""
-    out = {"bortezomib_p": [(label, result(results, key)["p"]) for label, key in BORTEZOMIB_P_KEYS]}
-    out["gray_p"] = [(label, result(results, key)["p"]) for label, key in GRAY_P_KEYS]
+    made = results.get("results", {})
+    out = {"group_p": [(label, result(results, key)["p"]) for label, key in GROUP_P_KEYS if key in made]}
+    out["gray_p"] = [(label, result(results, key)["p"]) for label, key in GRAY_P_KEYS if key in made]
     out["landmark_p"] = {
         float(lm): result(results, f"os.landmark_{lm:g}m.logrank_p")["p"] for lm in landmarks_months
     }
     terms = []
-    for label, key in COX_TERMS:
+    cox_terms = [(label, key) for label, key in COX_TERMS if key in made or key != COX_TERMS[0][1]]
+    for label, key in cox_terms:
         rec = result(results, key)
         terms.append({"label": label, "hr": rec["estimate"], "ci_low": rec["ci_low"], "ci_high": rec["ci_high"], "p": rec["p"]})
-    main = result(results, COX_TERMS[0][1])
+    main = result(results, cox_terms[0][1])
     out["cox"] = {"terms": terms, "n": main["n"], "events": result(results, "os.cox.events")["estimate"],
                   "note": main.get("note")}
     return out

@@ -2,7 +2,7 @@
 
 Each table the stats rule writes (results/tables/<name>.csv) is written again beside it as
 <name>.docx and <name>.xlsx, laid out as in the HTML report (the layout functions of
-``report``: Table 1 with the by-bortezomib-group columns, toxicity pivoted term x grade,
+``report``: Table 1 with the by-group columns (of the configured prior-exposure grouping), toxicity pivoted term x grade,
 the other tables as result / value / 95% CI / p / method / note), with the table's
 footnotes under it and, for the synthetic demo cohort, the synthetic-data notice above it.
 
@@ -27,17 +27,17 @@ from pathlib import Path
 
 from .formatting import restore_cell
 from .report import (
-    GROUP_LABELS,
-    GROUPS,
     _is_substat,
     grouped_table,
+    has_groups,
     result_row,
     toxicity_table,
 )
 from .stats.registry import BY_NAME
-from .study import Wording
+from .study import DEFAULT_EXPOSURE, Wording
 
 COMPARE = ("p", "test", "smd", "missing")  # Table 1's group-comparison columns (report._comparison)
+COMPARE_HEADERS = {"p": "p", "test": "Test", "smd": "SMD", "missing": "Missing"}
 SYNTHETIC_NOTICE = (
     "SYNTHETIC DATA: produced from the synthetic demonstration cohort, not from real patients. "
     "No number in it describes a real person or a clinical finding."
@@ -61,8 +61,10 @@ def read_table_csv(path) -> tuple[list[str], list[str]]:
     return keys, notes
 
 
-def table_layout(name: str, keys: list[str], recs: dict) -> dict:
-    """Header and rows (lists of text cells) of one table, as the HTML report shows it."""
+def table_layout(name: str, keys: list[str], recs: dict, wording: Wording = Wording()) -> dict:
+    """Header and rows (lists of text cells) of one table, as the HTML report shows it
+    (Table 1's group headers from ``wording``; no group or comparison columns without
+    by-group records)."""
     missing = [k for k in keys if k not in recs]
     if missing:
         raise OfficeInputError(
@@ -73,19 +75,17 @@ def table_layout(name: str, keys: list[str], recs: dict) -> dict:
     main = [k for k in keys if not _is_substat(k, sub)]
     if name == "table1":
         t = grouped_table(sub, main)
+        compare = COMPARE if t["compare"] else ()
         header = [
             "Characteristic",
             "All patients",
             "95% CI",
-            *(GROUP_LABELS[g] for g in GROUPS),
-            "p",
-            "Test",
-            "SMD",
-            "Missing",
+            *(wording.group_headers() if t["compare"] else ()),
+            *(COMPARE_HEADERS[c] for c in compare),
             "Note",
         ]
         rows = [
-            [r["label"], r["value"], r["ci"], *r["groups"], *(r["compare"][c] for c in COMPARE), r["note"]]
+            [r["label"], r["value"], r["ci"], *r["groups"], *(r["compare"][c] for c in compare), r["note"]]
             for r in t["rows"]
         ]
         return {"header": header, "rows": rows, "extra": None}
@@ -236,13 +236,21 @@ def write_xlsx(path, title: str, layout: dict, footnotes: list[str], synthetic: 
 
 
 # --------------------------------------------------------------------------- rule entry
-def write_office_tables(results: dict, csvs: dict, docx: dict, xlsx: dict, reference_date: str, *,
-                        regimen: str) -> dict:
+def write_office_tables(
+    results: dict,
+    csvs: dict,
+    docx: dict,
+    xlsx: dict,
+    reference_date: str,
+    *,
+    regimen: str,
+    prior_exposure: dict | None = DEFAULT_EXPOSURE,
+) -> dict:
     """Entry of rule `tables_office`: for every table name, <name>.docx and <name>.xlsx from
     its CSV (keys, footnotes) and results.json (records), titled by the registry in the
-    study's words (``regimen``: config study.regimen; alsalvage.study). Returns {name:
-    number of rows}."""
-    wording = Wording.from_params({"regimen": regimen})
+    study's words (``regimen``: config study.regimen; ``prior_exposure``: the config section,
+    which words the group headers and titles; alsalvage.study). Returns {name: number of rows}."""
+    wording = Wording.from_params({"regimen": regimen}, prior_exposure)
     if not (set(csvs) == set(docx) == set(xlsx)):
         raise ValueError(f"tables_office: csv {sorted(csvs)}, docx {sorted(docx)}, xlsx {sorted(xlsx)} differ")
     recs = results.get("results")
@@ -253,8 +261,8 @@ def write_office_tables(results: dict, csvs: dict, docx: dict, xlsx: dict, refer
     counts = {}
     for name in sorted(csvs):
         keys, notes = read_table_csv(csvs[name])
-        layout = table_layout(name, keys, recs)
-        title = wording.fill(BY_NAME[name].title) if name in BY_NAME else name
+        layout = table_layout(name, keys, recs, wording)
+        title = wording.title(wording.fill(BY_NAME[name].title), has_groups(recs)) if name in BY_NAME else name
         write_docx(docx[name], title, layout, notes, synthetic, when)
         write_xlsx(xlsx[name], title, layout, notes, synthetic, when)
         counts[name] = len(layout["rows"])

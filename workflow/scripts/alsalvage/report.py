@@ -34,6 +34,7 @@ import yaml
 from . import figure_registry
 from .study import Wording
 from .formatting import fmt_number
+from .study import DEFAULT_EXPOSURE, GROUPS, Wording
 
 SOFTWARE = (
     "snakemake",
@@ -60,8 +61,9 @@ SECTIONS = (
     ("toxicity", "Toxicity", ("tox.",)),
 )
 FIGURE_SECTIONS = figure_registry.SECTIONS  # figure -> the section showing it
-GROUPS = ("naive", "sensitive", "refractory")
-GROUP_LABELS = {"naive": "Bortezomib-naive", "sensitive": "Potentially sensitive", "refractory": "Refractory"}
+# the default study's group headers (the report and office tables take them from the
+# configured grouping: study.Wording)
+GROUP_LABELS = dict(zip(GROUPS, Wording().group_headers()))
 # Clinical order of Table 1 / prior-therapy rows (second part of the key); others follow.
 ROW_ORDER = (
     "n", "age", "sex", "organ", "egfr", "dialysis", "ntprobnp", "dflc", "mayo2004", "eustage",
@@ -132,7 +134,7 @@ def _fmt_p(p) -> str:
 
 def section_tables(recs: dict) -> dict:
     """Per report section: a table of its records; Table 1 and prior therapy also get
-    the by-bortezomib-group columns; toxicity is pivoted term x (any grade, grade >= 3)."""
+    the by-group columns (where results.json has by-group records); toxicity is pivoted term x (any grade, grade >= 3)."""
     out = {}
     used = set()
     for sid, _title, prefixes in SECTIONS:
@@ -151,18 +153,28 @@ def section_tables(recs: dict) -> dict:
 
 
 def grouped_table(recs: dict, keys: list[str]) -> dict:
-    """Table 1 layout: the overall records in clinical order, each with its by-bortezomib-
-    group records as columns (also the layout of results/tables/table1.docx and .xlsx)."""
+    """Table 1 layout: the overall records in clinical order, each with its by-group
+    records as columns (also the layout of results/tables/table1.docx and .xlsx). Without
+    by-group records (no grouping, or no by_group comparison) there are no group or
+    comparison columns (``compare`` False), not empty ones."""
+    compare = has_groups(recs)
     main = [k for k in sorted(keys, key=_clinical_order) if ".by_pexgrp." not in k]
     rows, shown = [], set()
     for k in main:
         row = result_row(k, recs[k])
-        row["groups"] = [
-            recs[_group_key(k, g)].get("formatted") or "" if _group_key(k, g) in recs else "" for g in GROUPS
-        ]
+        row["groups"] = (
+            [recs[_group_key(k, g)].get("formatted") or "" if _group_key(k, g) in recs else "" for g in GROUPS]
+            if compare
+            else []
+        )
         row["compare"] = _comparison(recs, k, shown)
         rows.append(row)
-    return {"kind": "grouped", "rows": rows}
+    return {"kind": "grouped", "rows": rows, "compare": compare}
+
+
+def has_groups(recs: dict) -> bool:
+    """Whether results.json holds by-group records (the by_group comparison was made)."""
+    return any(".by_pexgrp." in k for k in recs)
 
 
 def _comparison(recs: dict, key: str, shown: set) -> dict:
@@ -616,6 +628,7 @@ def build_context(
 ) -> dict:
     recs = records(results)
     tables = section_tables(recs)
+    wording = Wording.from_params(config["study"], config.get("prior_exposure", DEFAULT_EXPOSURE))
     # a study without published figures has no comparison (the section is left out)
     repro = None if seed_study is None else reproduction_rows(seed_study, recs)
     study = config["study"]
@@ -633,7 +646,7 @@ def build_context(
         "n_treated": results.get("meta", {}).get("n_treated", recs.get("baseline.n", {}).get("estimate")),
         "sections": sections,
         "other_results": tables["other"],
-        "group_labels": [GROUP_LABELS[g] for g in GROUPS],
+        "group_labels": wording.group_headers() if has_groups(recs) else [],
         "reproduction": repro,
         "reproduction_within": sum(r["within"] == "yes" for r in repro or ()),
         "methods": methods_used(recs),
@@ -649,7 +662,10 @@ def build_context(
             "seeds": seeds(config),
             "results_schema": results.get("meta", {}).get("schema", "unknown"),
         },
-        "strobe": strobe_items(strobe["items"], published=repro is not None),
+        "strobe": [
+            {**item, "coverage": wording.title(item["coverage"], has_groups(recs))} if "coverage" in item else item
+            for item in strobe_items(strobe["items"], published=repro is not None)
+        ],
     }
 
 

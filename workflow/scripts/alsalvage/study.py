@@ -1,11 +1,14 @@
 """The study's wording: every phrase of the report, figures and tables that names the salvage
-regimen (and, through ``prior_exposure``, the grouping), from the configuration.
+regimen or the prior-exposure grouping, from the configuration (sections ``study`` and
+``prior_exposure``).
 
 The one owner of these phrases (issue 13): the report template, the figures and their
 titles and captions, the statistics tables' titles, labels and footnotes and the Word and
 Excel tables take them from here, through their rules' params, so that nothing says
-"lenalidomide" unless the study is a lenalidomide study. A light module (no pandas, no
-package imports): workflow/rules/common.smk loads it by path at DAG build time.
+"lenalidomide" unless the study is a lenalidomide study, nor "bortezomib" unless the grouping
+is by bortezomib. With ``prior_exposure: null`` there is no grouping (``grouping`` False) and
+no by-group output. A light module (no pandas, no package imports):
+workflow/rules/common.smk loads it by path at DAG build time.
 
 Texts kept in registries (stats/registry.py titles and footnotes, figure_registry.py
 titles) write the regimen as ``{regimen}``; ``Wording.fill`` puts the study's name in.
@@ -14,6 +17,17 @@ titles) write the regimen as ``{regimen}``; ``Wording.fill`` puts the study's na
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+GROUPS = ("naive", "sensitive", "refractory")
+# prior_exposure of the default study, for callers given no configuration (tests, defaults)
+DEFAULT_EXPOSURE = {"label": "bortezomib"}
+# The subgroup comparisons a study can make (config analysis.comparisons); all need a grouping.
+COMPARISONS = ("by_group", "sensitive_vs_refractory", "naive_vs_exposed", "refractory_vs_non")
+
+
+def cap(text: str) -> str:
+    """First letter upper case, the rest as written ("anti-CD38" stays "Anti-CD38")."""
+    return text[:1].upper() + text[1:]
 
 REGIMEN_FIELD = "{regimen}"
 CAVEAT_FIELD = "{caveat_agents}"
@@ -39,21 +53,28 @@ def resolve(study: dict) -> dict:
 
 @dataclass(frozen=True)
 class Wording:
-    regimen: str  # "lenalidomide"
-    agents: tuple[str, ...]  # salvage agents, in config order
-    agent_classes: tuple[str, ...]  # their classes, in the same order
-    imid_caveat_classes: tuple[str, ...]
-    exposure_label: str | None = None  # prior_exposure.label ("bortezomib"); None: no grouping
+    # Defaults: the default study (lenalidomide, grouped by prior bortezomib), for callers
+    # given no configuration; the rules always build it from the configuration (from_params).
+    regimen: str = "lenalidomide"
+    agents: tuple[str, ...] = ("lenalidomide",)  # salvage agents, in config order
+    agent_classes: tuple[str, ...] = ("IMiD",)  # their classes, in the same order
+    imid_caveat_classes: tuple[str, ...] = ("IMiD",)
+    exposure: str | None = "bortezomib"  # prior_exposure.label; None: no grouping
 
     @classmethod
-    def from_params(cls, study: dict, prior_exposure: dict | None = None) -> "Wording":
+    def from_params(cls, study: dict | None = None, prior_exposure: dict | None = None) -> "Wording":
+        """From the config sections; ``study`` None: the default regimen; ``prior_exposure``
+        None: no grouping."""
+        exposure = None if prior_exposure is None else str(prior_exposure.get("label") or "bortezomib")
+        if study is None:
+            return cls(exposure=exposure)
         agents = tuple(study.get("agents") or ())
         return cls(
             regimen=regimen_of(study),
             agents=tuple(a["name"] for a in agents),
             agent_classes=tuple(a.get("class", "") for a in agents),
             imid_caveat_classes=tuple(study.get("imid_caveat_classes") or ()),
-            exposure_label=(prior_exposure or {}).get("label") if prior_exposure else None,
+            exposure=exposure,
         )
 
     # ------------------------------------------------------------------ phrases
@@ -97,3 +118,51 @@ class Wording:
             "a " + classes[0] if len(classes) == 1 else " or ".join(classes))
         return (f"Cardiac calls made under {' or '.join(self.caveat_agents)} ({what}, which raises NT-proBNP) "
                 "are flagged.")
+
+    @property
+    def grouping(self) -> bool:
+        return self.exposure is not None
+
+    @property
+    def prior(self) -> str:
+        """'prior bortezomib'."""
+        return f"prior {self.exposure}"
+
+    @property
+    def group_of(self) -> str:
+        """'bortezomib group' (p across bortezomib groups)."""
+        return f"{self.exposure} group"
+
+    @property
+    def prior_group(self) -> str:
+        """'prior-bortezomib group'."""
+        return f"prior-{self.exposure} group"
+
+    def group_header(self, group: str) -> str:
+        """Column header of a group: 'Bortezomib-naive', 'Potentially sensitive', 'Refractory'."""
+        return {
+            "naive": f"{cap(self.exposure)}-naive",
+            "sensitive": "Potentially sensitive",
+            "refractory": "Refractory",
+        }[group]
+
+    def title(self, text: str, has_groups: bool) -> str:
+        """``text`` with "{by_group}" (", overall and by prior bortezomib") and
+        "{and_by_group}" (" and by prior bortezomib") filled where the outputs have by-group
+        columns, else removed."""
+        on = has_groups and self.grouping
+        return text.replace("{by_group}", f", overall and by {self.prior}" if on else "").replace(
+            "{and_by_group}", f" and by {self.prior}" if on else ""
+        )
+
+    def group_headers(self) -> list[str]:
+        return [self.group_header(g) for g in GROUPS] if self.grouping else []
+
+
+def comparisons(prior_exposure: dict | None, analysis_comparisons) -> list[str]:
+    """The comparisons made: none without a grouping, else config analysis.comparisons
+    (in the order of COMPARISONS)."""
+    if prior_exposure is None:
+        return []
+    wanted = set(analysis_comparisons)
+    return [c for c in COMPARISONS if c in wanted]

@@ -41,7 +41,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from . import contract as C
-from .bortezomib import contains_bortezomib
+from .exposure import contains_agents
 from .csvout import formula_start, neutralise_frame
 from .derive_common import baseline_rows
 from .formatting import FORMULA_STARTS
@@ -1422,7 +1422,7 @@ def _understood_agents(agents: pd.Series, drugs: C.DrugDictionary) -> np.ndarray
 
 def check_line_consistency(L: RawTable | None, drugs: C.DrugDictionary) -> pd.DataFrame:
     """Within a prior line: progression not before the line's start; a last bortezomib
-    dose only on a line that contains bortezomib (``bortezomib.contains_bortezomib``)."""
+    dose only on a line that contains bortezomib (``exposure.contains_agents``)."""
     if L is None or not L.has("start_date"):
         return empty_findings()
     t = L.typed
@@ -1434,7 +1434,7 @@ def check_line_consistency(L: RawTable | None, drugs: C.DrugDictionary) -> pd.Da
     if L.has("last_bortezomib_date", "agents"):
         # a misspelt or malformed list is reported by the agent checks, not here
         bad = (t["last_bortezomib_date"].notna().to_numpy(dtype=bool)
-               & ~contains_bortezomib(t["agents"]).to_numpy(dtype=bool) & _understood_agents(t["agents"], drugs))
+               & ~contains_agents(t["agents"], ("bortezomib",)).to_numpy(dtype=bool) & _understood_agents(t["agents"], drugs))
         out.append(_report(L, t, bad, "last_bortezomib_date", "consistency",
                            lambda x: "last_bortezomib_date " + _s(x["last_bortezomib_date"])
                            + " is given but the line's agents '" + _s(x["agents"]) + "' contain no bortezomib"))

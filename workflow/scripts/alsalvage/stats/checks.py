@@ -43,7 +43,8 @@ def input_problems(frames: dict, files: dict) -> list[tuple[str, str]]:
             continue
         if name == "adsl":
             bad(name, df["USUBJID"].duplicated(), "USUBJID", "duplicate patient")
-            bad(name, ~df["PEXGRP"].isin(PEXGRPS), "PEXGRP", f"not one of {PEXGRPS}")
+            # "none": a study without prior-exposure grouping (exposure.NO_GROUP)
+            bad(name, ~df["PEXGRP"].isin([*PEXGRPS, "none"]), "PEXGRP", f"not one of {[*PEXGRPS, 'none']}")
             bad(name, ~df["SAFFL"].isin(["Y", "N"]), "SAFFL", "not Y/N")
         if name == "adtte":
             bad(name, ~df["CNSR"].isin([0, 1]), "CNSR", "not 0/1")

@@ -45,10 +45,12 @@ class Analysis:
 ANALYSES = (
     Analysis(
         "table1",
-        "Table 1. Patient characteristics at the start of {regimen}, overall and by prior bortezomib",
+        # "{regimen}": the salvage regimen; "{by_group}": ", overall and by prior <label>" with
+        # by-group columns (study.Wording.fill, Wording.title)
+        "Table 1. Patient characteristics at the start of {regimen}{by_group}",
         "table1.table1",
         ("adsl",),
-        ("alpha", "table1_tests"),
+        ("alpha", "table1_tests", "comparisons", "prior_exposure"),
         (
             "Continuous variables: median (range) for age, months since first-line therapy, prior lines and "
             "organs; median (IQR) for eGFR, NT-proBNP and dFLC. Quartiles by linear interpolation.",
@@ -65,7 +67,7 @@ ANALYSES = (
         "Hematologic response",
         "response.response",
         ("adsl", "adrs"),
-        ("alpha", "low_dflc_counts", "landmarks", "days_per_month"),
+        ("alpha", "low_dflc_counts", "landmarks", "days_per_month", "comparisons", "prior_exposure"),
         (
             "ITT: all treated patients; patients without an assessment count as NR.",
             "No detectable clone at baseline (normal kappa/lambda ratio, negative serum and urine IFE): "
@@ -94,7 +96,7 @@ ANALYSES = (
         "Renal outcome: dialysis and death",
         "time_to_event.renal",
         ("adsl", "adtte"),
-        ("alpha", "timepoints"),
+        ("alpha", "timepoints", "comparisons", "prior_exposure"),
         (
             "Cumulative incidence by Aalen-Johansen with death without dialysis as a competing event "
             "(never 1 - Kaplan-Meier); tied times kept (exact estimator, as R's survfit).",
@@ -109,7 +111,16 @@ ANALYSES = (
         "Survival",
         "time_to_event.survival",
         ("adsl", "adtte", "adrs"),
-        ("alpha", "timepoints", "landmarks", "events_per_parameter", "low_dflc_counts", "days_per_month"),
+        (
+            "alpha",
+            "timepoints",
+            "landmarks",
+            "events_per_parameter",
+            "low_dflc_counts",
+            "days_per_month",
+            "comparisons",
+            "prior_exposure",
+        ),
         (
             "Kaplan-Meier with log(-log) transformed 95% CIs; medians by the convention of R's survival "
             "package; NR = not reached. Follow-up by reverse Kaplan-Meier.",
@@ -161,6 +172,10 @@ PARAM_CONFIG = {
     "regimen": ("study", "regimen"),
     "agents": ("study", "agents"),
     "imid_caveat_classes": ("study", "imid_caveat_classes"),
+    # the prior-exposure section (None: no grouping; its label words the records) and the
+    # comparisons made (analysis.comparisons; none without a grouping: rule_params)
+    "prior_exposure": ("prior_exposure", None),
+    "comparisons": ("analysis", "comparisons"),
 }
 # Params the run itself reads (not an analysis): the study's wording of titles, labels and
 # footnotes (alsalvage.study.Wording.from_params).
@@ -182,8 +197,12 @@ CORE_USES = ("csvout", "datasets", "formatting", "parallel", "proportions", "stu
 
 
 def rule_params(config: dict) -> dict:
-    """The params of rule stats (PARAM_CONFIG) from the schema-completed configuration."""
-    return {name: config[section][key] for name, (section, key) in PARAM_CONFIG.items()}
+    """The params of rule stats (PARAM_CONFIG) from the schema-completed configuration; a
+    key None takes the whole section. Without a grouping no comparison is made."""
+    out = {name: config[section] if key is None else config[section][key] for name, (section, key) in PARAM_CONFIG.items()}
+    if config["prior_exposure"] is None:
+        out["comparisons"] = []
+    return out
 
 
 def analysis_modules(names=NAMES) -> list[str]:

@@ -5,9 +5,10 @@ Clopper-Pearson CIs, >= PR and >= VGPR (a low-dFLC response counted as a respons
 hematologic.low_dflc_counts_as_response says so) and each category, among all treated
 patients (ITT, denominator: every treated patient) and among the hematologically evaluable
 (EVALFL = Y). Patients with no detectable clone at baseline are not evaluable and count as
-NR under ITT (their own row). >= PR compared between prior bortezomib and naive and between
-bortezomib refractory and non-refractory by Fisher's exact test (quoted) and Pearson
-chi-square without continuity correction; >= PR per bortezomib group; and >= PR / >= VGPR
+NR under ITT (their own row). >= PR compared between prior exposure (config prior_exposure,
+bortezomib by default) and naive (comparison naive_vs_exposed) and between refractory and
+non-refractory (refractory_vs_non) by Fisher's exact test (quoted) and Pearson chi-square
+without continuity correction; >= PR per group (by_group); and >= PR / >= VGPR
 reached by each landmark (stats.landmarks_months; ITT denominator), by
 stats.responders.responded_by.
 
@@ -41,8 +42,20 @@ def best_hem(adsl: pd.DataFrame, adrs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def response(adsl, adrs, *, alpha, low_dflc_counts, landmarks, days_per_month) -> list[dict]:
+def response(
+    adsl,
+    adrs,
+    *,
+    alpha,
+    low_dflc_counts,
+    landmarks,
+    days_per_month,
+    comparisons,
+    prior_exposure: dict | None,
+) -> list[dict]:
     """Hematologic response of the treated patients (see the module docstring)."""
+    w = Wording.from_params(None, prior_exposure)
+    comparisons = comparisons if w.grouping else ()
     b = best_hem(adsl, adrs)
     lowtxt = "low-dFLC responses counted" if low_dflc_counts else "low-dFLC responses not counted"
     meth = f"{CP_METHOD.format(level=F.fmt_number(100 * (1 - alpha), 0))}; {lowtxt}"
@@ -98,15 +111,18 @@ def response(adsl, adrs, *, alpha, low_dflc_counts, landmarks, days_per_month) -
     b["resp"] = is_responder(b["AVALC"], low_dflc_counts)
     exposed = flag(b["PEXFL"])
     refr = b["PEXGRP"] == "refractory"
-    for prefix, mask, names, label in (
-        ("hem.by_exposure", exposed, ("exposed", "naive"), "prior bortezomib vs naive"),
+    for comparison, prefix, mask, names, label in (
+        ("naive_vs_exposed", "hem.by_exposure", exposed, ("exposed", "naive"), f"{w.prior} vs naive"),
         (
+            "refractory_vs_non",
             "hem.refractory_vs_non",
             refr,
             ("refractory", "non_refractory"),
-            "bortezomib refractory vs non-refractory",
+            f"{w.exposure} refractory vs non-refractory",
         ),
     ):
+        if comparison not in comparisons:
+            continue
         a_, n1 = int(b.loc[mask, "resp"].sum()), int(mask.sum())
         c_, n2 = int(b.loc[~mask, "resp"].sum()), int((~mask).sum())
         recs.append(
@@ -156,7 +172,7 @@ def response(adsl, adrs, *, alpha, low_dflc_counts, landmarks, days_per_month) -
                 note,
             )
         )
-    for g in PEXGRPS:
+    for g in PEXGRPS if "by_group" in comparisons else ():
         d = b[b["PEXGRP"] == g]
         recs.append(
             prop(

@@ -1,12 +1,14 @@
 """Table 1: the treated patients at the start of lenalidomide (ADSL, SAFFL = Y), overall and
-by prior-bortezomib group (naive, sensitive, refractory).
+by prior-exposure group (naive, sensitive, refractory; config prior_exposure, bortezomib by
+default). Without a grouping, or without the by_group comparison (analysis.comparisons),
+there are no group columns, p or SMD; without a grouping no prior-exposure rows either.
 
 Estimates: age, months from first-line therapy, prior lines, eGFR, NT-proBNP and dFLC as
 median (range) or median (IQR), quartiles by linear interpolation (R type 7); sex, organs
 involved, dialysis, stages (Mayo 2004, European, Mayo 2012, renal), FLC evaluability and
 isotype as n (%) with Clopper-Pearson CIs. Denominator of a categorical row: the treated
 patients with a known value (missing ones are counted in their own row, never guessed);
-prior bortezomib rows: all treated. Each variable is compared across the groups by the
+prior-exposure rows: all treated. Each variable is compared across the groups by the
 test of stats.table1_tests (Kruskal-Wallis or ANOVA; Pearson chi-square or Fisher's exact),
 with the mean and largest pairwise standardised mean difference (alsalvage.compare).
 """
@@ -19,10 +21,11 @@ import pandas as pd
 from .. import compare as C
 from .. import formatting as F
 from ..derive_common import ORGAN_COLUMNS as ORGANS
+from ..study import DEFAULT_EXPOSURE, Wording, cap
 from .records import PEXGRPS, count, describe, flag, p_record, prop, record, treated
 
 TABLE1_COMPARE_FOOTNOTE = (
-    "p: difference across the prior-bortezomib groups by the test named in the row ({continuous} for "
+    "p: difference across the prior-{exposure} groups by the test named in the row ({continuous} for "
     "continuous, {categorical} for categorical variables; stats.table1_tests in config.yaml). SMD: mean of "
     "the pairwise standardised mean differences (as tableone; Yang & Dalton for categorical variables). "
     "Missing: treated patients without a value."
@@ -30,9 +33,13 @@ TABLE1_COMPARE_FOOTNOTE = (
 
 
 def compare_footnotes(params: dict) -> list[str]:
-    """The footnote naming Table 1's tests (params table1_tests)."""
+    """The footnote naming Table 1's tests (params table1_tests); none without the
+    by_group comparison."""
+    if "by_group" not in params.get("comparisons", ("by_group",)):
+        return []
+    w = Wording.from_params(None, params.get("prior_exposure", DEFAULT_EXPOSURE))
     names = {k: C.TEST_NAMES[v] for k, v in params["table1_tests"].items()}
-    return [TABLE1_COMPARE_FOOTNOTE.format(**names)]
+    return [TABLE1_COMPARE_FOOTNOTE.format(exposure=w.exposure, **names)]
 
 
 def table1_variables(a: pd.DataFrame) -> list[tuple]:
@@ -123,7 +130,7 @@ def table1_variables(a: pd.DataFrame) -> list[tuple]:
     return out
 
 
-def table1_comparisons(a: pd.DataFrame, tests: dict) -> list[dict]:
+def table1_comparisons(a: pd.DataFrame, tests: dict, w: Wording = Wording()) -> list[dict]:
     """For every Table 1 variable: p across the PEXGRP groups (test per tests), the mean
     and largest pairwise SMD and the number of treated patients without a value.
     Keys <variable>.by_pexgrp.{p,smd,smd_max,missing} (docs/results.md)."""
@@ -147,7 +154,7 @@ def table1_comparisons(a: pd.DataFrame, tests: dict) -> list[dict]:
         mean, top = C.smd_summary(pairs)
         test_rec = p_record(
             f"{key}.by_pexgrp.p",
-            f"{label}: p across bortezomib groups",
+            f"{label}: p across {w.group_of}s",
             section,
             res.p,
             res.statistic,
@@ -162,7 +169,7 @@ def table1_comparisons(a: pd.DataFrame, tests: dict) -> list[dict]:
             recs.append(
                 record(
                     f"{key}.by_pexgrp.{what}",
-                    f"{label}: {'mean' if what == 'smd' else 'largest'} pairwise SMD across bortezomib groups",
+                    f"{label}: {'mean' if what == 'smd' else 'largest'} pairwise SMD across {w.group_of}s",
                     section,
                     "smd",
                     estimate=None if np.isnan(val) else val,
@@ -185,11 +192,20 @@ def table1_comparisons(a: pd.DataFrame, tests: dict) -> list[dict]:
     return recs
 
 
-def table1(adsl: pd.DataFrame, *, alpha: float, table1_tests: dict) -> list[dict]:
-    """Table 1 of the treated patients (SAFFL = Y), overall and by prior-bortezomib group."""
+def table1(
+    adsl: pd.DataFrame,
+    *,
+    alpha: float,
+    table1_tests: dict,
+    comparisons,
+    prior_exposure: dict | None,
+) -> list[dict]:
+    """Table 1 of the treated patients (SAFFL = Y), overall and by prior-exposure group."""
+    w = Wording.from_params(None, prior_exposure)
+    by_group = w.grouping and "by_group" in comparisons
     a = treated(adsl)
     recs = [count("baseline.n", "Treated patients", "baseline", len(a))]
-    groups = [("overall", a)] + [(g, a[a["PEXGRP"] == g]) for g in PEXGRPS]
+    groups = [("overall", a)] + ([(g, a[a["PEXGRP"] == g]) for g in PEXGRPS] if by_group else [])
     for g, d in groups:
 
         def k(area, rest=None):
@@ -295,19 +311,21 @@ def table1(adsl: pd.DataFrame, *, alpha: float, table1_tests: dict) -> list[dict
             )
         if "NPRIOR" in d:
             recs += describe(k("prior.lines"), "Prior lines", "prior", d["NPRIOR"], "count", "range", 0, g)
+    if not w.grouping:
+        return recs
     bg = a["PEXGRP"]
     recs.append(
         prop(
-            "prior.exposure.exposed", "Prior bortezomib", "prior", flag(a["PEXFL"]).sum(), len(a), alpha
+            "prior.exposure.exposed", cap(w.prior), "prior", flag(a["PEXFL"]).sum(), len(a), alpha
         )
     )
     for g in PEXGRPS:
-        recs.append(prop(f"prior.exposure.{g}", f"Bortezomib {g}", "prior", (bg == g).sum(), len(a), alpha))
+        recs.append(prop(f"prior.exposure.{g}", f"{cap(w.exposure)} {g}", "prior", (bg == g).sum(), len(a), alpha))
     if "PEXR60" in a:
         recs.append(
             prop(
                 "prior.exposure.refractory_60d",
-                "Bortezomib refractory (60-day definition)",
+                f"{cap(w.exposure)} refractory (60-day definition)",
                 "prior",
                 flag(a["PEXR60"]).sum(),
                 len(a),
@@ -318,12 +336,12 @@ def table1(adsl: pd.DataFrame, *, alpha: float, table1_tests: dict) -> list[dict
         recs.append(
             prop(
                 "prior.exposure.pd_imputed",
-                "Bortezomib progression date imputed from next line",
+                f"{cap(w.exposure)} progression date imputed from next line",
                 "prior",
                 flag(a["PEXPDIM"]).sum(),
                 len(a),
                 alpha,
             )
         )
-    return recs + table1_comparisons(a, table1_tests)
+    return recs + (table1_comparisons(a, table1_tests, w) if by_group else [])
 

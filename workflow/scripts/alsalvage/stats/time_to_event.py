@@ -4,16 +4,21 @@ renal: among the treated patients not on dialysis at the start (ADTTE TTDIAL), t
 that started dialysis (also of all treated) and the cumulative incidence of dialysis and of
 death without dialysis (the competing event, never 1 - Kaplan-Meier) at stats.timepoints_months
 by the Aalen-Johansen estimator (tied times kept; infinitesimal-jackknife SE, log(-log) CI),
-overall and per bortezomib group, groups compared by Gray's test (rho = 0).
+overall and per prior-exposure group (config prior_exposure, bortezomib by default), groups
+compared by Gray's test (rho = 0).
 
 survival: overall survival (ADTTE OS) of the treated patients by Kaplan-Meier (log(-log)
-CIs; medians by the convention of R's survival package) overall and per bortezomib group,
+CIs; medians by the convention of R's survival package) overall and per prior-exposure group,
 survival at the time points, median follow-up by reverse Kaplan-Meier; log-rank tests
 (three groups; sensitive vs refractory; naive vs exposed); a Cox model of naive vs exposed
 adjusted for Mayo 2004 stage (Efron ties, Wald tests, complete cases; events per parameter
 checked against stats.events_per_parameter; proportional hazards by Schoenfeld residuals);
 and the landmark analyses: from each landmark, patients alive and followed at it, OS of
 those who responded by it (responders.responded_by) against the others, log-rank p.
+
+The group estimates and comparisons are those of config analysis.comparisons (by_group:
+per-group estimates, 3-group log-rank and Gray; sensitive_vs_refractory; naive_vs_exposed:
+log-rank, Gray and the naive term of the Cox model); none without a grouping.
 """
 
 from __future__ import annotations
@@ -22,11 +27,14 @@ import numpy as np
 import pandas as pd
 
 from .. import formatting as F
+from ..study import COMPARISONS, Wording
 from .records import PEXGRPS, count, flag, km_records, p_record, prop, record, treated
 from .responders import responded_by
 
 
-def renal(adsl, adtte, *, alpha, timepoints) -> list[dict]:
+def renal(
+    adsl, adtte, *, alpha, timepoints, comparisons, prior_exposure: dict | None
+) -> list[dict]:
     """Dialysis with death as a competing event (see the module docstring)."""
     from .. import survival as S
 
@@ -68,7 +76,8 @@ def renal(adsl, adtte, *, alpha, timepoints) -> list[dict]:
                     meth,
                 )
             )
-    return recs + renal_by_group(a, d, alpha, timepoints)
+    w = Wording.from_params(None, prior_exposure)
+    return recs + renal_by_group(a, d, alpha, timepoints, comparisons if w.grouping else (), w)
 
 
 def _cif_record(key, label, group, estimate_ci, n, method) -> dict:
@@ -92,14 +101,16 @@ def _cif_record(key, label, group, estimate_ci, n, method) -> dict:
 
 # The comparisons of the cumulative incidence of dialysis by Gray's test: the groupings
 # the survival analysis compares overall survival by (key part, label, group column, levels).
+# (comparison of analysis.comparisons, key part, label, group column, levels); "{group_of}"
+# is filled from the wording.
 GRAY_COMPARISONS = (
-    ("by_pexgrp", "by bortezomib group", "PEXGRP", tuple(PEXGRPS)),
-    ("sensitive_vs_refractory", "sensitive vs refractory", "PEXGRP", ("sensitive", "refractory")),
-    ("naive_vs_exposed", "naive vs exposed", "EXPOSED", ("naive", "exposed")),
+    ("by_group", "by_pexgrp", "by {group_of}", "PEXGRP", tuple(PEXGRPS)),
+    ("sensitive_vs_refractory", "sensitive_vs_refractory", "sensitive vs refractory", "PEXGRP", ("sensitive", "refractory")),
+    ("naive_vs_exposed", "naive_vs_exposed", "naive vs exposed", "EXPOSED", ("naive", "exposed")),
 )
 
 
-def renal_by_group(a, d, alpha, timepoints) -> list[dict]:
+def renal_by_group(a, d, alpha, timepoints, comparisons=COMPARISONS, w: Wording = Wording()) -> list[dict]:
     """Cumulative incidence of dialysis (death without dialysis competing) per bortezomib
     group at the time points, and Gray's test of equal incidence for each comparison the
     survival analysis makes (3 groups; sensitive vs refractory; naive vs exposed)."""
@@ -109,7 +120,7 @@ def renal_by_group(a, d, alpha, timepoints) -> list[dict]:
     g["EXPOSED"] = np.where(flag(g["PEXFL"]), "exposed", "naive")
     recs = []
     meth = "Aalen-Johansen cumulative incidence (exact, ties kept), death without dialysis competing"
-    for grp in PEXGRPS:
+    for grp in PEXGRPS if "by_group" in comparisons else ():
         s = g[g["PEXGRP"] == grp]
         if s.empty:
             continue
@@ -125,7 +136,10 @@ def renal_by_group(a, d, alpha, timepoints) -> list[dict]:
                     meth,
                 )
             )
-    for part, label, column, levels in GRAY_COMPARISONS:
+    for comparison, part, label, column, levels in GRAY_COMPARISONS:
+        if comparison not in comparisons:
+            continue
+        label = label.format(group_of=w.group_of)
         s = g[g[column].isin(levels)]
         t = S.gray_test(s["AVAL"].astype(float), s["CAUSEN"].to_numpy(dtype=int), s[column], cause=1)
         recs.append(
@@ -155,11 +169,24 @@ def _os(adsl, adtte):
 
 
 def survival(
-    adsl, adtte, adrs, *, alpha, timepoints, landmarks, events_per_parameter, low_dflc_counts, days_per_month
+    adsl,
+    adtte,
+    adrs,
+    *,
+    alpha,
+    timepoints,
+    landmarks,
+    events_per_parameter,
+    low_dflc_counts,
+    days_per_month,
+    comparisons,
+    prior_exposure: dict | None,
 ) -> list[dict]:
     """Overall survival, the Cox model and the landmark analyses (see the module docstring)."""
     from .. import survival as S
 
+    w = Wording.from_params(None, prior_exposure)
+    comparisons = comparisons if w.grouping else ()
     d = _os(adsl, adtte)
     recs = km_records("os", "Overall survival", "survival", d["T"], d["E"], timepoints, alpha)
     fu = S.reverse_km(d["T"], d["E"], alpha)
@@ -178,6 +205,17 @@ def survival(
             formatted_ci=F.fmt_ci(fu.median_low, fu.median_high),
         )
     )
+    recs += _os_by_group(S, d, alpha, timepoints, comparisons, w)
+    recs += cox_naive_vs_exposed(d, alpha, events_per_parameter, "naive_vs_exposed" in comparisons)
+    recs += landmark_os(d, adrs, alpha, landmarks, low_dflc_counts, days_per_month)
+    return recs
+
+
+def _os_by_group(S, d, alpha, timepoints, comparisons, w: Wording) -> list[dict]:
+    """OS per group and the log-rank tests of the comparisons made."""
+    recs = []
+    if "by_group" not in comparisons:
+        return recs + _os_pairs(S, d, comparisons)
     for g in PEXGRPS:
         s = d[d["PEXGRP"] == g]
         if len(s):
@@ -189,7 +227,7 @@ def survival(
     recs.append(
         p_record(
             "os.by_pexgrp.logrank_p",
-            "OS by bortezomib group: log-rank p",
+            f"OS by {w.group_of}: log-rank p",
             "survival",
             t.p,
             t.statistic,
@@ -198,6 +236,21 @@ def survival(
             note=t.note,
         )
     )
+    return recs + _os_pairs(S, d, comparisons)
+
+
+def _os_pairs(S, d, comparisons) -> list[dict]:
+    """Log-rank tests sensitive vs refractory and naive vs exposed, where made."""
+    recs = []
+    if "sensitive_vs_refractory" in comparisons:
+        recs += _os_sensitive_vs_refractory(S, d)
+    if "naive_vs_exposed" in comparisons:
+        recs += _os_naive_vs_exposed(S, d)
+    return recs
+
+
+def _os_sensitive_vs_refractory(S, d) -> list[dict]:
+    recs = []
     sen, ref = d[d["PEXGRP"] == "sensitive"], d[d["PEXGRP"] == "refractory"]
     t = S.logrank_pair(sen["T"], sen["E"], ref["T"], ref["E"])
     recs.append(
@@ -212,6 +265,11 @@ def survival(
             note=t.note,
         )
     )
+    return recs
+
+
+def _os_naive_vs_exposed(S, d) -> list[dict]:
+    recs = []
     nai, exp_ = d[~flag(d["PEXFL"])], d[flag(d["PEXFL"])]
     t = S.logrank_pair(nai["T"], nai["E"], exp_["T"], exp_["E"])
     recs.append(
@@ -226,18 +284,20 @@ def survival(
             note=t.note,
         )
     )
-    recs += cox_naive_vs_exposed(d, alpha, events_per_parameter)
-    recs += landmark_os(d, adrs, alpha, landmarks, low_dflc_counts, days_per_month)
     return recs
 
 
-def cox_naive_vs_exposed(d: pd.DataFrame, alpha, events_per_parameter) -> list[dict]:
+def cox_naive_vs_exposed(d: pd.DataFrame, alpha, events_per_parameter, naive_term: bool = True) -> list[dict]:
+    """The Cox model of OS: naive vs exposed (where that comparison is made) adjusted for
+    Mayo 2004 stage; without the naive term, Mayo 2004 stage alone."""
     from .. import survival as S
 
-    m = pd.DataFrame({"T": d["T"], "E": d["E"], "naive": (~flag(d["PEXFL"])).astype(float)})
+    m = pd.DataFrame({"T": d["T"], "E": d["E"]})
+    if naive_term:
+        m["naive"] = (~flag(d["PEXFL"])).astype(float)
     stage = d["MAYO04"].astype(object)
     notes, dropped = [], []
-    terms = ["naive"]
+    terms = ["naive"] if naive_term else []
     for lev in ("II", "III"):
         col = f"mayo2004_{lev}"
         m[col] = np.where(stage.isna(), np.nan, (stage == lev).astype(float))

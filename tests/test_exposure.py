@@ -1,4 +1,4 @@
-"""Prior-bortezomib categories (clinical-criteria section 7; Rajkumar 2011 for refractory_60d).
+"""Prior-exposure categories, bortezomib by default (clinical-criteria section 7; Rajkumar 2011 for refractory_60d).
 
 Day counts are done by hand next to each case (2018 is not a leap year: Jan 31, Feb 28,
 Mar 31, Apr 30, May 31, Jun 30, Jul 31, Aug 31 days). Thresholds: sensitive when the
@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from alsalvage.bortezomib import bortezomib_categories, contains_bortezomib
+from alsalvage.exposure import NO_GROUP, contains_agents, defining_agents, exposure_categories
 from helpers import REPO
 
-CFG = yaml.safe_load((REPO / "config.yaml").read_text())["bortezomib"]
+CFG = yaml.safe_load((REPO / "config.yaml").read_text())["prior_exposure"]
 INDEX = "2019-06-01"
 BZ = "bortezomib;dexamethasone"
 MDEX = "melphalan;dexamethasone"
@@ -161,7 +161,7 @@ def _frame(cases):
 @pytest.fixture(scope="module")
 def result():
     lines, index = _frame(CASES)
-    return bortezomib_categories(lines, index, CFG).set_index("patient_id")
+    return exposure_categories(lines, index, CFG).set_index("patient_id")
 
 
 @pytest.mark.parametrize("pid", list(CASES))
@@ -178,7 +178,7 @@ def test_bortezomib_category(result, pid):
 def test_every_patient_gets_a_row_even_without_lines():
     lines, index = _frame(CASES)
     extra = pd.DataFrame({"patient_id": ["nolines"], "index_date": pd.to_datetime(["2019-01-01"])})
-    out = bortezomib_categories(lines, pd.concat([index, extra]), CFG).set_index("patient_id")
+    out = exposure_categories(lines, pd.concat([index, extra]), CFG).set_index("patient_id")
     assert out.loc["nolines", "PEXGRP"] == "naive"
     assert len(out) == len(CASES) + 1
 
@@ -195,11 +195,91 @@ def test_every_patient_gets_a_row_even_without_lines():
     ],
 )
 def test_contains_bortezomib(agents, expected):
-    assert bool(contains_bortezomib(pd.Series([agents]))[0]) is expected
+    assert bool(contains_agents(pd.Series([agents]), ("bortezomib",))[0]) is expected
 
 
 def test_threshold_is_a_parameter():
     # the 183-day relapse becomes refractory when the threshold is 200 days
     lines, index = _frame({"p": CASES["relapse_183_days"]})
-    out = bortezomib_categories(lines, index, {**CFG, "sensitive_relapse_after_days": 200})
+    out = exposure_categories(lines, index, {**CFG, "sensitive_relapse_after_days": 200})
     assert out.loc[0, "PEXGRP"] == "refractory"
+
+
+def test_default_config_is_bortezomib():
+    assert CFG["agents"] == ["bortezomib"] and CFG["classes"] == [] and CFG["label"] == "bortezomib"
+    assert defining_agents(CFG) == ("bortezomib",)
+
+
+@pytest.mark.parametrize(
+    "agents,classes,expected",
+    [
+        (["bortezomib"], [], ("bortezomib",)),
+        (["Daratumumab"], [], ("daratumumab",)),
+        (["velcade"], [], ("bortezomib",)),
+        ([], ["anti-CD38"], ("daratumumab", "isatuximab")),
+        ([], ["IMiD"], ("lenalidomide", "pomalidomide", "thalidomide")),
+        (["venetoclax"], ["proteasome inhibitor"], ("bortezomib", "carfilzomib", "ixazomib", "venetoclax")),
+    ],
+)
+def test_defining_agents(agents, classes, expected):
+    assert defining_agents({"agents": agents, "classes": classes}) == expected
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        {"agents": [], "classes": []},
+        {"agents": [], "classes": ["no-such-class"]},
+        {"agents": ["daratumab"], "classes": []},  # misspelt: would group no one
+    ],
+)
+def test_defining_agents_rejects_an_empty_or_unknown_definition(cfg):
+    with pytest.raises(ValueError, match="prior_exposure"):
+        defining_agents(cfg)
+
+
+# Exposure by another agent or class: (lines, expected PEXGRP, why). Index 2019-06-01.
+DARA = "daratumumab;bortezomib;dexamethasone"
+OTHER_CASES = {
+    # dara line 2017-01..2017-06 PR, progression 2018-06-01: 365 days > 182.6 -> sensitive
+    "dara_sensitive": (
+        [(1, DARA, "2017-01-01", "2017-06-01", "PR", "2018-06-01", "2017-03-01")],
+        {"agents": ["daratumumab"]}, "sensitive",
+        "gap counted from end_date (2017-06-01), not last_bortezomib_date",
+    ),
+    # bortezomib alone: last dose 2017-03-01 -> progression 2017-08-01 is 153 days -> refractory
+    "bz_alone_uses_last_bortezomib_date": (
+        [(1, DARA, "2017-01-01", "2017-06-01", "PR", "2017-08-01", "2017-03-01")],
+        {"agents": ["bortezomib"]}, "refractory", "153 days after the last bortezomib dose",
+    ),
+    # by daratumumab: end 2017-06-01 -> 2017-08-01 is 61 days -> refractory too (not > 182.6)
+    "dara_refractory": (
+        [(1, DARA, "2017-01-01", "2017-06-01", "PR", "2017-08-01", "2017-03-01")],
+        {"classes": ["anti-CD38"]}, "refractory", "61 days after end_date",
+    ),
+    "bz_only_is_dara_naive": (
+        [(1, BZ, "2017-01-01", "2017-06-01", "PR", "2018-06-01", "2017-06-01")],
+        {"agents": ["daratumumab"]}, "naive", "no daratumumab line",
+    ),
+    "imid_class": (
+        [(1, "lenalidomide;dexamethasone", "2017-01-01", "2017-06-01", "NR", "2017-07-01", None)],
+        {"classes": ["IMiD"]}, "refractory", "lenalidomide line, no response",
+    ),
+}
+
+
+@pytest.mark.parametrize("pid", list(OTHER_CASES))
+def test_exposure_by_other_agents_and_classes(pid):
+    lines_, cfg, grp, why = OTHER_CASES[pid]
+    lines, index = _frame({pid: (lines_, INDEX, (grp, 0, 0), why)})
+    cfg = {**CFG, "agents": [], "classes": [], **cfg}
+    out = exposure_categories(lines, index, cfg).set_index("patient_id")
+    assert out.loc[pid, "PEXGRP"] == grp, why
+
+
+def test_no_grouping_gives_none_and_zero_flags():
+    lines, index = _frame(CASES)
+    out = exposure_categories(lines, index, None)
+    assert set(out["PEXGRP"]) == {NO_GROUP}
+    assert (out[["PEXFL", "PEXR60", "PEXPDIM"]] == 0).all().all()
+    assert len(out) == len(CASES)
