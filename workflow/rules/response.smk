@@ -41,6 +41,7 @@ rule derive_responses:
         renal=config["renal"],
         liver=config["liver"],
         egfr=config["egfr"],
+        response_confirmation=config["analysis"]["response_confirmation"],
     script:
         "../scripts/derive_responses.py"
 
