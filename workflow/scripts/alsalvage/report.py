@@ -55,7 +55,7 @@ SECTIONS = (
     ("exposure", "Exposure and discontinuation", ("exposure.", "discontinuation.")),
     ("hematologic", "Hematologic response", ("hem.",)),
     ("organ", "Organ response and renal outcome", ("organ.", "renal.")),
-    ("survival", "Survival", ("os.",)),
+    ("survival", "Survival", ("os.", "hempfs.")),
     ("toxicity", "Toxicity", ("tox.",)),
 )
 FIGURE_SECTIONS = figure_registry.SECTIONS  # figure -> the section showing it
@@ -121,6 +121,27 @@ def result_row(key: str, rec: dict) -> dict:
         "note": rec.get("note") or "",
         "p": "" if p is None or rec.get("unit") == "p" else _fmt_p(p),
     }
+
+
+# The results.json keys of each headline endpoint (analysis.endpoints): its median, then
+# (time-to-event endpoints) its survival at each of stats.timepoints_months.
+HEADLINE_KEYS = {
+    "os": ("os", True),
+    "hem_pfs": ("hempfs", True),
+    "time_to_response": ("hem.time_to_response", False),
+}
+
+
+def headline_rows(recs: dict, endpoints, timepoints) -> list[dict]:
+    """The rows of the report's headline table: for each configured endpoint its median
+    and, for OS and hematologic PFS, survival at the time points (records absent from
+    results.json are skipped)."""
+    rows = []
+    for e in endpoints or ():
+        prefix, at_times = HEADLINE_KEYS[e]
+        keys = [f"{prefix}.median"] + ([f"{prefix}.surv_{t:g}m" for t in timepoints] if at_times else [])
+        rows += [result_row(k, recs[k]) for k in keys if k in recs]
+    return rows
 
 
 def _fmt_p(p) -> str:
@@ -629,6 +650,9 @@ def build_context(
         "days_per_month": config["endpoints"]["days_per_month"],
         "n_treated": results.get("meta", {}).get("n_treated", recs.get("baseline.n", {}).get("estimate")),
         "sections": sections,
+        "headline": headline_rows(
+            recs, config.get("analysis", {}).get("endpoints"), config.get("stats", {}).get("timepoints_months", ())
+        ),
         "other_results": tables["other"],
         "group_labels": [GROUP_LABELS[g] for g in GROUPS],
         "reproduction": repro,

@@ -109,7 +109,16 @@ ANALYSES = (
         "Survival",
         "time_to_event.survival",
         ("adsl", "adtte", "adrs"),
-        ("alpha", "timepoints", "landmarks", "events_per_parameter", "low_dflc_counts", "days_per_month"),
+        (
+            "alpha",
+            "timepoints",
+            "landmarks",
+            "events_per_parameter",
+            "low_dflc_counts",
+            "days_per_month",
+            "cox_covariates",
+            "endpoints",
+        ),
         (
             "Kaplan-Meier with log(-log) transformed 95% CIs; medians by the convention of R's survival "
             "package; NR = not reached. Follow-up by reverse Kaplan-Meier.",
@@ -157,6 +166,8 @@ PARAM_CONFIG = {
     "events_per_parameter": ("stats", "events_per_parameter"),
     "table1_tests": ("stats", "table1_tests"),
     "days_per_month": ("endpoints", "days_per_month"),
+    "cox_covariates": ("analysis", "cox_covariates"),
+    "endpoints": ("analysis", "endpoints"),
 }
 BY_NAME = {a.name: a for a in ANALYSES}
 NAMES = tuple(BY_NAME)
