@@ -225,3 +225,119 @@ def test_report_headline_rows(endpoints, keys):
     recs = {k: {"label": k.upper(), "formatted": "1"} for k in every}
     rows = report.headline_rows(recs, endpoints, [12, 24])
     assert [r["key"] for r in rows] == keys
+
+
+# ------------------------------------------------------------------ optional centre column
+def _demo_copy(tmp_path, centres=None, bad_lab_rows=()):
+    import shutil as sh
+
+    from helpers import DEMO
+
+    d = tmp_path / "raw"
+    d.mkdir()
+    for f in DEMO.glob("*.csv"):
+        sh.copy(f, d / f.name)
+    p = pd.read_csv(d / "patients.csv", dtype=str, keep_default_na=False)
+    if centres is not None:
+        p["centre"] = [centres(i) for i in range(len(p))]
+        p.to_csv(d / "patients.csv", index=False)
+    labs = pd.read_csv(d / "labs.csv", dtype=str, keep_default_na=False)
+    for i in bad_lab_rows:
+        labs.loc[i, "value"] = "999999"  # out of range: an error on that row
+    labs.to_csv(d / "labs.csv", index=False)
+    return {t: d / f"{t}.csv" for t in ("patients", "therapy_lines", "salvage_cycles", "outcomes", "labs",
+                                        "adverse_events")}, p, labs  # fmt: skip
+
+
+def test_findings_counted_per_centre(tmp_path):
+    from alsalvage import contract as C
+    from alsalvage import validation as V
+    from helpers import validation_settings
+
+    paths, p, labs = _demo_copy(tmp_path, lambda i: "" if i == 0 else ("Athens" if i % 3 else "Pavia"), (0, 1, 500))
+    tables, f = V.check_all(paths, {t: str(v) for t, v in paths.items()}, **validation_settings())
+    centre = dict(zip(p["patient_id"], p["centre"]))
+    expected = pd.Series([centre[labs.loc[i, "patient_id"]] or "(no centre)" for i in (0, 1, 500)]).value_counts()
+    text = V.findings_per_centre(f, tables)
+    assert text.startswith("Findings per centre")
+    for c, n in expected.items():
+        assert f"  {c}: {n} error(s), 0 warning(s)" in text
+    assert len(text.splitlines()) == 1 + len(expected)
+    assert V.output_frame(tables["patients"], C.PATIENTS).columns[-1] == "centre"
+
+
+def test_without_centre_column_nothing_changes(tmp_path):
+    from alsalvage import contract as C
+    from alsalvage import validation as V
+    from helpers import validation_settings
+
+    paths, _, _ = _demo_copy(tmp_path, None, (0,))
+    tables, f = V.check_all(paths, {t: str(v) for t, v in paths.items()}, **validation_settings())
+    assert len(f) == 1 and V.findings_per_centre(f, tables) == ""
+    assert "centre" not in V.output_frame(tables["patients"], C.PATIENTS).columns
+
+
+# ------------------------------------------------------------------ centre as a stratum
+R_STRATA = r"""
+suppressPackageStartupMessages(library(survival))
+d <- read.csv(commandArgs(trailingOnly = TRUE)[1])
+lr <- survdiff(Surv(T, E) ~ g + strata(c), data = d)
+cat("lr", lr$chisq, pchisq(lr$chisq, length(unique(d$g)) - 1, lower.tail = FALSE), "\n")
+sub <- d[d$g %in% c("a", "b"), ]
+lr2 <- survdiff(Surv(T, E) ~ g + strata(c), data = sub)
+cat("lr2", lr2$chisq, pchisq(lr2$chisq, 1, lower.tail = FALSE), "\n")
+d$b <- as.numeric(d$g == "b")
+cx <- coxph(Surv(T, E) ~ x + b + strata(c), data = d, ties = "efron",
+            control = coxph.control(eps = 1e-14, iter.max = 200, toler.chol = 1e-15))
+co <- summary(cx)$coefficients
+for (v in rownames(co)) cat(v, co[v, 1], co[v, 3], co[v, 5], "\n")
+"""
+
+
+@pytest.mark.parametrize("n, seed, ties", [(60, 1, True), (150, 5, False), (200, 9, True)])
+def test_stratified_logrank_and_cox_agree_with_r(n, seed, ties, tmp_path):
+    from alsalvage import survival as S
+
+    require(shutil.which("Rscript") is not None, "Rscript (r-base-core, r-cran-survival) is not installed")
+    rng = np.random.default_rng(seed)
+    t = rng.exponential(10, n)
+    d = pd.DataFrame(
+        {
+            "T": np.round(t) + 1 if ties else t,
+            "E": rng.binomial(1, 0.7, n),
+            "g": rng.choice(["a", "b", "c"], n),
+            "c": rng.choice(["Athens", "Pavia", "Heidelberg"], n, p=[0.5, 0.3, 0.2]),
+            "x": rng.normal(size=n),
+        }
+    )
+    d.to_csv(tmp_path / "d.csv", index=False, float_format="%.17g")
+    (tmp_path / "s.R").write_text(R_STRATA)
+    proc = subprocess.run(
+        ["Rscript", str(tmp_path / "s.R"), str(tmp_path / "d.csv")], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    r = {ln.split()[0]: [float(x) for x in ln.split()[1:]] for ln in proc.stdout.splitlines()}
+    lr = S.logrank_stratified(d["T"], d["E"], d["g"], d["c"])
+    assert np.allclose([lr.statistic, lr.p], r["lr"], rtol=1e-6) and lr.df == 2
+    sub = d[d["g"].isin(["a", "b"])]
+    lr2 = S.logrank_stratified(sub["T"], sub["E"], sub["g"], sub["c"])
+    assert np.allclose([lr2.statistic, lr2.p], r["lr2"], rtol=1e-6) and lr2.df == 1
+    res = S.cox(d.assign(b=(d["g"] == "b").astype(float)), "T", "E", ["x", "b"], ALPHA, EPP, strata="c")
+    for v in ("x", "b"):
+        got = res.summary.loc[v, ["coef", "se", "p"]].to_numpy(float)
+        assert np.allclose(got, r[v], rtol=1e-6), (v, got, r[v])
+    assert res.summary["ph_p"].isna().all()  # not computed for a stratified model
+
+
+def test_one_stratum_is_the_plain_logrank():
+    from alsalvage import survival as S
+
+    d = cohort(80, 2)
+    g = np.where(d["PEXFL"] == 1, "exposed", "naive")
+    plain = S.logrank(d["T"], d["E"], g)
+    one = S.logrank_stratified(d["T"], d["E"], g, ["all"] * len(d))
+    assert one.statistic == pytest.approx(plain.statistic, rel=1e-9) and one.p == pytest.approx(plain.p, rel=1e-9)
+    # a missing stratum leaves the patient out, as survdiff's na.omit
+    centre = pd.Series(["A"] * len(d), dtype=object)
+    centre[:5] = None
+    assert S.logrank_stratified(d["T"], d["E"], g, centre).n_dropped == 5
