@@ -341,3 +341,71 @@ def test_one_stratum_is_the_plain_logrank():
     centre = pd.Series(["A"] * len(d), dtype=object)
     centre[:5] = None
     assert S.logrank_stratified(d["T"], d["E"], g, centre).n_dropped == 5
+
+
+# ------------------------------------------------------------------ centre in the analyses
+def _with_centre():
+    from stats_data import small_cohort
+
+    d = small_cohort()
+    # P01-P05 Athens, P06-P09 Pavia, P10 without a centre
+    d["adsl"] = d["adsl"].assign(SITEID=["Athens"] * 5 + ["Pavia"] * 4 + [None])
+    return d
+
+
+def _analyse(d, name, **params):
+    from alsalvage.stats.registry import BY_NAME
+    from alsalvage.stats.run import run_analysis
+    from config_defaults import stats_params
+
+    return {r["key"]: r for r in run_analysis(BY_NAME[name], d, stats_params(**params))[0]}
+
+
+def test_table1_by_centre():
+    d = _with_centre()
+    off = _analyse(d, "table1")
+    assert not any(".by_centre." in k for k in off)
+    r = _analyse(d, "table1", centre={"table1_by_centre": True, "stratify": False})
+    rest = {k: v for k, v in r.items() if ".by_centre." not in k}
+    assert rest.keys() == off.keys()  # the other rows unchanged
+    assert all(rest[k].get("formatted") == off[k].get("formatted") for k in off)
+    assert r["baseline.by_centre.Athens.n"]["estimate"] == 5 and r["baseline.by_centre.Pavia.n"]["estimate"] == 4
+    assert r["baseline.by_centre.missing"]["estimate"] == 1
+    # ages: Athens 50 60 70 42 82 -> median 60; Pavia 63 55 66 71 -> 64.5
+    assert r["baseline.age.by_centre.Athens.median"]["estimate"] == 60
+    assert r["baseline.age.by_centre.Pavia.median"]["estimate"] == 64.5
+    # male: Athens P01 P02 P04 (3 of 5), Pavia P06 P08 P09 (3 of 4)
+    male = r["baseline.sex.by_centre.Pavia.male"]
+    assert (male["n"], male["denominator"]) == (3, 4)
+    assert r["baseline.age.by_centre.Pavia.median"]["group"] == "Pavia"
+
+
+def test_table1_by_centre_needs_the_column():
+    from stats_data import small_cohort
+
+    with pytest.raises(Exception, match="centre column"):
+        _analyse(small_cohort(), "table1", centre={"table1_by_centre": True, "stratify": False})
+
+
+def test_centre_strata_in_survival():
+    from alsalvage import survival as S
+
+    d = _with_centre()
+    plain = _analyse(d, "survival", timepoints=(12, 24), landmarks=(3, 6))
+    r = _analyse(d, "survival", timepoints=(12, 24), landmarks=(3, 6), centre={"table1_by_centre": False, "stratify": True})
+    # the OS estimates do not change; the tests across groups do, and say so
+    assert r["os.median"]["formatted"] == plain["os.median"]["formatted"] == "20.0 (2.0-NR)"
+    os_ = d["adtte"][d["adtte"]["PARAMCD"] == "OS"].merge(d["adsl"], on="USUBJID")
+    want = S.logrank_stratified(os_["AVAL"], (os_["CNSR"] == 0).astype(int), os_["PEXGRP"], os_["SITEID"])
+    got = r["os.by_pexgrp.logrank_p"]
+    assert got["p"] == pytest.approx(want.p) and got["method"].endswith("stratified by centre")
+    assert r["os.naive_vs_exposed.logrank_p"]["method"] == "log-rank test, 2 groups, stratified by centre"
+    assert "stratified by centre" in r["os.cox.naive_vs_exposed.hr"]["method"]
+    assert "stratified by centre" not in plain["os.cox.naive_vs_exposed.hr"]["method"]
+    assert r["os.cox.ph.naive.p"]["note"] == "not computed for a model stratified by centre"
+    # P10 has no centre: left out of the stratified model
+    assert r["os.cox.events"]["n"] <= plain["os.cox.events"]["n"]
+    with pytest.raises(Exception, match="centre column"):
+        from stats_data import small_cohort
+
+        _analyse(small_cohort(), "survival", centre={"table1_by_centre": False, "stratify": True})

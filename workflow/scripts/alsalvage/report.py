@@ -173,7 +173,7 @@ def section_tables(recs: dict) -> dict:
 def grouped_table(recs: dict, keys: list[str]) -> dict:
     """Table 1 layout: the overall records in clinical order, each with its by-bortezomib-
     group records as columns (also the layout of results/tables/table1.docx and .xlsx)."""
-    main = [k for k in sorted(keys, key=_clinical_order) if ".by_pexgrp." not in k]
+    main = [k for k in sorted(keys, key=_clinical_order) if ".by_pexgrp." not in k and ".by_centre." not in k]
     rows, shown = [], set()
     for k in main:
         row = result_row(k, recs[k])

@@ -48,7 +48,7 @@ ANALYSES = (
         "Table 1. Patient characteristics at the start of lenalidomide, overall and by prior bortezomib",
         "table1.table1",
         ("adsl",),
-        ("alpha", "table1_tests"),
+        ("alpha", "table1_tests", "centre"),
         (
             "Continuous variables: median (range) for age, months since first-line therapy, prior lines and "
             "organs; median (IQR) for eGFR, NT-proBNP and dFLC. Quartiles by linear interpolation.",
@@ -118,6 +118,7 @@ ANALYSES = (
             "days_per_month",
             "cox_covariates",
             "endpoints",
+            "centre",
         ),
         (
             "Kaplan-Meier with log(-log) transformed 95% CIs; medians by the convention of R's survival "
@@ -168,6 +169,7 @@ PARAM_CONFIG = {
     "days_per_month": ("endpoints", "days_per_month"),
     "cox_covariates": ("analysis", "cox_covariates"),
     "endpoints": ("analysis", "endpoints"),
+    "centre": ("analysis", "centre"),
 }
 BY_NAME = {a.name: a for a in ANALYSES}
 NAMES = tuple(BY_NAME)

@@ -183,6 +183,7 @@ def survival(
     days_per_month,
     cox_covariates,
     endpoints,
+    centre,
 ) -> list[dict]:
     """Overall survival, the Cox model and the landmark analyses (see the module docstring)."""
     from .. import survival as S
@@ -211,8 +212,10 @@ def survival(
             recs += km_records(
                 f"os.by_pexgrp.{g}", f"OS, {g}", "survival", s["T"], s["E"], timepoints, alpha, g
             )
+    strata = centre_strata(d, centre)
+    by = ", stratified by centre" if strata else ""
     present = d["PEXGRP"].isin(PEXGRPS)
-    t = S.logrank(d.loc[present, "T"], d.loc[present, "E"], d.loc[present, "PEXGRP"])
+    t = _logrank(d[present], d.loc[present, "PEXGRP"], strata)
     recs.append(
         p_record(
             "os.by_pexgrp.logrank_p",
@@ -221,12 +224,12 @@ def survival(
             t.p,
             t.statistic,
             t.df,
-            f"multivariate log-rank test ({d.loc[present, 'PEXGRP'].nunique()} groups)",
+            f"multivariate log-rank test ({d.loc[present, 'PEXGRP'].nunique()} groups){by}",
             note=t.note,
         )
     )
-    sen, ref = d[d["PEXGRP"] == "sensitive"], d[d["PEXGRP"] == "refractory"]
-    t = S.logrank_pair(sen["T"], sen["E"], ref["T"], ref["E"])
+    sr = d[d["PEXGRP"].isin(["sensitive", "refractory"])]
+    t = _logrank(sr, sr["PEXGRP"], strata, pair=("sensitive", "refractory"))
     recs.append(
         p_record(
             "os.sensitive_vs_refractory.logrank_p",
@@ -235,12 +238,11 @@ def survival(
             t.p,
             t.statistic,
             t.df,
-            "log-rank test, 2 groups",
+            f"log-rank test, 2 groups{by}",
             note=t.note,
         )
     )
-    nai, exp_ = d[~flag(d["PEXFL"])], d[flag(d["PEXFL"])]
-    t = S.logrank_pair(nai["T"], nai["E"], exp_["T"], exp_["E"])
+    t = _logrank(d, np.where(flag(d["PEXFL"]), "exposed", "naive"), strata, pair=("naive", "exposed"))
     recs.append(
         p_record(
             "os.naive_vs_exposed.logrank_p",
@@ -249,11 +251,11 @@ def survival(
             t.p,
             t.statistic,
             t.df,
-            "log-rank test, 2 groups",
+            f"log-rank test, 2 groups{by}",
             note=t.note,
         )
     )
-    recs += cox_naive_vs_exposed(d, alpha, events_per_parameter, cox_covariates)
+    recs += cox_naive_vs_exposed(d, alpha, events_per_parameter, cox_covariates, strata)
     recs += landmark_os(d, adrs, alpha, landmarks, low_dflc_counts, days_per_month)
     recs += headline_endpoints(adsl, adtte, adrs, endpoints, alpha, timepoints, low_dflc_counts, days_per_month)
     return recs
@@ -346,14 +348,42 @@ def _cox_term_label(term: str, adjusted_for: str) -> str:
     return f"HR {words}"
 
 
-def cox_naive_vs_exposed(d: pd.DataFrame, alpha, events_per_parameter, covariates) -> list[dict]:
+def centre_strata(d: pd.DataFrame, centre: dict) -> str | None:
+    """"SITEID" when analysis.centre.stratify asks for centre strata (the column must be
+    there: patients.csv's optional centre column), else None."""
+    if not centre.get("stratify"):
+        return None
+    if "SITEID" not in d.columns:
+        raise KeyError("analysis.centre.stratify needs the optional centre column of patients.csv (ADSL SITEID)")
+    return "SITEID"
+
+
+def _logrank(d: pd.DataFrame, groups, strata: str | None, pair: tuple | None = None):
+    """The log-rank test of ``groups`` on d's T/E: plain (``pair`` = the two group labels:
+    lifelines' pairwise test of pair[0] vs pair[1], as before) or stratified by the
+    column ``strata``."""
+    from .. import survival as S
+
+    g = pd.Series(np.asarray(groups, dtype=object), index=d.index)
+    if strata is not None:
+        return S.logrank_stratified(d["T"], d["E"], g, d[strata])
+    if pair:
+        a, b = d[(g == pair[0]).to_numpy()], d[(g == pair[1]).to_numpy()]
+        return S.logrank_pair(a["T"], a["E"], b["T"], b["E"])
+    return S.logrank(d["T"], d["E"], g)
+
+
+def cox_naive_vs_exposed(d: pd.DataFrame, alpha, events_per_parameter, covariates, strata=None) -> list[dict]:
     """The OS Cox model with the terms ``covariates`` (analysis.cox_covariates; default:
-    naive vs exposed adjusted for Mayo 2004 stage)."""
+    naive vs exposed adjusted for Mayo 2004 stage); ``strata`` (analysis.centre.stratify:
+    "SITEID") gives each centre its own baseline hazard."""
     from .. import survival as S
 
     m, terms, dropped, notes = _cox_design(d, covariates)
+    if strata is not None:
+        m[strata] = d[strata].to_numpy(dtype=object)
     try:
-        res = S.cox(m, "T", "E", terms, alpha, events_per_parameter)
+        res = S.cox(m, "T", "E", terms, alpha, events_per_parameter, strata=strata)
     except Exception as exc:  # lifelines ConvergenceError, no events, constant terms
         note = f"Cox model not estimable: {str(exc).splitlines()[0][:200]}"
         return _cox_not_estimable(m, terms, note) + _cox_terms_not_estimable(m, dropped, "; ".join(notes + [note]))
@@ -364,7 +394,8 @@ def cox_naive_vs_exposed(d: pd.DataFrame, alpha, events_per_parameter, covariate
         for c in others
     ]
     adj = "; adjusted for " + ", ".join(described) if described else ""
-    meth = f"Cox proportional hazards, Efron ties, Wald test{adj}; complete cases"
+    strat = "; stratified by centre (a baseline hazard per centre; no PH test)" if strata else ""
+    meth = f"Cox proportional hazards, Efron ties, Wald test{adj}{strat}; complete cases"
     adjusted_for = ", ".join(COX_COVARIATES[c][3] for c in others)
     recs = []
     for term, row in res.summary.iterrows():
@@ -397,6 +428,7 @@ def cox_naive_vs_exposed(d: pd.DataFrame, alpha, events_per_parameter, covariate
                 "survival",
                 row["ph_p"],
                 method="Schoenfeld residuals test, rank time transform",
+                note="not computed for a model stratified by centre" if strata else None,
             )
         )
     recs += _cox_size_records(
