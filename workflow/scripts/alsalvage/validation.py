@@ -1912,7 +1912,7 @@ def findings_per_centre(f: pd.DataFrame, tables: dict) -> str:
         if sel.any():
             pid[sel] = by_line.reindex(rows[sel].astype("int64").to_numpy()).to_numpy()
     centre = pid.map(lambda p: "(not patient-specific)" if p is None or pd.isna(p) else (centre_of.get(p) or "(no centre)"))
-    lines = ["Findings per centre (patients.csv centre):"]
+    lines = ["Findings per centre (patients.csv centre):"] + (["  none"] if f.empty else [])
     for c in sorted(centre.unique(), key=lambda c: (c.startswith("("), c)):
         sev = f.loc[(centre == c).to_numpy(), "severity"]
         lines.append(f"  {c}: {int((sev == ERROR).sum())} error(s), {int((sev == WARNING).sum())} warning(s)")
