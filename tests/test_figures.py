@@ -762,9 +762,19 @@ def test_results_for_figures_reads_the_documented_keys():
 
 def test_a_missing_results_key_is_named():
     r = make_results()
-    del r["results"]["os.cox.mayo2004_III.hr"]
-    with pytest.raises(KeyError, match="os.cox.mayo2004_III.hr"):
+    del r["results"]["os.cox.events"]
+    with pytest.raises(KeyError, match="os.cox.events"):
         figures.results_for_figures(r, [3, 6])
+
+
+def test_forest_terms_are_the_fitted_model_terms():
+    # analysis.cox_covariates: the forest draws the terms results.json has, the default
+    # ones first (their figure labels), others with their record's label
+    r = make_results()
+    del r["results"]["os.cox.mayo2004_III.hr"]
+    r["results"]["os.cox.age.hr"] = dict(r["results"]["os.cox.mayo2004_II.hr"], label="HR age (per 10 years)")
+    terms = figures.results_for_figures(r, [3, 6])["cox"]["terms"]
+    assert [t["label"] for t in terms] == ["Bortezomib-naive vs exposed", "Mayo 2004 stage II vs I", "age (per 10 years)"]
 
 
 def test_a_missing_column_is_named():

@@ -48,6 +48,7 @@ rule derive_responses:
             "imid_caveat_classes": config["study"]["imid_caveat_classes"],
             "regimen": config["study"]["regimen"],
         },
+        response_confirmation=config["analysis"]["response_confirmation"],
     script:
         "../scripts/derive_responses.py"
 

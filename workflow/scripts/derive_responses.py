@@ -14,7 +14,7 @@ with rule_log(sm.log[0], "derive_responses", sm.input) as log:
     check_inputs(tables["adsl"], tables["outcomes"], tables["labs"], files)
     params = {k: dict(sm.params[k]) for k in ("hematologic", "cardiac", "renal", "liver", "egfr", "study")}
     # popped: derive_adrs holds the only reference and frees the raw labs once encoded
-    adrs = derive_adrs(tables.pop("adsl"), tables.pop("outcomes"), tables.pop("labs"), params)
+    adrs = derive_adrs(tables.pop("adsl"), tables.pop("outcomes"), tables.pop("labs"), params, sm.params.response_confirmation)
     check_written("adrs", adrs)
     # derive_adrs returns the rows sorted by USUBJID, PARAMCD, ADT: no second sort
     write_dataset(adrs, sm.output.csv, sm.output.parquet, sort_by=())

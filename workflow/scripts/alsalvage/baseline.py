@@ -300,6 +300,7 @@ def derive_adsl(tables: Mapping[str, pd.DataFrame], params: Mapping, files: Mapp
             "birth_date": "BRTHDT",
             "diagnosis_date": "DIAGDT",
             "isotype": "ISOTYPE",
+            "centre": "SITEID",  # optional column (multi-centre cohorts)
         }
     )
     a = a.merge(idx.rename(columns={"patient_id": "USUBJID", "index_date": "TRTSDT"}), on="USUBJID", how="left")
@@ -378,7 +379,10 @@ def derive_adsl(tables: Mapping[str, pd.DataFrame], params: Mapping, files: Mapp
     a["SAFFL"] = treated
     a["ITTFL"] = treated
 
-    out = a[ADSL_COLUMNS].sort_values("USUBJID", kind="mergesort").reset_index(drop=True)
+    out = a[datasets.columns_present("adsl", a.columns)].sort_values("USUBJID", kind="mergesort")
+    out = out.reset_index(drop=True)
+    if "SITEID" in out.columns:
+        out["SITEID"] = out["SITEID"].astype(object)
     for c in ("STDOS", "MDDOS", "MXDOS", "FLTOIDXM", "TRTDURM", "EGFRBL", "IFLCBL", "UFLCBL", "DFLCBL"):
         out[c] = out[c].astype("float64")
     for c in ("BLQUAL", "MAYO04", "EUSTG", "MAYO12", "RENSTG", "STGFL", "EGFRSRC", "HEMEVAL", "PEXGRP", "TRTAGENT",

@@ -41,6 +41,9 @@ class Column:
     name: str
     kind: str
     required: bool = True  # the column must be present in the file
+    # an optional column absent from the file is left out of the validated table (not
+    # written as an empty column): tables of exports without it stay as they were
+    omit_when_absent: bool = False
     nullable: bool = False  # an empty cell is allowed
     vocabulary: tuple[str, ...] = ()
     minimum: float | None = None
@@ -83,6 +86,15 @@ PATIENTS = Table(
         *(
             Column(o, FLAG, description=f"Clinician-recorded {o.replace('_', ' ')} involvement (0/1).")
             for o in ORGANS
+        ),
+        Column(
+            "centre",
+            TEXT,
+            required=False,
+            nullable=True,
+            omit_when_absent=True,
+            description="Treating centre (optional; multi-centre cohorts: Table 1 by centre, centre as a "
+            "stratum, findings per centre; docs/methods.md).",
         ),
     ),
     key=("patient_id",),

@@ -95,6 +95,8 @@ ADSL = _dataset("""
 adsl | derive_baseline | USUBJID
 one row per patient, sorted by USUBJID
 USUBJID   | text           | text | patient identifier (patient_id)
+SITEID    | text           | text | treating centre (patients.csv `centre`); written only when the export has that
+    optional column
 SEX       | text           | text | M / F
 AGE       | Int64          | integer | completed years at the index date
 BRTHDT    | datetime64[ns] | date | date of birth
@@ -298,15 +300,28 @@ def missing_columns(frame, file: str, columns: Iterable[str], rule: str = "") ->
     return [f"file {file}: column '{c}' is missing{need}" for c in columns if c not in have]
 
 
+# Columns a writer leaves out when the raw export lacks their optional source column
+# (the datasets of a cohort without them stay as they were).
+OPTIONAL = {"adsl": ("SITEID",)}
+
+
+def columns_present(name: str, have: Iterable[str]) -> list[str]:
+    """The columns of dataset ``name`` in the spec's order, an optional one (OPTIONAL)
+    only when ``have`` holds it."""
+    have = set(have)
+    return [c for c in columns(name) if c in have or c not in OPTIONAL.get(name, ())]
+
+
 def conform(name: str, frame) -> list[str]:
     """Problems of a frame about to be written as dataset ``name``: its columns must be
-    the spec's, in the spec's order, each with a dtype of its kind. Empty when it
-    conforms."""
+    the spec's (an OPTIONAL one may be absent), in the spec's order, each with a dtype of
+    its kind. Empty when it conforms."""
     spec = DATASETS[name]
     got = list(frame.columns)
-    if got != spec.names:
+    expected = columns_present(name, got)
+    if got != expected:
         extra = [c for c in got if c not in spec.names]
-        absent = [c for c in spec.names if c not in got]
+        absent = [c for c in expected if c not in got]
         return [
             f"{name}: columns differ from alsalvage.datasets.{name.upper()}: not in the spec {extra}, "
             f"missing {absent}" + ("" if extra or absent else " (order differs)")
@@ -314,7 +329,7 @@ def conform(name: str, frame) -> list[str]:
     return [
         f"{name}: column {c.name} has dtype {frame[c.name].dtype}, the spec says {c.dtype}"
         for c in spec.columns
-        if str(frame[c.name].dtype) not in _ACCEPTED[c.dtype]
+        if c.name in got and str(frame[c.name].dtype) not in _ACCEPTED[c.dtype]
     ]
 
 

@@ -1036,12 +1036,18 @@ def results_for_figures(results: dict, landmarks_months) -> dict:
     out["landmark_p"] = {
         float(lm): result(results, f"os.landmark_{lm:g}m.logrank_p")["p"] for lm in landmarks_months
     }
+    # the terms of the model fitted (analysis.cox_covariates): the default ones first with
+    # their figure labels, then any other os.cox.<term>.hr with its record's label
+    fitted = [k for k in results["results"] if k.startswith("os.cox.") and k.endswith(".hr")]
+    labels = dict(COX_TERMS)
+    keys = [k for _, k in COX_TERMS if k in fitted] + [k for k in fitted if k not in labels.values()]
+    by_key = {k: lab for lab, k in COX_TERMS}
     terms = []
-    cox_terms = [(label, key) for label, key in COX_TERMS if key in made or key != COX_TERMS[0][1]]
-    for label, key in cox_terms:
+    for key in keys or [COX_TERMS[0][1]]:
         rec = result(results, key)
-        terms.append({"label": label, "hr": rec["estimate"], "ci_low": rec["ci_low"], "ci_high": rec["ci_high"], "p": rec["p"]})
-    main = result(results, cox_terms[0][1])
+        terms.append({"label": by_key.get(key, rec.get("label", key).removeprefix("HR ")), "hr": rec["estimate"],
+                      "ci_low": rec["ci_low"], "ci_high": rec["ci_high"], "p": rec["p"]})
+    main = result(results, (keys or [COX_TERMS[0][1]])[0])
     out["cox"] = {"terms": terms, "n": main["n"], "events": result(results, "os.cox.events")["estimate"],
                   "note": main.get("note")}
     return out

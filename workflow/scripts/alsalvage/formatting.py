@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 NR = "NR"
 
@@ -24,7 +24,9 @@ def round_half_up(x: float, decimals: int = 0) -> Decimal:
     """Round half away from zero on the decimal representation of x (repr, shortest
     round-trip), so 2.5 -> 3 and 0.125 -> 0.13 as written, not as binary-approximated."""
     q = Decimal(1).scaleb(-decimals)
-    return Decimal(repr(float(x))).quantize(q, rounding=ROUND_HALF_UP)
+    # precision enough for any float (a diverging hazard ratio can be 1e37: the default 28
+    # digits made quantize fail)
+    return Decimal(repr(float(x))).quantize(q, rounding=ROUND_HALF_UP, context=Context(prec=400))
 
 
 def fmt_number(x, decimals: int = 1, missing: str = NR) -> str:

@@ -371,6 +371,32 @@ def best_response(a: pd.DataFrame, base: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns="HEMEVAL")
 
 
+def confirmed(a: pd.DataFrame) -> pd.DataFrame:
+    """Response confirmation (``analysis.response_confirmation``; docs/methods.md): each
+    categorised assessment (AVAL present) with its *confirmed* category. A response
+    (AVAL >= PR) is confirmed by the patient's next categorised assessment inside the
+    progression look-out (ADT <= PRGEND: before the next line, death and last contact),
+    if that one is a response too; the confirmed category is the lower of the two
+    (CR then VGPR: VGPR; PR then CR: PR). A response not confirmed so (the last
+    assessment, the next one below PR, death or a next line first) counts as NR (rank
+    RANK["NR"]). Categories below PR are kept as they are. Columns: those of ``a``
+    with AVALC/AVAL replaced, plus CONFFL (Y confirmed response, N unconfirmed
+    response, empty below PR); same row order as ``a``'s categorised rows."""
+    keep = a["AVAL"].notna() & (a["INPRG"] | a["PRGEND"].isna())
+    c = renumber(sort_patient_date(a[keep]))
+    g = c.groupby("USUBJID", sort=False)
+    nxt = g["AVAL"].shift(-1).to_numpy(dtype="float64")
+    nxtc = g["AVALC"].shift(-1).to_numpy(dtype=object)
+    own = c["AVAL"].to_numpy(dtype="float64")
+    resp = own >= RESPONSE_MIN_RANK
+    ok = resp & (nxt >= RESPONSE_MIN_RANK)  # NaN (no next assessment) compares False
+    lower = ok & (nxt < own)
+    c["AVALC"] = np.where(lower, nxtc, np.where(resp & ~ok, "NR", c["AVALC"].to_numpy(dtype=object))).astype(object)
+    c["AVAL"] = np.where(lower, nxt, np.where(resp & ~ok, float(RANK["NR"]), own))
+    c["CONFFL"] = np.where(ok, "Y", np.where(resp, "N", "")).astype(object)
+    return c
+
+
 def _prev_nadir(a: pd.DataFrame, col: str, baseline_col: str) -> np.ndarray:
     """Lowest value of ``col`` from baseline up to (not including) each assessment."""
     g = a["USUBJID"]

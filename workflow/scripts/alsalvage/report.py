@@ -57,7 +57,7 @@ SECTIONS = (
     ("exposure", "Exposure and discontinuation", ("exposure.", "discontinuation.")),
     ("hematologic", "Hematologic response", ("hem.",)),
     ("organ", "Organ response and renal outcome", ("organ.", "renal.")),
-    ("survival", "Survival", ("os.",)),
+    ("survival", "Survival", ("os.", "hempfs.")),
     ("toxicity", "Toxicity", ("tox.",)),
 )
 FIGURE_SECTIONS = figure_registry.SECTIONS  # figure -> the section showing it
@@ -126,6 +126,27 @@ def result_row(key: str, rec: dict) -> dict:
     }
 
 
+# The results.json keys of each headline endpoint (analysis.endpoints): its median, then
+# (time-to-event endpoints) its survival at each of stats.timepoints_months.
+HEADLINE_KEYS = {
+    "os": ("os", True),
+    "hem_pfs": ("hempfs", True),
+    "time_to_response": ("hem.time_to_response", False),
+}
+
+
+def headline_rows(recs: dict, endpoints, timepoints) -> list[dict]:
+    """The rows of the report's headline table: for each configured endpoint its median
+    and, for OS and hematologic PFS, survival at the time points (records absent from
+    results.json are skipped)."""
+    rows = []
+    for e in endpoints or ():
+        prefix, at_times = HEADLINE_KEYS[e]
+        keys = [f"{prefix}.median"] + ([f"{prefix}.surv_{t:g}m" for t in timepoints] if at_times else [])
+        rows += [result_row(k, recs[k]) for k in keys if k in recs]
+    return rows
+
+
 def _fmt_p(p) -> str:
     from .formatting import fmt_p
 
@@ -158,7 +179,7 @@ def grouped_table(recs: dict, keys: list[str]) -> dict:
     by-group records (no grouping, or no by_group comparison) there are no group or
     comparison columns (``compare`` False), not empty ones."""
     compare = has_groups(recs)
-    main = [k for k in sorted(keys, key=_clinical_order) if ".by_pexgrp." not in k]
+    main = [k for k in sorted(keys, key=_clinical_order) if ".by_pexgrp." not in k and ".by_centre." not in k]
     rows, shown = [], set()
     for k in main:
         row = result_row(k, recs[k])
@@ -645,6 +666,9 @@ def build_context(
         "days_per_month": config["endpoints"]["days_per_month"],
         "n_treated": results.get("meta", {}).get("n_treated", recs.get("baseline.n", {}).get("estimate")),
         "sections": sections,
+        "headline": headline_rows(
+            recs, config.get("analysis", {}).get("endpoints"), config.get("stats", {}).get("timepoints_months", ())
+        ),
         "other_results": tables["other"],
         "group_labels": wording.group_headers() if has_groups(recs) else [],
         "reproduction": repro,

@@ -30,6 +30,7 @@ RULE = "derive_responses"
 
 PARAMS = {
     "HEMRESP": "Hematologic response at assessment",
+    "HEMCONF": "Confirmed hematologic response at assessment",
     "BESTHEM": "Best hematologic response",
     "HEMPROG": "Hematologic progression",
     "CARDRESP": "Cardiac response at assessment",
@@ -283,8 +284,13 @@ def derive_adrs(
     outcomes: pd.DataFrame,
     labs: pd.DataFrame,
     params: Mapping[str, Mapping],
+    confirm: bool = False,
 ) -> pd.DataFrame:
     """The ADRS dataset (sorted by USUBJID, PARAMCD, ADT).
+
+    ``confirm`` (analysis.response_confirmation): add the HEMCONF rows (each categorised
+    assessment's confirmed category, :func:`alsalvage.hematologic.confirmed`) and take
+    BESTHEM from them; off, ADRS is as without the option (no HEMCONF row).
 
     The text columns are pandas categoricals (5 million rows at 100,000 patients: no
     Python string per cell); write it with ``csvout.write_dataset``, which stores
@@ -303,7 +309,16 @@ def derive_adrs(
     hemresp = a[["USUBJID", "AVALC", "AVAL", "ADT", "ANL01FL", "HEMEVAL"]].copy()
     hemresp["EVALFL"] = np.where(hemresp["HEMEVAL"].isin(hem.FLC_EVALUABLE), "Y", "N")
     hemresp["PARAMCD"] = "HEMRESP"
-    besthem = hem.best_response(a, base).assign(PARAMCD="BESTHEM")
+    if confirm:  # analysis.response_confirmation: BESTHEM is the best confirmed category
+        c = hem.confirmed(a)
+        hemconf = c[["USUBJID", "AVALC", "AVAL", "ADT", "ANL01FL"]].assign(
+            EVALFL=np.where(c["HEMEVAL"].isin(hem.FLC_EVALUABLE), "Y", "N"), PARAMCD="HEMCONF"
+        )
+        besthem = hem.best_response(c, base).assign(PARAMCD="BESTHEM")
+        del c
+    else:
+        hemconf = hemresp.iloc[:0].drop(columns="HEMEVAL")
+        besthem = hem.best_response(a, base).assign(PARAMCD="BESTHEM")
     hemprog = hem.first_progression(a, hp).assign(PARAMCD="HEMPROG")
     del a  # the large intermediate tables go as soon as they are used (peak memory)
 
@@ -323,8 +338,8 @@ def derive_adrs(
     bests = [organ.best_organ(calls[o], base, ev, f"BEST{o}") for o, ev in evaluable.items()]
     progs = [organ.ever_progressed(calls[o], base, ev, f"PROG{o}") for o, ev in evaluable.items()]
     bestorg = organ.best_any_organ(bests)
-    parts = [hemresp.drop(columns="HEMEVAL"), besthem, hemprog, card, ren, liv, *bests, *progs, bestorg]
-    del hemresp, besthem, hemprog, card, ren, liv, calls, bests, progs, bestorg
+    parts = [hemresp.drop(columns="HEMEVAL"), hemconf, besthem, hemprog, card, ren, liv, *bests, *progs, bestorg]
+    del hemresp, hemconf, besthem, hemprog, card, ren, liv, calls, bests, progs, bestorg
     adrs = _finish(parts, base)
     adrs["USUBJID"] = pd.Categorical.from_codes(adrs["USUBJID"].to_numpy(), categories=ids)
     return adrs

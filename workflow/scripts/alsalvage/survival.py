@@ -217,6 +217,51 @@ def logrank(durations, events, groups) -> TestResult:
     return TestResult(float(res.test_statistic), int(k - 1), float(res.p_value), dropped)
 
 
+def logrank_stratified(durations, events, groups, strata) -> TestResult:
+    """Stratified log-rank test (R's ``survdiff(Surv(t, e) ~ group + strata(s))``): the
+    observed-minus-expected counts and their hypergeometric variances are computed
+    within each stratum and summed; chi-square (O - E)' V^- (O - E) with k - 1 df over
+    the k groups. Rows with a missing group or stratum are left out (n_dropped)."""
+    from scipy.stats import chi2
+
+    t, e = _arrays(durations, events)
+    g = pd.Series(groups, dtype=object).reset_index(drop=True)
+    st = pd.Series(strata, dtype=object).reset_index(drop=True)
+    if not (len(g) == len(st) == len(t)):
+        raise ValueError("durations, groups and strata differ in length")
+    keep = ~(g.isna() | st.isna()).to_numpy()
+    dropped = int((~keep).sum())
+    t, e, g, st = t[keep], e[keep].astype(bool), g[keep].to_numpy(), st[keep].to_numpy()
+    levels = pd.unique(g)
+    k = len(levels)
+    if k < 2:
+        return TestResult(float("nan"), 0, float("nan"), dropped, "not estimable: fewer than 2 groups")
+    if not e.any():
+        return TestResult(float("nan"), int(k - 1), float("nan"), dropped, "not estimable: no events")
+    gi = pd.Index(levels).get_indexer(g)
+    o_e = np.zeros(k)
+    var = np.zeros((k, k))
+    for s_ in pd.unique(st):
+        m = st == s_
+        ts, es, gs = t[m], e[m], gi[m]
+        for time in np.unique(ts[es]):
+            risk = ts >= time
+            n = risk.sum()
+            dead = risk & (ts == time) & es
+            d = dead.sum()
+            n_g = np.bincount(gs[risk], minlength=k).astype(float)
+            d_g = np.bincount(gs[dead], minlength=k).astype(float)
+            o_e += d_g - d * n_g / n
+            if n > 1:
+                f = d * (n - d) / (n - 1) / n
+                var += f * (np.diag(n_g) - np.outer(n_g, n_g) / n)
+    x = o_e[:-1]
+    v = var[:-1, :-1]
+    stat = float(x @ np.linalg.pinv(v) @ x)
+    df = int(np.linalg.matrix_rank(v))
+    return TestResult(stat, df, float(chi2.sf(stat, df)) if df else float("nan"), dropped)
+
+
 def logrank_pair(durations_a, events_a, durations_b, events_b) -> TestResult:
     """Two-group log-rank test (lifelines logrank_test)."""
     from lifelines.statistics import logrank_test
@@ -248,15 +293,24 @@ def cox(
     covariates: list[str],
     alpha: float,
     min_events_per_parameter: float,
+    strata: str | None = None,
 ) -> CoxResult:
     """Cox PH model (Efron ties) on complete cases; Wald tests; Schoenfeld PH test (rank).
 
     Columns of `covariates` must be numeric (dummy-code categories beforehand). A term
-    constant in the data cannot be estimated and stops with an error naming it."""
+    constant in the data cannot be estimated and stops with an error naming it.
+    ``strata``: a column whose levels get baseline hazards of their own (lifelines
+    ``strata=``, as R's ``coxph(... + strata(s))``); the PH test is then not computed
+    (ph_p missing: the rank test here pools the risk sets)."""
     from lifelines import CoxPHFitter
     from scipy.stats import norm
 
-    data = df[[duration_col, event_col, *covariates]].dropna().astype(float)
+    if strata is not None:
+        data = df[[duration_col, event_col, *covariates, strata]].dropna()
+        codes = pd.factorize(data[strata].astype(str), sort=True)[0]
+        data = data.drop(columns=strata).astype(float).assign(**{strata: codes.astype(float)})
+    else:
+        data = df[[duration_col, event_col, *covariates]].dropna().astype(float)
     # one row order whatever the input's (identical rows are interchangeable), so that
     # sums, the fit and the PH test come out the same to the last bit
     data = data.sort_values(list(data.columns), kind="mergesort").reset_index(drop=True)
@@ -277,8 +331,13 @@ def cox(
     cph = CoxPHFitter(alpha=alpha)  # Efron ties is lifelines' only (default) method
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cph.fit(data, duration_col=duration_col, event_col=event_col, fit_options=COX_FIT_OPTIONS)
-        ph_p = ph_test_rank(cph, data)
+        if strata is None:
+            cph.fit(data, duration_col=duration_col, event_col=event_col, fit_options=COX_FIT_OPTIONS)
+            ph_p = ph_test_rank(cph, data)
+        else:
+            cph.fit(data, duration_col=duration_col, event_col=event_col, strata=[strata],
+                    fit_options=COX_FIT_OPTIONS)  # fmt: skip
+            ph_p = pd.Series(np.nan, index=cph.params_.index)
     s = cph.summary
     z = norm.ppf(1 - alpha / 2)
     with np.errstate(over="ignore"):  # a diverging coefficient gives HR = inf, reported as NR

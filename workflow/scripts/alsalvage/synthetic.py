@@ -1284,7 +1284,8 @@ def write_cohort(n: int, seed: int, outdir) -> dict[str, int]:
         tmp = path.with_suffix(".csv.tmp")
         blocks = lab_chunks(P, seed) if name == "labs" else [tables[name]]
         rows[name] = 0
-        header = [c.name for c in contract.TABLES[name].columns]  # contract order
+        # contract order; optional columns the generator does not make (centre) left out
+        header = [c.name for c in contract.TABLES[name].columns if not c.omit_when_absent]
         with pa.OSFile(str(tmp), "wb") as fh:
             fh.write((",".join(header) + "\n").encode("utf-8"))
             for block in blocks:

@@ -1916,6 +1916,33 @@ def format_log(f: pd.DataFrame, max_per_file: int = 200, causes: pd.Series | Non
     return "\n".join(lines) + "\n"
 
 
+def findings_per_centre(f: pd.DataFrame, tables: dict) -> str:
+    """The findings counted per treating centre (patients.csv optional column ``centre``),
+    for the log: each finding on a row of a table with a patient_id is counted for that
+    patient's centre; "(no centre)" for a patient without one or absent from patients.csv,
+    "(not patient-specific)" for file-level findings and tables without patients. Empty
+    text when patients.csv has no centre column (the log stays as it was)."""
+    pts = tables.get("patients")
+    if pts is None or not pts.has("patient_id", "centre"):
+        return ""
+    centre_of = dict(zip(pts.text["patient_id"].to_numpy(), pts.text["centre"].to_numpy()))
+    pid = pd.Series(None, index=f.index, dtype=object)
+    rows = pd.to_numeric(f["row"], errors="coerce")
+    for t in tables.values():
+        if not t.has("patient_id") or len(t.lines) != len(t.text):
+            continue
+        by_line = pd.Series(t.text["patient_id"].to_numpy(), index=np.asarray(t.lines, dtype="int64"))
+        sel = ((f["file"] == t.file) & rows.notna()).to_numpy()
+        if sel.any():
+            pid[sel] = by_line.reindex(rows[sel].astype("int64").to_numpy()).to_numpy()
+    centre = pid.map(lambda p: "(not patient-specific)" if p is None or pd.isna(p) else (centre_of.get(p) or "(no centre)"))
+    lines = ["Findings per centre (patients.csv centre):"] + (["  none"] if f.empty else [])
+    for c in sorted(centre.unique(), key=lambda c: (c.startswith("("), c)):
+        sev = f.loc[(centre == c).to_numpy(), "severity"]
+        lines.append(f"  {c}: {int((sev == ERROR).sum())} error(s), {int((sev == WARNING).sum())} warning(s)")
+    return "\n".join(lines) + "\n"
+
+
 def write_findings(f: pd.DataFrame, path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     neutralise_frame(f[FINDING_COLUMNS]).to_csv(path, index=False, lineterminator="\n")
@@ -1931,6 +1958,8 @@ def output_frame(raw: RawTable, table: C.Table) -> pd.DataFrame:
     for col in table.columns:
         if col.name in t.columns:
             s = t[col.name]
+        elif col.omit_when_absent:
+            continue
         else:
             s = pd.Series(np.nan, index=t.index)
         if table.name == "labs" and col.name in ("value", "uln"):
@@ -2014,7 +2043,7 @@ def validate_tables(paths: dict, files: dict, limits: dict, window_days: int, in
     tables, f = check_all(paths, files, limits=limits, window_days=window_days, involvement=involvement,
                           upcr_as_proteinuria=upcr_as_proteinuria, drugs=drugs, agents=agents)
     causes = knock_on_causes(f, tables)
-    text = format_log(f, causes=causes)
+    text = format_log(f, causes=causes) + findings_per_centre(f, tables)
     n_err = int((f["severity"] == ERROR).sum())
     if log is not None:
         log.log(logging.ERROR if n_err else logging.INFO, "%s", text.rstrip("\n"))

@@ -50,7 +50,7 @@ ANALYSES = (
         "Table 1. Patient characteristics at the start of {regimen}{by_group}",
         "table1.table1",
         ("adsl",),
-        ("alpha", "table1_tests", "comparisons", "prior_exposure"),
+        ("alpha", "table1_tests", "comparisons", "prior_exposure", "centre"),
         (
             "Continuous variables: median (range) for age, months since first-line therapy, prior lines and "
             "organs; median (IQR) for eGFR, NT-proBNP and dFLC. Quartiles by linear interpolation.",
@@ -120,6 +120,9 @@ ANALYSES = (
             "days_per_month",
             "comparisons",
             "prior_exposure",
+            "cox_covariates",
+            "endpoints",
+            "centre",
         ),
         (
             "Kaplan-Meier with log(-log) transformed 95% CIs; medians by the convention of R's survival "
@@ -176,6 +179,9 @@ PARAM_CONFIG = {
     # comparisons made (analysis.comparisons; none without a grouping: rule_params)
     "prior_exposure": ("prior_exposure", None),
     "comparisons": ("analysis", "comparisons"),
+    "cox_covariates": ("analysis", "cox_covariates"),
+    "endpoints": ("analysis", "endpoints"),
+    "centre": ("analysis", "centre"),
 }
 # Params the run itself reads (not an analysis): the study's wording of titles, labels and
 # footnotes (alsalvage.study.Wording.from_params).

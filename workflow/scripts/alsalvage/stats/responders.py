@@ -8,6 +8,11 @@ with a responder category. "First response": the earliest such assessment at any
 (first_response; the swimmer plot's marker). The response and survival analyses (hem.at_<m>m.*, the landmark
 OS records and their log-rank p) and the landmark figure all call ``responded_by``, so
 that the curves drawn are the groups the printed p compares.
+
+With response confirmation (analysis.response_confirmation) ADRS carries HEMCONF rows,
+each assessment's confirmed category (alsalvage.hematologic.confirmed); then those rows
+are read instead of HEMRESP: a response counts from the date of the first assessment of
+the confirmed pair, at the confirmed level.
 """
 
 from __future__ import annotations
@@ -31,8 +36,14 @@ def responded_by(
     return set(r.loc[pd.to_numeric(r["ADY"], errors="coerce") <= landmark_months * days_per_month, "USUBJID"])
 
 
+def response_paramcd(adrs: pd.DataFrame) -> str:
+    """The ADRS parameter of the per-assessment responses: HEMCONF (confirmed
+    categories) when ADRS has such rows, else HEMRESP."""
+    return "HEMCONF" if (adrs["PARAMCD"] == "HEMCONF").any() else "HEMRESP"
+
+
 def _analysed_responses(adrs: pd.DataFrame, low_dflc_counts: bool, threshold: str = "PR") -> pd.DataFrame:
-    h = adrs[(adrs["PARAMCD"] == "HEMRESP") & (adrs["ANL01FL"] == "Y")]
+    h = adrs[(adrs["PARAMCD"] == response_paramcd(adrs)) & (adrs["ANL01FL"] == "Y")]
     return h[is_responder(h["AVALC"], low_dflc_counts, threshold)]
 
 

@@ -15,6 +15,8 @@ with the mean and largest pairwise standardised mean difference (alsalvage.compa
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -192,6 +194,37 @@ def table1_comparisons(a: pd.DataFrame, tests: dict, w: Wording = Wording()) -> 
     return recs
 
 
+def _centre_key(key: str, centre: str) -> str:
+    """The by-centre key of a Table 1 key: ``.by_centre.<centre>`` where ``.by_pexgrp.<g>``
+    goes (baseline.n: baseline.by_centre.<centre>.n)."""
+    parts = key.split(".")
+    if key == "baseline.n":
+        return f"baseline.by_centre.{centre}.n"
+    return ".".join(parts[:2] + ["by_centre", centre] + parts[2:])
+
+
+def table1_by_centre(adsl: pd.DataFrame, alpha: float, table1_tests: dict) -> list[dict]:
+    """Table 1's overall rows for the treated patients of each centre (ADSL SITEID, from
+    patients.csv's optional centre column; analysis.centre.table1_by_centre): keys
+    <variable>.by_centre.<centre>.*, centre names with characters other than letters,
+    digits, - and _ replaced by _; baseline.by_centre.missing counts the treated patients
+    without a centre. No test across centres."""
+    if "SITEID" not in adsl.columns:
+        raise KeyError("analysis.centre.table1_by_centre needs the optional centre column of patients.csv (ADSL SITEID)")
+    a = treated(adsl)
+    site = a["SITEID"].astype(object)
+    site = site.where(site.notna() & (site.astype(str) != ""), None)
+    recs = [count("baseline.by_centre.missing", "Patients without a centre", "baseline", int(site.isna().sum()))]
+    for c in sorted(site.dropna().unique()):
+        tag = re.sub(r"[^A-Za-z0-9_-]+", "_", str(c))
+        sub = a[(site == c).to_numpy()]
+        for r in table1(sub, alpha=alpha, table1_tests=table1_tests, comparisons=(), prior_exposure=None, centre={}):
+            if ".by_pexgrp." in r["key"] or r["key"].startswith("prior.exposure."):
+                continue
+            recs.append({**r, "key": _centre_key(r["key"], tag), "label": f"{r['label']}, {c}", "group": str(c)})
+    return recs
+
+
 def table1(
     adsl: pd.DataFrame,
     *,
@@ -199,8 +232,10 @@ def table1(
     table1_tests: dict,
     comparisons,
     prior_exposure: dict | None,
+    centre: dict,
 ) -> list[dict]:
-    """Table 1 of the treated patients (SAFFL = Y), overall and by prior-exposure group."""
+    """Table 1 of the treated patients (SAFFL = Y), overall and by prior-exposure group;
+    by centre too when analysis.centre.table1_by_centre asks (table1_by_centre)."""
     w = Wording.from_params(None, prior_exposure)
     by_group = w.grouping and "by_group" in comparisons
     a = treated(adsl)
@@ -343,5 +378,8 @@ def table1(
                 alpha,
             )
         )
-    return recs + (table1_comparisons(a, table1_tests, w) if by_group else [])
+    recs += table1_comparisons(a, table1_tests, w) if by_group else []
+    if centre.get("table1_by_centre"):
+        recs += table1_by_centre(adsl, alpha, table1_tests)
+    return recs
 

@@ -10,8 +10,8 @@ compared by Gray's test (rho = 0).
 survival: overall survival (ADTTE OS) of the treated patients by Kaplan-Meier (log(-log)
 CIs; medians by the convention of R's survival package) overall and per prior-exposure group,
 survival at the time points, median follow-up by reverse Kaplan-Meier; log-rank tests
-(three groups; sensitive vs refractory; naive vs exposed); a Cox model of naive vs exposed
-adjusted for Mayo 2004 stage (Efron ties, Wald tests, complete cases; events per parameter
+(three groups; sensitive vs refractory; naive vs exposed); a Cox model with the terms of
+analysis.cox_covariates (default: naive vs exposed adjusted for Mayo 2004 stage; Efron ties, Wald tests, complete cases; events per parameter
 checked against stats.events_per_parameter; proportional hazards by Schoenfeld residuals);
 and the landmark analyses: from each landmark, patients alive and followed at it, OS of
 those who responded by it (responders.responded_by) against the others, log-rank p.
@@ -28,8 +28,8 @@ import pandas as pd
 
 from .. import formatting as F
 from ..study import COMPARISONS, Wording
-from .records import PEXGRPS, count, flag, km_records, p_record, prop, record, treated
-from .responders import responded_by
+from .records import PEXGRPS, count, describe, flag, km_records, p_record, prop, record, treated
+from .responders import first_response, responded_by
 
 
 def renal(
@@ -159,6 +159,22 @@ def renal_by_group(a, d, alpha, timepoints, comparisons=COMPARISONS, w: Wording 
 
 
 # --------------------------------------------------------------------------- survival
+# The terms the OS Cox model can hold (analysis.cox_covariates), in the order given
+# there: name -> (ADSL column, kind, levels (reference first) or scale, words for the
+# label and method). Categorical terms are dummy-coded against their first level; a level
+# absent or universal in the data is dropped with a note.
+COX_COVARIATES = {
+    "naive": ("PEXFL", "naive", None, "naive vs exposed"),
+    "mayo2004": ("MAYO04", "levels", ("I", "II", "III"), "Mayo 2004 stage"),
+    "mayo2012": ("MAYO12", "levels", ("I", "II", "III", "IV"), "Mayo 2012 stage"),
+    "eustage": ("EUSTG", "levels", ("I", "II", "IIIa", "IIIb"), "European 2015 stage"),
+    "age": ("AGE", "per", 10.0, "age (per 10 years)"),
+    "sex": ("SEX", "binary", ("female", "male"), "sex (male vs female)"),
+    "dialysis": ("DIALBL", "flag", None, "dialysis at start"),
+    "prior_lines": ("NPRIOR", "per", 1.0, "prior lines (per line)"),
+}
+
+
 def _os(adsl, adtte):
     a = treated(adsl)
     o = adtte[adtte["PARAMCD"] == "OS"][["USUBJID", "AVAL", "CNSR"]]
@@ -181,6 +197,9 @@ def survival(
     days_per_month,
     comparisons,
     prior_exposure: dict | None,
+    cox_covariates,
+    endpoints,
+    centre,
 ) -> list[dict]:
     """Overall survival, the Cox model and the landmark analyses (see the module docstring)."""
     from .. import survival as S
@@ -205,123 +224,214 @@ def survival(
             formatted_ci=F.fmt_ci(fu.median_low, fu.median_high),
         )
     )
-    recs += _os_by_group(S, d, alpha, timepoints, comparisons, w)
-    recs += cox_naive_vs_exposed(d, alpha, events_per_parameter, "naive_vs_exposed" in comparisons)
+    strata = centre_strata(d, centre)
+    recs += _os_by_group(d, alpha, timepoints, comparisons, w, strata)
+    # the naive term needs the naive-vs-exposed comparison (and so a grouping)
+    covariates = [c for c in cox_covariates if c != "naive" or "naive_vs_exposed" in comparisons]
+    recs += cox_naive_vs_exposed(d, alpha, events_per_parameter, covariates, strata)
     recs += landmark_os(d, adrs, alpha, landmarks, low_dflc_counts, days_per_month)
+    recs += headline_endpoints(adsl, adtte, adrs, endpoints, alpha, timepoints, low_dflc_counts, days_per_month)
     return recs
 
 
-def _os_by_group(S, d, alpha, timepoints, comparisons, w: Wording) -> list[dict]:
-    """OS per group and the log-rank tests of the comparisons made."""
+def _os_by_group(d, alpha, timepoints, comparisons, w: Wording, strata) -> list[dict]:
+    """OS per group and the log-rank tests of the comparisons made (stratified by centre
+    when ``strata`` names the centre column)."""
     recs = []
-    if "by_group" not in comparisons:
-        return recs + _os_pairs(S, d, comparisons)
-    for g in PEXGRPS:
-        s = d[d["PEXGRP"] == g]
-        if len(s):
-            recs += km_records(
-                f"os.by_pexgrp.{g}", f"OS, {g}", "survival", s["T"], s["E"], timepoints, alpha, g
+    by = ", stratified by centre" if strata else ""
+    if "by_group" in comparisons:
+        for g in PEXGRPS:
+            s = d[d["PEXGRP"] == g]
+            if len(s):
+                recs += km_records(
+                    f"os.by_pexgrp.{g}", f"OS, {g}", "survival", s["T"], s["E"], timepoints, alpha, g
+                )
+        present = d["PEXGRP"].isin(PEXGRPS)
+        t = _logrank(d[present], d.loc[present, "PEXGRP"], strata)
+        recs.append(
+            p_record(
+                "os.by_pexgrp.logrank_p",
+                f"OS by {w.group_of}: log-rank p",
+                "survival",
+                t.p,
+                t.statistic,
+                t.df,
+                f"multivariate log-rank test ({d.loc[present, 'PEXGRP'].nunique()} groups){by}",
+                note=t.note,
             )
-    present = d["PEXGRP"].isin(PEXGRPS)
-    t = S.logrank(d.loc[present, "T"], d.loc[present, "E"], d.loc[present, "PEXGRP"])
-    recs.append(
-        p_record(
-            "os.by_pexgrp.logrank_p",
-            f"OS by {w.group_of}: log-rank p",
-            "survival",
-            t.p,
-            t.statistic,
-            t.df,
-            f"multivariate log-rank test ({d.loc[present, 'PEXGRP'].nunique()} groups)",
-            note=t.note,
         )
-    )
-    return recs + _os_pairs(S, d, comparisons)
-
-
-def _os_pairs(S, d, comparisons) -> list[dict]:
-    """Log-rank tests sensitive vs refractory and naive vs exposed, where made."""
-    recs = []
     if "sensitive_vs_refractory" in comparisons:
-        recs += _os_sensitive_vs_refractory(S, d)
+        sr = d[d["PEXGRP"].isin(["sensitive", "refractory"])]
+        t = _logrank(sr, sr["PEXGRP"], strata, pair=("sensitive", "refractory"))
+        recs.append(
+            p_record(
+                "os.sensitive_vs_refractory.logrank_p",
+                "OS sensitive vs refractory: log-rank p",
+                "survival",
+                t.p,
+                t.statistic,
+                t.df,
+                f"log-rank test, 2 groups{by}",
+                note=t.note,
+            )
+        )
     if "naive_vs_exposed" in comparisons:
-        recs += _os_naive_vs_exposed(S, d)
-    return recs
-
-
-def _os_sensitive_vs_refractory(S, d) -> list[dict]:
-    recs = []
-    sen, ref = d[d["PEXGRP"] == "sensitive"], d[d["PEXGRP"] == "refractory"]
-    t = S.logrank_pair(sen["T"], sen["E"], ref["T"], ref["E"])
-    recs.append(
-        p_record(
-            "os.sensitive_vs_refractory.logrank_p",
-            "OS sensitive vs refractory: log-rank p",
-            "survival",
-            t.p,
-            t.statistic,
-            t.df,
-            "log-rank test, 2 groups",
-            note=t.note,
+        t = _logrank(d, np.where(flag(d["PEXFL"]), "exposed", "naive"), strata, pair=("naive", "exposed"))
+        recs.append(
+            p_record(
+                "os.naive_vs_exposed.logrank_p",
+                "OS naive vs exposed (unadjusted): log-rank p",
+                "survival",
+                t.p,
+                t.statistic,
+                t.df,
+                f"log-rank test, 2 groups{by}",
+                note=t.note,
+            )
         )
-    )
     return recs
 
 
-def _os_naive_vs_exposed(S, d) -> list[dict]:
+# The endpoints analysis.endpoints can add to the results (OS is always analysed).
+ENDPOINTS = ("os", "hem_pfs", "time_to_response")
+
+
+def headline_endpoints(adsl, adtte, adrs, endpoints, alpha, timepoints, low_dflc_counts, days_per_month) -> list[dict]:
+    """The records of the headline endpoints beyond OS (analysis.endpoints; nothing when
+    none is asked for): hematologic PFS (ADTTE HEMPFS) by Kaplan-Meier, its median and
+    survival at the time points (keys hempfs.*), and the time to first hematologic
+    response (>= PR, responders.first_response: the first analysed assessment with a
+    response, confirmed ones under analysis.response_confirmation) in months, median
+    (range) among the responders (keys hem.time_to_response.*)."""
     recs = []
-    nai, exp_ = d[~flag(d["PEXFL"])], d[flag(d["PEXFL"])]
-    t = S.logrank_pair(nai["T"], nai["E"], exp_["T"], exp_["E"])
-    recs.append(
-        p_record(
-            "os.naive_vs_exposed.logrank_p",
-            "OS naive vs exposed (unadjusted): log-rank p",
+    if "hem_pfs" in endpoints:
+        a = treated(adsl)
+        p = adtte[(adtte["PARAMCD"] == "HEMPFS") & adtte["USUBJID"].isin(a["USUBJID"])]
+        recs += km_records(
+            "hempfs",
+            "Hematologic progression-free survival",
             "survival",
-            t.p,
-            t.statistic,
-            t.df,
-            "log-rank test, 2 groups",
-            note=t.note,
+            p["AVAL"].astype(float),
+            (p["CNSR"] == 0).astype(int),
+            timepoints,
+            alpha,
         )
-    )
+    if "time_to_response" in endpoints:
+        a = treated(adsl)
+        first = first_response(adrs[adrs["USUBJID"].isin(a["USUBJID"])], low_dflc_counts)
+        months = pd.to_numeric(first["ADY"], errors="coerce").astype(float) / days_per_month
+        recs += describe(
+            "hem.time_to_response",
+            "Time to first response (>= PR; months, responders)",
+            "hematologic",
+            months,
+            "months",
+            spread="range",
+            decimals=1,
+        )
     return recs
 
 
-def cox_naive_vs_exposed(d: pd.DataFrame, alpha, events_per_parameter, naive_term: bool = True) -> list[dict]:
-    """The Cox model of OS: naive vs exposed (where that comparison is made) adjusted for
-    Mayo 2004 stage; without the naive term, Mayo 2004 stage alone."""
+def _cox_design(d: pd.DataFrame, covariates) -> tuple[pd.DataFrame, list, list, list]:
+    """(model frame T, E and the term columns; terms; dropped terms; notes) of the
+    Cox model with ``covariates`` (names of COX_COVARIATES)."""
+    m = pd.DataFrame({"T": d["T"], "E": d["E"]})
+    terms, dropped, notes = [], [], []
+    for name in covariates:
+        col, kind, spec, words = COX_COVARIATES[name]
+        if col not in d.columns:
+            raise KeyError(f"analysis.cox_covariates: {name} needs ADSL column {col}, which is absent")
+        v = d[col]
+        if kind == "naive":
+            m["naive"] = (~flag(v)).astype(float)
+            terms.append("naive")
+        elif kind == "levels":
+            x = v.astype(object)
+            for lev in spec[1:]:
+                c = f"{name}_{lev}"
+                m[c] = np.where(x.isna(), np.nan, (x == lev).astype(float))
+                if m[c].nunique(dropna=True) < 2:
+                    notes.append(f"{words} {lev} absent or universal: term dropped")
+                    dropped.append(c)
+                    m = m.drop(columns=c)
+                else:
+                    terms.append(c)
+        elif kind == "per":
+            m[name] = pd.to_numeric(v, errors="coerce").astype(float) / spec
+            terms.append(name)
+        elif kind == "binary":
+            x = v.astype(object)
+            m[name] = np.where(x.isin(spec), (x == spec[1]).astype(float), np.nan)
+            terms.append(name)
+        else:  # flag
+            m[name] = pd.to_numeric(v, errors="coerce").astype(float)
+            terms.append(name)
+    return m, terms, dropped, notes
+
+
+def _cox_term_label(term: str, adjusted_for: str) -> str:
+    if term == "naive":
+        return "HR naive vs exposed, " + (f"adjusted for {adjusted_for}" if adjusted_for else "unadjusted")
+    name = term.split("_")[0] if term.split("_")[0] in ("mayo2004", "mayo2012", "eustage") else term
+    col, kind, spec, words = COX_COVARIATES.get(name, COX_COVARIATES.get(term, (None, None, None, term)))
+    if kind == "levels":
+        return f"HR {term.replace('_', ' ')} vs {spec[0]}"
+    return f"HR {words}"
+
+
+def centre_strata(d: pd.DataFrame, centre: dict) -> str | None:
+    """"SITEID" when analysis.centre.stratify asks for centre strata (the column must be
+    there: patients.csv's optional centre column), else None."""
+    if not centre.get("stratify"):
+        return None
+    if "SITEID" not in d.columns:
+        raise KeyError("analysis.centre.stratify needs the optional centre column of patients.csv (ADSL SITEID)")
+    return "SITEID"
+
+
+def _logrank(d: pd.DataFrame, groups, strata: str | None, pair: tuple | None = None):
+    """The log-rank test of ``groups`` on d's T/E: plain (``pair`` = the two group labels:
+    lifelines' pairwise test of pair[0] vs pair[1], as before) or stratified by the
+    column ``strata``."""
     from .. import survival as S
 
-    m = pd.DataFrame({"T": d["T"], "E": d["E"]})
-    if naive_term:
-        m["naive"] = (~flag(d["PEXFL"])).astype(float)
-    stage = d["MAYO04"].astype(object)
-    notes, dropped = [], []
-    terms = ["naive"] if naive_term else []
-    for lev in ("II", "III"):
-        col = f"mayo2004_{lev}"
-        m[col] = np.where(stage.isna(), np.nan, (stage == lev).astype(float))
-        if m[col].nunique(dropna=True) < 2:
-            notes.append(f"Mayo 2004 stage {lev} absent or universal: term dropped")
-            dropped.append(col)
-            m = m.drop(columns=col)
-        else:
-            terms.append(col)
+    g = pd.Series(np.asarray(groups, dtype=object), index=d.index)
+    if strata is not None:
+        return S.logrank_stratified(d["T"], d["E"], g, d[strata])
+    if pair:
+        a, b = d[(g == pair[0]).to_numpy()], d[(g == pair[1]).to_numpy()]
+        return S.logrank_pair(a["T"], a["E"], b["T"], b["E"])
+    return S.logrank(d["T"], d["E"], g)
+
+
+def cox_naive_vs_exposed(d: pd.DataFrame, alpha, events_per_parameter, covariates, strata=None) -> list[dict]:
+    """The OS Cox model with the terms ``covariates`` (analysis.cox_covariates; default:
+    naive vs exposed adjusted for Mayo 2004 stage); ``strata`` (analysis.centre.stratify:
+    "SITEID") gives each centre its own baseline hazard."""
+    from .. import survival as S
+
+    m, terms, dropped, notes = _cox_design(d, covariates)
+    if strata is not None:
+        m[strata] = d[strata].to_numpy(dtype=object)
     try:
-        res = S.cox(m, "T", "E", terms, alpha, events_per_parameter)
+        res = S.cox(m, "T", "E", terms, alpha, events_per_parameter, strata=strata)
     except Exception as exc:  # lifelines ConvergenceError, no events, constant terms
         note = f"Cox model not estimable: {str(exc).splitlines()[0][:200]}"
         return _cox_not_estimable(m, terms, note) + _cox_terms_not_estimable(m, dropped, "; ".join(notes + [note]))
     note = "; ".join(notes + ([res.warning] if res.warning else [])) or None
-    meth = "Cox proportional hazards, Efron ties, Wald test; adjusted for Mayo 2004 stage (dummy-coded, stage I reference); complete cases"
+    others = [c for c in covariates if c != "naive"]
+    described = [
+        COX_COVARIATES[c][3] + (f" (dummy-coded, stage {COX_COVARIATES[c][2][0]} reference)" if COX_COVARIATES[c][1] == "levels" else "")
+        for c in others
+    ]
+    adj = "; adjusted for " + ", ".join(described) if described else ""
+    strat = "; stratified by centre (a baseline hazard per centre; no PH test)" if strata else ""
+    meth = f"Cox proportional hazards, Efron ties, Wald test{adj}{strat}; complete cases"
+    adjusted_for = ", ".join(COX_COVARIATES[c][3] for c in others)
     recs = []
     for term, row in res.summary.iterrows():
         key = "os.cox.naive_vs_exposed.hr" if term == "naive" else f"os.cox.{term}.hr"
-        label = (
-            "HR naive vs exposed, adjusted for Mayo 2004 stage"
-            if term == "naive"
-            else f"HR {term.replace('_', ' ')} vs I"
-        )
+        label = _cox_term_label(term, adjusted_for)
         recs.append(
             record(
                 key,
@@ -349,6 +459,7 @@ def cox_naive_vs_exposed(d: pd.DataFrame, alpha, events_per_parameter, naive_ter
                 "survival",
                 row["ph_p"],
                 method="Schoenfeld residuals test, rank time transform",
+                note="not computed for a model stratified by centre" if strata else None,
             )
         )
     recs += _cox_size_records(
