@@ -6,11 +6,11 @@ rule demo_cohort:
     input:
         code=pkg("contract", "egfr", "survival", "synthetic"),
     output:
-        expand("results/synthetic/n{{n}}_seed{{seed}}/{table}.csv", table=TABLES),
+        expand(result_path("synthetic/n{{n}}_seed{{seed}}/{table}.csv"), table=TABLES),
     log:
-        "logs/demo_cohort/n{n}_seed{seed}.log",
+        log_path("demo_cohort/n{n}_seed{seed}.log"),
     benchmark:
-        "benchmarks/demo_cohort/n{n}_seed{seed}.tsv"
+        benchmark_path("demo_cohort/n{n}_seed{seed}.tsv")
     wildcard_constraints:
         n=r"\d+",
         seed=r"\d+",
