@@ -168,6 +168,13 @@ def raw_inputs(wildcards=None):
     return {t: input_file(config["inputs"][t]) for t in TABLES}
 
 
+def study_description(study):
+    """The study description that study_cohort plans a cohort for (studies/<study>/cohort.yaml
+    in the working directory, else the one shipped with the workflow)."""
+    path = f"studies/{study}/cohort.yaml"
+    return path if Path(path).exists() else shipped(path)
+
+
 SEED_STUDY = "resources/seed_study.yaml"
 
 

@@ -1,5 +1,9 @@
-# The seeded synthetic cohort generator, as a rule (on demand, not part of `all`):
+# The seeded synthetic cohort generator, as rules (on demand, not part of `all`):
 #   snakemake --cores 1 results/synthetic/n1000_seed7/patients.csv
+# the seed study's plan scaled to n patients, and
+#   snakemake --cores 1 results/synthetic/pomalidomide/patients.csv
+# the cohort planned for a study description, studies/<study>/cohort.yaml
+# (docs/synthetic-cohort.md, "Any study").
 
 
 rule demo_cohort:
@@ -24,6 +28,34 @@ rule demo_cohort:
     params:
         n_patients=lambda wc: int(wc.n),
         seed=lambda wc: int(wc.seed),
+        description=None,
+        outdir=subpath(output[0], parent=True),
+    script:
+        "../scripts/demo_cohort.py"
+
+
+rule study_cohort:
+    input:
+        description=lambda wc: study_description(wc.study),
+        code=pkg("contract", "egfr", "survival", "synthetic"),
+    output:
+        expand(result_path("synthetic/{{study}}/{table}.csv"), table=TABLES),
+    log:
+        log_path("study_cohort/{study}.log"),
+    benchmark:
+        benchmark_path("study_cohort/{study}.tsv")
+    wildcard_constraints:
+        study=r"[A-Za-z][A-Za-z0-9_\-]*",
+    conda:
+        "../envs/validate.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        n_patients=None,
+        seed=None,
+        description=lambda wc, input: input.description,
         outdir=subpath(output[0], parent=True),
     script:
         "../scripts/demo_cohort.py"
