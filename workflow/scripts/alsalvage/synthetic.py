@@ -17,8 +17,13 @@ lab noise cannot flip it.
   float formatting (values rounded, then written in shortest round-trip form); rows
   sorted by each table's key; UTF-8, ``\\n`` line endings, ISO dates.
 
+* Any study: ``study_from_description`` turns a study description (YAML: size, seed,
+  salvage agent and doses, published targets) into the plan of another study; what it
+  leaves out keeps the seed study's proportions (docs/synthetic-cohort.md, "Any study").
+
 Run ``python -m alsalvage.synthetic --n 50 --seed 20190607 --out resources/demo``
-from ``workflow/scripts`` (or with ``PYTHONPATH=workflow/scripts``).
+(or ``--study studies/pomalidomide/cohort.yaml --out DIR``) from ``workflow/scripts``
+(or with ``PYTHONPATH=workflow/scripts``).
 """
 
 from __future__ import annotations
