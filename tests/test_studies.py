@@ -226,6 +226,7 @@ def three_agent_cohort(project: Path, demo: Path) -> Path:
     bort = lines["agents"].str.split(";").map(lambda a: "bortezomib" in a)
     lines.loc[bort, "agents"] = "daratumumab;dexamethasone"
     lines.loc[bort, "regimen"] = "daratumumab-dexamethasone"
+    lines.loc[bort, "last_bortezomib_date"] = ""  # no bortezomib left in those lines
     lines.to_csv(data / "therapy_lines.csv", index=False, lineterminator="\n")
     return data
 
