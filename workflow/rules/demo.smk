@@ -45,7 +45,7 @@ rule study_cohort:
     benchmark:
         benchmark_path("study_cohort/{study}.tsv")
     wildcard_constraints:
-        study=r"[A-Za-z][A-Za-z0-9_\-]*",
+        study=r"(?!n\d+_seed\d+/)[A-Za-z][A-Za-z0-9_\-]*",  # not a demo_cohort directory
     conda:
         "../envs/validate.yaml"
     threads: 1
