@@ -126,10 +126,9 @@ def test_failing_rule_log_says_what_failed_and_why(finished, tmp_path):
     proc = snakemake(work, "--show-failed-logs")
     assert proc.returncode != 0, "validation accepted non-numeric lab values"
 
-    log_spec = parse_rules(work)["validate"].directives["log"]
-    log_path = re.search(r"log\s*=\s*\"([^\"]+)\"", log_spec) or re.search(r"\"([^\"]+)\"", log_spec)
-    log = work / log_path.group(1)
-    assert log.is_file(), f"rule validate failed without writing its log {log_path.group(1)}"
+    log_path = parse_rules(work)["validate"].default_path("log", "log")
+    log = work / log_path
+    assert log.is_file(), f"rule validate failed without writing its log {log_path}"
     text = log.read_text()
     assert os.path.basename(labs) in text, text
     for lineno in bad_lines:
@@ -155,7 +154,7 @@ def test_crashing_rule_log_names_the_unreadable_input(finished, tmp_path):
     targets = sorted(summary(finished).outputs({rule}))
     proc = snakemake(work, "--show-failed-logs", *targets)
     assert proc.returncode != 0, f"rule {rule} accepted a corrupt {bad_input}"
-    log = work / rules[rule].string_value("log")
+    log = work / rules[rule].default_path("log")
     text = log.read_text() if log.is_file() else ""
     assert bad_input in text or os.path.basename(bad_input) in text, (
         f"{log.relative_to(work)} does not say that {bad_input} could not be read:\n{text!r}"

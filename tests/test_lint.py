@@ -46,9 +46,14 @@ def test_rule_declares_log_benchmark_conda_resources_threads(rule: RuleText):
     assert not missing, f"{rule.file}: rule {rule.name} lacks {', '.join(missing)}"
     for res in ("mem_mb", "runtime"):
         assert re.search(rf"\b{res}\s*=", d["resources"]), f"{rule.file}: rule {rule.name}: resources lack {res}"
+    # under the study's benchmark directory (benchmark_path(): benchmarks/ for the default
+    # output root, <root>/benchmarks/ for another; common.smk)
     bench = rule.string_value("benchmark")
-    assert bench and bench.startswith(f"benchmarks/{rule.name}"), (
-        f"{rule.file}: rule {rule.name}: benchmark {bench!r} is not benchmarks/{rule.name}..."
+    assert d["benchmark"].strip().startswith("benchmark_path("), (
+        f"{rule.file}: rule {rule.name}: benchmark not under benchmark_path()"
+    )
+    assert bench and bench.startswith(rule.name), (
+        f"{rule.file}: rule {rule.name}: benchmark {bench!r} is not benchmark_path({rule.name!r}...)"
     )
     env = rule.string_value("conda")
     assert env and re.fullmatch(r"\.\./envs/[\w\-]+\.yaml", env), f"rule {rule.name}: conda {env!r}"

@@ -49,7 +49,23 @@ class RuleText:
         m = re.search(r"[\"']([^\"']+)[\"']", self.directives.get(directive, ""))
         return m.group(1) if m else None
 
+    def default_path(self, directive: str, name: str | None = None) -> str | None:
+        """The first path of a directive (of its keyword `name`, if given) as a run with the
+        default output root writes it: result_path("x") is results/x, log_path("x")
+        logs/x, benchmark_path("x") benchmarks/x (common.smk); a plain string as it is."""
+        text = self.directives.get(directive, "")
+        if name is not None:
+            m = re.search(rf"\b{name}\s*=\s*(.*)", text)
+            text = m.group(1) if m else ""
+        m = re.search(r"\b(result_path|log_path|benchmark_path)\(\s*f?[\"']([^\"']+)[\"']", text)
+        if m:
+            return f"{DEFAULT_ROOTS[m.group(1)]}/{m.group(2)}"
+        m = re.search(r"[\"']([^\"']+)[\"']", text)
+        return m.group(1) if m else None
 
+
+# Where common.smk's path helpers put a path with the default output root (results).
+DEFAULT_ROOTS = {"result_path": "results", "log_path": "logs", "benchmark_path": "benchmarks"}
 RULE_HEAD = re.compile(r"^(?:rule|checkpoint)\s+(\w+)\s*:", re.M)
 DIRECTIVE = re.compile(r"^    (\w+):(.*)$")
 

@@ -24,12 +24,12 @@ rule derive_baseline:
             "rulelog",
         ),
     output:
-        csv="results/derived/adsl.csv",
-        parquet="results/derived/adsl.parquet",
+        csv=result_path("derived/adsl.csv"),
+        parquet=result_path("derived/adsl.parquet"),
     log:
-        "logs/derive_baseline.log",
+        log_path("derive_baseline.log"),
     benchmark:
-        "benchmarks/derive_baseline.tsv"
+        benchmark_path("derive_baseline.tsv")
     retries: 2
     conda:
         "../envs/derive.yaml"
@@ -70,12 +70,12 @@ rule derive_adverse_events:
             "rulelog",
         ),
     output:
-        csv="results/derived/adae.csv",
-        parquet="results/derived/adae.parquet",
+        csv=result_path("derived/adae.csv"),
+        parquet=result_path("derived/adae.parquet"),
     log:
-        "logs/derive_adverse_events.log",
+        log_path("derive_adverse_events.log"),
     benchmark:
-        "benchmarks/derive_adverse_events.tsv"
+        benchmark_path("derive_adverse_events.tsv")
     retries: 2
     conda:
         "../envs/derive.yaml"

@@ -6,7 +6,8 @@
 #    module from GitHub): the workflow runs the same from its own directory, with
 #    --directory, as a module of another workflow or deployed with snakedeploy;
 #  * the user's inputs (config `inputs:`) and every output (results/, logs/, benchmarks/)
-#    are relative to the working directory.
+#    are relative to the working directory; the outputs lie under the study's output root
+#    (config study.output_root, result_path(), log_path(), benchmark_path()).
 import os
 from pathlib import Path, PurePosixPath
 
@@ -77,6 +78,40 @@ WORKFLOW_ROOT = (
 )
 
 
+# Where this study's outputs go (config study.output_root, relative to the working
+# directory): several studies run side by side in one checkout, each under its own root.
+# The default root `results` keeps logs/ and benchmarks/ beside it, at the top; any other
+# root holds its own logs/ and benchmarks/ (e.g. results/pomalidomide/logs/), so that no
+# two studies share a file.
+OUTPUT_ROOT = str(PurePosixPath(config["study"]["output_root"]))
+DEFAULT_OUTPUT_ROOT = "results"
+
+
+def _under_root(kind):
+    if OUTPUT_ROOT == DEFAULT_OUTPUT_ROOT:
+        return kind
+    return f"{OUTPUT_ROOT}/{kind}"
+
+
+LOG_ROOT = _under_root("logs")
+BENCHMARK_ROOT = _under_root("benchmarks")
+
+
+def result_path(path):
+    """An output of a rule, by its path under the output root (e.g. "derived/adsl.csv")."""
+    return f"{OUTPUT_ROOT}/{path}"
+
+
+def log_path(path):
+    """A rule's log file, by its path under the study's log directory."""
+    return f"{LOG_ROOT}/{path}"
+
+
+def benchmark_path(path):
+    """A rule's benchmark file, by its path under the study's benchmark directory."""
+    return f"{BENCHMARK_ROOT}/{path}"
+
+
 def shipped(path):
     """A file shipped with the workflow, by its path in the repository
     (e.g. resources/seed_study.yaml), found from this file's location, not from the
@@ -144,6 +179,13 @@ def input_file(path):
 
 def raw_inputs(wildcards=None):
     return {t: input_file(config["inputs"][t]) for t in TABLES}
+
+
+def study_description(study):
+    """The study description that study_cohort plans a cohort for (studies/<study>/cohort.yaml
+    in the working directory, else the one shipped with the workflow)."""
+    path = f"studies/{study}/cohort.yaml"
+    return path if Path(path).exists() else shipped(path)
 
 
 SEED_STUDY = "resources/seed_study.yaml"

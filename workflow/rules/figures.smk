@@ -35,15 +35,15 @@ rule figure:
             otherwise=[],
         ),
     output:
-        svg=figure_report("results/figures/{name}.svg", "SVG"),
-        png=figure_report("results/figures/{name}.png", "PNG"),
-        tiff=figure_report("results/figures/{name}.tiff", "TIFF"),
-        pdf=figure_report("results/figures/{name}.pdf", "PDF"),
-        json="results/figures/{name}.json",
+        svg=figure_report(result_path("figures/{name}.svg"), "SVG"),
+        png=figure_report(result_path("figures/{name}.png"), "PNG"),
+        tiff=figure_report(result_path("figures/{name}.tiff"), "TIFF"),
+        pdf=figure_report(result_path("figures/{name}.pdf"), "PDF"),
+        json=result_path("figures/{name}.json"),
     log:
-        "logs/figure/{name}.log",
+        log_path("figure/{name}.log"),
     benchmark:
-        "benchmarks/figure/{name}.tsv"
+        benchmark_path("figure/{name}.tsv")
     wildcard_constraints:
         name="|".join(FIGURES),
     retries: 2

@@ -19,15 +19,15 @@ rule report:
         code=pkg("figure_registry", "formatting", "report", "rulelog", "study"),
     output:
         html=report(
-            "results/report.html",
+            result_path("report.html"),
             caption="../report/report_html.rst",
             category="Report",
             labels={"file": "report.html"},
         ),
     log:
-        "logs/report.log",
+        log_path("report.log"),
     benchmark:
-        "benchmarks/report.tsv"
+        benchmark_path("report.tsv")
     localrule: True
     conda:
         "../envs/report.yaml"

@@ -21,12 +21,12 @@ rule derive_responses:
             "study",
         ),
     output:
-        csv="results/derived/adrs.csv",
-        parquet="results/derived/adrs.parquet",
+        csv=result_path("derived/adrs.csv"),
+        parquet=result_path("derived/adrs.parquet"),
     log:
-        "logs/derive_responses.log",
+        log_path("derive_responses.log"),
     benchmark:
-        "benchmarks/derive_responses.tsv"
+        benchmark_path("derive_responses.tsv")
     retries: 2
     conda:
         "../envs/derive.yaml"
@@ -70,12 +70,12 @@ rule derive_endpoints:
             "study",
         ),
     output:
-        csv="results/derived/adtte.csv",
-        parquet="results/derived/adtte.parquet",
+        csv=result_path("derived/adtte.csv"),
+        parquet=result_path("derived/adtte.parquet"),
     log:
-        "logs/derive_endpoints.log",
+        log_path("derive_endpoints.log"),
     benchmark:
-        "benchmarks/derive_endpoints.tsv"
+        benchmark_path("derive_endpoints.tsv")
     retries: 2
     conda:
         "../envs/derive.yaml"

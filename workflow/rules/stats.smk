@@ -24,18 +24,18 @@ rule stats:
     output:
         tables=[
             report(
-                f"results/tables/{name}.csv",
+                result_path(f"tables/{name}.csv"),
                 caption="../report/table.rst",
                 category="Tables",
                 labels={"table": name},
             )
             for name in STATS
         ],
-        results="results/stats/results.json",
+        results=result_path("stats/results.json"),
     log:
-        "logs/stats.log",
+        log_path("stats.log"),
     benchmark:
-        "benchmarks/stats.tsv"
+        benchmark_path("stats.tsv")
     retries: 2
     conda:
         "../envs/stats.yaml"

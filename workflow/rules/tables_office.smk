@@ -19,12 +19,12 @@ rule tables_office:
             "study",
         ),
     output:
-        docx=expand("results/tables/{name}.docx", name=STATS),
-        xlsx=expand("results/tables/{name}.xlsx", name=STATS),
+        docx=expand(result_path("tables/{name}.docx"), name=STATS),
+        xlsx=expand(result_path("tables/{name}.xlsx"), name=STATS),
     log:
-        "logs/tables_office.log",
+        log_path("tables_office.log"),
     benchmark:
-        "benchmarks/tables_office.tsv"
+        benchmark_path("tables_office.tsv")
     localrule: True
     conda:
         "../envs/report.yaml"

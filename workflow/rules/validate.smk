@@ -15,15 +15,15 @@ rule validate:
         ),
     output:
         # one named output per table (rules.validate.output.labs, ...)
-        **{t: f"results/validated/{t}.parquet" for t in TABLES},
-        findings="results/validated/findings.csv",
+        **{t: result_path(f"validated/{t}.parquet") for t in TABLES},
+        findings=result_path("validated/findings.csv"),
         # SHA-256 and row count of each raw input, as read here (the report's provenance)
-        inputs="results/validated/inputs.json",
+        inputs=result_path("validated/inputs.json"),
     log:
-        log="logs/validate.log",
-        findings="logs/validate.findings.csv",
+        log=log_path("validate.log"),
+        findings=log_path("validate.findings.csv"),
     benchmark:
-        "benchmarks/validate.tsv"
+        benchmark_path("validate.tsv")
     conda:
         "../envs/validate.yaml"
     threads: 1

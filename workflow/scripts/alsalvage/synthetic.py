@@ -17,8 +17,13 @@ lab noise cannot flip it.
   float formatting (values rounded, then written in shortest round-trip form); rows
   sorted by each table's key; UTF-8, ``\\n`` line endings, ISO dates.
 
+* Any study: ``study_from_description`` turns a study description (YAML: size, seed,
+  salvage agent and doses, published targets) into the plan of another study; what it
+  leaves out keeps the seed study's proportions (docs/synthetic-cohort.md, "Any study").
+
 Run ``python -m alsalvage.synthetic --n 50 --seed 20190607 --out resources/demo``
-from ``workflow/scripts`` (or with ``PYTHONPATH=workflow/scripts``).
+(or ``--study studies/pomalidomide/cohort.yaml --out DIR``) from ``workflow/scripts``
+(or with ``PYTHONPATH=workflow/scripts``).
 """
 
 from __future__ import annotations
@@ -126,19 +131,39 @@ LOG_HR = {"naive": np.log(0.30), "stage2": np.log(1.7), "stage3": np.log(3.2), "
 SURVIVAL_TRIES = 40
 OUTPUT_TABLES = tuple(contract.TABLES)
 
+# The study the generator plans for: the seed study unless a study description says
+# otherwise (study_from_description, docs/synthetic-cohort.md, "Any study").
+DEFAULT_STUDY = {
+    "reference_n": REFERENCE_N,  # the cohort size the plan's counts are for
+    "plan": PLAN_50,
+    "age": (AGE_MEDIAN, AGE_MIN, AGE_MAX),
+    "egfr_median": EGFR_MEDIAN,
+    "ntprobnp_median": NTPROBNP_MEDIAN,
+    "fl_to_index_months": FL_TO_INDEX_MONTHS,
+    "duration_median_days": DURATION_MEDIAN_DAYS,
+    "os_median_days": OS_MEDIAN_DAYS,
+    # planned survival contrasts across the prior-bortezomib groups (naive better, adjusted
+    # for Mayo stage; sensitive and refractory alike): off for a study without grouping
+    "exposure_contrasts": True,
+    "dose_column": "lenalidomide_mg",
+    "start_doses": (5.0, 10.0, 15.0),  # one per count of plan["start_dose"]
+    "dose_step": 5.0,  # a dose-reducing adverse event lowers the dose by this much ...
+    "min_dose": 5.0,  # ... but not below this
+}
+
 
 # ---------------------------------------------------------------------------
 # Allocation helpers
 # ---------------------------------------------------------------------------
-def allocate(counts, n: int) -> np.ndarray:
+def allocate(counts, n: int, reference_n: int = REFERENCE_N) -> np.ndarray:
     """Scale reference counts (for 50 patients) to ``n`` by largest remainder.
 
     The result sums to round(sum(counts) * n / 50) (half up); ties in the
     remainders go to the earlier category.  For n = 50 the counts are returned.
     """
     counts = np.asarray(counts, dtype=np.int64)
-    total = int(np.floor(counts.sum() * n / REFERENCE_N + 0.5))
-    exact = counts * n / REFERENCE_N
+    total = int(np.floor(counts.sum() * n / reference_n + 0.5))
+    exact = counts * n / reference_n
     base = np.floor(exact).astype(np.int64)
     rest = total - int(base.sum())
     if rest > 0:
@@ -149,6 +174,8 @@ def allocate(counts, n: int) -> np.ndarray:
 
 def share(count50: int, denom50: int, denom_n: int) -> int:
     """Scale a count planned out of ``denom50`` to a denominator ``denom_n`` (half up)."""
+    if denom50 == 0:
+        return 0
     return int(np.floor(count50 * denom_n / denom50 + 0.5))
 
 
@@ -223,6 +250,15 @@ def km_median(time: np.ndarray, event: np.ndarray) -> float:
     return float("inf") if np.isnan(med) else med
 
 
+def km_at(time: np.ndarray, event: np.ndarray, at: float) -> float:
+    """Kaplan-Meier survival at time ``at`` (events at ``at`` count)."""
+    time, event = np.asarray(time, float), np.asarray(event, bool)
+    s = 1.0
+    for t in np.unique(time[event & (time <= at)]):
+        s *= 1.0 - np.sum(event & (time == t)) / np.sum(time >= t)
+    return s
+
+
 def egfr_ckd_epi_2009(scr, age, female):
     """CKD-EPI 2009 eGFR (no race factor), by alsalvage.egfr (the one copy of the equation)."""
     return egfr.ckd_epi(scr, age, np.where(female, "F", "M"), "ckd_epi_2009")
@@ -234,22 +270,162 @@ def creatinine_for_egfr(egfr_value, age, female):
 
 
 # ---------------------------------------------------------------------------
+# Any study: a study description (YAML, docs/synthetic-cohort.md) -> what to plan for
+# ---------------------------------------------------------------------------
+DESCRIPTION_KEYS = {"n_patients", "seed", "agent", "partner", "targets", "prior_exposure"}
+AGENT_KEYS = {"name", "dose_column", "start_doses", "dose_step", "min_dose"}
+# Targets the plan meets by construction (counts and forced order statistics) ...
+PLANNED_TARGETS = {
+    "age_median",
+    "age_range",
+    "months_diagnosis_to_start_median",
+    "cardiac_involvement_pct",
+    "response_rate_pct",
+    "organ_responders",
+    "os_median_months",
+    "time_to_response_median_months",
+    "pfs_median_months",
+    "pfs_1y_pct",  # through the shape of the progression law (with pfs_median_months)
+}
+# ... and targets that follow from the planned courses (the survival draw): recorded in
+# the description, checked against the run.
+CHECKED_TARGETS = {"os_1y_pct"}
+EXPOSURE_GROUPS = ("naive", "sensitive", "refractory")
+DIAGNOSIS_TO_FIRST_LINE_DAYS = 33.5  # mean of the 7-60 days drawn in build_tables (then shifted)
+
+
+def _half_up(x: float) -> int:
+    return int(np.floor(x + 0.5))
+
+
+def _spread(total: int, weights) -> tuple[int, ...]:
+    """``total`` split in proportion to ``weights`` (largest remainder)."""
+    w = np.asarray(weights, dtype=float)
+    exact = total * w / w.sum() if w.sum() > 0 else np.zeros_like(w)
+    base = np.floor(exact).astype(np.int64)
+    order = np.argsort(-(exact - base), kind="stable")
+    base[order[: total - int(base.sum())]] += 1
+    return tuple(int(v) for v in base)
+
+
+def study_from_description(desc: dict) -> tuple[dict, int, int]:
+    """A study description (the YAML of docs/synthetic-cohort.md, "Any study") ->
+    (study, n, seed) for plan_cohort / generate / write_cohort.  What the description leaves
+    out keeps the seed study's proportions, scaled to its n.  Unknown keys are errors."""
+    unknown = set(desc) - DESCRIPTION_KEYS
+    if unknown:
+        raise ValueError(f"study description: unknown key(s) {sorted(unknown)}")
+    n, seed = int(desc["n_patients"]), int(desc["seed"])
+    if n < 10:
+        raise ValueError(f"study description: n_patients must be >= 10 (got {n})")
+    targets = dict(desc.get("targets") or {})
+    unknown = set(targets) - PLANNED_TARGETS - CHECKED_TARGETS
+    if unknown:
+        raise ValueError(f"study description: unknown target(s) {sorted(unknown)}")
+    agent = dict(desc.get("agent") or {})
+    unknown = set(agent) - AGENT_KEYS
+    if unknown:
+        raise ValueError(f"study description: unknown agent key(s) {sorted(unknown)}")
+
+    def scaled(key):
+        v = PLAN_50[key]
+        if isinstance(v, dict):
+            return dict(zip(v, (int(c) for c in allocate(list(v.values()), n))))
+        if isinstance(v, tuple):
+            return tuple(int(c) for c in allocate(v, n))
+        return int(allocate([v, REFERENCE_N - v], n)[0])
+
+    plan = {k: scaled(k) for k in PLAN_50}
+    pct = lambda key: _half_up(float(targets[key]) * n / 100.0)  # noqa: E731
+    if "cardiac_involvement_pct" in targets:
+        plan["heart"] = pct("cardiac_involvement_pct")
+    # Mayo 2004 stage I has no cardiac involvement: at most n - heart patients
+    stage1 = min(plan["mayo"][0], n - plan["heart"])
+    plan["mayo"] = (stage1,) + _spread(n - stage1, plan["mayo"][1:])
+    prior = desc.get("prior_exposure")
+    if prior:
+        unknown = set(prior) - {f"{g}_pct" for g in EXPOSURE_GROUPS}
+        if unknown:
+            raise ValueError(f"study description: unknown prior_exposure key(s) {sorted(unknown)}")
+        groups = [_half_up(float(prior.get(f"{g}_pct", 0)) * n / 100.0) for g in EXPOSURE_GROUPS[1:]]
+        plan["bortezomib"] = (n - sum(groups), *groups)
+    n_resp = pct("response_rate_pct") if "response_rate_pct" in targets else sum(plan["responders"])
+    plan["responders"] = _spread(n_resp, plan["bortezomib"])
+    plan["hem_levels"] = _spread(n_resp, PLAN_50["hem_levels"])
+    # deaths on therapy among each group's non-responders
+    deaths = _spread(plan["stops"]["death"], plan["bortezomib"])
+    plan["deaths_by_group"] = tuple(min(d, b - r) for d, b, r in zip(deaths, plan["bortezomib"], plan["responders"]))
+    plan["renal_evaluable"] = plan["kidney"] - plan["dialysis"]  # dialysis patients are kidney-involved
+    if "organ_responders" in targets:
+        organ = int(targets["organ_responders"])
+        plan["liver_responders"] = min(1, organ, plan["liver"])
+        plan["renal_responders"] = organ - plan["liver_responders"]
+    partner = desc.get("partner", None)
+    if partner is not None:
+        if partner not in contract.PARTNERS:
+            raise ValueError(f"study description: partner must be one of {list(contract.PARTNERS)}")
+        plan["partner"] = tuple(n if p == partner else 0 for p in contract.PARTNERS)
+    study = dict(DEFAULT_STUDY, plan=plan, reference_n=n, exposure_contrasts=False, targets=targets)
+    if "start_doses" in agent:  # {dose: patients}
+        doses = {float(k): int(v) for k, v in agent["start_doses"].items()}
+        if sum(doses.values()) != n:
+            raise ValueError(f"study description: agent.start_doses must add up to n_patients ({n})")
+        study["start_doses"] = tuple(sorted(doses))
+        plan["start_dose"] = tuple(doses[d] for d in sorted(doses))
+    for key in ("dose_column", "dose_step", "min_dose"):
+        if key in agent:
+            study[key] = agent[key] if key == "dose_column" else float(agent[key])
+    if "age_median" in targets:
+        med = int(targets["age_median"])
+        lo, hi = targets.get("age_range", (med - (AGE_MEDIAN - AGE_MIN), med + (AGE_MAX - AGE_MEDIAN)))
+        study["age"] = (med, int(lo), int(hi))
+    if "months_diagnosis_to_start_median" in targets:
+        months = float(targets["months_diagnosis_to_start_median"])
+        study["dx_to_index_median_days"] = _half_up(months * DAYS_PER_MONTH)
+        med = months - DIAGNOSIS_TO_FIRST_LINE_DAYS / DAYS_PER_MONTH
+        study["fl_to_index_months"] = (med, max(1.0, med / 10.0), max(FL_TO_INDEX_MONTHS[2], 3.0 * med))
+    if "time_to_response_median_months" in targets:
+        study["ttr_median_days"] = _half_up(float(targets["time_to_response_median_months"]) * DAYS_PER_MONTH)
+    if "pfs_median_months" in targets:
+        study["pfs_median_days"] = _half_up(float(targets["pfs_median_months"]) * DAYS_PER_MONTH)
+        if "pfs_1y_pct" in targets:
+            study["pfs_1y"] = float(targets["pfs_1y_pct"]) / 100.0
+    if "os_median_months" in targets:
+        study["os_median_days"] = _half_up(float(targets["os_median_months"]) * DAYS_PER_MONTH)
+    return study, n, seed
+
+
+def load_study(path) -> tuple[dict, int, int]:
+    """Read a study description (YAML) -> (study, n, seed)."""
+    import yaml
+
+    with open(path, encoding="utf-8") as fh:
+        return study_from_description(yaml.safe_load(fh))
+
+# ---------------------------------------------------------------------------
 # Planning (one value per patient)
 # ---------------------------------------------------------------------------
-def plan_cohort(n: int, seed: int) -> dict[str, np.ndarray]:
-    """Plan every patient's course; returns a dict of per-patient arrays."""
+def plan_cohort(n: int, seed: int, study: dict | None = None) -> dict[str, np.ndarray]:
+    """Plan every patient's course; returns a dict of per-patient arrays.  ``study``: what
+    to plan for (DEFAULT_STUDY, the seed study, when None; study_from_description)."""
     if n < 10:
         raise ValueError(f"synthetic cohort: n must be >= 10 (got {n})")
+    S = DEFAULT_STUDY if study is None else study
+    PLAN, ref_n = S["plan"], S["reference_n"]
     rng = np.random.default_rng(seed)
-    P: dict[str, np.ndarray] = {"n": np.array(n)}
-    one = lambda key: int(allocate([PLAN_50[key], REFERENCE_N - PLAN_50[key]], n)[0])  # noqa: E731
+    P: dict[str, np.ndarray] = {"n": np.array(n), "_study": S}
+
+    def allocate(counts, n):  # noqa: F811 (the plan's counts are for ref_n patients)
+        return globals()["allocate"](counts, n, ref_n)
+
+    one = lambda key: int(allocate([PLAN[key], ref_n - PLAN[key]], n)[0])  # noqa: E731
 
     # --- demographics and clone
     P["female"] = labels(rng, [one("male"), n - one("male")], [False, True])
     P["kappa"] = labels(rng, [one("kappa"), n - one("kappa")], [True, False])
 
     # --- Mayo 2004 stage (0 = I, 1 = II, 2 = III) and organ involvement
-    stage = labels(rng, allocate(PLAN_50["mayo"], n))
+    stage = labels(rng, allocate(PLAN["mayo"], n))
     P["stage"] = stage
     n_heart = one("heart")
     # Stage I: neither marker high -> no heart involvement.  Stage II/III patients are
@@ -269,7 +445,7 @@ def plan_cohort(n: int, seed: int) -> dict[str, np.ndarray]:
         P[organ] = pick(rng, np.ones(n, bool), one(organ))
 
     # --- bortezomib history (0 naive, 1 potentially sensitive, 2 refractory)
-    bort_counts = allocate(PLAN_50["bortezomib"], n)
+    bort_counts = allocate(PLAN["bortezomib"], n)
     bort = labels(rng, bort_counts)
     P["bort"] = bort
 
@@ -277,10 +453,10 @@ def plan_cohort(n: int, seed: int) -> dict[str, np.ndarray]:
     resp = np.zeros(n, dtype=np.int64)
     responder = np.zeros(n, dtype=bool)
     for g in range(3):
-        k = share(PLAN_50["responders"][g], PLAN_50["bortezomib"][g], int(bort_counts[g]))
+        k = share(PLAN["responders"][g], PLAN["bortezomib"][g], int(bort_counts[g]))
         responder |= pick(rng, bort == g, k)
     n_resp = int(responder.sum())
-    lev = allocate(PLAN_50["hem_levels"], n)  # CR, VGPR, PR
+    lev = allocate(PLAN["hem_levels"], n)  # CR, VGPR, PR
     lev = np.floor(lev * n_resp / max(lev.sum(), 1) + 0.0).astype(np.int64)
     lev[2] += n_resp - lev.sum()  # remainder to PR
     resp[responder] = labels(rng, [lev[2], lev[1], lev[0]], [1, 2, 3])
@@ -288,14 +464,14 @@ def plan_cohort(n: int, seed: int) -> dict[str, np.ndarray]:
 
     # --- stop reasons (deaths and progression/no-response stops are non-responders)
     stop = np.full(n, -1, dtype=np.int64)
-    stop_counts = allocate(list(PLAN_50["stops"].values()), n)
+    stop_counts = allocate(list(PLAN["stops"].values()), n)
     code = {s: i for i, s in enumerate(STOP_ORDER)}
     # deaths on therapy: a fixed number per bortezomib group (proportional among the exposed,
     # so that sensitive and refractory do not differ), mostly Mayo stage III
     w_death = np.choose(stage, [0.3, 1.0, 4.0])
     death = np.zeros(n, dtype=bool)
     for g in range(3):
-        k = share(PLAN_50["deaths_by_group"][g], PLAN_50["bortezomib"][g], int(bort_counts[g]))
+        k = share(PLAN["deaths_by_group"][g], PLAN["bortezomib"][g], int(bort_counts[g]))
         death |= pick(rng, ~responder & (bort == g), k, w_death)
     stop_counts[code["death"]] = int(death.sum())
     stop[death] = code["death"]
@@ -315,8 +491,8 @@ def plan_cohort(n: int, seed: int) -> dict[str, np.ndarray]:
     P["measurable"] = meas
 
     # --- duration of therapy (days from index to salvage end); median exactly 219
-    d = np.exp(rng.normal(np.log(DURATION_MEDIAN_DAYS), 0.75, n))
-    d_sorted = force_order_stats(np.clip(d, 14, 1000), DURATION_MEDIAN_DAYS, half_gap=0)
+    d = np.exp(rng.normal(np.log(S["duration_median_days"]), 0.75, n))
+    d_sorted = force_order_stats(np.clip(d, 14, 1000), S["duration_median_days"], half_gap=0)
     base = np.choose(
         stop, [0.0, 1.0, 1.2, 1.2, 1.8, 1.8, 3.0]
     )  # death, toxicity, progression, no_response, patient, physician, completed
@@ -332,15 +508,27 @@ def plan_cohort(n: int, seed: int) -> dict[str, np.ndarray]:
     # --- organ responses (renal, liver), among hematologic responders with long therapy
     renal_eval = kidney & ~dial
     long_resp = responder & (dur >= 180)
-    k_ren = share(PLAN_50["renal_responders"], PLAN_50["renal_evaluable"], int(renal_eval.sum()))
+    k_ren = share(PLAN["renal_responders"], PLAN["renal_evaluable"], int(renal_eval.sum()))
     ren_resp = pick(rng, renal_eval & long_resp, k_ren)
     if ren_resp.sum() < k_ren:  # small cohorts: fall back on the longest responders
         ren_resp |= pick(rng, renal_eval & responder & ~ren_resp, k_ren - int(ren_resp.sum()), dur)
-    k_liv = share(PLAN_50["liver_responders"], PLAN_50["liver"], int(P["liver"].sum()))
+    k_liv = share(PLAN["liver_responders"], PLAN["liver"], int(P["liver"].sum()))
     liv_resp = pick(rng, P["liver"] & long_resp & ~ren_resp, k_liv)
     if liv_resp.sum() < k_liv:
         liv_resp |= pick(rng, P["liver"] & responder & ~ren_resp & ~liv_resp, k_liv - int(liv_resp.sum()), dur)
     P["renal_resp"], P["liver_resp"] = ren_resp, liv_resp
+
+    # --- first response day (a study with a time-to-response target only): drawn around
+    # the target, median exactly on it, never after the end of therapy; the labs of that
+    # day show the response for the first time (_labs)
+    ttr = S.get("ttr_median_days")
+    if ttr is not None:
+        rd = np.flatnonzero(responder)
+        f = np.exp(rng.normal(np.log(ttr), 0.35, rd.size))
+        f_sorted = force_order_stats(np.clip(f, 21, 150), ttr)
+        first = np.full(n, -1, dtype=np.int64)
+        first[rd] = np.minimum(np.rint(rng.permutation(f_sorted)), dur[rd] - 7).astype(np.int64)
+        P["first_resp_day"] = first
 
     # --- progression to dialysis after index
     k_dp = one("dialysis_progression")
@@ -349,14 +537,14 @@ def plan_cohort(n: int, seed: int) -> dict[str, np.ndarray]:
     P["dial_prog"] = dprog
 
     # --- age (integer years at index): median 63, range exactly 42-82
-    ages = force_order_stats(np.rint(rng.normal(AGE_MEDIAN, 9.0, n)), AGE_MEDIAN, AGE_MIN, AGE_MAX)
+    ages = force_order_stats(np.rint(rng.normal(S["age"][0], 9.0, n)), *S["age"])
     P["age"] = rng.permutation(ages).astype(np.int64)
 
     # --- baseline eGFR for patients not on dialysis (median 53), lowest for dialysis progressors
     nd = ~dial
-    eg = np.exp(rng.normal(np.log(EGFR_MEDIAN), 0.42, int(nd.sum())))
-    eg_sorted = force_order_stats(np.clip(eg, 9, 118), EGFR_MEDIAN, half_gap=0.1)
-    eg_score = -3.0 * dprog[nd] - 0.6 * kidney[nd] + 0.02 * (AGE_MEDIAN - P["age"][nd]) + rng.normal(0, 0.6, nd.sum())
+    eg = np.exp(rng.normal(np.log(S["egfr_median"]), 0.42, int(nd.sum())))
+    eg_sorted = force_order_stats(np.clip(eg, 9, 118), S["egfr_median"], half_gap=0.1)
+    eg_score = -3.0 * dprog[nd] - 0.6 * kidney[nd] + 0.02 * (S["age"][0] - P["age"][nd]) + rng.normal(0, 0.6, nd.sum())
     egfr = np.full(n, np.nan)
     egfr[nd] = assign_sorted(eg_sorted, eg_score)
     egfr = np.where(dprog, np.minimum(egfr, 40.0), egfr)  # progression to dialysis from CKD 3b-4
@@ -376,7 +564,7 @@ def plan_cohort(n: int, seed: int) -> dict[str, np.ndarray]:
         ),
     )
     nt = np.where(stage > 0, np.clip(nt, 700, 30000), nt)
-    nt_sorted = force_order_stats(nt, NTPROBNP_MEDIAN, half_gap=9.0)
+    nt_sorted = force_order_stats(nt, S["ntprobnp_median"], half_gap=9.0)
     nt = assign_sorted(nt_sorted, nt)  # same patients keep their rank
     P["ntprobnp0"] = np.rint(nt)
     ctnt = np.where(stage == 2, np.clip(np.exp(rng.normal(np.log(90), 0.6, n)), 48, 900), rng.uniform(5, 24, n))
@@ -419,13 +607,13 @@ def plan_cohort(n: int, seed: int) -> dict[str, np.ndarray]:
     P["anc0"] = np.round(rng.uniform(2.2, 6.5, n), 2)
 
     # --- prior lines and time from first-line start to index
-    n_lines = labels(rng, allocate(PLAN_50["prior_lines"], n), [1, 2, 3, 4])
+    n_lines = labels(rng, allocate(PLAN["prior_lines"], n), [1, 2, 3, 4])
     P["n_lines"] = n_lines
     sens = bort == 1
     seg_min = 35
     bort_seg_min = 480  # sensitive: >= 56 days of therapy + >= 270 days to progression + pre
     span_min = np.where(sens, bort_seg_min + seg_min * (n_lines - 1), 28 + seg_min * (n_lines - 1))
-    med, lo, hi = FL_TO_INDEX_MONTHS
+    med, lo, hi = S["fl_to_index_months"]
     months = np.exp(rng.normal(np.log(med), 0.9, n))
     months_sorted = force_order_stats(np.clip(months, lo, hi), med, lo, hi)
     span_sorted = np.rint(months_sorted * DAYS_PER_MONTH)
@@ -437,13 +625,13 @@ def plan_cohort(n: int, seed: int) -> dict[str, np.ndarray]:
     P["bort_line"] = np.where(bort > 0, np.minimum(pos, n_lines), 0)
     P["refr_nr"] = (bort == 2) & (rng.random(n) < 0.5)  # refractory by no response (else early relapse)
 
-    # --- lenalidomide exposure
-    sd = labels(rng, allocate(PLAN_50["start_dose"], n), [5.0, 10.0, 15.0])
+    # --- exposure to the salvage agent
+    sd = labels(rng, allocate(PLAN["start_dose"], n), list(S["start_doses"]))
     # 5 mg goes preferentially to dialysis / low eGFR: swap by sorting within the permutation
     sd_sorted = np.sort(sd)
     sd_score = np.where(dial, -100.0, np.nan_to_num(egfr, nan=0.0)) + rng.normal(0, 15, n)
     P["dose0"] = assign_sorted(sd_sorted, sd_score)
-    P["partner"] = labels(rng, allocate(PLAN_50["partner"], n))
+    P["partner"] = labels(rng, allocate(PLAN["partner"], n))
     P["dex"] = np.where(P["age"] >= 70, 20.0, 40.0)
 
     # --- index dates, independent of the course (censoring must not differ between groups):
@@ -455,6 +643,8 @@ def plan_cohort(n: int, seed: int) -> dict[str, np.ndarray]:
 
     _plan_survival(P, rng, code)
     _plan_followup(P, rng, code)
+    if S.get("pfs_median_days") is not None:
+        _plan_progression(P, rng, code)
     return P
 
 
@@ -543,8 +733,11 @@ def _plan_survival(P, rng, code):
     cens = np.where(lost, dur + 90 + np.floor((cens - dur - 90) * rng.uniform(0.3, 0.9, n)), cens)
     cens = np.maximum(cens, dur + 60).astype(np.int64)
     bort, stage = P["bort"], P["stage"]
+    S = P["_study"]
+    contrasts = S["exposure_contrasts"]
+    os_median = S["os_median_days"]
     lp = (
-        LOG_HR["naive"] * (bort == 0)
+        LOG_HR["naive"] * (bort == 0) * contrasts
         + LOG_HR["stage2"] * (stage == 1)
         + LOG_HR["stage3"] * (stage == 2)
         + LOG_HR["responder"] * (P["resp"] > 0)
@@ -576,17 +769,20 @@ def _plan_survival(P, rng, code):
             mid = np.sqrt(lo_k * hi_k)
             obs, ev = observed(mid)
             med = km_median(obs, ev)
-            if med == OS_MEDIAN_DAYS:
+            if med == os_median:
                 hi_k = mid
                 break
-            if med < OS_MEDIAN_DAYS:
+            if med < os_median:
                 lo_k = mid
             else:
                 hi_k = mid
         obs, ev = observed(hi_k)
-        off = abs(km_median(obs, ev) - OS_MEDIAN_DAYS)
-        b, pv = cox_wald_p(obs.astype(float), ev, X)
-        p_sr = logrank_p(obs[sr].astype(float), ev[sr], bort[sr] == 1)
+        off = abs(km_median(obs, ev) - os_median)
+        if contrasts:
+            b, pv = cox_wald_p(obs.astype(float), ev, X)
+            p_sr = logrank_p(obs[sr].astype(float), ev[sr], bort[sr] == 1)
+        else:  # no planned contrast: the median alone decides
+            b, pv, p_sr = np.array([-1.0]), np.array([0.0]), 1.0
         ok = b[0] < 0 and pv[0] < 0.03 and p_sr > 0.2 and off <= OS_MEDIAN_TOL_DAYS
         log.debug("survival draw %d: p_naive=%.4f p_sr=%.3f median off %d days", attempt, pv[0], p_sr, off)
         score = (pv[0] if b[0] < 0 else 1.0) + max(0.0, 0.2 - p_sr) + off / 100.0
@@ -595,13 +791,77 @@ def _plan_survival(P, rng, code):
         if ok:
             break
     _, obs, ev, attempt, p_naive, p_sr = best
-    log.info(
-        "survival draw %d: Cox naive-vs-exposed p=%.4f (Mayo-adjusted), log-rank sensitive-vs-refractory p=%.3f",
-        attempt,
-        p_naive,
-        p_sr,
-    )
+    if not contrasts:
+        log.info("survival draw %d: Kaplan-Meier median %.0f days (planned %d)", attempt, km_median(obs, ev), os_median)
+    else:
+        log.info(
+            "survival draw %d: Cox naive-vs-exposed p=%.4f (Mayo-adjusted), log-rank sensitive-vs-refractory p=%.3f",
+            attempt,
+            p_naive,
+            p_sr,
+        )
     P["os_days"], P["death"], P["os_attempt"] = obs, ev, np.array(attempt)
+
+
+PFS_WEIBULL_SHAPES = tuple(np.round(np.arange(0.5, 5.01, 0.1), 2))
+
+
+def _plan_progression(P, rng, code):
+    """Hematologic progression (a study with a PFS target only).  Progression-free survival
+    is progression or death: each patient gets a progression day from a Weibull law, scaled
+    by bisection so that the Kaplan-Meier median of min(progression, death or last contact)
+    is the planned median; its shape is the one of a grid whose survival at one year is
+    nearest the planned one (pfs_1y_pct; else shape 1.5).  Those stopping for progression progress at the end of therapy;
+    a responder progresses no earlier than 60 days after the first response.  A patient
+    whose drawn day falls after death or last contact does not progress."""
+    S = P["_study"]
+    n = int(P["n"])
+    obs, dead, dur = P["os_days"], P["death"].astype(bool), P["dur"]
+    med = float(S["pfs_median_days"])
+    s1y = S.get("pfs_1y")
+    e = -np.log1p(-rng.random(n))  # unit exponential draws: x = e ** (1 / shape)
+    floor = np.where(P["resp"] > 0, np.maximum(P.get("first_resp_day", np.zeros(n, np.int64)), 0) + 60, 28)
+    prog_stop = P["stop"] == code["progression"]
+
+    def planned(k):
+        d = np.maximum(np.rint(k * x), floor)
+        d = np.where(prog_stop, dur, d)
+        return np.where(d < obs, d, -1).astype(np.int64)
+
+    def pfs(k):
+        d = planned(k)
+        return np.where(d > 0, d, obs), (d > 0) | dead
+
+    def calibrated():  # the scale whose Kaplan-Meier median is the planned one
+        lo_k, hi_k = 1.0, 20000.0
+        while hi_k / lo_k > 1.0005:
+            mid = np.sqrt(lo_k * hi_k)
+            if km_median(*pfs(mid)) < med:
+                lo_k = mid
+            else:
+                hi_k = mid
+        return hi_k
+
+    # the Weibull shape: the one (of a grid) whose calibrated PFS is nearest the planned
+    # survival at one year (deaths are events too); 1.5 without that target
+    best = None
+    for shape in PFS_WEIBULL_SHAPES if s1y is not None else (1.5,):
+        x = e ** (1.0 / shape)
+        k = calibrated()
+        off = abs(km_at(*pfs(k), 365.25) - s1y) if s1y is not None else 0.0
+        if best is None or off < best[0] - 1e-12:
+            best = (off, shape, k)
+    _, shape, k = best
+    x = e ** (1.0 / shape)
+    P["prog_day"] = planned(k)
+    t, ev = pfs(k)
+    log.info(
+        "progression: shape %.2f, Kaplan-Meier PFS median %.0f days (planned %.0f), at 1 year %.3f",
+        shape,
+        km_median(t, ev),
+        med,
+        km_at(t, ev, 365.25),
+    )
 
 
 def _plan_followup(P, rng, code):
@@ -659,7 +919,12 @@ def build_tables(P: dict, seed: int) -> dict[str, pa.Table]:
     # ---------------- patients
     birth = idx - np.rint((P["age"] + rng.uniform(0.06, 0.94, n)) * 365.25).astype(np.int64)
     fl_start = idx - P["span"]
-    diag = fl_start - rng.integers(7, 60, n)
+    lag = rng.integers(7, 60, n)
+    target = P["_study"].get("dx_to_index_median_days")
+    if target is not None:  # shift every lag alike (ranks kept): the median lands on the target
+        total = P["span"] + lag
+        lag = np.maximum(lag + int(np.rint(target - np.median(total))), 1)
+    diag = fl_start - lag
     cols = {
         "patient_id": ids_pa,
         "sex": pa.array(np.where(P["female"], "F", "M")),
@@ -813,7 +1078,8 @@ def _finish_cycles(P, cyc, reduce_from) -> pa.Table:
     rows_pat = cyc["rows_pat"]
     dose0 = P["dose0"][rows_pat]
     reduced = cyc["cycle"] >= reduce_from[rows_pat]
-    dose = np.where(reduced, np.maximum(dose0 - 5.0, 5.0), dose0)
+    S = P["_study"]
+    dose = np.where(reduced, np.maximum(dose0 - S["dose_step"], S["min_dose"]), dose0)
     partner = np.array(contract.PARTNERS)[P["partner"][rows_pat]]
     dex = P["dex"][rows_pat]
     return pa.table(
@@ -821,7 +1087,7 @@ def _finish_cycles(P, cyc, reduce_from) -> pa.Table:
             "patient_id": pa.array(P["_ids"][rows_pat]),
             "cycle": pa.array(cyc["cycle"].astype(np.int64)),
             "start_date": _date(cyc["start"]),
-            "lenalidomide_mg": _num(dose, 1),
+            P["_study"]["dose_column"]: _num(dose, 1),
             "dexamethasone_mg": _num(dex, 1),
             "partner": pa.array(partner),
         }
@@ -835,7 +1101,8 @@ def _adverse_events(P, rng, ids):
     code = {s: i for i, s in enumerate(STOP_ORDER)}
     nc, dur = P["n_cycles"], P["dur"]
     tox = P["stop"] == code["toxicity"]
-    g3_counts = dict(zip(GRADE3_TERMS, allocate(list(PLAN_50["grade3"].values()), n)))
+    S = P["_study"]
+    g3_counts = dict(zip(GRADE3_TERMS, allocate(list(S["plan"]["grade3"].values()), n, S["reference_n"])))
     rows_p, rows_term, rows_day, rows_grade, rows_act = [], [], [], [], []
     # the discontinuing event of each toxicity stop: term drawn from the planned pool
     pool = np.repeat(np.arange(len(GRADE3_TERMS)), list(g3_counts.values()))
@@ -879,7 +1146,7 @@ def _adverse_events(P, rng, ids):
             (P["delay_cycle"][c] > 0) & (cyc >= P["delay_cycle"][c]), P["delay_total"][c], 0
         )
         day = start_day + rng.integers(7, 21, c.size)
-        at5 = P["dose0"][c] <= 5.0
+        at5 = P["dose0"][c] <= S["min_dose"]
         act = np.where(at5 | (reduce_from[c] < 10**6), "interrupted", "dose_reduced")
         reduce_from[c] = np.where(act == "dose_reduced", np.minimum(reduce_from[c], cyc + 1), reduce_from[c])
         rows_p.append(c)
@@ -1012,6 +1279,17 @@ def _labs(P, rng, ids, cyc_day, cyc_pat, ae_info) -> pa.Table:
     v_p.append(fp)
     v_d.append(fday)
     v_k.append(np.full(fp.size, 4, np.int8))
+    # the planned first response day is a lab visit (a study with a time-to-response target)
+    if "first_resp_day" in P:
+        fr = np.flatnonzero(P["first_resp_day"] > 0)
+        v_p.append(fr)
+        v_d.append(P["first_resp_day"][fr])
+        v_k.append(np.ones(fr.size, np.int8))
+    if "prog_day" in P:  # ... and the planned progression day
+        pr = np.flatnonzero(P["prog_day"] > 0)
+        v_p.append(pr)
+        v_d.append(P["prog_day"][pr])
+        v_k.append(np.full(pr.size, 4, np.int8))
     # the last contact is a visit too (when not already one)
     v_p.append(np.arange(n))
     v_d.append(obs)
@@ -1044,12 +1322,21 @@ def _labs(P, rng, ids, cyc_day, cyc_pat, ae_info) -> pa.Table:
     resp = P["resp"][vp]
     tt = np.minimum(t, D)
     r = nad + (1 - nad) * np.exp(-tt / 14.0)
+    if "first_resp_day" in P:  # responders: a slow fall short of PR, the response on the planned day
+        F = P["first_resp_day"][vp].astype(float)
+        late = (resp > 0) & (F > 0)
+        settled = nad + (1 - nad) * np.exp(-(tt - F + 56.0) / 14.0)
+        r = np.where(late, np.where(tt < F, 1.0 - 0.4 * tt / np.maximum(F, 1.0), settled), r)
     code = {s: i for i, s in enumerate(STOP_ORDER)}
     prog_stop = P["stop"][vp] == code["progression"]
-    r = np.where(prog_stop & (t > 0.5 * D), r * (1 + 1.5 * (t - 0.5 * D) / np.maximum(D, 1)), r)
     # after therapy: responders hold their nadir for 6 months, then relapse slowly
     relapse = np.clip((t - D - 180) / 365.0, 0, None)
-    r = np.where(post, np.where(resp > 0, r * (1 + relapse) + relapse * 0.3, r * (1 + 0.5 * relapse)), r)
+    if "prog_day" in P:  # planned progression: no other rise; from the planned day a clear one
+        G = P["prog_day"][vp]
+        r = np.where((G > 0) & (t >= G), np.maximum(2.0, 250.0 / np.maximum(d0, 1.0)), r)
+    else:
+        r = np.where(prog_stop & (t > 0.5 * D), r * (1 + 1.5 * (t - 0.5 * D) / np.maximum(D, 1)), r)
+        r = np.where(post, np.where(resp > 0, r * (1 + relapse) + relapse * 0.3, r * (1 + 0.5 * relapse)), r)
     dflc = d0 * r
     cr = resp == 3
     inv = np.where(cr & (t >= 70) & (t <= D + 180), 1.1 * u0, u0 + dflc)
@@ -1176,6 +1463,9 @@ def _labs(P, rng, ids, cyc_day, cyc_pat, ae_info) -> pa.Table:
         return keep
 
     prot_flc = first_visit_after(P["resp"] > 0, 70, regular & every3)
+    for planned_day in ("first_resp_day", "prog_day"):  # the planned first response, progression
+        if planned_day in P:
+            prot_flc |= (P[planned_day][vp] > 0) & (vd == P[planned_day][vp])
     prot_org = first_visit_after(P["renal_resp"], 120, regular & every3) | first_visit_after(
         P["liver_resp"], 120, regular & every2
     )
@@ -1254,8 +1544,8 @@ def _labs(P, rng, ids, cyc_day, cyc_pat, ae_info) -> pa.Table:
     )
 
 
-def _prepare(n: int, seed: int):
-    P = plan_cohort(n, seed)
+def _prepare(n: int, seed: int, study: dict | None = None):
+    P = plan_cohort(n, seed, study)
     P["_ids"] = patient_ids(n)
     rng = np.random.default_rng([seed, 2])
     P["egfr_reported"] = rng.random(n) < 0.15
@@ -1263,20 +1553,29 @@ def _prepare(n: int, seed: int):
     return P, tables
 
 
-def generate(n: int, seed: int) -> dict[str, pa.Table]:
+def generate(n: int, seed: int, study: dict | None = None) -> dict[str, pa.Table]:
     """Plan and build the six raw tables in memory (pyarrow tables, rows in key order)."""
-    P, tables = _prepare(n, seed)
+    P, tables = _prepare(n, seed, study)
     tables["labs"] = pa.concat_tables(list(lab_chunks(P, seed)))
     return {name: tables[name] for name in OUTPUT_TABLES}
 
 
-def write_cohort(n: int, seed: int, outdir) -> dict[str, int]:
+def _header(name: str, block: pa.Table) -> list[str]:
+    """The columns of a table in contract order; the salvage agent's dose column takes
+    the place of the contract's dose column when the study names another."""
+    # contract order; optional columns the generator does not make (centre) left out
+    header = [c.name for c in contract.TABLES[name].columns if not c.omit_when_absent]
+    extra = [c for c in block.column_names if c not in header]
+    return [c if c in block.column_names or not extra else extra.pop(0) for c in header] + extra
+
+
+def write_cohort(n: int, seed: int, outdir, study: dict | None = None) -> dict[str, int]:
     """Generate and write the six CSV files into ``outdir``; returns rows per table.
 
     Each file is written to a temporary name and renamed when complete."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    P, tables = _prepare(n, seed)
+    P, tables = _prepare(n, seed, study)
     rows = {}
     opts = pacsv.WriteOptions(include_header=False, delimiter=",", quoting_style="none")
     for name in OUTPUT_TABLES:
@@ -1284,11 +1583,12 @@ def write_cohort(n: int, seed: int, outdir) -> dict[str, int]:
         tmp = path.with_suffix(".csv.tmp")
         blocks = lab_chunks(P, seed) if name == "labs" else [tables[name]]
         rows[name] = 0
-        # contract order; optional columns the generator does not make (centre) left out
-        header = [c.name for c in contract.TABLES[name].columns if not c.omit_when_absent]
+        header = None
         with pa.OSFile(str(tmp), "wb") as fh:
-            fh.write((",".join(header) + "\n").encode("utf-8"))
             for block in blocks:
+                if header is None:
+                    header = _header(name, block)  # contract order
+                    fh.write((",".join(header) + "\n").encode("utf-8"))
                 pacsv.write_csv(block.select(header), fh, write_options=opts)
                 rows[name] += block.num_rows
         tmp.replace(path)
@@ -1298,11 +1598,17 @@ def write_cohort(n: int, seed: int, outdir) -> dict[str, int]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=REFERENCE_N, help="number of patients")
-    ap.add_argument("--seed", type=int, required=True, help="seed of the random generator")
+    ap.add_argument("--seed", type=int, help="seed of the random generator")
+    ap.add_argument("--study", help="a study description (YAML): its n_patients and seed, unless given")
     ap.add_argument("--out", required=True, help="output directory")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    rows = write_cohort(args.n, args.seed, args.out)
+    study, n, seed = (None, args.n, args.seed) if args.study is None else load_study(args.study)
+    if args.study is not None and args.seed is not None:
+        seed = args.seed
+    if seed is None:
+        ap.error("--seed is required without --study")
+    rows = write_cohort(n, seed, args.out, study)
     log.info("wrote %s to %s", ", ".join(f"{k}: {v} rows" for k, v in rows.items()), args.out)
     return 0
 
