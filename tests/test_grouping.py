@@ -104,7 +104,7 @@ def test_group_wording_comes_from_the_label(d):
     ],
 )
 def test_wording(pex, headers, title):
-    w = Wording.from_params({}, pex)
+    w = Wording.from_params(None, pex)
     assert w.group_headers() == headers
     assert w.title("Table 1{by_group}", has_groups=True) == f"Table 1{title}"
     assert w.title("Table 1{by_group}", has_groups=False) == "Table 1"
@@ -117,7 +117,7 @@ def test_table1_layout_has_no_empty_group_columns(d, pex, chosen):
     assert not has_groups(recs)
     t = grouped_table(recs, keys)
     assert t["compare"] is False and all(r["groups"] == [] for r in t["rows"])
-    layout = office.table_layout("table1", keys, recs, Wording.from_params({}, pex))
+    layout = office.table_layout("table1", keys, recs, Wording.from_params(None, pex))
     assert layout["header"] == ["Characteristic", "All patients", "95% CI", "Note"]
     assert all(len(row) == 4 for row in layout["rows"])
 
@@ -125,7 +125,7 @@ def test_table1_layout_has_no_empty_group_columns(d, pex, chosen):
 def test_table1_layout_with_groups(d):
     recs = records(d, DARA, COMPARISONS)
     keys = [k for k in recs if k.startswith(("baseline.", "prior."))]
-    layout = office.table_layout("table1", keys, recs, Wording.from_params({}, DARA))
+    layout = office.table_layout("table1", keys, recs, Wording.from_params(None, DARA))
     assert layout["header"][3:6] == ["Daratumumab-naive", "Potentially sensitive", "Refractory"]
     assert layout["header"][6:] == ["p", "Test", "SMD", "Missing", "Note"]
 

@@ -1,10 +1,6 @@
 """Any salvage study, not one abstract (issue 13): the generator planning a cohort for a
 study description, the shipped pomalidomide study, several studies side by side in one
-checkout (study.output_root), and a cohort mixing three agents.
-
-The end-to-end runs of the pomalidomide study and of the three-agent cohort need the
-configuration keys of the other parts of issue 13 (study.agents, prior_exposure,
-analysis); they are marked xfail (strict=False) until those parts are merged."""
+checkout (study.output_root), and a cohort mixing three agents."""
 
 from __future__ import annotations
 
@@ -26,7 +22,6 @@ DESCRIPTION = yaml.safe_load((STUDY / "cohort.yaml").read_text())
 DAYS_PER_MONTH = 30.4375
 
 NEEDS_REGIMEN = "needs study.agents (dose column per agent, agent wording: H-regimen)"
-NEEDS_ALL = "needs study.agents, prior_exposure and analysis (H-regimen, H-grouping, H-plan)"
 
 
 def project_with_studies(tmp_path: Path) -> Path:
@@ -185,7 +180,6 @@ def reproduction(results_json: Path, published: Path) -> list[dict]:
     return report.reproduction_rows(yaml.safe_load(published.read_text()), recs)
 
 
-@pytest.mark.xfail(strict=False, reason=NEEDS_ALL)
 def test_the_pomalidomide_study_runs_with_its_one_command(tmp_path):
     require((BIN / "snakemake").exists(), "snakemake not installed")
     project = project_with_studies(tmp_path)
@@ -231,7 +225,6 @@ def three_agent_cohort(project: Path, demo: Path) -> Path:
     return data
 
 
-@pytest.mark.xfail(strict=False, reason=NEEDS_ALL)
 def test_a_three_agent_cohort_grouped_by_daratumumab_exposure(tmp_path, demo_dir):
     require((BIN / "snakemake").exists(), "snakemake not installed")
     project = copy_project(tmp_path / "project")

@@ -78,7 +78,8 @@ def test_default_study_wording_reads_as_before():
     cfg = config_defaults()
     assert cfg["study"]["regimen"] == "lenalidomide"
     params = stats_params()
-    assert study.Wording.from_params(params).fill(BY_NAME["table1"].title) == (
+    w = study.Wording.from_params(params, params["prior_exposure"])
+    assert w.title(w.fill(BY_NAME["table1"].title), has_groups=True) == (
         "Table 1. Patient characteristics at the start of lenalidomide, overall and by prior bortezomib")
     fp = figure_params()
     assert figures.figure_title("swimmer", fp) == "Time on lenalidomide"

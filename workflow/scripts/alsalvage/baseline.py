@@ -305,6 +305,7 @@ def derive_adsl(tables: Mapping[str, pd.DataFrame], params: Mapping, files: Mapp
     )
     a = a.merge(idx.rename(columns={"patient_id": "USUBJID", "index_date": "TRTSDT"}), on="USUBJID", how="left")
     a["AGE"] = age_years(a["BRTHDT"], a["TRTSDT"])
+    a["DXTOIDXM"] = months(days_between(a["DIAGDT"], a["TRTSDT"]), dpm)
     for src, dst in ORGAN_COLUMNS.items():
         a[dst] = a[src].fillna(False).astype(bool).astype("int64")
     a["NORGAN"] = a[list(ORGAN_COLUMNS.values())].sum(axis=1).astype("int64")
@@ -383,7 +384,7 @@ def derive_adsl(tables: Mapping[str, pd.DataFrame], params: Mapping, files: Mapp
     out = out.reset_index(drop=True)
     if "SITEID" in out.columns:
         out["SITEID"] = out["SITEID"].astype(object)
-    for c in ("STDOS", "MDDOS", "MXDOS", "FLTOIDXM", "TRTDURM", "EGFRBL", "IFLCBL", "UFLCBL", "DFLCBL"):
+    for c in ("STDOS", "MDDOS", "MXDOS", "DXTOIDXM", "FLTOIDXM", "TRTDURM", "EGFRBL", "IFLCBL", "UFLCBL", "DFLCBL"):
         out[c] = out[c].astype("float64")
     for c in ("BLQUAL", "MAYO04", "EUSTG", "MAYO12", "RENSTG", "STGFL", "EGFRSRC", "HEMEVAL", "PEXGRP", "TRTAGENT",
               "DOSEU"):

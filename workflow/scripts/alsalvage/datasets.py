@@ -153,6 +153,7 @@ HEMEVAL   | text           | text | no_clone (no detectable clone: ratio KLRATBL
 NPRIOR    | int64          | integer | lines of therapy started before the index date
 FLSTDT    | datetime64[ns] | date | start of the first prior line
 FLTOIDXM  | float64        | months | FLSTDT to TRTSDT, days / 30.4375
+DXTOIDXM  | float64        | months | DIAGDT to TRTSDT, days / 30.4375
 PEXFL   | int64          | 0/1 | any bortezomib-containing prior line
 PEXGRP   | text           | text | naive / sensitive (potentially sensitive) / refractory, from the most
     recent bortezomib line

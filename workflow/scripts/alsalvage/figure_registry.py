@@ -38,7 +38,7 @@ FIGURE_INPUTS = {
 # has it takes the setting "regimen").
 TITLES = {
     "km_os": "Overall survival",
-    "km_os_bortezomib": "Overall survival by prior bortezomib",
+    "km_os_bortezomib": "Overall survival by {prior}",
     "landmark_os": "Landmark overall survival by hematologic response",
     "cif_dialysis": "Cumulative incidence of dialysis",
     "forest_cox": "Cox model of overall survival",

@@ -997,6 +997,8 @@ def render_figure(name: str, data: dict, params: FigureParams, paths: dict[str, 
 def figure_title(name: str, params: FigureParams) -> str:
     """The figure's title (figure_registry.TITLES) in the study's words."""
     title = TITLES[name]
+    if "{prior}" in title:  # a by-group figure: the grouping's words (prior_exposure.label)
+        title = title.replace("{prior}", Wording(exposure=params.exposure_label).prior)
     return params.wording.fill(title) if "{regimen}" in title else title
 
 

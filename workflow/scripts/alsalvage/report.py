@@ -67,7 +67,7 @@ GROUP_LABELS = dict(zip(GROUPS, Wording().group_headers()))
 # Clinical order of Table 1 / prior-therapy rows (second part of the key); others follow.
 ROW_ORDER = (
     "n", "age", "sex", "organ", "egfr", "dialysis", "ntprobnp", "dflc", "mayo2004", "eustage",
-    "mayo2012", "renal_stage", "hemeval", "lines", "fl_to_index_months", "bortezomib",
+    "mayo2012", "renal_stage", "hemeval", "lines", "dx_to_index_months", "fl_to_index_months", "exposure",
 )  # fmt: skip
 # Sub-statistics that the main record's `formatted` string already carries.
 SUBSTATS = ("q1", "q3", "min", "max", "missing")

@@ -127,6 +127,16 @@ def table1_variables(a: pd.DataFrame) -> list[tuple]:
                 pd.to_numeric(a["FLTOIDXM"], errors="coerce"),
             )
         )
+    if "DXTOIDXM" in a:
+        out.append(
+            (
+                "prior.dx_to_index_months",
+                "Months from diagnosis to {regimen}",
+                "prior",
+                "continuous",
+                pd.to_numeric(a["DXTOIDXM"], errors="coerce"),
+            )
+        )
     if "NPRIOR" in a:
         out.append(("prior.lines", "Prior lines", "prior", "continuous", pd.to_numeric(a["NPRIOR"], errors="coerce")))
     return out
@@ -339,6 +349,17 @@ def table1(
                 "Months from first-line start to {regimen}",
                 "prior",
                 d["FLTOIDXM"],
+                "months",
+                "range",
+                1,
+                g,
+            )
+        if "DXTOIDXM" in d:
+            recs += describe(
+                k("prior.dx_to_index_months"),
+                "Months from diagnosis to {regimen}",
+                "prior",
+                d["DXTOIDXM"],
                 "months",
                 "range",
                 1,
