@@ -774,7 +774,8 @@ def test_forest_terms_are_the_fitted_model_terms():
     del r["results"]["os.cox.mayo2004_III.hr"]
     r["results"]["os.cox.age.hr"] = dict(r["results"]["os.cox.mayo2004_II.hr"], label="HR age (per 10 years)")
     terms = figures.results_for_figures(r, [3, 6])["cox"]["terms"]
-    assert [t["label"] for t in terms] == ["Bortezomib-naive vs exposed", "Mayo 2004 stage II vs I", "age (per 10 years)"]
+    # the naive label is worded at drawing time from the grouping (exposure_label)
+    assert [t["label"] for t in terms] == ["{naive} vs exposed", "Mayo 2004 stage II vs I", "age (per 10 years)"]
 
 
 def test_a_missing_column_is_named():
