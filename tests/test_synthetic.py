@@ -88,6 +88,8 @@ def test_tables_satisfy_the_contract(raw, table):
     spec = contract.TABLES[table]
     df = raw[table]
     for col in spec.columns:
+        if col.omit_when_absent and col.name not in df.columns:
+            continue  # an optional column the generator does not make (centre)
         s = df[col.name]
         empty = s == ""
         if not col.nullable:

@@ -34,6 +34,12 @@ TABLE1_COMPARE_FOOTNOTE = (
 )
 
 
+# Months before the index date in Table 1: (ADSL column, results key, label).
+PRIOR_MONTHS = (
+    ("FLTOIDXM", "prior.fl_to_index_months", "Months from first-line start to {regimen}"),
+    ("DXTOIDXM", "prior.dx_to_index_months", "Months from diagnosis to {regimen}"),
+)
+
 def compare_footnotes(params: dict) -> list[str]:
     """The footnote naming Table 1's tests (params table1_tests); none without the
     by_group comparison."""
@@ -117,26 +123,9 @@ def table1_variables(a: pd.DataFrame) -> list[tuple]:
                     a[col].map(lambda v: None if pd.isna(v) else str(v)),
                 )
             )
-    if "FLTOIDXM" in a:
-        out.append(
-            (
-                "prior.fl_to_index_months",
-                "Months from first-line start to {regimen}",
-                "prior",
-                "continuous",
-                pd.to_numeric(a["FLTOIDXM"], errors="coerce"),
-            )
-        )
-    if "DXTOIDXM" in a:
-        out.append(
-            (
-                "prior.dx_to_index_months",
-                "Months from diagnosis to {regimen}",
-                "prior",
-                "continuous",
-                pd.to_numeric(a["DXTOIDXM"], errors="coerce"),
-            )
-        )
+    for col, key, label in PRIOR_MONTHS:
+        if col in a:
+            out.append((key, label, "prior", "continuous", pd.to_numeric(a[col], errors="coerce")))
     if "NPRIOR" in a:
         out.append(("prior.lines", "Prior lines", "prior", "continuous", pd.to_numeric(a["NPRIOR"], errors="coerce")))
     return out
@@ -343,28 +332,9 @@ def table1(
                     group=g,
                 )
             )
-        if "FLTOIDXM" in d:
-            recs += describe(
-                k("prior.fl_to_index_months"),
-                "Months from first-line start to {regimen}",
-                "prior",
-                d["FLTOIDXM"],
-                "months",
-                "range",
-                1,
-                g,
-            )
-        if "DXTOIDXM" in d:
-            recs += describe(
-                k("prior.dx_to_index_months"),
-                "Months from diagnosis to {regimen}",
-                "prior",
-                d["DXTOIDXM"],
-                "months",
-                "range",
-                1,
-                g,
-            )
+        for col, key, label in PRIOR_MONTHS:
+            if col in d:
+                recs += describe(k(key), label, "prior", d[col], "months", "range", 1, g)
         if "NPRIOR" in d:
             recs += describe(k("prior.lines"), "Prior lines", "prior", d["NPRIOR"], "count", "range", 0, g)
     if not w.grouping:
