@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import REPO, require
+from alsalvage.study import Wording
+from helpers import REPO, require, schema_default
 from stats_data import demo_derived, demo_stats_project  # noqa: F401 (fixtures)
 
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
@@ -152,7 +153,7 @@ def test_table1_comparisons_equal_base_r_on_the_demo_cohort(demo_derived, tmp_pa
         {"continuous": "kruskal", "categorical": "chisq"},
         {"continuous": "anova", "categorical": "fisher"},
     ):
-        recs = {x["key"]: x for x in table1.table1_comparisons(adsl, tests)}
+        recs = {x["key"]: x for x in table1.table1_comparisons(adsl, tests, Wording.from_params(None, schema_default("prior_exposure")))}
         for key, _label, _section, kind, values in variables:
             test = tests[kind]
             rec = recs[f"{key}.by_pexgrp.p"]

@@ -19,7 +19,7 @@ import pytest
 from docx import Document
 from openpyxl import load_workbook
 
-from helpers import REPO, snakemake
+from helpers import REPO, schema_default, snakemake
 from stats_data import demo_stats_project  # noqa: F401 (fixture)
 
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
@@ -184,7 +184,8 @@ def small_results(tmp_path, label_value="=1+1"):
 def test_members_and_properties_carry_the_reference_date(tmp_path, when):
     results, path = small_results(tmp_path)
     out = {"docx": {"table1": tmp_path / "t.docx"}, "xlsx": {"table1": tmp_path / "t.xlsx"}}
-    office.write_office_tables(results, {"table1": path}, out["docx"], out["xlsx"], when, regimen="lenalidomide")
+    office.write_office_tables(results, {"table1": path}, out["docx"], out["xlsx"], when, regimen="lenalidomide",
+                               prior_exposure=schema_default("prior_exposure"))
     stamp = dt.datetime.fromisoformat(when)
     for f in (tmp_path / "t.docx", tmp_path / "t.xlsx"):
         with zipfile.ZipFile(f) as z:
@@ -201,7 +202,7 @@ def test_text_that_looks_like_a_formula_stays_text(tmp_path):
     results, path = small_results(tmp_path, "=1+1")
     office.write_office_tables(
         results, {"table1": path}, {"table1": tmp_path / "t.docx"}, {"table1": tmp_path / "t.xlsx"}, "2026-01-01",
-        regimen="lenalidomide",
+        regimen="lenalidomide", prior_exposure=schema_default("prior_exposure"),
     )
     ws = load_workbook(str(tmp_path / "t.xlsx")).active
     cells = [c for row in ws.iter_rows() for c in row if c.value == "=1+1"]
@@ -219,5 +220,5 @@ def test_a_key_missing_from_results_json_stops_the_rule(tmp_path):
     with pytest.raises(office.OfficeInputError, match="baseline.sex.male"):
         office.write_office_tables(
             results, {"table1": path}, {"table1": tmp_path / "t.docx"}, {"table1": tmp_path / "t.xlsx"}, "2026-01-01",
-            regimen="lenalidomide",
+            regimen="lenalidomide", prior_exposure=schema_default("prior_exposure"),
         )

@@ -34,7 +34,7 @@ from .report import (
     toxicity_table,
 )
 from .stats.registry import BY_NAME
-from .study import DEFAULT_EXPOSURE, Wording
+from .study import Wording
 
 COMPARE = ("p", "test", "smd", "missing")  # Table 1's group-comparison columns (report._comparison)
 COMPARE_HEADERS = {"p": "p", "test": "Test", "smd": "SMD", "missing": "Missing"}
@@ -61,7 +61,7 @@ def read_table_csv(path) -> tuple[list[str], list[str]]:
     return keys, notes
 
 
-def table_layout(name: str, keys: list[str], recs: dict, wording: Wording = Wording()) -> dict:
+def table_layout(name: str, keys: list[str], recs: dict, wording: Wording) -> dict:
     """Header and rows (lists of text cells) of one table, as the HTML report shows it
     (Table 1's group headers from ``wording``; no group or comparison columns without
     by-group records)."""
@@ -244,7 +244,7 @@ def write_office_tables(
     reference_date: str,
     *,
     regimen: str,
-    prior_exposure: dict | None = DEFAULT_EXPOSURE,
+    prior_exposure: dict | None,
 ) -> dict:
     """Entry of rule `tables_office`: for every table name, <name>.docx and <name>.xlsx from
     its CSV (keys, footnotes) and results.json (records), titled by the registry in the

@@ -34,7 +34,7 @@ import yaml
 from . import figure_registry
 from .study import Wording
 from .formatting import fmt_number
-from .study import DEFAULT_EXPOSURE, GROUPS, Wording
+from .study import GROUPS, Wording
 
 SOFTWARE = (
     "snakemake",
@@ -649,7 +649,7 @@ def build_context(
 ) -> dict:
     recs = records(results)
     tables = section_tables(recs)
-    wording = Wording.from_params(config["study"], config.get("prior_exposure", DEFAULT_EXPOSURE))
+    wording = Wording.from_params(config["study"], config["prior_exposure"])
     # a study without published figures has no comparison (the section is left out)
     repro = None if seed_study is None else reproduction_rows(seed_study, recs)
     study = config["study"]

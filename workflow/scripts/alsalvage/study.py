@@ -19,8 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 GROUPS = ("naive", "sensitive", "refractory")
-# prior_exposure of the default study, for callers given no configuration (tests, defaults)
-DEFAULT_EXPOSURE = {"label": "bortezomib"}
 # The subgroup comparisons a study can make (config analysis.comparisons); all need a grouping.
 COMPARISONS = ("by_group", "sensitive_vs_refractory", "naive_vs_exposed", "refractory_vs_non")
 

@@ -23,7 +23,7 @@ import pandas as pd
 from .. import compare as C
 from .. import formatting as F
 from ..derive_common import ORGAN_COLUMNS as ORGANS
-from ..study import DEFAULT_EXPOSURE, Wording, cap
+from ..study import Wording, cap
 from .records import PEXGRPS, count, describe, flag, p_record, prop, record, treated
 
 TABLE1_COMPARE_FOOTNOTE = (
@@ -40,12 +40,13 @@ PRIOR_MONTHS = (
     ("DXTOIDXM", "prior.dx_to_index_months", "Months from diagnosis to {regimen}"),
 )
 
+
 def compare_footnotes(params: dict) -> list[str]:
     """The footnote naming Table 1's tests (params table1_tests); none without the
     by_group comparison."""
-    if "by_group" not in params.get("comparisons", ("by_group",)):
+    if "by_group" not in params["comparisons"]:
         return []
-    w = Wording.from_params(None, params.get("prior_exposure", DEFAULT_EXPOSURE))
+    w = Wording.from_params(None, params["prior_exposure"])
     names = {k: C.TEST_NAMES[v] for k, v in params["table1_tests"].items()}
     return [TABLE1_COMPARE_FOOTNOTE.format(exposure=w.exposure, **names)]
 
@@ -131,7 +132,7 @@ def table1_variables(a: pd.DataFrame) -> list[tuple]:
     return out
 
 
-def table1_comparisons(a: pd.DataFrame, tests: dict, w: Wording = Wording()) -> list[dict]:
+def table1_comparisons(a: pd.DataFrame, tests: dict, w: Wording) -> list[dict]:
     """For every Table 1 variable: p across the PEXGRP groups (test per tests), the mean
     and largest pairwise SMD and the number of treated patients without a value.
     Keys <variable>.by_pexgrp.{p,smd,smd_max,missing} (docs/results.md)."""

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .. import formatting as F
-from ..study import COMPARISONS, Wording
+from ..study import Wording
 from .records import PEXGRPS, count, describe, flag, km_records, p_record, prop, record, treated
 from .responders import first_response, responded_by
 
@@ -110,7 +110,7 @@ GRAY_COMPARISONS = (
 )
 
 
-def renal_by_group(a, d, alpha, timepoints, comparisons=COMPARISONS, w: Wording = Wording()) -> list[dict]:
+def renal_by_group(a, d, alpha, timepoints, comparisons, w: Wording) -> list[dict]:
     """Cumulative incidence of dialysis (death without dialysis competing) per bortezomib
     group at the time points, and Gray's test of equal incidence for each comparison the
     survival analysis makes (3 groups; sensitive vs refractory; naive vs exposed)."""
@@ -234,6 +234,11 @@ def survival(
     return recs
 
 
+def _logrank_record(key: str, label: str, t, method: str) -> dict:
+    """The p record of a log-rank test result ``t`` (survival.logrank*)."""
+    return p_record(key, label, "survival", t.p, t.statistic, t.df, method, note=t.note)
+
+
 def _os_by_group(d, alpha, timepoints, comparisons, w: Wording, strata) -> list[dict]:
     """OS per group and the log-rank tests of the comparisons made (stratified by centre
     when ``strata`` names the centre column)."""
@@ -249,44 +254,32 @@ def _os_by_group(d, alpha, timepoints, comparisons, w: Wording, strata) -> list[
         present = d["PEXGRP"].isin(PEXGRPS)
         t = _logrank(d[present], d.loc[present, "PEXGRP"], strata)
         recs.append(
-            p_record(
+            _logrank_record(
                 "os.by_pexgrp.logrank_p",
                 f"OS by {w.group_of}: log-rank p",
-                "survival",
-                t.p,
-                t.statistic,
-                t.df,
+                t,
                 f"multivariate log-rank test ({d.loc[present, 'PEXGRP'].nunique()} groups){by}",
-                note=t.note,
             )
         )
     if "sensitive_vs_refractory" in comparisons:
         sr = d[d["PEXGRP"].isin(["sensitive", "refractory"])]
         t = _logrank(sr, sr["PEXGRP"], strata, pair=("sensitive", "refractory"))
         recs.append(
-            p_record(
+            _logrank_record(
                 "os.sensitive_vs_refractory.logrank_p",
                 "OS sensitive vs refractory: log-rank p",
-                "survival",
-                t.p,
-                t.statistic,
-                t.df,
+                t,
                 f"log-rank test, 2 groups{by}",
-                note=t.note,
             )
         )
     if "naive_vs_exposed" in comparisons:
         t = _logrank(d, np.where(flag(d["PEXFL"]), "exposed", "naive"), strata, pair=("naive", "exposed"))
         recs.append(
-            p_record(
+            _logrank_record(
                 "os.naive_vs_exposed.logrank_p",
                 "OS naive vs exposed (unadjusted): log-rank p",
-                "survival",
-                t.p,
-                t.statistic,
-                t.df,
+                t,
                 f"log-rank test, 2 groups{by}",
-                note=t.note,
             )
         )
     return recs
