@@ -154,8 +154,8 @@ ANALYSES = (
         (
             "Worst CTCAE v5 grade per patient and term; n (%) of all treated patients.",
             "Treatment-emergent events only (ADAE TRTEMFL = Y): onset on or after the first dose and at most "
-            "exposure.teae_days_after_last_dose days (config.yaml) after the last dose; no end while therapy "
-            "is ongoing.",
+            "exposure.teae_days_after_last_dose days (config.yaml) after the last dose, and before the start "
+            "of a next line of therapy; no end other than a next line while therapy is ongoing.",
         ),
         cpu_at_100k=3,
     ),
