@@ -52,9 +52,11 @@ def _ae(rows=EVENTS):
 
 
 def _adsl(rows):
-    """ADSL rows (USUBJID, TRTSDT first dose, TRTEDT last dose or None when ongoing)."""
-    df = pd.DataFrame(rows, columns=["USUBJID", "TRTSDT", "TRTEDT"])
-    for c in ("TRTSDT", "TRTEDT"):
+    """ADSL rows (USUBJID, TRTSDT first dose, TRTEDT last dose or None when ongoing,
+    optionally NXTLNDT start of the next line, None when there is none)."""
+    rows = [tuple(r) + (None,) * (4 - len(r)) for r in rows]
+    df = pd.DataFrame(rows, columns=["USUBJID", "TRTSDT", "TRTEDT", "NXTLNDT"])
+    for c in ("TRTSDT", "TRTEDT", "NXTLNDT"):
         df[c] = pd.to_datetime(df[c])
     return df
 
@@ -151,6 +153,32 @@ def test_treatment_emergent_window(window, pid, first, last, onset, flag, how):
     assert window.at[pid, "TRTEMFL"] == flag, how
     # the row stays in ADAE whatever the flag, with its grade
     assert window.at[pid, "AETOXGR"] == 3 and window.at[pid, "GR3FL"] == "Y"
+
+
+# The next line of therapy ends the window: an event from the day the next line starts
+# belongs to that line. Each case: first dose, last dose, next line start, onset, expected
+# TRTEMFL, hand reasoning (window 30 days after the last dose).
+NEXT_LINE = [
+    ("before_next_line", "2020-01-01", "2020-06-30", "2020-07-15", "2020-07-14", "Y", "07-14 < next line 07-15, inside 30 d"),
+    ("on_next_line_day", "2020-01-01", "2020-06-30", "2020-07-15", "2020-07-15", "N", "onset on the next line's first day"),
+    ("after_next_line", "2020-01-01", "2020-06-30", "2020-07-15", "2020-07-20", "N", "inside 30 d of the last dose, but on the next line"),
+    ("next_line_after_window", "2020-01-01", "2020-06-30", "2020-09-01", "2020-07-30", "Y", "next line later than last dose + 30 d: no effect"),
+    ("ongoing_then_next_line", "2020-01-01", None, "2021-01-01", "2021-02-01", "N", "no last dose recorded, next line ends the window"),
+    ("ongoing_before_next_line", "2020-01-01", None, "2021-01-01", "2020-12-31", "Y", "no last dose, onset the day before the next line"),
+    ("no_next_line", "2020-01-01", "2020-06-30", None, "2020-07-30", "Y", "no next line: the 30-day window alone"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("pid,first,last,nxt,onset,flag,how", NEXT_LINE, ids=[c[0] for c in NEXT_LINE])
+def test_next_line_ends_the_window(pid, first, last, nxt, onset, flag, how):
+    ae = _ae([(pid, "anemia", 3, onset, "none")])
+    out = _derive(ae, _adsl([(pid, first, last, nxt)]))
+    assert out["TRTEMFL"].tolist() == [flag], how
+
+
+def test_missing_onset_counts_even_with_a_next_line():
+    out = _derive(_ae([("P1", "anemia", 3, None, "none")]), _adsl([("P1", "2020-01-01", "2020-06-30", "2020-07-15")]))
+    assert out["TRTEMFL"].tolist() == ["Y"]
 
 
 def test_window_length_is_the_parameter():

@@ -91,7 +91,7 @@ def test_derive_adae_output_conforms():
     to the writer but not to the spec fails here."""
     t0 = pd.Timestamp("2020-01-01")
     ae = pd.DataFrame({"patient_id": ["P"], "term": ["rash"], "grade": [3], "onset_date": [t0], "action": ["none"]})
-    adsl = pd.DataFrame({"USUBJID": ["P"], "TRTSDT": [t0], "TRTEDT": [pd.NaT]})
+    adsl = pd.DataFrame({"USUBJID": ["P"], "TRTSDT": [t0], "TRTEDT": [pd.NaT], "NXTLNDT": [pd.NaT]})
     assert datasets.conform("adae", adverse_events.derive_adae(ae, adsl, 30)) == []
 
 

@@ -579,3 +579,65 @@ def test_two_builds_in_separate_processes_are_identical(tmp_path):
         )
         outs.append(o.read_bytes())
     assert outs[0] == outs[1]
+
+
+# ---------------------------------------------------------------- statements: most_common, present
+
+
+def _tox(**counts):
+    """tox.gr3.<term> records with n patients of 30 (and a record outside the prefix)."""
+    recs = {f"tox.gr3.{t}": {"n": n, "denominator": 30, "estimate": n / 30} for t, n in counts.items()}
+    recs["tox.any_gr3"] = {"n": 99, "denominator": 30}  # not a term: never compared
+    return recs
+
+
+def _statement(kind, published, key, recs):
+    seed = {"alpha": 0.05, "cohort_size": 30, "rows": [
+        {"id": "s", "area": "a", "figure": "f", "item": "i", "kind": kind, "published": published, "key": key}
+    ]}  # fmt: skip
+    return report.reproduction_rows(seed, recs)[0]
+
+
+# published list, grade >= 3 patients per term, expected verdict, hand reasoning
+MOST_COMMON = [
+    (["neutropenia", "fatigue"], {"neutropenia": 8, "fatigue": 6, "anemia": 4}, "yes", "both listed lead"),
+    (["neutropenia", "fatigue"], {"neutropenia": 8, "fatigue": 4, "anemia": 6}, "no", "anemia 6 beats fatigue 4"),
+    (["neutropenia", "fatigue"], {"neutropenia": 8, "fatigue": 5, "anemia": 5}, "yes", "a tie with an unlisted term"),
+    (["neutropenia", "fatigue"], {"neutropenia": 8, "fatigue": 0, "anemia": 0}, "no", "fatigue never occurred"),
+    (["neutropenia", "fatigue"], {"neutropenia": 8, "anemia": 2}, "no", "fatigue has no record"),
+    (["neutropenia"], {"neutropenia": 1}, "yes", "one term, one patient"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("published,counts,within,how", MOST_COMMON, ids=[c[3] for c in MOST_COMMON])
+def test_most_common_by_hand(published, counts, within, how):
+    row = _statement("most_common", published, "tox.gr3", _tox(**counts))
+    assert row["within"] == within, how
+    assert row["published"] == ", ".join(published)
+    if "fatigue" in published and "fatigue" not in counts:
+        assert row["notes"] == ["no record tox.gr3.fatigue"]
+
+
+def test_most_common_names_the_more_frequent_terms():
+    row = _statement("most_common", ["neutropenia", "fatigue"], "tox.gr3", _tox(neutropenia=8, fatigue=2, anemia=6))
+    assert row["difference"] == "more frequent: anemia"
+    assert row["reproduced"].startswith("neutropenia 8, anemia 6, fatigue 2")
+
+
+def test_most_common_without_any_record_is_reported():
+    row = _statement("most_common", ["neutropenia"], "tox.gr3", {})
+    assert row["reproduced"] == "not in results" and row["within"] == "no"
+
+
+@pytest.mark.parametrize(
+    "rec,reproduced,within",
+    [
+        ({"n": 3, "denominator": 12}, "3/12 patients", "yes"),
+        ({"n": 1, "denominator": 1}, "1/1 patients", "yes"),
+        ({"n": 0, "denominator": 12}, "0/12 patients", "no"),  # the statement is not borne out
+        ({"n": 2}, "2 patients", "yes"),
+    ],
+)
+def test_present_statement(rec, reproduced, within):
+    row = _statement("present", "stated", "organ.cardiac.hem_responders_progressing", {"organ.cardiac.hem_responders_progressing": rec})
+    assert (row["published"], row["reproduced"], row["within"]) == ("stated", reproduced, within)

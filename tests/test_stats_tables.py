@@ -115,6 +115,10 @@ def test_organ(d):
     assert nd(r["organ.liver"]) == (1, 1)
     assert r["organ.cardiac.imid_flagged"]["estimate"] == 2  # P01, P02
     assert r["organ.cardiac.egfr_flagged"]["estimate"] == 1  # P02
+    # hematologic responders (best >= PR: P01 CR, P02 VGPR, P04 PR, P07 PR, P09 VGPR, and P05
+    # LOWDFLC, counted by default) evaluable for cardiac response (P01 P02 P04 P05 P07): all
+    # five; NT-proBNP progression: P02
+    assert nd(r["organ.cardiac.hem_responders_progressing"]) == (1, 5)
     # 3 months = 91.3 days +- 30: P01 d95 300 -> 450 (+50%), P02 d85 2000 -> 3000 (+50%),
     # P04 d120 1500 -> 1500 (0%), P05 d91 5000 -> 4000 (-20%); P07 d60 is outside the window
     assert r["organ.ntprobnp.pct_change_3m.median"]["estimate"] == pytest.approx(25.0)
@@ -122,6 +126,13 @@ def test_organ(d):
     assert nd(r["organ.ntprobnp.rise_3m"]) == (2, 4)
     # 6 months: P01 d180 -33.3%, P02 d200 -50%
     assert r["organ.ntprobnp.pct_change_6m.median"]["estimate"] == pytest.approx((-100 / 3 - 50) / 2)
+
+
+@pytest.mark.parametrize("low_dflc_counts,expected", [(False, (1, 4)), (True, (1, 5))])
+def test_hem_cardiac_discordance_follows_the_responder_rule(d, low_dflc_counts, expected):
+    # P05 (best LOWDFLC, cardiac-evaluable, no progression) is a responder only when
+    # low-dFLC responses count: the denominator grows, the count does not
+    assert response.hem_cardiac_discordance(d["adsl"], d["adrs"], low_dflc_counts) == expected
 
 
 def test_renal(d):

@@ -101,6 +101,33 @@ def test_a_description_changes_the_plan_only_where_it_says():
     assert study["dose_column"] == "lenalidomide_mg" and not study["exposure_contrasts"]
 
 
+def test_grade3_patients_are_written_exactly(tmp_path):
+    """grade3_patients: the listed terms have exactly that many patients with a grade >= 3
+    event in the written adverse events; the terms left out keep the seed study's shares."""
+    study, n, seed = syn.study_from_description(DESCRIPTION)
+    syn.write_cohort(n, seed, tmp_path, study)
+    ae = pd.read_csv(tmp_path / "adverse_events.csv")
+    g3 = ae[ae["grade"] >= 3].groupby("term")["patient_id"].nunique()
+    for term, patients in DESCRIPTION["grade3_patients"].items():
+        assert g3.get(term, 0) == patients, term
+    unlisted = syn.study_from_description({k: v for k, v in DESCRIPTION.items() if k != "grade3_patients"})[0]
+    assert study["plan"]["grade3"]["pneumonitis"] == unlisted["plan"]["grade3"]["pneumonitis"]
+
+
+@pytest.mark.parametrize(
+    "grade3,message",
+    [
+        ({"neutropenia": 3}, "unknown term"),  # CTCAE v5 calls it neutrophil count decreased
+        ({"fatigue": -1}, "whole numbers"),
+        ({"fatigue": 2.5}, "whole numbers"),
+        ({"fatigue": 34}, "whole numbers"),  # more patients than the cohort's 33
+    ],
+)
+def test_grade3_patients_are_checked(grade3, message):
+    with pytest.raises(ValueError, match=message):
+        syn.study_from_description(dict(DESCRIPTION, grade3_patients=grade3))
+
+
 def test_the_salvage_agent_of_the_description_is_the_dose_column(tmp_path):
     study, n, seed = syn.study_from_description(DESCRIPTION)
     syn.write_cohort(n, seed, tmp_path, study)

@@ -2,8 +2,10 @@
 
 An event is treatment-emergent (TRTEMFL = 'Y') when its onset is on or after the first
 dose (ADSL TRTSDT, cycle 1 day 1) and no later than ``teae_days`` days after the last
-dose (ADSL TRTEDT, the salvage end date); while therapy is ongoing (TRTEDT empty) the
-window has no end. An event without an onset date is counted as treatment-emergent (the
+dose (ADSL TRTEDT, the salvage end date), and before the start of the next line of
+therapy (ADSL NXTLNDT): an event from the day the next line starts belongs to that line,
+even inside the days after the last dose. While therapy is ongoing (TRTEDT empty) the
+window has no end other than a next line. An event without an onset date is counted as treatment-emergent (the
 conservative convention: it cannot be shown to fall outside the window); the validation
 stage requires an onset date, so this only applies to callers outside the workflow. A
 patient without a first dose (no TRTSDT) has no treatment-emergent event.
@@ -11,7 +13,7 @@ patient without a first dose (no TRTSDT) has no treatment-emergent event.
 One row per patient, term and TRTEMFL, so that events outside the window stay in ADAE
 (flagged 'N') without touching the treatment-emergent row of the same term: AETOXGR =
 worst grade; ANYFL = 'Y'; GR3FL = 'Y' when the worst grade is >= 3; AEACN = the most
-severe action taken with lenalidomide for that term over its events (discontinued >
+severe action taken with the salvage regimen for that term over its events (discontinued >
 interrupted > dose_reduced > none); ASTDT = onset of the worst-grade event (the earliest
 when several share the worst grade). The toxicity tables count TRTEMFL = 'Y' rows only.
 """
@@ -28,15 +30,24 @@ RULE = "derive_adverse_events"
 ACTION_RANK = {"none": 0, "dose_reduced": 1, "interrupted": 2, "discontinued": 3}
 ADAE_COLUMNS = datasets.columns("adae")
 REQUIRED = ["patient_id", "term", "grade", "onset_date", "action"]
-ADSL_REQUIRED = ["USUBJID", "TRTSDT", "TRTEDT"]  # checked by datasets.problems
+ADSL_REQUIRED = ["USUBJID", "TRTSDT", "TRTEDT", "NXTLNDT"]  # checked by datasets.problems
 
 
-def treatment_emergent(onset: pd.Series, first_dose: pd.Series, last_dose: pd.Series, teae_days: float) -> pd.Series:
+def treatment_emergent(
+    onset: pd.Series,
+    first_dose: pd.Series,
+    last_dose: pd.Series,
+    teae_days: float,
+    next_line: pd.Series | None = None,
+) -> pd.Series:
     """True where an onset falls in the treatment-emergent window (module docstring);
-    the three series share one index."""
+    the series share one index. ``next_line``: start of the next line of therapy (None or
+    empty = no next line)."""
     after_first = days_between(first_dose, onset) >= 0
     since_last = days_between(last_dose, onset)
     within_end = last_dose.isna() | (since_last <= float(teae_days))
+    if next_line is not None:
+        within_end &= next_line.isna() | (days_between(next_line, onset) < 0)
     dosed = first_dose.notna()
     return dosed & (onset.isna() | (after_first & within_end))
 
@@ -70,7 +81,8 @@ def derive_adae(
     pid = ae["patient_id"]
     first = pd.Series(dates["TRTSDT"].reindex(pid).to_numpy(), index=ae.index)
     last = pd.Series(dates["TRTEDT"].reindex(pid).to_numpy(), index=ae.index)
-    teae = treatment_emergent(ae["onset_date"], first, last, teae_days)
+    nxt = pd.Series(dates["NXTLNDT"].reindex(pid).to_numpy(), index=ae.index)
+    teae = treatment_emergent(ae["onset_date"], first, last, teae_days, nxt)
 
     df = ae.assign(
         _act=ae["action"].map(ACTION_RANK),

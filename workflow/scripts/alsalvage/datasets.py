@@ -190,14 +190,14 @@ one row per patient, term and TRTEMFL, sorted by USUBJID, AETERM, TRTEMFL
 USUBJID   | text           | text | patient identifier
 AETERM    | text           | text | CTCAE v5 term (lower case)
 TRTEMFL   | text           | Y/N | treatment-emergent: onset on/after the first dose (TRTSDT) and at most
-    `exposure.teae_days_after_last_dose` (30) days after the last dose (TRTEDT; no end while ongoing); a
-    missing onset counts as Y. The row's other columns summarise the term's events with this flag; the
+    `exposure.teae_days_after_last_dose` (30) days after the last dose (TRTEDT), and before the next
+    line's start (NXTLNDT; the only end while ongoing); a missing onset counts as Y. The row's other columns summarise the term's events with this flag; the
     toxicity tables use Y rows only
 AETOXGR   | int64          | integer | worst CTCAE grade of the term for the patient (among the events with
     this TRTEMFL)
 ANYFL     | text           | Y | the patient had the term at any grade
 GR3FL     | text           | Y/N | worst grade 3 or more
-AEACN     | text           | text | most severe action with lenalidomide over the term's events: discontinued
+AEACN     | text           | text | most severe action with the salvage regimen over the term's events: discontinued
     > interrupted > dose_reduced > none
 ASTDT     | datetime64[ns] | date | onset of the worst-grade event (earliest when tied)
 """)

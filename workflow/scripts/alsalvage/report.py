@@ -274,7 +274,7 @@ def reproduction_rows(seed: dict, recs: dict) -> list[dict]:
     feasible = {}
     for entry in seed["rows"]:
         kind = entry["kind"]
-        rec = recs.get(entry["key"])
+        rec = _prefix_records(recs, entry["key"]) if kind == "most_common" else recs.get(entry["key"])
         row = {
             "id": entry["id"],
             "area": entry["area"],
@@ -290,6 +290,23 @@ def reproduction_rows(seed: dict, recs: dict) -> list[dict]:
         }
         if rec is None:
             row["notes"].append(f"results.json has no record {entry['key']}")
+            rows.append(row)
+            continue
+        if kind == "most_common":
+            verdict = _most_common(entry, rec)
+            row["notes"] += verdict.pop("notes", [])
+            row.update(verdict)
+            rows.append(row)
+            continue
+        if kind == "present":
+            n = rec.get("n")
+            den = rec.get("denominator")
+            row.update(
+                reproduced="NA" if n is None else (f"{n}/{den} patients" if den else f"{n} patients"),
+                difference="statement only",
+                tolerance="at least 1 patient",
+                within="yes" if (n or 0) >= 1 else "no",
+            )
             rows.append(row)
             continue
         pub = float(entry["published"])
@@ -367,8 +384,39 @@ def reproduction_rows(seed: dict, recs: dict) -> list[dict]:
     return rows
 
 
+def _prefix_records(recs: dict, prefix: str) -> dict | None:
+    """The records under ``prefix`` (``tox.gr3`` -> {term: record} of ``tox.gr3.<term>``),
+    None when there is none."""
+    head = prefix + "."
+    found = {k[len(head) :]: r for k, r in recs.items() if k.startswith(head) and "." not in k[len(head) :]}
+    return found or None
+
+
+def _most_common(entry: dict, found: dict) -> dict:
+    """A published list of the most common items (kind most_common): within tolerance when
+    every listed item occurred (n >= 1) and none of the others is more frequent than any
+    listed one (ties with an unlisted item are within: the publication chose among equals)."""
+    listed = [str(t) for t in entry["published"]]
+    counts = {t: int(r.get("n") or 0) for t, r in found.items()}
+    missing = [t for t in listed if t not in counts]
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{t.replace('_', ' ')} {n}" for t, n in top[: max(len(listed) + 1, 3)])
+    if missing:
+        return {"reproduced": shown, "within": "no", "notes": [f"no record {entry['key']}.{t}" for t in missing]}
+    floor = min(counts[t] for t in listed)
+    beaten = [t for t, n in counts.items() if t not in listed and n > floor]
+    return {
+        "reproduced": f"{shown} (patients)",
+        "difference": "more frequent: " + ", ".join(t.replace("_", " ") for t in sorted(beaten)) if beaten else "order only",
+        "tolerance": "listed items >= 1 patient and >= every other",
+        "within": "yes" if floor >= 1 and not beaten else "no",
+    }
+
+
 def _fmt_published(entry: dict) -> str:
     v = entry["published"]
+    if entry["kind"] == "most_common":
+        return ", ".join(str(t).replace("_", " ") for t in v)
     if entry["kind"] == "percent":
         return f"{v}%"
     if entry["kind"] in ("p_direction", "hr_direction"):

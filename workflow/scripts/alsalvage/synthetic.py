@@ -272,7 +272,7 @@ def creatinine_for_egfr(egfr_value, age, female):
 # ---------------------------------------------------------------------------
 # Any study: a study description (YAML, docs/synthetic-cohort.md) -> what to plan for
 # ---------------------------------------------------------------------------
-DESCRIPTION_KEYS = {"n_patients", "seed", "agent", "partner", "targets", "prior_exposure"}
+DESCRIPTION_KEYS = {"n_patients", "seed", "agent", "partner", "targets", "prior_exposure", "grade3_patients"}
 AGENT_KEYS = {"name", "dose_column", "start_doses", "dose_step", "min_dose"}
 # Targets the plan meets by construction (counts and forced order statistics) ...
 PLANNED_TARGETS = {
@@ -365,6 +365,15 @@ def study_from_description(desc: dict) -> tuple[dict, int, int]:
         if partner not in contract.PARTNERS:
             raise ValueError(f"study description: partner must be one of {list(contract.PARTNERS)}")
         plan["partner"] = tuple(n if p == partner else 0 for p in contract.PARTNERS)
+    grade3 = desc.get("grade3_patients")
+    if grade3:  # {CTCAE term: patients}; the terms left out keep the seed study's shares
+        unknown = set(grade3) - set(GRADE3_TERMS)
+        if unknown:
+            raise ValueError(f"study description: grade3_patients: unknown term(s) {sorted(unknown)}; known: {list(GRADE3_TERMS)}")
+        bad = {t: v for t, v in grade3.items() if not (isinstance(v, int) and 0 <= v <= n)}
+        if bad:
+            raise ValueError(f"study description: grade3_patients: counts must be whole numbers 0-{n} (got {bad})")
+        plan["grade3"] = {t: int(grade3.get(t, c)) for t, c in plan["grade3"].items()}
     study = dict(DEFAULT_STUDY, plan=plan, reference_n=n, exposure_contrasts=False, targets=targets)
     if "start_doses" in agent:  # {dose: patients}
         doses = {float(k): int(v) for k, v in agent["start_doses"].items()}
@@ -1096,7 +1105,7 @@ def _finish_cycles(P, cyc, reduce_from) -> pa.Table:
 
 def _adverse_events(P, rng, ids):
     """Grade >= 3 events in exactly the planned number of patients per term; one of them
-    discontinues lenalidomide in each toxicity stop; grade 1-2 events for realism."""
+    discontinues the salvage agent in each toxicity stop; grade 1-2 events for realism."""
     n = int(P["n"])
     code = {s: i for i, s in enumerate(STOP_ORDER)}
     nc, dur = P["n_cycles"], P["dur"]
@@ -1451,7 +1460,8 @@ def _labs(P, rng, ids, cyc_day, cyc_pat, ae_info) -> pa.Table:
         "proteinuria_24h": (prot, 2),
     }
 
-    # protected rows (never missing): baseline; FLC/IFE at the response visit of responders;
+    # protected rows (never missing): baseline; FLC/IFE at the response visit of responders
+    # (and at a planned first response and the visit after it, which confirms it);
     # proteinuria / ALP at the first visit after day 120 for organ responders
     def first_visit_after(mask_patient, min_day, analyte_mask):
         cand = mask_patient[vp] & (vd >= min_day) & (vd <= D + 60) & analyte_mask
@@ -1466,6 +1476,9 @@ def _labs(P, rng, ids, cyc_day, cyc_pat, ae_info) -> pa.Table:
     for planned_day in ("first_resp_day", "prog_day"):  # the planned first response, progression
         if planned_day in P:
             prot_flc |= (P[planned_day][vp] > 0) & (vd == P[planned_day][vp])
+    if "first_resp_day" in P:  # ... and the next FLC visit, which confirms the first response
+        fr = P["first_resp_day"]
+        prot_flc |= first_visit_after(fr > 0, fr[vp] + 1, regular)
     prot_org = first_visit_after(P["renal_resp"], 120, regular & every3) | first_visit_after(
         P["liver_resp"], 120, regular & every2
     )

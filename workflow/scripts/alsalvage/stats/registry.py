@@ -82,10 +82,13 @@ ANALYSES = (
         "Organ response",
         "response.organ",
         ("adsl", "adrs", "labs"),
-        ("alpha", "landmarks", "lab_window_days", "days_per_month"),
+        ("alpha", "landmarks", "lab_window_days", "days_per_month", "low_dflc_counts"),
         (
             "Denominators: patients evaluable for the organ; any organ: evaluable for >= 1 organ.",
             "Organ progression: >= 1 progression call in the window, whatever the best response.",
+            "Hematologic responders with cardiac progression: best hematologic response >= PR and >= 1 "
+            "cardiac (NT-proBNP) progression call, of the hematologic responders evaluable for cardiac "
+            "response; NT-proBNP can rise under IMiDs while the clone responds.",
         ),
         params_footnotes="response.organ_footnotes",
         columns=(("adsl", ("TRTSDT", "NTPROBL")),),
@@ -154,8 +157,8 @@ ANALYSES = (
         (
             "Worst CTCAE v5 grade per patient and term; n (%) of all treated patients.",
             "Treatment-emergent events only (ADAE TRTEMFL = Y): onset on or after the first dose and at most "
-            "exposure.teae_days_after_last_dose days (config.yaml) after the last dose; no end while therapy "
-            "is ongoing.",
+            "exposure.teae_days_after_last_dose days (config.yaml) after the last dose, and before the start "
+            "of a next line of therapy; no end other than a next line while therapy is ongoing.",
         ),
         cpu_at_100k=3,
     ),

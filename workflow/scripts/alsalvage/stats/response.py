@@ -14,8 +14,10 @@ stats.responders.responded_by.
 
 organ: best organ responses (ADRS BESTREN, BESTLIV, BESTCARD; any organ: BESTORG) and organ
 progression ever in the window, each among the patients evaluable for that organ (EVALFL =
-Y); the patients with cardiac calls flagged under lenalidomide (IMIDFL) or with an eGFR fall
-(EGFRFLFL); and the NT-proBNP % change from baseline at each landmark: the measurement
+Y); the patients with cardiac calls flagged under a caveat agent (IMIDFL) or with an eGFR fall
+(EGFRFLFL); the hematologic responders whose NT-proBNP progressed (hem_cardiac_discordance:
+best hematologic response >= PR, cardiac progression call ever, among hematologic responders
+evaluable for cardiac response; the discordance an IMiD's NT-proBNP rise gives); and the NT-proBNP % change from baseline at each landmark: the measurement
 closest to the landmark within stats.lab_window_days (ties: the earlier), among patients with
 a positive baseline, as median (IQR) and the share above baseline.
 """
@@ -213,7 +215,18 @@ def organ_footnotes(params: dict) -> list[str]:
     return [note] if note else []
 
 
-def organ(adsl, adrs, labs, *, alpha, landmarks, lab_window_days, days_per_month) -> list[dict]:
+def hem_cardiac_discordance(adsl: pd.DataFrame, adrs: pd.DataFrame, low_dflc_counts: bool) -> tuple[int, int]:
+    """(hematologic responders with a cardiac progression call, hematologic responders
+    evaluable for cardiac response): a hematologic response beside an NT-proBNP
+    progression, the discordance an IMiD's NT-proBNP rise produces."""
+    b = best_hem(adsl, adrs)
+    responders = set(b.loc[is_responder(b["AVALC"], low_dflc_counts), "USUBJID"])
+    pg = adrs[(adrs["PARAMCD"] == "PROGCARD") & (adrs["EVALFL"] == "Y") & adrs["USUBJID"].isin(responders)]
+    pg = pg.drop_duplicates("USUBJID")
+    return int((pg["AVALC"] == "Y").sum()), len(pg)
+
+
+def organ(adsl, adrs, labs, *, alpha, landmarks, lab_window_days, days_per_month, low_dflc_counts) -> list[dict]:
     """Organ responses and progression and NT-proBNP change (see the module docstring)."""
     a = treated(adsl)
     ids = set(a["USUBJID"])
@@ -270,6 +283,17 @@ def organ(adsl, adrs, labs, *, alpha, landmarks, lab_window_days, days_per_month
                 "cardiac calls are interpreted with care",
             )
         )
+    progressing, responders = hem_cardiac_discordance(adsl, adrs, low_dflc_counts)
+    recs.append(
+        prop(
+            "organ.cardiac.hem_responders_progressing",
+            "Hematologic responders with cardiac (NT-proBNP) progression (of responders evaluable for cardiac)",
+            "organ",
+            progressing,
+            responders,
+            alpha,
+        )
+    )
     # NT-proBNP % change from baseline at each landmark
     nt = labs[labs["analyte"] == "ntprobnp"][["patient_id", "date", "value"]].rename(
         columns={"patient_id": "USUBJID"}
