@@ -11,7 +11,9 @@ Concepts and owners:
 - the Kaplan-Meier median: survival.quantile_time (synthetic calls survival.km_median);
 - the serum free kappa/lambda ratio: hematologic.kl_ratio (ADSL's rule won over the
   follow-up copy, which gave an infinite ratio for lambda 0: docs/methods.md);
-- the derived datasets' columns: datasets.py.
+- the derived datasets' columns: datasets.py;
+- which light chain is the clone's (involved vs uninvolved): hematologic.involved_chains
+  (baseline IFLCBL/UFLCBL and their censoring signs, follow-up iFLC/uFLC, the waterfall).
 """
 
 from __future__ import annotations
@@ -255,3 +257,38 @@ def test_kl_ratio_baseline_and_follow_up_agree(kappa, lam, expected):
     direct = hematologic.kl_ratio([kappa], [lam])[0]
     for got in (follow_up, direct):
         assert (np.isnan(got) and np.isnan(expected)) or got == pytest.approx(expected)
+
+
+def _isotype_comparisons() -> list[str]:
+    """Files comparing something with the constant "kappa" or "lambda" (the pairing of a
+    clone's isotype with its chain); the synthetic generator, which writes isotypes, aside."""
+    out = []
+    for file, tree in _trees().items():
+        for x in ast.walk(tree):
+            if isinstance(x, ast.Compare) and any(
+                isinstance(c, ast.Constant) and c.value in ("kappa", "lambda") for c in [x.left, *x.comparators]
+            ):
+                out.append(file)
+    return sorted(set(out) - {"synthetic.py"})
+
+
+def test_the_involved_chain_is_chosen_in_one_place():
+    assert _isotype_comparisons() == ["hematologic.py"]
+    assert _defined("involved_chains") == ["hematologic.py"]
+
+
+@pytest.mark.parametrize(
+    "kappa, lam, isotype, involved, uninvolved",
+    [
+        (20.0, 10.0, "kappa", 20.0, 10.0),
+        (20.0, 10.0, "lambda", 10.0, 20.0),
+        (20.0, 10.0, None, np.nan, np.nan),  # no isotype: no pairing
+        ("<", "", "kappa", "<", ""),  # censoring signs follow their chain
+        ("<", "", "lambda", "", "<"),
+    ],
+)
+def test_involved_chains_pairs_values_and_signs(kappa, lam, isotype, involved, uninvolved):
+    missing = np.nan if isinstance(kappa, float) else ""
+    i, u = hematologic.involved_chains(np.array([kappa], dtype=object), np.array([lam], dtype=object), [isotype], missing)
+    for got, want in ((i[0], involved), (u[0], uninvolved)):
+        assert (pd.isna(got) and pd.isna(want)) or got == want

@@ -34,6 +34,11 @@ rule figure:
             then=pkg("stats/__init__", "stats/responders"),
             otherwise=[],
         ),
+        hematologic=branch(
+            lambda wildcards: wildcards.name in FIGURE_REGISTRY.HEMATOLOGIC_FIGURES,
+            then=pkg("hematologic", "censored", "derive_common"),
+            otherwise=[],
+        ),
     output:
         svg=figure_report(result_path("figures/{name}.svg"), "SVG"),
         png=figure_report(result_path("figures/{name}.png"), "PNG"),

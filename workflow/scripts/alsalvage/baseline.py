@@ -323,17 +323,16 @@ def derive_adsl(tables: Mapping[str, pd.DataFrame], params: Mapping, files: Mapp
     a = a.merge(labsbl, on="USUBJID", how="left").merge(flc, on="USUBJID", how="left")
     for c in [*LAB_COLUMNS.values(), "ALPULNBL", "KAPPABL", "LAMBDABL"]:
         a[c] = a[c].astype("float64")
-    kappa_clone = a["ISOTYPE"] == "kappa"
-    a["IFLCBL"] = np.where(kappa_clone, a["KAPPABL"], a["LAMBDABL"])
-    a["UFLCBL"] = np.where(kappa_clone, a["LAMBDABL"], a["KAPPABL"])
+    a["IFLCBL"], a["UFLCBL"] = hem.involved_chains(a["KAPPABL"].to_numpy(), a["LAMBDABL"].to_numpy(), a["ISOTYPE"])
     # censored baselines (alsalvage.censored): each column keeps its number; the signs
     # go to BLQUAL. dFLC from one censored chain is a bound; from two, unknown. The
     # kappa/lambda ratio from a censored chain is left missing (never a normal ratio).
     quals = {c: a[c + "_Q"].to_numpy(dtype=object) if c + "_Q" in a.columns else np.full(len(a), "", object)
              for c in [*LAB_COLUMNS.values(), "KAPPABL", "LAMBDABL"]}
     quals = {c: np.where(pd.isna(q), "", q).astype(object) for c, q in quals.items()}
-    quals["IFLCBL"] = np.where(kappa_clone, quals["KAPPABL"], quals["LAMBDABL"]).astype(object)
-    quals["UFLCBL"] = np.where(kappa_clone, quals["LAMBDABL"], quals["KAPPABL"]).astype(object)
+    quals["IFLCBL"], quals["UFLCBL"] = (
+        q.astype(object) for q in hem.involved_chains(quals["KAPPABL"], quals["LAMBDABL"], a["ISOTYPE"], "")
+    )
     a["DFLCBL"], quals["DFLCBL"] = censored.difference(a["IFLCBL"], quals["IFLCBL"], a["UFLCBL"], quals["UFLCBL"])
     a["KLRATBL"] = hem.kl_ratio(a["KAPPABL"], a["LAMBDABL"])
     a.loc[(quals["KAPPABL"] != "") | (quals["LAMBDABL"] != ""), "KLRATBL"] = np.nan

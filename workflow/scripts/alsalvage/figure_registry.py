@@ -109,9 +109,11 @@ SETTING_CONFIG = {
 BY_GROUP_FIGURES = ("km_os_bortezomib",)
 
 # Modules only some figures load (imported inside their drawing functions): the CIF figure
-# the Aalen-Johansen estimator, the landmark and swimmer figures the definition of a responder.
+# the Aalen-Johansen estimator, the landmark and swimmer figures the definition of a responder,
 SURVIVAL_FIGURES = ("cif_dialysis",)
 RESPONDER_FIGURES = ("landmark_os", "swimmer")
+# ... and the dFLC waterfall the one pairing of the clone's light chain (hematologic.flc_measures)
+HEMATOLOGIC_FIGURES = ("waterfall_dflc",)
 
 
 def _setting(config: dict, key: str):

@@ -649,9 +649,10 @@ def best_dflc_change(adsl: pd.DataFrame, adrs: pd.DataFrame, labs: pd.DataFrame)
     window = adrs.loc[(adrs["PARAMCD"] == "HEMRESP") & (adrs["ANL01FL"] == "Y"), ["USUBJID", "ADT"]]
     ev = adsl.loc[adsl["HEMEVAL"].isin(["measurable", "low_dflc"]) & (adsl["DFLCBL"] > 0)]
     m = window.merge(wide, on=["USUBJID", "ADT"]).merge(ev[["USUBJID", "ISOTYPE", "DFLCBL"]], on="USUBJID")
-    kappa = m["ISOTYPE"] == "kappa"
-    dflc = np.where(kappa, m["flc_kappa"] - m["flc_lambda"], m["flc_lambda"] - m["flc_kappa"])
-    m["PCHG"] = (dflc - m["DFLCBL"]) / m["DFLCBL"] * 100.0
+    from .hematologic import flc_measures  # the one pairing of iFLC and uFLC (as ADRS's dFLC)
+
+    dflc = flc_measures(m["flc_kappa"], m["flc_lambda"], m["ISOTYPE"])["DFLC"].to_numpy()
+    m["PCHG"] = (dflc - m["DFLCBL"].to_numpy()) / m["DFLCBL"].to_numpy() * 100.0
     best = m.groupby("USUBJID", as_index=False)["PCHG"].min()
     resp = adrs.loc[adrs["PARAMCD"] == "BESTHEM", ["USUBJID", "AVALC"]].drop_duplicates("USUBJID")
     return best.merge(resp, on="USUBJID", how="left").fillna({"AVALC": "NR"})

@@ -97,16 +97,25 @@ def baseline_group(dflc_bl, klrat_bl, sife_bl, uife_bl, params: Mapping, dflc_qu
         ).astype(object)
 
 
+def involved_chains(kappa, lam, isotype, missing=np.nan) -> tuple[np.ndarray, np.ndarray]:
+    """(involved, uninvolved): per patient the clone's light chain (ISOTYPE kappa or lambda)
+    and the other one, ``missing`` where the isotype is neither. The one pairing of chains
+    and clone, for values and for their censoring signs alike (baseline IFLCBL/UFLCBL,
+    follow-up iFLC/uFLC, the dFLC waterfall)."""
+    k = np.asarray(kappa)
+    lm = np.asarray(lam)
+    iso = np.asarray(pd.Series(isotype).astype("object"))
+    is_k = iso == "kappa"
+    is_l = iso == "lambda"
+    return np.where(is_k, k, np.where(is_l, lm, missing)), np.where(is_k, lm, np.where(is_l, k, missing))
+
+
 def flc_measures(kappa, lam, isotype) -> pd.DataFrame:
     """iFLC (the clone's light chain), uFLC (the other), dFLC = iFLC - uFLC (may be
     negative) and the kappa/lambda ratio. NaN where a chain is missing."""
     k = np.asarray(kappa, dtype="float64")
     lm = np.asarray(lam, dtype="float64")
-    iso = np.asarray(pd.Series(isotype).astype("object"))
-    is_k = iso == "kappa"
-    is_l = iso == "lambda"
-    iflc = np.where(is_k, k, np.where(is_l, lm, np.nan))
-    uflc = np.where(is_k, lm, np.where(is_l, k, np.nan))
+    iflc, uflc = involved_chains(k, lm, isotype)
     return pd.DataFrame({"IFLC": iflc, "UFLC": uflc, "DFLC": iflc - uflc, "KLRAT": kl_ratio(k, lm)})
 
 
