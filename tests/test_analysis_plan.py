@@ -133,8 +133,8 @@ def _adsl(ids):
 
 
 def test_no_endpoint_adds_no_record():
-    assert tte.headline_endpoints(_adsl(["P1"]), None, None, [], ALPHA, [12], True, 30.4375) == []
-    assert tte.headline_endpoints(_adsl(["P1"]), None, None, ["os"], ALPHA, [12], True, 30.4375) == []
+    assert tte.headline_endpoints(_adsl(["P1"]), None, None, [], ALPHA, [12], True, 30.4375, "event") == []
+    assert tte.headline_endpoints(_adsl(["P1"]), None, None, ["os"], ALPHA, [12], True, 30.4375, "event") == []
 
 
 def test_time_to_response_among_responders():
@@ -154,7 +154,7 @@ def test_time_to_response_among_responders():
     recs = {
         r["key"]: r
         for r in tte.headline_endpoints(
-            _adsl(["P1", "P2", "P3", "P4", "P5"]), None, adrs, ["time_to_response"], ALPHA, [12], True, dpm
+            _adsl(["P1", "P2", "P3", "P4", "P5"]), None, adrs, ["time_to_response"], ALPHA, [12], True, dpm, "event"
         )
     }
     med = recs["hem.time_to_response.median"]
@@ -163,7 +163,7 @@ def test_time_to_response_among_responders():
     assert recs["hem.time_to_response.max"]["estimate"] == pytest.approx(91 / dpm)
     assert med["formatted"] == "2.0 (1.0-3.0)"
     recs = tte.headline_endpoints(
-        _adsl(["P1", "P2", "P3", "P4", "P5"]), None, adrs, ["time_to_response"], ALPHA, [12], False, dpm
+        _adsl(["P1", "P2", "P3", "P4", "P5"]), None, adrs, ["time_to_response"], ALPHA, [12], False, dpm, "event"
     )
     assert next(r for r in recs if r["key"] == "hem.time_to_response.median")["n"] == 2  # low-dFLC not counted
 
@@ -198,11 +198,97 @@ def test_hematologic_pfs_agrees_with_r(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     r = [float(x) for x in proc.stdout.split()]
-    recs = {r_["key"]: r_ for r_ in tte.headline_endpoints(_adsl(ids), adtte, None, ["hem_pfs"], ALPHA, [12], True, 30.4375)}
+    recs = {r_["key"]: r_ for r_ in tte.headline_endpoints(_adsl(ids), adtte, None, ["hem_pfs"], ALPHA, [12], True, 30.4375, "event")}
     med, s12 = recs["hempfs.median"], recs["hempfs.surv_12m"]
     got = [med["estimate"], med["ci_low"], med["ci_high"], s12["estimate"], s12["ci_low"], s12["ci_high"]]
     assert np.allclose(got, r, rtol=1e-6), (got, r)
     assert recs["hempfs.events"]["estimate"] == int((p["CNSR"] == 0).sum())
+
+
+R_TTNT = r"""
+suppressPackageStartupMessages(library(survival))
+args <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(args[1]); death_rule <- args[2]
+# days from the index date; NA = no such date
+nxt <- !is.na(d$next_line) & (is.na(d$death) | d$next_line <= d$death)
+dead <- !nxt & !is.na(d$death)
+d$T <- ifelse(nxt, d$next_line, ifelse(dead, d$death, d$last)) / 30.4375
+d$E <- as.numeric(nxt | (dead & death_rule == "event"))
+fit <- survfit(Surv(T, E) ~ 1, data = d, conf.type = "log-log")
+q <- quantile(fit, 0.5); s <- summary(fit, times = 12)
+cat(q$quantile, q$lower, q$upper, s$surv, s$lower, s$upper, sum(d$E), "\n")
+"""
+
+
+@pytest.mark.parametrize("death", ["event", "censor"])
+def test_time_to_next_treatment_agrees_with_r(death, tmp_path):
+    """From the outcome dates to the headline records: ADTTE TTNT (endpoints.derive_adtte)
+    and its Kaplan-Meier median, CI and 12-month survival (headline_endpoints) equal R's
+    survfit on times and events R works out from the same dates (next line before or on
+    the day of death: event; death first: event or censored; else last contact). Seeded
+    cohort with tied days, same-day next line and death, and patients without either."""
+    from alsalvage import endpoints as ep
+
+    require(shutil.which("Rscript") is not None, "Rscript (r-base-core, r-cran-survival) is not installed")
+    rng = np.random.default_rng(13)
+    n = 90
+    ids = [f"P{i:03d}" for i in range(n)]
+    nxt = np.where(rng.random(n) < 0.55, rng.integers(20, 900, n), -1)
+    dth = np.where(rng.random(n) < 0.4, rng.integers(10, 1200, n), -1)
+    dth[:6] = np.where(nxt[:6] > 0, nxt[:6], 300)  # same day as the next line
+    last = np.maximum(np.maximum(nxt, dth), rng.integers(30, 1300, n))
+    last = np.where(dth > 0, dth, last)  # the dead were last seen at death
+    nxt = np.where(nxt > last, -1, nxt)  # no next line after the last contact
+    t0 = pd.Timestamp("2020-01-01")
+    day = lambda x: pd.NaT if x < 0 else t0 + pd.Timedelta(days=int(x))  # noqa: E731
+    adsl = pd.DataFrame({"USUBJID": ids, "TRTSDT": t0, "DIALBL": 0, "SAFFL": "Y"})
+    outcomes = pd.DataFrame(
+        {
+            "patient_id": ids,
+            "salvage_end_date": [day(10)] * n,
+            "stop_reason": "completed",
+            "next_line_date": [day(x) for x in nxt],
+            "dialysis_start_date": pd.NaT,
+            "last_contact_date": [day(x) for x in last],
+            "death_date": [day(x) for x in dth],
+        }
+    )
+    empty = pd.DataFrame({"USUBJID": [], "PARAMCD": [], "ADT": pd.to_datetime([])})
+    dpm = 30.4375
+    adtte = ep.derive_adtte(
+        adsl[["USUBJID", "TRTSDT", "DIALBL"]], empty, outcomes,
+        {"days_per_month": dpm, "regimen": "lenalidomide", "ttnt_death": death},
+    )  # fmt: skip
+    na = lambda a: np.where(a < 0, np.nan, a)  # noqa: E731
+    pd.DataFrame({"next_line": na(nxt), "death": na(dth), "last": last}).to_csv(tmp_path / "d.csv", index=False)
+    (tmp_path / "ttnt.R").write_text(R_TTNT)
+    proc = subprocess.run(
+        ["Rscript", str(tmp_path / "ttnt.R"), str(tmp_path / "d.csv"), death],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    r = [float(x) for x in proc.stdout.split()]
+    recs = {
+        r_["key"]: r_
+        for r_ in tte.headline_endpoints(adsl, adtte, None, ["time_to_next_treatment"], ALPHA, [12], True, dpm, death)
+    }
+    med, s12 = recs["ttnt.median"], recs["ttnt.surv_12m"]
+    got = [med["estimate"], med["ci_low"], med["ci_high"], s12["estimate"], s12["ci_low"], s12["ci_high"]]
+    assert np.allclose(got, r[:6], rtol=1e-6), (got, r)
+    assert recs["ttnt.events"]["estimate"] == r[6] and recs["ttnt.events"]["n"] == n
+    words = {"event": "next line or death", "censor": "next line; death censored"}[death]
+    assert med["label"] == f"Time to next treatment ({words}): median"
+
+
+def test_ttnt_counts_the_treated_only():
+    adtte = pd.DataFrame(
+        {"USUBJID": ["P1", "P2", "P3"], "PARAMCD": "TTNT", "AVAL": [1.0, 2.0, 3.0], "CNSR": [0, 1, 0]}
+    )
+    adsl = pd.DataFrame({"USUBJID": ["P1", "P2", "P3"], "SAFFL": ["Y", "Y", "N"]})
+    recs = {r["key"]: r for r in tte.headline_endpoints(
+        adsl, adtte, None, ["time_to_next_treatment"], ALPHA, [12], True, 30.4375, "event")}  # fmt: skip
+    assert recs["ttnt.events"]["formatted"] == "1/2"
+    assert set(recs) == {"ttnt.events", "ttnt.median", "ttnt.surv_12m"}
 
 
 HEADLINE_CASES = {
@@ -213,6 +299,10 @@ HEADLINE_CASES = {
         ["hem.time_to_response.median", "hempfs.median", "hempfs.surv_12m", "hempfs.surv_24m", "os.median",
          "os.surv_12m", "os.surv_24m"],
     ),  # fmt: skip
+    "time to next treatment": (
+        ["time_to_next_treatment", "os"],
+        ["ttnt.median", "ttnt.surv_12m", "ttnt.surv_24m", "os.median", "os.surv_12m", "os.surv_24m"],
+    ),
 }
 
 
@@ -221,7 +311,8 @@ def test_report_headline_rows(endpoints, keys):
     from alsalvage import report
 
     every = ["os.median", "os.surv_12m", "os.surv_24m", "os.events", "hempfs.median", "hempfs.surv_12m",
-             "hempfs.surv_24m", "hem.time_to_response.median", "hem.time_to_response.q1"]  # fmt: skip
+             "hempfs.surv_24m", "hem.time_to_response.median", "hem.time_to_response.q1", "ttnt.events",
+             "ttnt.median", "ttnt.surv_12m", "ttnt.surv_24m"]  # fmt: skip
     recs = {k: {"label": k.upper(), "formatted": "1"} for k in every}
     rows = report.headline_rows(recs, endpoints, [12, 24])
     assert [r["key"] for r in rows] == keys

@@ -1,4 +1,5 @@
-"""Time-to-event endpoints (ADTTE): OS, time to dialysis, hematologic PFS, time on treatment.
+"""Time-to-event endpoints (ADTTE): OS, time to dialysis, hematologic PFS, time on treatment,
+time to next treatment.
 
 Index date 2020-01-01 for everybody; expected days and months worked out by hand
 (months = days / 30.4375) in the comment next to each case.
@@ -16,6 +17,7 @@ from alsalvage.derive_common import DerivationError, months
 T0 = pd.Timestamp("2020-01-01")
 DPM = 30.4375
 NaT = pd.NaT
+PARAMS = {"days_per_month": DPM, "regimen": "lenalidomide", "ttnt_death": "event"}
 
 
 def d(days):
@@ -48,9 +50,9 @@ def adrs_of(rows):
     ).astype({"ADT": "datetime64[ns]"})
 
 
-def derive(rows, adrs_rows=()):
+def derive(rows, adrs_rows=(), **params):
     adsl, out = cohort(rows)
-    t = ep.derive_adtte(adsl, adrs_of(adrs_rows), out, {"days_per_month": DPM, "regimen": "lenalidomide"})
+    t = ep.derive_adtte(adsl, adrs_of(adrs_rows), out, PARAMS | params)
     assert datasets.conform("adtte", t) == []  # columns and dtypes of alsalvage.datasets
     return {(r.USUBJID, r.PARAMCD): r for r in t.itertuples()}
 
@@ -116,7 +118,7 @@ def test_cnsr_is_adam_and_the_cause_is_separate():
     On the hand cohort a reader of CNSR alone counts 2 dialysis events (DIAL, SAME) and
     3 non-events, the competing death (DEAD) among them: CAUSEN is what separates it."""
     adsl, out = cohort({pid: r for pid, r, _ in TTDIAL_CASES})
-    t = ep.derive_adtte(adsl, adrs_of([]), out, {"days_per_month": DPM, "regimen": "lenalidomide"})
+    t = ep.derive_adtte(adsl, adrs_of([]), out, PARAMS)
     assert list(t.columns) == ep.ADTTE_COLUMNS
     assert set(t["CNSR"]) == {0, 1}
     assert ((t["CNSR"] == 0) == (t["CAUSEN"] == 1)).all()
@@ -177,6 +179,75 @@ def test_time_on_treatment():
     assert (t[("DONE", "TOT")].CNSR, t[("DONE", "TOT")].ADT) == (0, d(365))
     assert (t[("ON", "TOT")].CNSR, t[("ON", "TOT")].ADT) == (1, d(500))
     assert t[("ON", "TOT")].CNSDTDSC == "Ongoing at last contact"
+
+
+# TTNT, value by value, under both settings of endpoints.ttnt_death. CAUSEN = 1 - CNSR
+# (no competing event: a death before a next line is the event or censoring).
+NEXT, DEATH_EV = "Start of next line of therapy", "Death without a next line"
+ALIVE, DEATH_CNS = "Alive without a next line at last contact", "Death without a next line (censored)"
+TTNT_CASES = [
+    # id, outcome days, ttnt_death "event": (CNSR, ADT day, EVNTDESC, CNSDTDSC), "censor": the same
+    ("NEXT", dict(next=200, death=400, last=400), (0, 200, NEXT, None), (0, 200, NEXT, None)),
+    ("DEAD", dict(death=300, last=300), (0, 300, DEATH_EV, None), (1, 300, None, DEATH_CNS)),
+    # next line and death on the same day: the next line is the event
+    ("SAME", dict(next=250, death=250, last=250), (0, 250, NEXT, None), (0, 250, NEXT, None)),
+    # no next line, alive (no death date): censored at last contact
+    ("ALIVE", dict(last=500), (1, 500, None, ALIVE), (1, 500, None, ALIVE)),
+    # next line on the day of last contact: the event
+    ("ATLAST", dict(next=500, last=500), (0, 500, NEXT, None), (0, 500, NEXT, None)),
+    # next line, then alive at last contact: the event at the next line
+    ("NEXTALIVE", dict(next=30, last=900), (0, 30, NEXT, None), (0, 30, NEXT, None)),
+    # a next line dated after the death (validate and check_inputs refuse it): the death ends TTNT
+    ("AFTERDEATH", dict(next=400, death=300, last=300), (0, 300, DEATH_EV, None), (1, 300, None, DEATH_CNS)),
+]
+
+
+@pytest.mark.parametrize("death, col", [("event", 2), ("censor", 3)])
+def test_time_to_next_treatment(death, col):
+    t = derive({case[0]: case[1] for case in TTNT_CASES}, ttnt_death=death)
+    for case in TTNT_CASES:
+        pid, (cnsr, day, evnt, cnsd) = case[0], case[col]
+        row = t[(pid, "TTNT")]
+        got = (row.CNSR, row.CAUSEN, row.CRSKFL, row.ADT, row.AVAL, row.EVNTDESC, row.CNSDTDSC)
+        assert got == (cnsr, 1 - cnsr, None, d(day), pytest.approx(day / DPM), evnt, cnsd), pid
+        assert (row.PARAM, row.STARTDT) == ("Time to next treatment (months)", T0)
+
+
+def test_every_patient_has_ttnt_and_os_ends_the_same_way():
+    """TTNT and OS share the end of follow-up (endpoints.death_or_last_contact): without
+    a next line, TTNT ends where OS does, and counts the death as OS does by default."""
+    t = derive({case[0]: case[1] for case in TTNT_CASES} | {"ONDIAL": dict(dialbl=1, dial=-100, last=500)})
+    for pid in [case[0] for case in TTNT_CASES] + ["ONDIAL"]:
+        assert (pid, "TTNT") in t
+    for pid in ("DEAD", "ALIVE", "ONDIAL"):
+        assert (t[(pid, "TTNT")].ADT, t[(pid, "TTNT")].CNSR) == (t[(pid, "OS")].ADT, t[(pid, "OS")].CNSR), pid
+
+
+def test_ttnt_death_must_be_event_or_censor():
+    with pytest.raises(ValueError, match="endpoints.ttnt_death: 'ignore'"):
+        derive({"A": dict(last=100)}, ttnt_death="ignore")
+
+
+@pytest.mark.parametrize(
+    "outcome, problem",
+    [
+        (dict(next=0, last=100), "column next_line_date: on or before the index date"),
+        (dict(next=-10, last=100), "column next_line_date: on or before the index date"),
+        (dict(next=200, last=100), "column next_line_date: after the last contact"),
+        (dict(next=400, death=300, last=300), "column next_line_date: after the last contact"),
+        (dict(next=50, last=None), "column last_contact_date: missing"),
+    ],
+)
+def test_next_line_dates_are_checked(outcome, problem):
+    adsl, out = cohort({"A": dict(outcome, end=10)})
+    files = {"adsl": "adsl.parquet", "adrs": "adrs.parquet", "outcomes": "o.parquet"}
+    with pytest.raises(DerivationError, match=f"patient A, {problem}"):
+        ep.check_inputs(adsl, adrs_of([]), out, files)
+
+
+def test_next_line_dates_in_order_pass_the_checks():
+    adsl, out = cohort({case[0]: dict(case[1], end=10) for case in TTNT_CASES if case[0] != "AFTERDEATH"})
+    ep.check_inputs(adsl, adrs_of([]), out, {"adsl": "a", "adrs": "r", "outcomes": "o"})
 
 
 def test_bad_input_lists_every_problem():
@@ -263,7 +334,7 @@ def test_hematologic_pfs_of_a_progressing_nonresponder_from_the_labs():
         adrs = derive_adrs(adsl, out, labs, params)
         adrs = adrs[["USUBJID", "PARAMCD", "ADT"]].astype({"USUBJID": str, "PARAMCD": str})
         t = ep.derive_adtte(adsl[["USUBJID", "TRTSDT", "DIALBL"]], adrs, out,
-                            {"days_per_month": DPM, "regimen": "lenalidomide"})
+                            PARAMS)
         got[name] = {r.USUBJID: (r.CNSR, r.ADT) for r in t[t["PARAMCD"] == "HEMPFS"].itertuples()}
     assert got["default"] == {"MP": (0, d(60)), "NR": (0, d(90))}
     assert got["strict"] == {"MP": (1, d(60)), "NR": (1, d(90))}

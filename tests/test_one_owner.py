@@ -5,6 +5,8 @@ former copies now follow the owner.
 Concepts and owners:
 - hematologic evaluability (HEMEVAL): hematologic.baseline_group, called by ADSL only;
 - the end of the progression look-out (PRGEND): hematologic.progression_end;
+- the end of follow-up at death or last contact (ADTTE OS, TTDIAL, TTNT):
+  endpoints.death_or_last_contact;
 - the baseline value of a lab (window and last-row rule): derive_common.baseline_rows,
   the window itself: derive_common.window_start;
 - the CKD-EPI coefficients: egfr.py;
@@ -126,6 +128,21 @@ def test_adrs_and_adtte_share_the_progression_end(next_line, death, last, expect
                         "next_line_date": [ts[0]], "dialysis_start_date": [pd.NaT], "last_contact_date": [ts[2]],
                         "death_date": [ts[1]]})
     assert same(build_base(adsl, out)["PRGEND"].iloc[0])
+
+
+# ------------------------------------------------------------------ death or last contact
+def test_death_or_last_contact_has_one_owner():
+    """OS, TTDIAL and TTNT end follow-up at death or last contact through one helper; no
+    other code of endpoints.py picks between DTHDT and LSTCNTDT itself."""
+    import inspect
+
+    from alsalvage import endpoints as ep
+
+    assert _defined("death_or_last_contact") == ["endpoints.py"]
+    assert _calls("death_or_last_contact") == {"endpoints.py": 3}
+    for fn in (ep.overall_survival, ep.time_to_dialysis, ep.time_to_next_treatment):
+        src = inspect.getsource(fn)
+        assert "death_or_last_contact(" in src and "LSTCNTDT" not in src, fn.__name__
 
 
 # ------------------------------------------------------------------ baseline value

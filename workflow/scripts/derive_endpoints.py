@@ -1,4 +1,5 @@
-"""Rule derive_endpoints: ADTTE (OS, time to dialysis, hematologic PFS, time on treatment)."""
+"""Rule derive_endpoints: ADTTE (OS, time to dialysis, hematologic PFS, time on treatment,
+time to next treatment)."""
 
 from alsalvage.csvout import write_dataset
 from alsalvage.datasets import check_written

@@ -226,7 +226,7 @@ ADTTE = _dataset("""
 adtte | derive_endpoints | USUBJID, PARAMCD
 one row per patient x PARAMCD; sorted by USUBJID, PARAMCD
 USUBJID   | text           | text | patient identifier
-PARAMCD   | text           | text | OS, TTDIAL (patients not on dialysis at index only), HEMPFS, TOT
+PARAMCD   | text           | text | OS, TTDIAL (patients not on dialysis at index only), HEMPFS, TOT, TTNT
 PARAM     | text           | text | parameter label
 STARTDT   | datetime64[ns] | date | index date (TRTSDT)
 ADT       | datetime64[ns] | date | date of the event, competing event or censoring
@@ -241,10 +241,12 @@ CRSKFL    | text           | text | `Y` on every row of a competing-risks parame
     the demo)
 EVNTDESC  | text           | text | event: `Death (any cause)`; `Start of chronic dialysis`; `Death without
     dialysis (competing event)` (CNSR 1, CAUSEN 2); `Hematologic progression`; `Death`; `Lenalidomide stopped:
-    <stop_reason>`; empty when censored
+    <stop_reason>`; `Start of next line of therapy`; `Death without a next line` (`endpoints.ttnt_death: event`);
+    empty when censored
 CNSDTDSC  | text           | text | censoring date: `Alive at last contact`; `Alive without dialysis at last
     contact`; `Last hematologic assessment`; `No hematologic assessment after index (censored at index)`;
-    `Ongoing at last contact`; empty for events
+    `Ongoing at last contact`; `Alive without a next line at last contact`; `Death without a next line
+    (censored)` (`endpoints.ttnt_death: censor`); empty for events
 """)
 
 

@@ -1,7 +1,7 @@
 """ADTTE: time-to-event endpoints from the index date (salvage cycle 1 day 1).
 
 One row per patient and PARAMCD: OS, TTDIAL (patients not on dialysis at index),
-HEMPFS and TOT. AVAL = days / days_per_month. CNSR keeps its ADaM meaning, 0 = the
+HEMPFS, TOT and TTNT. AVAL = days / days_per_month. CNSR keeps its ADaM meaning, 0 = the
 parameter's event, 1 = no event of the parameter; the outcome of a competing-risks
 parameter is CAUSEN: 0 censored, 1 the event, 2 the competing event (TTDIAL: death
 without dialysis, CNSR 1). CRSKFL = "Y" marks every row of a competing-risks parameter:
@@ -30,7 +30,10 @@ PARAMS = {
     "TTDIAL": "Time to chronic dialysis (months)",
     "HEMPFS": "Hematologic progression-free survival (months)",
     "TOT": "Time on {regimen} (months)",  # the study's words: alsalvage.study
+    "TTNT": "Time to next treatment (months)",
 }
+# config endpoints.ttnt_death: a death before any next line ends TTNT as an event or censored
+TTNT_DEATH = ("event", "censor")
 ADTTE_COLUMNS = datasets.columns("adtte")
 # parameters analysed with a competing event (CRSKFL = "Y" on their rows)
 COMPETING_RISKS_PARAMS = ("TTDIAL",)
@@ -66,10 +69,17 @@ def _rows(df: pd.DataFrame, paramcd: str, adt, cause, evnt, cnsd, days_per_month
     return out[ADTTE_COLUMNS]
 
 
+def death_or_last_contact(p: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(end date, died) per patient: the death date for the dead, the last contact for
+    the living. The one end of follow-up when the parameter's own event (if any) did not
+    happen first: OS, TTDIAL and TTNT call it."""
+    dead = p["DTHDT"].notna().to_numpy()
+    return np.where(dead, p["DTHDT"], p["LSTCNTDT"]), dead
+
+
 def overall_survival(p: pd.DataFrame, dpm: float) -> pd.DataFrame:
     """Index -> death from any cause; alive patients censored at last contact."""
-    dead = p["DTHDT"].notna().to_numpy()
-    adt = np.where(dead, p["DTHDT"], p["LSTCNTDT"])
+    adt, dead = death_or_last_contact(p)
     return _rows(
         p,
         "OS",
@@ -87,8 +97,9 @@ def time_to_dialysis(p: pd.DataFrame, dpm: float) -> pd.DataFrame:
     otherwise censored at last contact (CAUSEN 0, CNSR 1)."""
     q = p[p["DIALBL"].astype("float64") != 1]
     dial = q["DIALDT"].notna().to_numpy()
-    dead = q["DTHDT"].notna().to_numpy() & ~dial
-    adt = np.where(dial, q["DIALDT"], np.where(dead, q["DTHDT"], q["LSTCNTDT"]))
+    end, dead = death_or_last_contact(q)
+    dead &= ~dial
+    adt = np.where(dial, q["DIALDT"], end)
     return _rows(
         q,
         "TTDIAL",
@@ -153,6 +164,33 @@ def time_on_treatment(p: pd.DataFrame, dpm: float, wording: Wording) -> pd.DataF
     return out
 
 
+def time_to_next_treatment(p: pd.DataFrame, dpm: float, death: str) -> pd.DataFrame:
+    """Index -> start of the next line of therapy (NXTLNDT; event). A death before any
+    next line ends follow-up at the death: an event with ``death`` "event" (config
+    endpoints.ttnt_death), censored with "censor". A next line and a death on the same
+    day: the next line is the event. Otherwise censored at last contact."""
+    if death not in TTNT_DEATH:
+        raise ValueError(f"endpoints.ttnt_death: {death!r} is not one of {', '.join(TTNT_DEATH)}")
+    nxt = (p["NXTLNDT"].notna() & (p["DTHDT"].isna() | (p["NXTLNDT"] <= p["DTHDT"]))).to_numpy()
+    end, dead = death_or_last_contact(p)
+    dead &= ~nxt
+    death_event = death == "event"
+    event = nxt | (dead & death_event)
+    return _rows(
+        p,
+        "TTNT",
+        np.where(nxt, p["NXTLNDT"], end),
+        np.where(event, CAUSE_EVENT, CAUSE_CENSORED),
+        np.select([nxt, dead & death_event], ["Start of next line of therapy", "Death without a next line"], None),
+        np.select(
+            [event, dead],
+            [None, "Death without a next line (censored)"],
+            "Alive without a next line at last contact",
+        ),
+        dpm,
+    )
+
+
 def build_base(adsl: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
     o = outcomes_adam(outcomes)
     p = adsl[NEEDS["adsl"]].merge(o, on="USUBJID", how="left", validate="one_to_one")
@@ -197,6 +235,8 @@ def check_inputs(adsl, adrs, outcomes, files: Mapping[str, str]) -> None:
             "on or before the index date but ADSL DIALBL is not 1",
         ),
         ((p["STOPRSN"] != "ongoing") & p["TRTEDT"].isna(), fo, "salvage_end_date", "missing for a stopped regimen"),
+        (p["NXTLNDT"] <= p["TRTSDT"], fo, "next_line_date", "on or before the index date"),
+        (p["NXTLNDT"] > p["LSTCNTDT"], fo, "next_line_date", "after the last contact"),
     ]
     for mask, file, col, msg in checks:
         for pid in p.loc[mask.fillna(False).astype(bool), "USUBJID"]:
@@ -207,7 +247,8 @@ def check_inputs(adsl, adrs, outcomes, files: Mapping[str, str]) -> None:
 
 def derive_adtte(adsl: pd.DataFrame, adrs: pd.DataFrame, outcomes: pd.DataFrame, params: Mapping) -> pd.DataFrame:
     """ADTTE from ADSL, ADRS and the validated outcomes; ``params`` = config endpoints and
-    ``regimen`` (config study.regimen: the wording of time on treatment)."""
+    ``regimen`` (config study.regimen: the wording of time on treatment); its
+    ``ttnt_death`` (event or censor) is how TTNT counts a death before any next line."""
     dpm = float(params["days_per_month"])
     wording = Wording.from_params({"regimen": params["regimen"]})
     p = build_base(adsl, outcomes)
@@ -216,6 +257,7 @@ def derive_adtte(adsl: pd.DataFrame, adrs: pd.DataFrame, outcomes: pd.DataFrame,
         time_to_dialysis(p, dpm),
         hematologic_pfs(p, adrs, dpm),
         time_on_treatment(p, dpm, wording),
+        time_to_next_treatment(p, dpm, params["ttnt_death"]),
     ]
     out = pd.concat(parts, ignore_index=True)
     return out.sort_values(["USUBJID", "PARAMCD"], kind="mergesort").reset_index(drop=True)

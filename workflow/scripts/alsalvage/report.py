@@ -57,7 +57,7 @@ SECTIONS = (
     ("exposure", "Exposure and discontinuation", ("exposure.", "discontinuation.")),
     ("hematologic", "Hematologic response", ("hem.",)),
     ("organ", "Organ response and renal outcome", ("organ.", "renal.")),
-    ("survival", "Survival", ("os.", "hempfs.")),
+    ("survival", "Survival", ("os.", "hempfs.", "ttnt.")),
     ("toxicity", "Toxicity", ("tox.",)),
 )
 FIGURE_SECTIONS = figure_registry.SECTIONS  # figure -> the section showing it
@@ -132,13 +132,14 @@ HEADLINE_KEYS = {
     "os": ("os", True),
     "hem_pfs": ("hempfs", True),
     "time_to_response": ("hem.time_to_response", False),
+    "time_to_next_treatment": ("ttnt", True),
 }
 
 
 def headline_rows(recs: dict, endpoints, timepoints) -> list[dict]:
     """The rows of the report's headline table: for each configured endpoint its median
-    and, for OS and hematologic PFS, survival at the time points (records absent from
-    results.json are skipped)."""
+    and, for the Kaplan-Meier ones (OS, hematologic PFS, time to next treatment),
+    survival at the time points (records absent from results.json are skipped)."""
     rows = []
     for e in endpoints or ():
         prefix, at_times = HEADLINE_KEYS[e]

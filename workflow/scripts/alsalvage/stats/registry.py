@@ -125,6 +125,7 @@ ANALYSES = (
             "prior_exposure",
             "cox_covariates",
             "endpoints",
+            "ttnt_death",
             "centre",
         ),
         (
@@ -184,6 +185,7 @@ PARAM_CONFIG = {
     "comparisons": ("analysis", "comparisons"),
     "cox_covariates": ("analysis", "cox_covariates"),
     "endpoints": ("analysis", "endpoints"),
+    "ttnt_death": ("endpoints", "ttnt_death"),
     "centre": ("analysis", "centre"),
 }
 # Params the run itself reads (not an analysis): the study's wording of titles, labels and

@@ -199,6 +199,7 @@ def survival(
     prior_exposure: dict | None,
     cox_covariates,
     endpoints,
+    ttnt_death,
     centre,
 ) -> list[dict]:
     """Overall survival, the Cox model and the landmark analyses (see the module docstring)."""
@@ -230,7 +231,9 @@ def survival(
     covariates = [c for c in cox_covariates if c != "naive" or "naive_vs_exposed" in comparisons]
     recs += cox_naive_vs_exposed(d, alpha, events_per_parameter, covariates, strata)
     recs += landmark_os(d, adrs, alpha, landmarks, low_dflc_counts, days_per_month)
-    recs += headline_endpoints(adsl, adtte, adrs, endpoints, alpha, timepoints, low_dflc_counts, days_per_month)
+    recs += headline_endpoints(
+        adsl, adtte, adrs, endpoints, alpha, timepoints, low_dflc_counts, days_per_month, ttnt_death
+    )
     return recs
 
 
@@ -286,28 +289,36 @@ def _os_by_group(d, alpha, timepoints, comparisons, w: Wording, strata) -> list[
 
 
 # The endpoints analysis.endpoints can add to the results (OS is always analysed).
-ENDPOINTS = ("os", "hem_pfs", "time_to_response")
+ENDPOINTS = ("os", "hem_pfs", "time_to_response", "time_to_next_treatment")
+# the Kaplan-Meier headline endpoints: (key prefix, ADTTE PARAMCD, label)
+KM_ENDPOINTS = {
+    "hem_pfs": ("hempfs", "HEMPFS", "Hematologic progression-free survival"),
+    "time_to_next_treatment": ("ttnt", "TTNT", "Time to next treatment"),
+}
+# config endpoints.ttnt_death -> the words of the TTNT label (how ADTTE TTNT counted a death)
+TTNT_DEATH_WORDS = {"event": "next line or death", "censor": "next line; death censored"}
 
 
-def headline_endpoints(adsl, adtte, adrs, endpoints, alpha, timepoints, low_dflc_counts, days_per_month) -> list[dict]:
+def headline_endpoints(
+    adsl, adtte, adrs, endpoints, alpha, timepoints, low_dflc_counts, days_per_month, ttnt_death
+) -> list[dict]:
     """The records of the headline endpoints beyond OS (analysis.endpoints; nothing when
-    none is asked for): hematologic PFS (ADTTE HEMPFS) by Kaplan-Meier, its median and
-    survival at the time points (keys hempfs.*), and the time to first hematologic
-    response (>= PR, responders.first_response: the first analysed assessment with a
-    response, confirmed ones under analysis.response_confirmation) in months, median
-    (range) among the responders (keys hem.time_to_response.*)."""
+    none is asked for): hematologic PFS (ADTTE HEMPFS) and time to next treatment (ADTTE
+    TTNT; its label says how a death before a next line counted, ``ttnt_death`` = config
+    endpoints.ttnt_death, which derived it) by Kaplan-Meier among the treated, their
+    medians and survival at the time points (keys hempfs.*, ttnt.*), and the time to
+    first hematologic response (>= PR, responders.first_response: the first analysed
+    assessment with a response, confirmed ones under analysis.response_confirmation) in
+    months, median (range) among the responders (keys hem.time_to_response.*)."""
     recs = []
-    if "hem_pfs" in endpoints:
+    for name in (e for e in endpoints if e in KM_ENDPOINTS):
+        prefix, paramcd, label = KM_ENDPOINTS[name]
+        if name == "time_to_next_treatment":
+            label += f" ({TTNT_DEATH_WORDS[ttnt_death]})"
         a = treated(adsl)
-        p = adtte[(adtte["PARAMCD"] == "HEMPFS") & adtte["USUBJID"].isin(a["USUBJID"])]
+        p = adtte[(adtte["PARAMCD"] == paramcd) & adtte["USUBJID"].isin(a["USUBJID"])]
         recs += km_records(
-            "hempfs",
-            "Hematologic progression-free survival",
-            "survival",
-            p["AVAL"].astype(float),
-            (p["CNSR"] == 0).astype(int),
-            timepoints,
-            alpha,
+            prefix, label, "survival", p["AVAL"].astype(float), (p["CNSR"] == 0).astype(int), timepoints, alpha
         )
     if "time_to_response" in endpoints:
         a = treated(adsl)
