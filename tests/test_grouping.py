@@ -143,7 +143,7 @@ def test_rule_params_and_figures_follow_the_configuration(pex, chosen, made, fig
     cfg["prior_exposure"] = None if pex is None else {**cfg["prior_exposure"], **pex}
     cfg["analysis"] = {**cfg["analysis"], "comparisons": list(chosen)}
     assert rule_params(cfg)["comparisons"] == made == comparisons(cfg["prior_exposure"], chosen)
-    assert ("km_os_bortezomib" in figure_registry.figures(cfg)) is figures_drawn
+    assert ("km_os_by_group" in figure_registry.figures(cfg)) is figures_drawn
     assert figure_registry.settings(cfg, "cif_dialysis")["exposure_label"] == (pex or {}).get("label")
 
 
@@ -169,9 +169,9 @@ def test_run_without_grouping_has_no_group_output(tmp_path):
     res = work / "results"
     recs = json.loads((res / "stats" / "results.json").read_text())["results"]
     assert not [k for k in recs if any(re.search(p, k) for p in FAMILIES.values()) or k.startswith("prior.exposure.")]
-    assert not (res / "figures" / "km_os_bortezomib.svg").exists()
+    assert not (res / "figures" / "km_os_by_group.svg").exists()
     html = (res / "report.html").read_text()
-    assert "km_os_bortezomib" not in html
+    assert "km_os_by_group" not in html
     text = re.sub(r"data:[^\"']+", "", html)
     assert not re.search(r"bortezomib|-naive|Potentially sensitive", text, re.I)
     assert "<th>Characteristic</th><th>All patients</th><th>95% CI</th>\n<th>Note</th></tr>" in html

@@ -413,7 +413,7 @@ def key_above_axes(ax):
     )
 
 
-def draw_km_os_bortezomib(data: dict, params: FigureParams):
+def draw_km_os_by_group(data: dict, params: FigureParams):
     adsl = data["adsl"]
     _require(adsl, "adsl", ["USUBJID", "PEXGRP"])
     os_ = _tte(data["adtte"], "OS").merge(adsl[["USUBJID", "PEXGRP"]], on="USUBJID", how="left")
