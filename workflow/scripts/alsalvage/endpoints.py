@@ -209,7 +209,7 @@ def derive_adtte(adsl: pd.DataFrame, adrs: pd.DataFrame, outcomes: pd.DataFrame,
     """ADTTE from ADSL, ADRS and the validated outcomes; ``params`` = config endpoints and
     ``regimen`` (config study.regimen: the wording of time on treatment)."""
     dpm = float(params["days_per_month"])
-    wording = Wording.from_params({"regimen": params["regimen"]})
+    wording = Wording.from_params({"regimen": params["regimen"]}, None)  # the regimen's words only
     p = build_base(adsl, outcomes)
     parts = [
         overall_survival(p, dpm),
