@@ -292,14 +292,14 @@ def test_no_grouping_gives_none_and_zero_flags():
 # Config drugs adds agents (with a class) and aliases; the grouping looks its agents and
 # classes up in the merged dictionary, as the validator does the lines' agents.
 CUSTOM = {"agents": {"iberdomide": "IMiD", "mezigdomide": "CELMoD", "xyz-cel": "GPRC5D CAR-T"},
-          "aliases": {"iber-d": ["iberdomide", "dexamethasone"]}}
+          "aliases": {"iber-d": ["iberdomide", "dexamethasone"], "iberdo": ["iberdomide"]}}
 MERGED = drug_dictionary(CUSTOM)
 
 
 @pytest.mark.parametrize("agents,classes,expected", [
     (["iberdomide"], [], ("iberdomide",)),  # a config agent
     (["Iberdomide"], [], ("iberdomide",)),
-    (["iber-d"], [], ("dexamethasone", "iberdomide")),  # a config alias stands for its names
+    (["iberdo"], [], ("iberdomide",)),  # a config brand name stands for its generic name
     ([], ["IMiD"], ("iberdomide", "lenalidomide", "pomalidomide", "thalidomide")),  # joins a shipped class
     ([], ["celmod"], ("mezigdomide",)),  # a class only config drugs knows, any case
     (["xyz-cel"], ["anti-CD38"], ("daratumumab", "isatuximab", "xyz-cel")),
@@ -357,7 +357,12 @@ LEN_AGENT = [{"name": "lenalidomide"}]
     ({}, LEN_AGENT, {"label": "anti-CD38", "agents": ["bortezomib"], "classes": ["anti-CD38"]},
      ["prior_exposure.label: 'anti-CD38' names a class the exposure agents bortezomib are not of"]),
     ({}, LEN_AGENT, {"label": "daratumumab", "agents": [], "classes": ["anti-CD38"]}, []),
-    ({}, LEN_AGENT, {"label": "velcade", "agents": ["vd"], "classes": []}, []),
+    ({}, LEN_AGENT, {"label": "velcade", "agents": ["velcade"], "classes": []}, []),
+    # a regimen abbreviation would make every dexamethasone line an exposure
+    ({}, LEN_AGENT, {"label": "bortezomib", "agents": ["vd"], "classes": []},
+     ["prior_exposure.agents: 'vd' is a regimen of several drugs (bortezomib, dexamethasone)"]),
+    (CUSTOM, LEN_AGENT, {"label": "iberdomide", "agents": ["iber-d"], "classes": []},
+     ["prior_exposure.agents: 'iber-d' is a regimen of several drugs"]),
     ({}, LEN_AGENT, {"label": "prior PI or IMiD", "agents": [], "classes": ["IMiD", "proteasome inhibitor"]}, []),
 ])
 def test_config_problems(drugs, agents, pex, expected):

@@ -534,8 +534,8 @@ class DrugDictionary:
 
     def exposure_agents(self, prior_exposure: dict) -> tuple[str, ...]:
         """The generic names whose presence in a prior line counts as exposure (config
-        ``prior_exposure``), sorted: the configured ``agents`` (an alias stands for its
-        generic names) and every agent of the configured ``classes`` (matched without
+        ``prior_exposure``), sorted: the configured ``agents`` (a brand name stands for its
+        generic name; a regimen abbreviation of several drugs is refused) and every agent of the configured ``classes`` (matched without
         regard to case), the agents of config ``drugs`` included. ValueError naming the
         config key when an agent is unknown, a class has no agent or nothing is named
         (a misspelling would group no one)."""
@@ -572,7 +572,12 @@ class DrugDictionary:
         problems, names = [], set()
         for a in prior_exposure.get("agents") or ():
             a = str(a).strip().lower()
-            if a in self.aliases:
+            if a in self.aliases and len(self.aliases[a]) > 1:
+                # a regimen abbreviation: its partners (dexamethasone) would make nearly every
+                # line an exposure
+                problems.append(f"prior_exposure.agents: {a!r} is a regimen of several drugs "
+                                f"({', '.join(self.aliases[a])}); name the exposure-defining agent(s)")
+            elif a in self.aliases:
                 names.update(self.aliases[a])
             elif a in self.classes:
                 names.add(a)
