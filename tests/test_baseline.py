@@ -35,6 +35,7 @@ def params(**over):
         "egfr_equation": CFG["egfr"]["equation"],
         "staging": CFG["staging"],
         "prior_exposure": CFG["prior_exposure"],
+        "drugs": CFG["drugs"],
         "measurable_dflc_mg_l": CFG["hematologic"]["measurable_dflc_mg_l"],
         "low_dflc_min_mg_l": CFG["hematologic"]["low_dflc_min_mg_l"],
         "flc_ratio_low": CFG["hematologic"]["flc_ratio_low"],

@@ -147,3 +147,32 @@ def test_old_bortezomib_section_is_refused_with_a_migration_message(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "config key bortezomib: replaced by prior_exposure" in out
+
+
+@pytest.mark.parametrize("layer, refused", [
+    # a grouping by an agent outside the shipped dictionary: refused before any job...
+    ("prior_exposure:\n  label: iberdomide\n  agents: [iberdomide]\n",
+     "config key prior_exposure.agents: unknown agent 'iberdomide'"),
+    ("prior_exposure:\n  label: CELMoD\n  agents: []\n  classes: [CELMoD]\n",
+     "config key prior_exposure.classes: no agent of class 'CELMoD'"),
+    # ... accepted once config drugs names it (agent or class)
+    ("drugs:\n  agents: {iberdomide: CELMoD}\nprior_exposure:\n  label: iberdomide\n  agents: [iberdomide]\n", None),
+    ("drugs:\n  agents: {iberdomide: CELMoD}\nprior_exposure:\n  label: CELMoD\n  agents: []\n  classes: [CELMoD]\n",
+     None),
+    # laid over config.yaml, a new grouping keeps label: bortezomib unless it sets its own
+    ("prior_exposure:\n  agents: [daratumumab]\n",
+     "config key prior_exposure.label: 'bortezomib' names a drug that does not define the exposure"),
+])
+def test_drug_names_of_the_grouping_are_checked_before_any_job(tmp_path, layer, refused):
+    """Issue 13: prior_exposure's agents and classes are looked up in the shipped drug
+    dictionary with config drugs merged in (contract.config_problems, run by common.smk at
+    DAG build time): a name neither knows stops the dry run, naming the key."""
+    cfg = tmp_path / "layer.yaml"
+    cfg.write_text(layer)
+    proc = snakemake(REPO, "-n", "--configfile", str(cfg), timeout=300)
+    out = proc.stdout + proc.stderr
+    if refused is None:
+        assert proc.returncode == 0, out[-2000:]
+    else:
+        assert proc.returncode != 0
+        assert "Invalid configuration (drug names" in out and refused in out, out[-2000:]

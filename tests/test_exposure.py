@@ -13,10 +13,13 @@ import pandas as pd
 import pytest
 import yaml
 
+from alsalvage.contract import config_problems, drug_dictionary
 from alsalvage.exposure import NO_GROUP, contains_agents, defining_agents, exposure_categories
 from helpers import REPO
 
-CFG = yaml.safe_load((REPO / "config.yaml").read_text())["prior_exposure"]
+CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
+CFG = CONFIG["prior_exposure"]
+DRUGS = drug_dictionary(CONFIG["drugs"])  # the shipped dictionary (config drugs is empty)
 INDEX = "2019-06-01"
 BZ = "bortezomib;dexamethasone"
 MDEX = "melphalan;dexamethasone"
@@ -161,7 +164,7 @@ def _frame(cases):
 @pytest.fixture(scope="module")
 def result():
     lines, index = _frame(CASES)
-    return exposure_categories(lines, index, CFG).set_index("patient_id")
+    return exposure_categories(lines, index, CFG, DRUGS).set_index("patient_id")
 
 
 @pytest.mark.parametrize("pid", list(CASES))
@@ -178,7 +181,7 @@ def test_bortezomib_category(result, pid):
 def test_every_patient_gets_a_row_even_without_lines():
     lines, index = _frame(CASES)
     extra = pd.DataFrame({"patient_id": ["nolines"], "index_date": pd.to_datetime(["2019-01-01"])})
-    out = exposure_categories(lines, pd.concat([index, extra]), CFG).set_index("patient_id")
+    out = exposure_categories(lines, pd.concat([index, extra]), CFG, DRUGS).set_index("patient_id")
     assert out.loc["nolines", "PEXGRP"] == "naive"
     assert len(out) == len(CASES) + 1
 
@@ -201,13 +204,13 @@ def test_contains_bortezomib(agents, expected):
 def test_threshold_is_a_parameter():
     # the 183-day relapse becomes refractory when the threshold is 200 days
     lines, index = _frame({"p": CASES["relapse_183_days"]})
-    out = exposure_categories(lines, index, {**CFG, "sensitive_relapse_after_days": 200})
+    out = exposure_categories(lines, index, {**CFG, "sensitive_relapse_after_days": 200}, DRUGS)
     assert out.loc[0, "PEXGRP"] == "refractory"
 
 
 def test_default_config_is_bortezomib():
     assert CFG["agents"] == ["bortezomib"] and CFG["classes"] == [] and CFG["label"] == "bortezomib"
-    assert defining_agents(CFG) == ("bortezomib",)
+    assert defining_agents(CFG, DRUGS) == ("bortezomib",)
 
 
 @pytest.mark.parametrize(
@@ -222,7 +225,7 @@ def test_default_config_is_bortezomib():
     ],
 )
 def test_defining_agents(agents, classes, expected):
-    assert defining_agents({"agents": agents, "classes": classes}) == expected
+    assert defining_agents({"agents": agents, "classes": classes}, DRUGS) == expected
 
 
 @pytest.mark.parametrize(
@@ -235,7 +238,7 @@ def test_defining_agents(agents, classes, expected):
 )
 def test_defining_agents_rejects_an_empty_or_unknown_definition(cfg):
     with pytest.raises(ValueError, match="prior_exposure"):
-        defining_agents(cfg)
+        defining_agents(cfg, DRUGS)
 
 
 # Exposure by another agent or class: (lines, expected PEXGRP, why). Index 2019-06-01.
@@ -273,13 +276,97 @@ def test_exposure_by_other_agents_and_classes(pid):
     lines_, cfg, grp, why = OTHER_CASES[pid]
     lines, index = _frame({pid: (lines_, INDEX, (grp, 0, 0), why)})
     cfg = {**CFG, "agents": [], "classes": [], **cfg}
-    out = exposure_categories(lines, index, cfg).set_index("patient_id")
+    out = exposure_categories(lines, index, cfg, DRUGS).set_index("patient_id")
     assert out.loc[pid, "PEXGRP"] == grp, why
 
 
 def test_no_grouping_gives_none_and_zero_flags():
     lines, index = _frame(CASES)
-    out = exposure_categories(lines, index, None)
+    out = exposure_categories(lines, index, None, DRUGS)
     assert set(out["PEXGRP"]) == {NO_GROUP}
     assert (out[["PEXFL", "PEXR60", "PEXPDIM"]] == 0).all().all()
     assert len(out) == len(CASES)
+
+
+# --------------------------------------------------------------------------- the study's drug dictionary
+# Config drugs adds agents (with a class) and aliases; the grouping looks its agents and
+# classes up in the merged dictionary, as the validator does the lines' agents.
+CUSTOM = {"agents": {"iberdomide": "IMiD", "mezigdomide": "CELMoD", "xyz-cel": "GPRC5D CAR-T"},
+          "aliases": {"iber-d": ["iberdomide", "dexamethasone"], "iberdo": ["iberdomide"]}}
+MERGED = drug_dictionary(CUSTOM)
+
+
+@pytest.mark.parametrize("agents,classes,expected", [
+    (["iberdomide"], [], ("iberdomide",)),  # a config agent
+    (["Iberdomide"], [], ("iberdomide",)),
+    (["iberdo"], [], ("iberdomide",)),  # a config brand name stands for its generic name
+    ([], ["IMiD"], ("iberdomide", "lenalidomide", "pomalidomide", "thalidomide")),  # joins a shipped class
+    ([], ["celmod"], ("mezigdomide",)),  # a class only config drugs knows, any case
+    (["xyz-cel"], ["anti-CD38"], ("daratumumab", "isatuximab", "xyz-cel")),
+    (["bortezomib"], [], ("bortezomib",)),  # the shipped names stay
+])
+def test_defining_agents_take_config_drugs(agents, classes, expected):
+    assert defining_agents({"agents": agents, "classes": classes}, MERGED) == expected
+
+
+@pytest.mark.parametrize("cfg, match", [
+    ({"agents": ["iberdomide"], "classes": []}, "prior_exposure.agents: unknown agent 'iberdomide'.*drugs.agents"),
+    ({"agents": [], "classes": ["CELMoD"]}, "prior_exposure.classes: no agent of class 'CELMoD'"),
+])
+def test_config_agents_are_unknown_to_the_shipped_dictionary(cfg, match):
+    with pytest.raises(ValueError, match=match):
+        defining_agents(cfg, DRUGS)
+
+
+@pytest.mark.parametrize("pex, grp", [
+    ({"agents": ["iberdomide"]}, "refractory"),
+    ({"classes": ["IMiD"]}, "refractory"),
+    ({"agents": ["lenalidomide"]}, "naive"),
+])
+def test_a_line_of_a_config_agent_is_an_exposure(pex, grp):
+    """An iberdomide line (NR) before the index: exposed (refractory) when the grouping
+    names iberdomide or its class IMiD; lenalidomide-naive otherwise."""
+    lines, index = _frame({"p": ([(1, "iberdomide;dexamethasone", "2017-01-01", "2017-06-01", "NR", "2017-07-01",
+                                    None)], INDEX, (grp, 0, 0), "")})
+    out = exposure_categories(lines, index, {**CFG, "agents": [], "classes": [], **pex}, MERGED)
+    assert out.loc[0, "PEXGRP"] == grp
+
+
+# config_problems: what the workflow refuses before any job (workflow/rules/common.smk)
+BZ_PEX = {"label": "bortezomib", "agents": ["bortezomib"], "classes": []}
+LEN_AGENT = [{"name": "lenalidomide"}]
+
+
+@pytest.mark.parametrize("drugs, agents, pex, expected", [
+    ({}, LEN_AGENT, BZ_PEX, []),  # the default configuration
+    ({}, LEN_AGENT, None, []),  # no grouping
+    (CUSTOM, LEN_AGENT, {"label": "iberdomide", "agents": ["iberdomide"], "classes": []}, []),
+    (CUSTOM, LEN_AGENT, {"label": "CELMoD", "agents": [], "classes": ["CELMoD"]}, []),
+    ({}, LEN_AGENT, {"label": "iberdomide", "agents": ["iberdomide"], "classes": []},
+     ["prior_exposure.agents: unknown agent 'iberdomide'"]),
+    ({}, LEN_AGENT, {"label": "CELMoD", "agents": [], "classes": ["CELMoD"]},
+     ["prior_exposure.classes: no agent of class 'CELMoD'"]),
+    ({}, LEN_AGENT, {"label": "x", "agents": [], "classes": []}, ["prior_exposure: name at least one"]),
+    ({}, [{"name": "iberdomide"}], None, ["study.agents: 'iberdomide' is not in the drug dictionary"]),
+    ({"aliases": {"xd": ["nodrug"]}}, LEN_AGENT, BZ_PEX, ["drugs.aliases: 'xd' stands for unknown"]),
+    # a label naming a drug or class the grouping does not stand for: a configuration laid
+    # over config.yaml that changed the agents but kept label: bortezomib, or set classes
+    # but kept agents: [bortezomib]
+    ({}, LEN_AGENT, {"label": "bortezomib", "agents": ["daratumumab"], "classes": []},
+     ["prior_exposure.label: 'bortezomib' names a drug that does not define the exposure"]),
+    ({}, LEN_AGENT, {"label": "anti-CD38", "agents": ["bortezomib"], "classes": ["anti-CD38"]},
+     ["prior_exposure.label: 'anti-CD38' names a class the exposure agents bortezomib are not of"]),
+    ({}, LEN_AGENT, {"label": "daratumumab", "agents": [], "classes": ["anti-CD38"]}, []),
+    ({}, LEN_AGENT, {"label": "velcade", "agents": ["velcade"], "classes": []}, []),
+    # a regimen abbreviation would make every dexamethasone line an exposure
+    ({}, LEN_AGENT, {"label": "bortezomib", "agents": ["vd"], "classes": []},
+     ["prior_exposure.agents: 'vd' is a regimen of several drugs (bortezomib, dexamethasone)"]),
+    (CUSTOM, LEN_AGENT, {"label": "iberdomide", "agents": ["iber-d"], "classes": []},
+     ["prior_exposure.agents: 'iber-d' is a regimen of several drugs"]),
+    ({}, LEN_AGENT, {"label": "prior PI or IMiD", "agents": [], "classes": ["IMiD", "proteasome inhibitor"]}, []),
+])
+def test_config_problems(drugs, agents, pex, expected):
+    got = config_problems(drugs, agents, pex)
+    assert len(got) == len(expected), got
+    for message, start in zip(got, expected):
+        assert message.startswith(start), message

@@ -175,7 +175,7 @@ def test_a_failing_figure_leaves_the_other_figures_written_with_keep_going(finis
     module.write_text(text.replace(head, head + '    raise RuntimeError("swimmer broken by test_faults")\n'))
     report = "results/report.html"
     before = mtimes(work, [report])
-    figures = ["km_os", "km_os_bortezomib", "landmark_os", "cif_dialysis", "forest_cox",
+    figures = ["km_os", "km_os_by_group", "landmark_os", "cif_dialysis", "forest_cox",
                "waterfall_dflc", "ntprobnp", "flow"]  # fmt: skip
     outputs = [f"results/figures/{n}.{ext}" for n in figures for ext in ("svg", "png", "tiff", "pdf", "json")]
     old = mtimes(work, outputs)

@@ -251,7 +251,7 @@ def test_for_figure_refuses_an_unknown_risk_row():
 def test_only_four_figures_read_the_statistics():
     # the four that print log-rank or Gray's p-values or Cox hazard ratios
     waiting = [n for n in figures.FIGURES if "results" in figures.FIGURE_INPUTS[n]]
-    assert waiting == ["km_os_bortezomib", "landmark_os", "cif_dialysis", "forest_cox"]
+    assert waiting == ["km_os_by_group", "landmark_os", "cif_dialysis", "forest_cox"]
     # and the labs only by the waterfall and the NT-proBNP lines
     assert [n for n in figures.FIGURES if "labs" in figures.FIGURE_INPUTS[n]] == ["waterfall_dflc", "ntprobnp"]
 
@@ -304,7 +304,7 @@ def test_png_width_follows_width_mm(fixture_data, tmp_path, name):
 )
 def test_risk_table_rows_are_drawn_and_captioned(fixture_data, tmp_path, rows, words):
     params = figure_params(km_risk_rows=rows)
-    for name in ("km_os", "km_os_bortezomib"):
+    for name in ("km_os", "km_os_by_group"):
         caption = figures.render(name, fixture_data, params, {"svg": tmp_path / f"{name}.svg"})
         assert f"table: {words}" in caption
     # the default draws the table of before issue 16 (at risk only); other rows add to it
@@ -394,7 +394,7 @@ def _captions_of_30(draws, params) -> list[str]:
 
 
 def test_km_captions_say_ticks_are_sampled():
-    km = (figures.draw_km_os, figures.draw_km_os_bortezomib, figures.draw_landmark_os)
+    km = (figures.draw_km_os, figures.draw_km_os_by_group, figures.draw_landmark_os)
     for caption in _captions_of_30(km, figure_params(seed=2, max_patients=3)):
         assert "Ticks mark a random sample of 3 of the" in caption and "(seed 2)" in caption, caption
     for caption in _captions_of_30(km, PARAMS):  # 30 patients, limit 200: every tick, no note
@@ -826,10 +826,10 @@ def test_caption_file_records_the_drawing_software(tmp_path):
     assert meta["software"]["lifelines"] == version("lifelines")
 
 
-# --------------------------------------------------------------------------- layout of km_os_bortezomib
+# --------------------------------------------------------------------------- layout of km_os_by_group
 
 
-def _bortezomib_cohort(sizes: dict[str, int], seed: int = 5) -> dict:
+def _by_group_cohort(sizes: dict[str, int], seed: int = 5) -> dict:
     """ADSL/ADTTE with OS for the given number of patients per prior-bortezomib group
     (times rounded to 0.1 month: few distinct times, quick to draw at 100,000)."""
     rng = np.random.default_rng(seed)
@@ -853,12 +853,12 @@ def _bortezomib_cohort(sizes: dict[str, int], seed: int = 5) -> dict:
     ],
     ids=["n50", "n100k"],
 )
-def test_km_os_bortezomib_key_title_and_at_risk_table_stay_clear_at_any_n(sizes):
+def test_km_os_by_group_key_title_and_at_risk_table_stay_clear_at_any_n(sizes):
     import matplotlib
     import matplotlib.pyplot as plt
 
     with matplotlib.rc_context(figures.STYLE):
-        fig, caption = figures.draw_km_os_bortezomib(_bortezomib_cohort(sizes), PARAMS)
+        fig, caption = figures.draw_km_os_by_group(_by_group_cohort(sizes), PARAMS)
         try:
             renderer = fig.canvas.get_renderer()
             ax, table = fig.axes[0], fig.axes[1]  # the curves; the at-risk table (twin axes)

@@ -143,7 +143,7 @@ def test_rule_params_and_figures_follow_the_configuration(pex, chosen, made, fig
     cfg["prior_exposure"] = None if pex is None else {**cfg["prior_exposure"], **pex}
     cfg["analysis"] = {**cfg["analysis"], "comparisons": list(chosen)}
     assert rule_params(cfg)["comparisons"] == made == comparisons(cfg["prior_exposure"], chosen)
-    assert ("km_os_bortezomib" in figure_registry.figures(cfg)) is figures_drawn
+    assert ("km_os_by_group" in figure_registry.figures(cfg)) is figures_drawn
     assert figure_registry.settings(cfg, "cif_dialysis")["exposure_label"] == (pex or {}).get("label")
 
 
@@ -169,9 +169,9 @@ def test_run_without_grouping_has_no_group_output(tmp_path):
     res = work / "results"
     recs = json.loads((res / "stats" / "results.json").read_text())["results"]
     assert not [k for k in recs if any(re.search(p, k) for p in FAMILIES.values()) or k.startswith("prior.exposure.")]
-    assert not (res / "figures" / "km_os_bortezomib.svg").exists()
+    assert not (res / "figures" / "km_os_by_group.svg").exists()
     html = (res / "report.html").read_text()
-    assert "km_os_bortezomib" not in html
+    assert "km_os_by_group" not in html
     text = re.sub(r"data:[^\"']+", "", html)
     assert not re.search(r"bortezomib|-naive|Potentially sensitive", text, re.I)
     assert "<th>Characteristic</th><th>All patients</th><th>95% CI</th>\n<th>Note</th></tr>" in html
@@ -179,3 +179,40 @@ def test_run_without_grouping_has_no_group_output(tmp_path):
         assert "bortezomib" not in f.read_text().lower(), f
     with open(res / "derived" / "adsl.csv", newline="") as fh:
         assert {row["PEXGRP"] for row in csv.DictReader(fh)} == {"none"}
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_run_grouped_by_daratumumab_never_says_bortezomib(tmp_path):
+    """The demo grouped by prior daratumumab (label and agents laid over config.yaml; no
+    published figures, whose rows quote the seed study's bortezomib groups): the figures'
+    titles and captions, the CSV, Word and Excel tables, the derived datasets and the
+    report's results name daratumumab wherever they name the grouping, never bortezomib.
+    (The configuration echo and the provenance, after the results, print the schema's
+    own descriptions and are left out.)"""
+    from docx import Document
+    from openpyxl import load_workbook
+
+    from helpers import copy_project, snakemake
+
+    work = copy_project(tmp_path / "dara")
+    (work / "dara.yaml").write_text("prior_exposure:\n  label: daratumumab\n  agents: [daratumumab]\n"
+                                    "study:\n  published_figures: null\n")
+    snakemake(work, "--configfile", "dara.yaml", check=True, timeout=1500)
+    res = work / "results"
+    texts = {f.name: f.read_text() for f in [*res.glob("tables/*.csv"), *res.glob("figures/*.json"),
+                                               *res.glob("derived/*.csv")]}
+    for f in res.glob("tables/*.docx"):
+        doc = Document(str(f))
+        texts[f.name] = "\n".join([p.text for p in doc.paragraphs]
+                                  + [c.text for t in doc.tables for row in t.rows for c in row.cells])
+    for f in res.glob("tables/*.xlsx"):
+        book = load_workbook(str(f), read_only=True)
+        texts[f.name] = "\n".join(str(v) for ws in book.worksheets for row in ws.iter_rows(values_only=True)
+                                  for v in row if v is not None)
+    html = (res / "report.html").read_text()
+    texts["report.html"] = re.sub(r"data:[^\"']+", "", html).split('id="provenance"')[0]
+    assert {"km_os_by_group.json", "table1.docx", "table1.xlsx", "report.html"} <= set(texts)
+    assert not [name for name, text in texts.items() if "bortezomib" in text.lower()]
+    assert "Overall survival by prior daratumumab" in texts["km_os_by_group.json"]
+    assert "Daratumumab-naive" in texts["table1.docx"] and "Daratumumab-naive" in texts["report.html"]

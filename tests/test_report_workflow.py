@@ -37,7 +37,7 @@ def test_report_end_to_end_is_reproducible(project):
     assert "Git commit</th><td><code>unknown</code>" in page  # the project copy is not a git repository
 
 
-FIGURE_NAMES = ("km_os", "km_os_bortezomib", "landmark_os", "cif_dialysis", "forest_cox",
+FIGURE_NAMES = ("km_os", "km_os_by_group", "landmark_os", "cif_dialysis", "forest_cox",
                 "waterfall_dflc", "swimmer", "ntprobnp", "flow")  # fmt: skip
 TABLE_NAMES = ("table1", "response", "organ", "renal", "survival", "exposure", "toxicity")
 

@@ -208,10 +208,10 @@ def test_editing_the_report_template_reruns_only_the_report(run, graph, before):
 # (workflow/rules/figures.smk): a change reruns the figures that use it, and the report.
 FIGURE_EXTS = ("svg", "png", "tiff", "pdf", "json")
 ALL_FIGURES = {
-    "km_os", "km_os_bortezomib", "landmark_os", "cif_dialysis", "forest_cox",
+    "km_os", "km_os_by_group", "landmark_os", "cif_dialysis", "forest_cox",
     "waterfall_dflc", "swimmer", "ntprobnp", "flow",
 }  # fmt: skip
-READ_RESULTS = {"km_os_bortezomib", "landmark_os", "cif_dialysis", "forest_cox"}
+READ_RESULTS = {"km_os_by_group", "landmark_os", "cif_dialysis", "forest_cox"}
 
 
 def figure_outputs(names) -> set[str]:
@@ -221,7 +221,7 @@ def figure_outputs(names) -> set[str]:
 @pytest.mark.parametrize(
     "key, value, figures",
     [
-        ("km_risk_table", '["At risk", "Events"]', {"km_os", "km_os_bortezomib"}),
+        ("km_risk_table", '["At risk", "Events"]', {"km_os", "km_os_by_group"}),
         ("max_patients", 150, ALL_FIGURES - {"cif_dialysis", "forest_cox", "flow"}),
         ("dpi", 150, ALL_FIGURES),
     ],

@@ -468,7 +468,7 @@ def _string_collections(path):
     "registry, names",
     [
         ("stats/registry.py", set(NAMES)),
-        ("figure_registry.py", {"km_os", "km_os_bortezomib", "landmark_os", "cif_dialysis", "forest_cox", "flow"}),
+        ("figure_registry.py", {"km_os", "km_os_by_group", "landmark_os", "cif_dialysis", "forest_cox", "flow"}),
     ],
 )
 def test_only_the_registry_lists_the_analyses_or_figures(registry, names):

@@ -202,6 +202,21 @@ def test_two_studies_run_side_by_side_in_one_checkout(tmp_path):
 
 
 # --------------------------------------------------------------------------- end to end
+def office_text(path: Path) -> str:
+    """Every text of a Word (paragraphs and table cells) or Excel (cell values) file."""
+    if path.suffix == ".docx":
+        from docx import Document
+
+        doc = Document(str(path))
+        cells = [c.text for t in doc.tables for row in t.rows for c in row.cells]
+        return "\n".join([p.text for p in doc.paragraphs] + cells)
+    from openpyxl import load_workbook
+
+    book = load_workbook(str(path), read_only=True)
+    return "\n".join(str(v) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for v in row
+                     if v is not None)
+
+
 def reproduction(results_json: Path, published: Path) -> list[dict]:
     recs = json.loads(results_json.read_text())["results"]
     return report.reproduction_rows(yaml.safe_load(published.read_text()), recs)
@@ -222,6 +237,21 @@ def test_the_pomalidomide_study_runs_with_its_one_command(tmp_path):
     assert tables
     for path in tables:
         assert "lenalidomide" not in path.read_text(encoding="utf-8").lower(), path
+    # every other text the study's outputs carry: the figures' titles and captions, the
+    # Word and Excel tables (titles, headers, labels, footnotes), the derived datasets'
+    # labels (ADTTE PARAM, EVNTDESC): a study with no grouping names no grouping agent
+    texts = {str(p.relative_to(root)): p.read_text(encoding="utf-8") for p in sorted(root.glob("figures/*.json"))}
+    assert {f"figures/{n}.json" for n in ("km_os", "swimmer", "ntprobnp", "flow")} <= set(texts)
+    assert not (root / "figures/km_os_by_group.json").exists()  # no grouping, no by-group figure
+    texts |= {str(p.relative_to(root)): office_text(p) for p in sorted(root.glob("tables/*.docx"))
+              + sorted(root.glob("tables/*.xlsx"))}
+    assert any(k.endswith(".docx") for k in texts) and any(k.endswith(".xlsx") for k in texts)
+    texts |= {str(p.relative_to(root)): p.read_text(encoding="utf-8") for p in sorted(root.glob("derived/*.csv"))}
+    for where, text in texts.items():
+        for word in ("lenalidomide", "bortezomib"):
+            assert word not in text.lower(), (where, word)
+    assert any("pomalidomide" in texts[k].lower() for k in texts if k.startswith("figures/"))
+    assert any("pomalidomide" in texts[k].lower() for k in texts if k.endswith(".docx"))
     rows = reproduction(root / "stats/results.json", STUDY / "published.yaml")
     missed = [(r["id"], r["reproduced"], r["published"], r["notes"]) for r in rows if r["within"] != "yes"]
     assert not missed, f"published figures not reproduced: {missed}"

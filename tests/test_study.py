@@ -38,7 +38,7 @@ LEN = {"name": "lenalidomide", "class": "IMiD", "dose_column": "lenalidomide_mg"
 def test_regimen_is_configured_or_the_agents_names(cfg, regimen):
     assert study.regimen_of(cfg) == regimen
     assert study.resolve(cfg)["regimen"] == regimen
-    w = study.Wording.from_params({**cfg, "imid_caveat_classes": ["IMiD"]})
+    w = study.Wording.from_params({**cfg, "imid_caveat_classes": ["IMiD"]}, None)
     assert (w.start, w.time_on, w.on) == (f"the start of {regimen}", f"Time on {regimen}", f"On {regimen}")
     assert w.fill("Died on {regimen}") == f"Died on {regimen}"
 
@@ -59,7 +59,7 @@ def test_a_study_without_regimen_or_agents_is_refused():
     ([LEN], [], (), None),
 ])
 def test_imid_caveat_follows_the_agent_classes(agents, classes, caveat, note):
-    w = study.Wording.from_params({"regimen": None, "agents": agents, "imid_caveat_classes": classes})
+    w = study.Wording.from_params({"regimen": None, "agents": agents, "imid_caveat_classes": classes}, None)
     assert w.caveat_agents == caveat
     assert w.imid_caveat is bool(caveat)
     assert w.imid_caveat_note == note
@@ -123,7 +123,7 @@ def test_pomalidomide_stats_labels_titles_and_footnotes_never_say_lenalidomide()
 
     params = rule_params(_pom_config())
     d = small_cohort()
-    wording = study.Wording.from_params(params)
+    wording = study.Wording.from_params(params, params["prior_exposure"])
     seen = []
     for a in ANALYSES:
         if not set(a.datasets) <= set(d):
@@ -181,6 +181,78 @@ def test_registry_texts_name_the_regimen_only_through_the_study():
         assert not bad, (rel, bad)
     for template in ("workflow/templates/report.html.j2", "workflow/report/figure.rst", "workflow/report/workflow.rst"):
         assert "lenalidomide" not in (REPO / template).read_text().lower(), template
+
+
+# --------------------------------------------------------------------------- one owner of the wording
+
+def _wording_constructions(tree) -> int:
+    return sum(isinstance(n, ast.Call) and (
+        (isinstance(n.func, ast.Name) and n.func.id == "Wording")
+        or (isinstance(n.func, ast.Attribute) and n.func.attr == "Wording")) for n in ast.walk(tree))
+
+
+def test_no_wording_is_built_outside_study_py():
+    """``Wording(...)`` is called in study.py only (its constructors read the configuration):
+    a Wording built elsewhere would take words from no configuration, or, with defaults,
+    from the default study's (lenalidomide, bortezomib)."""
+    sources = [p for p in sorted((REPO / "workflow" / "scripts").rglob("*.py"))] + sorted((REPO / "tests").glob("*.py"))
+    bad = {str(p.relative_to(REPO)): n for p in sources
+           if p.name != "study.py" and (n := _wording_constructions(ast.parse(p.read_text())))}
+    assert not bad
+    # the check sees the two spellings of a construction
+    assert _wording_constructions(ast.parse("a = Wording(regimen='x')\nb = study.Wording()")) == 2
+    for smk in sorted((REPO / "workflow").rglob("*.smk")) + [REPO / "Snakefile", REPO / "workflow" / "Snakefile"]:
+        assert not re.search(r"\bWording\(", smk.read_text()), smk
+
+
+def test_wording_fields_have_no_defaults_and_study_py_names_no_drug():
+    import dataclasses
+
+    assert [f.name for f in dataclasses.fields(study.Wording)
+            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING] == []
+    with pytest.raises(TypeError):
+        study.Wording.from_params(POM)  # both sections are required
+    tree = ast.parse((REPO / "workflow/scripts/alsalvage/study.py").read_text())
+    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                  if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef)) and n.body
+                  and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    words = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+             and id(n) not in docstrings and re.search(r"lenalidomide|bortezomib|\bimid\b", n.value, re.I)]
+    assert words == []
+
+
+@pytest.mark.parametrize("pex, exposure", [
+    (None, None),
+    ({"label": "daratumumab", "agents": ["daratumumab"]}, "daratumumab"),
+    ({"label": "anti-CD38", "agents": [], "classes": ["anti-CD38"]}, "anti-CD38"),
+])
+def test_grouping_only_wording_leaves_the_regimen_to_be_filled_in(pex, exposure):
+    """The statistics word their labels with the grouping only: the regimen stays
+    "{regimen}" until the rule's full wording fills it in."""
+    w = study.Wording.from_params(None, pex)
+    assert (w.regimen, w.agents, w.exposure) == ("{regimen}", (), exposure)
+    assert w.start == "the start of {regimen}"
+    full = study.Wording.from_params({"regimen": None, "agents": [POM]}, pex)
+    assert full.fill(w.start) == "the start of pomalidomide"
+
+
+@pytest.mark.parametrize("phrase", ["prior", "group_of", "prior_group"])
+def test_no_grouping_has_no_grouping_words(phrase):
+    """Without a grouping no phrase of one is made (it would read "prior None")."""
+    w = study.Wording.from_params({"regimen": "Pd", "agents": [POM]}, None)
+    assert not w.grouping and w.group_headers() == [] and w.title("T{by_group}", True) == "T"
+    with pytest.raises(ValueError, match="no prior-exposure grouping"):
+        getattr(w, phrase)
+    with pytest.raises(ValueError, match="no prior-exposure grouping"):
+        w.group_header("naive")
+
+
+@pytest.mark.parametrize("pex", [{"agents": ["daratumumab"]}, {"label": "", "agents": ["daratumumab"]},
+                                 {"label": None, "classes": ["IMiD"]}])
+def test_a_grouping_without_a_label_is_refused(pex):
+    """No fallback word: the label was "bortezomib" when left out."""
+    with pytest.raises(ValueError, match="prior_exposure.label"):
+        study.Wording.from_params(None, pex)
 
 
 # --------------------------------------------------------------------------- a cohort of three agents
@@ -294,7 +366,7 @@ def test_imid_caveat_flags_only_calls_under_a_caveat_agent():
     base = pd.DataFrame([patient("A", NTPROBL=3000.0, TRTAGENT="pomalidomide"),
                          patient("B", NTPROBL=3000.0, TRTAGENT="daratumumab")])
     labs = labs_of([("A", 30, "ntprobnp", 1000), ("B", 30, "ntprobnp", 1000)])
-    caveat = study.Wording.from_params({"regimen": None, "agents": MIXED, "imid_caveat_classes": ["IMiD"]})
+    caveat = study.Wording.from_params({"regimen": None, "agents": MIXED, "imid_caveat_classes": ["IMiD"]}, None)
     calls = organ.cardiac_calls(labs, base, NO_EGFR, CP, caveat.caveat_agents)
     flagged = calls.groupby("USUBJID")["IMIDFL"].agg(lambda s: set(s))
     assert flagged["A"] == {"Y"} and flagged["B"] == {"N"}

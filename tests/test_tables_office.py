@@ -24,7 +24,8 @@ from stats_data import demo_stats_project  # noqa: F401 (fixture)
 
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 from alsalvage import office  # noqa: E402
-from alsalvage.report import GROUP_LABELS, GROUPS, SUBSTATS, _group_key  # noqa: E402
+from alsalvage.report import GROUPS, SUBSTATS, _group_key  # noqa: E402
+from alsalvage.study import Wording  # noqa: E402
 
 NAMES = ("table1", "response", "organ", "renal", "survival", "exposure", "toxicity")
 OFFICE = [f"results/tables/{n}.{ext}" for n in NAMES for ext in ("docx", "xlsx")]
@@ -94,7 +95,7 @@ def test_table1_holds_the_formatted_numbers_of_results_json(office_run, reader):
         "Characteristic",
         "All patients",
         "95% CI",
-        *(GROUP_LABELS[g] for g in GROUPS),
+        *Wording.from_params(schema_default("study"), schema_default("prior_exposure")).group_headers(),
         "p",
         "Test",
         "SMD",

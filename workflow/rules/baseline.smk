@@ -44,6 +44,7 @@ rule derive_baseline:
         egfr_equation=config["egfr"]["equation"],
         staging=config["staging"],
         prior_exposure=config["prior_exposure"],
+        drugs=config["drugs"],
         measurable_dflc_mg_l=config["hematologic"]["measurable_dflc_mg_l"],
         low_dflc_min_mg_l=config["hematologic"]["low_dflc_min_mg_l"],
         flc_ratio_low=config["hematologic"]["flc_ratio_low"],

@@ -152,6 +152,25 @@ STUDY = shipped_module("workflow/scripts/alsalvage/study.py")
 config["study"] = STUDY.resolve(config["study"])
 
 
+def check_drug_names(cfg):
+    """The drug names of the configuration (study.agents, prior_exposure.agents and
+    .classes, drugs.aliases) against the study's drug dictionary (the shipped one with
+    config drugs merged in; alsalvage/contract.py), before any job: a misspelt agent or
+    class would otherwise group no one, or stop the run only when a job reads it."""
+    contract = shipped_module("workflow/scripts/alsalvage/contract.py")
+    problems = contract.config_problems(
+        cfg["drugs"], cfg["study"]["agents"], cfg["prior_exposure"]
+    )
+    if problems:
+        raise WorkflowError(
+            "Invalid configuration (drug names; docs/data-dictionary.md, agent dictionary):\n"
+            + "\n".join(f"  config key {p}" for p in problems)
+        )
+
+
+check_drug_names(config)
+
+
 def pkg(*modules):
     """Paths of the package modules a rule imports, declared as inputs so that
     editing a module reruns exactly the rules that use it ("stats/run" names a module of

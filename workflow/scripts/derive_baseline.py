@@ -13,6 +13,7 @@ KEYS = (
     "egfr_equation",
     "staging",
     "prior_exposure",
+    "drugs",
     "measurable_dflc_mg_l",
     "low_dflc_min_mg_l",
     "flc_ratio_low",

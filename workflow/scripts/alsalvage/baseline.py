@@ -10,6 +10,7 @@ docs/methods.md, section "Baseline, staging and prior therapy".
   egfr_equation              'ckd_epi_2009' or 'ckd_epi_2021'
   staging                    the ``staging`` config section
   prior_exposure             the ``prior_exposure`` config section (None: no grouping)
+  drugs                      the ``drugs`` config section (agents and aliases the grouping may name)
   measurable_dflc_mg_l       hematologic evaluability: dFLC-measurable at or above
   low_dflc_min_mg_l          low-dFLC group lower bound (inclusive)
   flc_ratio_low/_high        normal kappa/lambda ratio (no detectable clone at baseline)
@@ -359,7 +360,8 @@ def derive_adsl(tables: Mapping[str, pd.DataFrame], params: Mapping, files: Mapp
 
     # prior therapy
     prior = _prior_therapy(lines, idx, dpm).rename(columns={"patient_id": "USUBJID"})
-    bcat = pex.exposure_categories(lines, idx, params["prior_exposure"]).rename(columns={"patient_id": "USUBJID"})
+    drugs = C.drug_dictionary(params["drugs"])
+    bcat = pex.exposure_categories(lines, idx, params["prior_exposure"], drugs).rename(columns={"patient_id": "USUBJID"})
     a = a.merge(prior, on="USUBJID", how="left").merge(
         bcat[["USUBJID", "PEXFL", "PEXGRP", "PEXR60", "PEXPDIM"]], on="USUBJID", how="left"
     )

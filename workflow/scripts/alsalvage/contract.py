@@ -532,6 +532,86 @@ class DrugDictionary:
                 unknown.append(name)
         return ";".join(dict.fromkeys(names)), unknown
 
+    def exposure_agents(self, prior_exposure: dict) -> tuple[str, ...]:
+        """The generic names whose presence in a prior line counts as exposure (config
+        ``prior_exposure``), sorted: the configured ``agents`` (a brand name stands for its
+        generic name; a regimen abbreviation of several drugs is refused) and every agent of the configured ``classes`` (matched without
+        regard to case), the agents of config ``drugs`` included. ValueError naming the
+        config key when an agent is unknown, a class has no agent or nothing is named
+        (a misspelling would group no one)."""
+        problems, names = self._exposure(prior_exposure)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return names
+
+    def exposure_problems(self, prior_exposure: dict | None) -> list[str]:
+        """What is wrong with config ``prior_exposure`` against this dictionary (``exposure_agents``),
+        plus a ``label`` that names a drug or class the grouping does not stand for (e.g.
+        label bortezomib over agents [daratumumab]: a configuration laid over config.yaml
+        that sets the agents but keeps the default label); [] when sound or None."""
+        if prior_exposure is None:
+            return []
+        problems, names = self._exposure(prior_exposure)
+        label = str(prior_exposure.get("label") or "").strip()
+        if names and label:
+            low = label.lower()
+            classes = {c.lower() for c in self.classes.values()}
+            named = self.aliases.get(low, (low,) if low in self.classes else ())
+            if named and not set(named) <= set(names):
+                problems.append(f"prior_exposure.label: {label!r} names a drug that does not define the exposure "
+                                f"(exposure agents: {', '.join(names)}); set the label to the grouping's name")
+            elif low in classes and low not in named and any(self.classes[a].lower() != low for a in names):
+                other = [a for a in names if self.classes[a].lower() != low]
+                problems.append(f"prior_exposure.label: {label!r} names a class the exposure agents "
+                                f"{', '.join(other)} are not of; set the label to the grouping's name or "
+                                "prior_exposure.agents to [] (a configuration file laid over config.yaml keeps "
+                                "its agents: [bortezomib])")
+        return problems
+
+    def _exposure(self, prior_exposure: dict) -> tuple[list[str], tuple[str, ...]]:
+        problems, names = [], set()
+        for a in prior_exposure.get("agents") or ():
+            a = str(a).strip().lower()
+            if a in self.aliases and len(self.aliases[a]) > 1:
+                # a regimen abbreviation: its partners (dexamethasone) would make nearly every
+                # line an exposure
+                problems.append(f"prior_exposure.agents: {a!r} is a regimen of several drugs "
+                                f"({', '.join(self.aliases[a])}); name the exposure-defining agent(s)")
+            elif a in self.aliases:
+                names.update(self.aliases[a])
+            elif a in self.classes:
+                names.add(a)
+            else:
+                problems.append(f"prior_exposure.agents: unknown agent {a!r} (neither in the shipped drug "
+                                "dictionary, docs/data-dictionary.md, nor under config drugs.agents / drugs.aliases)")
+        for cls in prior_exposure.get("classes") or ():
+            want = str(cls).strip().lower()
+            members = {a for a, c in self.classes.items() if c.lower() == want}
+            if not members:
+                known = sorted(set(self.classes.values()), key=str.lower)
+                problems.append(f"prior_exposure.classes: no agent of class {cls!r} (classes: {', '.join(known)}; "
+                                "config drugs.agents adds agents with their class)")
+            names |= members
+        if not names and not problems:
+            problems.append("prior_exposure: name at least one agent or class (or set prior_exposure: null)")
+        return problems, tuple(sorted(names))
+
+
+def config_problems(drugs: dict | None, study_agents, prior_exposure: dict | None) -> list[str]:
+    """The drug names of the configuration checked against the study's dictionary (the
+    shipped one with config ``drugs`` merged in), as messages naming the config key:
+    ``drugs.aliases`` (drug_dictionary), the salvage agents (config ``study.agents``) and
+    the prior-exposure grouping (``DrugDictionary.exposure_problems``). Run by
+    workflow/rules/common.smk before any job (a wrong name would otherwise stop the run
+    only when a job reads it, or group no one)."""
+    try:
+        dictionary = drug_dictionary(drugs)
+    except ValueError as err:
+        return [str(err).removeprefix("config ")]
+    problems = [f"study.agents: {a['name']!r} is not in the drug dictionary (add it under drugs.agents)"
+                for a in study_agents or () if a["name"] not in dictionary.classes]
+    return problems + dictionary.exposure_problems(prior_exposure)
+
 
 def drug_dictionary(drugs: dict | None = None) -> DrugDictionary:
     """The shipped dictionary extended by config ``drugs`` ({agents: {name: class},

@@ -102,7 +102,7 @@ AGE       | Int64          | integer | completed years at the index date
 BRTHDT    | datetime64[ns] | date | date of birth
 DIAGDT    | datetime64[ns] | date | date of diagnosis
 TRTSDT    | datetime64[ns] | date | index date: day 1 of the first salvage cycle
-TRTEDT    | datetime64[ns] | date | salvage end date (last lenalidomide day); empty while ongoing
+TRTEDT    | datetime64[ns] | date | salvage end date (last day of the salvage regimen); empty while ongoing
 ISOTYPE   | text           | text | light chain of the clone (kappa / lambda)
 HEART     | int64          | 0/1 | clinician-recorded organ involvement
 KIDNEY    | int64          | 0/1 | clinician-recorded organ involvement
@@ -154,9 +154,9 @@ NPRIOR    | int64          | integer | lines of therapy started before the index
 FLSTDT    | datetime64[ns] | date | start of the first prior line
 FLTOIDXM  | float64        | months | FLSTDT to TRTSDT, days / 30.4375
 DXTOIDXM  | float64        | months | DIAGDT to TRTSDT, days / 30.4375
-PEXFL   | int64          | 0/1 | any bortezomib-containing prior line
+PEXFL   | int64          | 0/1 | any prior line containing an exposure-defining agent (config prior_exposure)
 PEXGRP   | text           | text | naive / sensitive (potentially sensitive) / refractory, from the most
-    recent bortezomib line
+    recent line containing an exposure-defining agent; `none` without a grouping
 PEXR60   | int64          | 0/1 | refractory by the 60-day rule (Rajkumar 2011) on that line: NR/NE, or a
     documented (never an imputed) progression <= 60 days after the last dose
 PEXPDIM  | int64          | 0/1 | that line's progression date was imputed (next line start or index date);
@@ -180,8 +180,8 @@ DTHDT     | datetime64[ns] | date | date of death
 LSTCNTDT  | datetime64[ns] | date | last contact
 DIALDT    | datetime64[ns] | date | start of chronic dialysis
 NXTLNDT   | datetime64[ns] | date | start of the next line of therapy
-SAFFL     | text           | Y/N | at least one cycle with lenalidomide above 0 mg
-ITTFL     | text           | Y/N | at least one cycle with lenalidomide above 0 mg
+SAFFL     | text           | Y/N | at least one cycle with a salvage agent above 0 (study.agents)
+ITTFL     | text           | Y/N | at least one cycle with a salvage agent above 0 (study.agents)
 """)
 
 ADAE = _dataset("""
@@ -216,7 +216,7 @@ ADY       | Int64          | integer | days from the index date to ADT
 EVALFL    | text           | Y/N | evaluable for the parameter (HEMRESP/BESTHEM: see below; organ rows: organ
     evaluable)
 ANL01FL   | text           | Y/N | the assessment lies in the best-response window (Y on best rows)
-IMIDFL    | text           | Y/N | CARDRESP only: call made on lenalidomide (index < ADT <= salvage end, or
+IMIDFL    | text           | Y/N | CARDRESP only: call made on a salvage agent of a class of study.imid_caveat_classes (index < ADT <= salvage end, or
     ongoing)
 EGFRFLFL  | text           | Y/N | CARDRESP only: by ADT an eGFR after index fell >= 25% below baseline (same
     method on both sides), or the patient was on dialysis (started before or after index)
@@ -240,9 +240,9 @@ CRSKFL    | text           | text | `Y` on every row of a competing-risks parame
     counts the competing deaths as censored and overstates the incidence: 29% instead of 20% at 24 months on
     the demo)
 EVNTDESC  | text           | text | event: `Death (any cause)`; `Start of chronic dialysis`; `Death without
-    dialysis (competing event)` (CNSR 1, CAUSEN 2); `Hematologic progression`; `Death`; `Lenalidomide stopped:
-    <stop_reason>`; `Start of next line of therapy`; `Death without a next line` (`endpoints.ttnt_death: event`);
-    empty when censored
+    dialysis (competing event)` (CNSR 1, CAUSEN 2); `Hematologic progression`; `Death`; `<Regimen> stopped:
+    <stop_reason>` (e.g. `Lenalidomide stopped: toxicity`); `Start of next line of therapy`; `Death without a
+    next line` (`endpoints.ttnt_death: event`); empty when censored
 CNSDTDSC  | text           | text | censoring date: `Alive at last contact`; `Alive without dialysis at last
     contact`; `Last hematologic assessment`; `No hematologic assessment after index (censored at index)`;
     `Ongoing at last contact`; `Alive without a next line at last contact`; `Death without a next line

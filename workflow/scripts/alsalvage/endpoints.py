@@ -250,7 +250,7 @@ def derive_adtte(adsl: pd.DataFrame, adrs: pd.DataFrame, outcomes: pd.DataFrame,
     ``regimen`` (config study.regimen: the wording of time on treatment); its
     ``ttnt_death`` (event or censor) is how TTNT counts a death before any next line."""
     dpm = float(params["days_per_month"])
-    wording = Wording.from_params({"regimen": params["regimen"]})
+    wording = Wording.from_params({"regimen": params["regimen"]}, None)  # the regimen's words only
     p = build_base(adsl, outcomes)
     parts = [
         overall_survival(p, dpm),

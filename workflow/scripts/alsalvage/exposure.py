@@ -1,7 +1,8 @@
 """Prior-exposure categories from the lines of therapy given before the index date.
 
 The agents that define exposure are configured (config ``prior_exposure``: ``agents`` and
-``classes``, a class naming every agent of that class in ``contract.AGENT_CLASSES``);
+``classes``, a class naming every agent of that class in the study's drug dictionary:
+``contract.AGENT_CLASSES`` with config ``drugs.agents`` merged in);
 bortezomib by default, the seed study's grouping. ``prior_exposure: null`` means no grouping
 (``exposure_categories`` is then not called; ADSL carries PEXGRP = "none", PEXFL = 0).
 
@@ -41,6 +42,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from .contract import DrugDictionary
 from .derive_common import days_between, sort_stable
 
 RESPONDED = ("CR", "VGPR", "PR")
@@ -49,31 +51,14 @@ NO_GROUP = "none"  # PEXGRP when the study has no prior-exposure grouping
 LAST_DOSE_COLUMN = {"bortezomib": "last_bortezomib_date"}  # agent -> its last-dose column
 
 
-def defining_agents(cfg: Mapping) -> tuple[str, ...]:
+def defining_agents(cfg: Mapping, drugs: DrugDictionary) -> tuple[str, ...]:
     """The generic names whose presence in a prior line counts as exposure: the configured
-    ``agents`` (a brand name or abbreviation of contract.AGENT_ALIASES stands for its generic
-    names) and every agent of the configured ``classes`` (contract.AGENT_CLASSES), sorted.
-    An unknown agent or a class with no agent is an error (a misspelling would group no one)."""
-    from .contract import AGENT_ALIASES, AGENT_CLASSES
-
-    names = set()
-    for a in cfg.get("agents") or ():
-        a = str(a).strip().lower()
-        if a in AGENT_ALIASES:
-            names.update(AGENT_ALIASES[a])
-        elif a in AGENT_CLASSES:
-            names.add(a)
-        else:
-            raise ValueError(f"prior_exposure.agents: unknown agent {a!r} (docs/data-dictionary.md lists the agents)")
-    for cls in cfg.get("classes") or ():
-        members = {a for a, c in AGENT_CLASSES.items() if c.lower() == str(cls).strip().lower()}
-        if not members:
-            known = sorted({c for c in AGENT_CLASSES.values()})
-            raise ValueError(f"prior_exposure.classes: no agent of class {cls!r} (classes: {', '.join(known)})")
-        names |= members
-    if not names:
-        raise ValueError("prior_exposure: name at least one agent or class (or set prior_exposure: null)")
-    return tuple(sorted(names))
+    ``agents`` (a brand name or abbreviation stands for its generic names) and every agent
+    of the configured ``classes``, in the study's drug dictionary ``drugs`` (the shipped one
+    with config ``drugs`` merged in: contract.drug_dictionary), sorted. An unknown agent or
+    a class with no agent is an error (a misspelling would group no one); the workflow
+    refuses such a configuration before any job (contract.config_problems)."""
+    return drugs.exposure_agents(cfg)
 
 
 def contains_agents(agents: pd.Series, names) -> pd.Series:
@@ -102,14 +87,17 @@ def no_grouping(index: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def exposure_categories(lines: pd.DataFrame, index: pd.DataFrame, cfg: Mapping | None) -> pd.DataFrame:
+def exposure_categories(
+    lines: pd.DataFrame, index: pd.DataFrame, cfg: Mapping | None, drugs: DrugDictionary
+) -> pd.DataFrame:
     """One row per patient of ``index`` (patient_id, index_date): PEXFL, PEXGRP,
     PEXR60, PEXPDIM, PEXLINE (the exposure line), PEXLDDT (last dose), PEXPDDT
     (progression date used). ``cfg`` is the ``prior_exposure`` config section; None (no
-    grouping) gives ``no_grouping``."""
+    grouping) gives ``no_grouping``. ``drugs``: the study's drug dictionary (config
+    ``drugs`` merged in), in which ``cfg``'s agents and classes are looked up."""
     if cfg is None:
         return no_grouping(index)
-    names = defining_agents(cfg)
+    names = defining_agents(cfg, drugs)
     last_col = LAST_DOSE_COLUMN.get(names[0]) if len(names) == 1 else None
     prior = sort_stable(prior_lines(lines, index), ["patient_id", "line"])
     # next line's start (within the prior lines), else the index date

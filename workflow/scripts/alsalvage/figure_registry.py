@@ -8,7 +8,7 @@ and modules.
 
 FIGURES = (
     "km_os",
-    "km_os_bortezomib",
+    "km_os_by_group",
     "landmark_os",
     "cif_dialysis",
     "forest_cox",
@@ -23,7 +23,7 @@ FIGURES = (
 # refuses to draw a figure whose inputs were not given.
 FIGURE_INPUTS = {
     "km_os": ("adtte",),
-    "km_os_bortezomib": ("adsl", "adtte", "results"),
+    "km_os_by_group": ("adsl", "adtte", "results"),
     "landmark_os": ("adrs", "adtte", "results"),
     "cif_dialysis": ("adsl", "adtte", "results"),
     "forest_cox": ("results",),
@@ -38,7 +38,7 @@ FIGURE_INPUTS = {
 # has it takes the setting "regimen").
 TITLES = {
     "km_os": "Overall survival",
-    "km_os_bortezomib": "Overall survival by {prior}",
+    "km_os_by_group": "Overall survival by {prior}",
     "landmark_os": "Landmark overall survival by hematologic response",
     "cif_dialysis": "Cumulative incidence of dialysis",
     "forest_cox": "Cox model of overall survival",
@@ -54,7 +54,7 @@ SECTIONS = {
     "cif_dialysis": "organ",
     "ntprobnp": "organ",
     "km_os": "survival",
-    "km_os_bortezomib": "survival",
+    "km_os_by_group": "survival",
     "landmark_os": "survival",
     "forest_cox": "survival",
 }
@@ -68,7 +68,7 @@ INPUT_NAMES = ("adsl", "adrs", "adtte", "labs", "results")
 COMMON_PARAMS = ("dpi", "width_mm")
 FIGURE_PARAMS = {
     "km_os": ("alpha", "seed", "max_patients", "km_risk_rows", "regimen"),
-    "km_os_bortezomib": ("alpha", "seed", "max_patients", "km_risk_rows", "landmark_months", "exposure_label"),
+    "km_os_by_group": ("alpha", "seed", "max_patients", "km_risk_rows", "landmark_months", "exposure_label"),
     "landmark_os": ("alpha", "seed", "max_patients", "days_per_month", "landmark_months", "low_dflc_counts"),
     "cif_dialysis": ("alpha", "landmark_months", "regimen", "exposure_label"),
     "forest_cox": ("landmark_months", "exposure_label"),
@@ -106,7 +106,7 @@ SETTING_CONFIG = {
 }
 # Figures drawn only when the study makes the by_group comparison (config prior_exposure
 # and analysis.comparisons): the report leaves them out otherwise.
-BY_GROUP_FIGURES = ("km_os_bortezomib",)
+BY_GROUP_FIGURES = ("km_os_by_group",)
 
 # Modules only some figures load (imported inside their drawing functions): the CIF figure
 # the Aalen-Johansen estimator, the landmark and swimmer figures the definition of a responder,

@@ -159,7 +159,7 @@ class FigureParams:
         study = {"regimen": self.regimen}
         if not isinstance(self.agents, _Undeclared):
             study.update(agents=self.agents, imid_caveat_classes=self.imid_caveat_classes)
-        return Wording.from_params(study)
+        return Wording.from_params(study, None)  # the grouping's words: wording(params)
     exposure_label: str | None  # prior_exposure.label; None: no grouping (study.Wording)
 
     @classmethod
@@ -381,7 +381,7 @@ PEX_GROUPS = (("naive", "Naive"), ("sensitive", "Sensitive"), ("refractory", "Re
 
 def wording(params: FigureParams) -> Wording:
     """The grouping's phrases (study.Wording) from the figure's exposure_label setting."""
-    return Wording(exposure=params.exposure_label)
+    return Wording.from_label(None, params.exposure_label)
 
 
 def at_risk_table(ax, fitters, labels, rows) -> None:
@@ -413,7 +413,7 @@ def key_above_axes(ax):
     )
 
 
-def draw_km_os_bortezomib(data: dict, params: FigureParams):
+def draw_km_os_by_group(data: dict, params: FigureParams):
     adsl = data["adsl"]
     _require(adsl, "adsl", ["USUBJID", "PEXGRP"])
     os_ = _tte(data["adtte"], "OS").merge(adsl[["USUBJID", "PEXGRP"]], on="USUBJID", how="left")
@@ -585,7 +585,7 @@ def draw_cif_by_group(ax, tte: pd.DataFrame, adsl: pd.DataFrame, params: FigureP
 
 def draw_forest_cox(data: dict, params: FigureParams):
     cox = data["results"]["cox"]
-    naive = f"{cap(params.exposure_label)}-naive" if params.exposure_label else "Naive"
+    naive = wording(params).group_header("naive") if params.exposure_label else "Naive"
     terms = pd.DataFrame([{**t, "label": t["label"].replace("{naive}", naive)} for t in cox["terms"]])
     _require(terms, "results.json cox terms", ["label", "hr", "ci_low", "ci_high", "p"])
     k = len(terms)
@@ -999,7 +999,7 @@ def figure_title(name: str, params: FigureParams) -> str:
     """The figure's title (figure_registry.TITLES) in the study's words."""
     title = TITLES[name]
     if "{prior}" in title:  # a by-group figure: the grouping's words (prior_exposure.label)
-        title = title.replace("{prior}", Wording(exposure=params.exposure_label).prior)
+        title = title.replace("{prior}", wording(params).prior)
     return params.wording.fill(title) if "{regimen}" in title else title
 
 

@@ -32,7 +32,6 @@ import pyarrow.parquet as pq
 import yaml
 
 from . import figure_registry
-from .study import Wording
 from .formatting import fmt_number
 from .study import GROUPS, Wording
 
@@ -61,9 +60,6 @@ SECTIONS = (
     ("toxicity", "Toxicity", ("tox.",)),
 )
 FIGURE_SECTIONS = figure_registry.SECTIONS  # figure -> the section showing it
-# the default study's group headers (the report and office tables take them from the
-# configured grouping: study.Wording)
-GROUP_LABELS = dict(zip(GROUPS, Wording().group_headers()))
 # Clinical order of Table 1 / prior-therapy rows (second part of the key); others follow.
 ROW_ORDER = (
     "n", "age", "sex", "organ", "egfr", "dialysis", "ntprobnp", "dflc", "mayo2004", "eustage",
@@ -709,7 +705,7 @@ def build_context(
     ]
     return {
         "title": study["title"],
-        "regimen": Wording.from_params(study).regimen,
+        "regimen": wording.regimen,
         "synthetic": bool(study["synthetic"]),
         "reference_date": study["reference_date"],
         "days_per_month": config["endpoints"]["days_per_month"],

@@ -324,7 +324,7 @@ def derive_adrs(
 
     egfr = organ.followup_egfr(labs, base, params["egfr"]["equation"])
     # the IMiD caveat: the study's agents of a caveat class (config study; absent: all)
-    caveat = Wording.from_params(params["study"]).caveat_agents if "study" in params else None
+    caveat = Wording.from_params(params["study"], None).caveat_agents if "study" in params else None
     card = organ.cardiac_calls(labs, base, egfr, params["cardiac"], caveat)
     ren = organ.renal_calls(labs, base, egfr, params["renal"])
     liv = organ.liver_calls(labs, base, params["liver"])

@@ -49,30 +49,54 @@ def resolve(study: dict) -> dict:
     return {**study, "regimen": regimen_of(study)}
 
 
+def exposure_label(prior_exposure: dict | None) -> str | None:
+    """How text names the prior exposure: config ``prior_exposure.label``; None without a
+    grouping (``prior_exposure: null``). A grouping without a label is an error: no word
+    of the grouping is ever made up."""
+    if prior_exposure is None:
+        return None
+    label = prior_exposure.get("label")
+    if not label:
+        raise ValueError("config prior_exposure.label: a grouping needs a label (how text names the exposure)")
+    return str(label)
+
+
 @dataclass(frozen=True)
 class Wording:
-    # Defaults: the default study (lenalidomide, grouped by prior bortezomib), for callers
-    # given no configuration; the rules always build it from the configuration (from_params).
-    regimen: str = "lenalidomide"
-    agents: tuple[str, ...] = ("lenalidomide",)  # salvage agents, in config order
-    agent_classes: tuple[str, ...] = ("IMiD",)  # their classes, in the same order
-    imid_caveat_classes: tuple[str, ...] = ("IMiD",)
-    exposure: str | None = "bortezomib"  # prior_exposure.label; None: no grouping
+    """The study's phrases. Built only by the constructors below, from the configuration
+    (no field has a default: no text can fall back on the default study's words;
+    tests/test_study.py forbids ``Wording(`` outside this module)."""
+
+    regimen: str  # how text names the salvage regimen; "{regimen}" when filled in later
+    agents: tuple[str, ...]  # salvage agents, in config order
+    agent_classes: tuple[str, ...]  # their classes, in the same order
+    imid_caveat_classes: tuple[str, ...]
+    exposure: str | None  # prior_exposure.label; None: no grouping
 
     @classmethod
-    def from_params(cls, study: dict | None = None, prior_exposure: dict | None = None) -> "Wording":
-        """From the config sections; ``study`` None: the default regimen; ``prior_exposure``
-        None: no grouping."""
-        exposure = None if prior_exposure is None else str(prior_exposure.get("label") or "bortezomib")
+    def from_params(cls, study: dict | None, prior_exposure: dict | None) -> "Wording":
+        """From the config sections (or the keys of them a rule's params carry).
+
+        ``study``: ``regimen`` and/or ``agents`` (and ``imid_caveat_classes``); None for a
+        text whose regimen is filled in later: the regimen stays "{regimen}" (the statistics
+        analyses word their by-group labels with the grouping only; the rule fills the
+        regimen in with ``fill``). ``prior_exposure``: the section; None: no grouping (the
+        grouping's phrases are then not to be asked for)."""
+        return cls.from_label(study, exposure_label(prior_exposure))
+
+    @classmethod
+    def from_label(cls, study: dict | None, label: str | None) -> "Wording":
+        """As ``from_params``, with the grouping given by its label (a figure's
+        ``exposure_label`` setting, config prior_exposure.label; None: no grouping)."""
         if study is None:
-            return cls(exposure=exposure)
+            return cls(regimen=REGIMEN_FIELD, agents=(), agent_classes=(), imid_caveat_classes=(), exposure=label)
         agents = tuple(study.get("agents") or ())
         return cls(
             regimen=regimen_of(study),
             agents=tuple(a["name"] for a in agents),
             agent_classes=tuple(a.get("class", "") for a in agents),
             imid_caveat_classes=tuple(study.get("imid_caveat_classes") or ()),
-            exposure=exposure,
+            exposure=label,
         )
 
     # ------------------------------------------------------------------ phrases
@@ -121,25 +145,30 @@ class Wording:
     def grouping(self) -> bool:
         return self.exposure is not None
 
+    def _label(self) -> str:
+        if self.exposure is None:
+            raise ValueError("the study has no prior-exposure grouping: no text names one")
+        return self.exposure
+
     @property
     def prior(self) -> str:
         """'prior bortezomib'."""
-        return f"prior {self.exposure}"
+        return f"prior {self._label()}"
 
     @property
     def group_of(self) -> str:
         """'bortezomib group' (p across bortezomib groups)."""
-        return f"{self.exposure} group"
+        return f"{self._label()} group"
 
     @property
     def prior_group(self) -> str:
         """'prior-bortezomib group'."""
-        return f"prior-{self.exposure} group"
+        return f"prior-{self._label()} group"
 
     def group_header(self, group: str) -> str:
         """Column header of a group: 'Bortezomib-naive', 'Potentially sensitive', 'Refractory'."""
         return {
-            "naive": f"{cap(self.exposure)}-naive",
+            "naive": f"{cap(self._label())}-naive",
             "sensitive": "Potentially sensitive",
             "refractory": "Refractory",
         }[group]

@@ -190,7 +190,7 @@ PARAM_CONFIG = {
 }
 # Params the run itself reads (not an analysis): the study's wording of titles, labels and
 # footnotes (alsalvage.study.Wording.from_params).
-WORDING_PARAMS = ("regimen", "agents", "imid_caveat_classes")
+WORDING_PARAMS = ("regimen", "agents", "imid_caveat_classes", "prior_exposure")
 BY_NAME = {a.name: a for a in ANALYSES}
 NAMES = tuple(BY_NAME)
 

@@ -114,17 +114,18 @@ def response(
     exposed = flag(b["PEXFL"])
     refr = b["PEXGRP"] == "refractory"
     for comparison, prefix, mask, names, label in (
-        ("naive_vs_exposed", "hem.by_exposure", exposed, ("exposed", "naive"), f"{w.prior} vs naive"),
+        ("naive_vs_exposed", "hem.by_exposure", exposed, ("exposed", "naive"), "{prior} vs naive"),
         (
             "refractory_vs_non",
             "hem.refractory_vs_non",
             refr,
             ("refractory", "non_refractory"),
-            f"{w.exposure} refractory vs non-refractory",
+            "{exposure} refractory vs non-refractory",
         ),
     ):
         if comparison not in comparisons:
             continue
+        label = label.format(prior=w.prior, exposure=w.exposure)  # a comparison made: a grouping
         a_, n1 = int(b.loc[mask, "resp"].sum()), int(mask.sum())
         c_, n2 = int(b.loc[~mask, "resp"].sum()), int((~mask).sum())
         recs.append(
@@ -211,7 +212,7 @@ def response(
 def organ_footnotes(params: dict) -> list[str]:
     """The organ table's footnote on cardiac calls flagged for the IMiD caveat, when a
     salvage agent is of a caveat class (config study.imid_caveat_classes; alsalvage.study)."""
-    note = Wording.from_params(params).imid_caveat_note
+    note = Wording.from_params(params, None).imid_caveat_note  # the regimen's words only
     return [note] if note else []
 
 

@@ -36,7 +36,7 @@ def run_analysis(analysis: Analysis, frames: dict, params: dict) -> tuple[list, 
     if analysis.params_footnotes:
         footnotes += _load(analysis.params_footnotes)(params)
     # labels and footnotes write the regimen as "{regimen}": the study's words go in here
-    wording = Wording.from_params(params)
+    wording = Wording.from_params(params, params["prior_exposure"])
     for rec in records:
         rec["label"] = wording.fill(rec["label"])
     return records, [wording.fill(f) for f in footnotes]
