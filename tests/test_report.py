@@ -579,3 +579,31 @@ def test_two_builds_in_separate_processes_are_identical(tmp_path):
         )
         outs.append(o.read_bytes())
     assert outs[0] == outs[1]
+
+
+def test_table1_by_centre_is_rendered_under_bands(tmp_path, html):
+    """analysis.centre.table1_by_centre: a column per centre after the group columns, a band
+    of headers overall | by group | by centre above them, and the footnote on the centres
+    (with the patients without a centre); without by-centre records none of it."""
+    def add_centres(r):
+        res = r["results"]
+        for tag, name, n, age in (("Athens", "Athens", 30, "60 (42-82)"), ("Pavia", "Pavia", 18, "66 (50-80)")):
+            res[f"baseline.by_centre.{tag}.n"] = {**res["baseline.n"], "key": f"baseline.by_centre.{tag}.n",
+                                                   "group": name, "estimate": n, "formatted": str(n)}
+            res[f"baseline.age.by_centre.{tag}.median"] = {**res["baseline.age.median"], "group": name,
+                                                           "key": f"baseline.age.by_centre.{tag}.median",
+                                                           "formatted": age}
+        res["baseline.by_centre.missing"] = {**res["baseline.n"], "key": "baseline.by_centre.missing",
+                                             "estimate": 2, "formatted": "2"}
+
+    out = build(tmp_path, results_edit=add_centres)
+    patients = out[out.index('<section id="patients">'): out.index("</section>", out.index('<section id="patients">'))]
+    assert '<tr class="band"><th colspan="1"></th><th colspan="2">Overall</th>' in patients
+    assert '<th colspan="2">By centre</th>' in patients
+    assert "<th>Athens</th><th>Pavia</th><th>Note</th>" in patients
+    age = next(r for r in patients.split("<tr>") if r.startswith("<td>Age, years"))
+    assert _cells("<tr>" + age)[-3:-1] == ["60 (42-82)", "66 (50-80)"]
+    assert "Centre columns: the treated patients of each centre" in patients and "without a centre: 2." in patients
+    plain = html[html.index('<section id="patients">'):]
+    plain = plain[: plain.index("</section>")]
+    assert 'class="band"' not in plain and "Centre columns" not in plain

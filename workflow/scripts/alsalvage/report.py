@@ -32,9 +32,8 @@ import pyarrow.parquet as pq
 import yaml
 
 from . import figure_registry
-from .study import Wording
 from .formatting import fmt_number
-from .study import GROUPS, Wording
+from .study import CENTRE_FOOTNOTE, GROUPS, Wording, centre_key, centres_of
 
 SOFTWARE = (
     "snakemake",
@@ -177,8 +176,11 @@ def grouped_table(recs: dict, keys: list[str]) -> dict:
     """Table 1 layout: the overall records in clinical order, each with its by-group
     records as columns (also the layout of results/tables/table1.docx and .xlsx). Without
     by-group records (no grouping, or no by_group comparison) there are no group or
-    comparison columns (``compare`` False), not empty ones."""
+    comparison columns (``compare`` False), not empty ones. With by-centre records
+    (analysis.centre.table1_by_centre) a column per centre follows (``centres``: their
+    names; ``centre_note``: the footnote on them), else none."""
     compare = has_groups(recs)
+    tags = centres_of(recs)
     main = [k for k in sorted(keys, key=_clinical_order) if ".by_pexgrp." not in k and ".by_centre." not in k]
     rows, shown = [], set()
     for k in main:
@@ -189,8 +191,36 @@ def grouped_table(recs: dict, keys: list[str]) -> dict:
             else []
         )
         row["compare"] = _comparison(recs, k, shown)
+        row["centres"] = [(recs.get(centre_key(k, t)) or {}).get("formatted") or "" for t in tags]
         rows.append(row)
-    return {"kind": "grouped", "rows": rows, "compare": compare}
+    return {
+        "kind": "grouped",
+        "rows": rows,
+        "compare": compare,
+        "centres": [recs[centre_key("baseline.n", t)].get("group") or t for t in tags],
+        "centre_note": centre_note(recs) if tags else "",
+    }
+
+
+def centre_note(recs: dict) -> str:
+    """The footnote on Table 1's centre columns (study.CENTRE_FOOTNOTE) with the number of
+    treated patients without a centre (baseline.by_centre.missing)."""
+    missing = (recs.get("baseline.by_centre.missing") or {}).get("estimate")
+    if not missing:
+        return CENTRE_FOOTNOTE
+    return f"{CENTRE_FOOTNOTE} Patients without a centre: {fmt_number(missing, 0)}."
+
+
+def grouped_bands(table: dict, wording: Wording) -> list[dict]:
+    """The band of column headers above Table 1's when it has centre columns (overall |
+    by prior <exposure> | by centre; ``text`` and ``span`` in columns), else none (one
+    header row, as without centres)."""
+    if not table["centres"]:
+        return []
+    bands = [{"text": "", "span": 1}, {"text": "Overall", "span": 2}]
+    if table["compare"]:
+        bands.append({"text": f"By {wording.prior}", "span": len(wording.group_headers()) + 4})
+    return bands + [{"text": "By centre", "span": len(table["centres"])}, {"text": "", "span": 1}]
 
 
 def has_groups(recs: dict) -> bool:
@@ -650,6 +680,9 @@ def build_context(
     recs = records(results)
     tables = section_tables(recs)
     wording = Wording.from_params(config["study"], config["prior_exposure"])
+    for t in tables.values():
+        if t["kind"] == "grouped":
+            t["bands"] = grouped_bands(t, wording)
     # a study without published figures has no comparison (the section is left out)
     repro = None if seed_study is None else reproduction_rows(seed_study, recs)
     study = config["study"]
