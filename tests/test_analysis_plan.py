@@ -264,6 +264,18 @@ def test_findings_counted_per_centre(tmp_path):
         assert f"  {c}: {n} error(s), 0 warning(s)" in text
     assert len(text.splitlines()) == 1 + len(expected)
     assert V.output_frame(tables["patients"], C.PATIENTS).columns[-1] == "centre"
+    # findings.csv names each finding's centre ("(no centre)": a patient without one)
+    centres = V.finding_centres(f, tables)
+    assert sorted(centres) == sorted(c or "(no centre)" for c in (centre[labs.loc[i, "patient_id"]] for i in (0, 1, 500)))
+    V.write_findings(f.assign(centre=centres.to_numpy()), tmp_path / "findings.csv")
+    written = pd.read_csv(tmp_path / "findings.csv", dtype=str, keep_default_na=False)
+    assert list(written.columns) == V.FINDING_COLUMNS + ["centre"]
+    assert sorted(written["centre"]) == sorted(centres)
+    # the report counts them per centre, as the log does
+    from alsalvage import report
+
+    shown = report.findings_rows(written.to_dict("records"), [])
+    assert shown["has_centre"] and {r["centre"]: r["errors"] for r in shown["by_centre"]} == expected.to_dict()
 
 
 def test_without_centre_column_nothing_changes(tmp_path):
@@ -274,7 +286,10 @@ def test_without_centre_column_nothing_changes(tmp_path):
     paths, _, _ = _demo_copy(tmp_path, None, (0,))
     tables, f = V.check_all(paths, {t: str(v) for t, v in paths.items()}, **validation_settings())
     assert len(f) == 1 and V.findings_per_centre(f, tables) == ""
+    assert V.finding_centres(f, tables) is None
     assert "centre" not in V.output_frame(tables["patients"], C.PATIENTS).columns
+    V.write_findings(f, tmp_path / "findings.csv")
+    assert (tmp_path / "findings.csv").read_text().splitlines()[0] == ",".join(V.FINDING_COLUMNS)
 
 
 # ------------------------------------------------------------------ centre as a stratum

@@ -607,3 +607,22 @@ def test_table1_by_centre_is_rendered_under_bands(tmp_path, html):
     plain = html[html.index('<section id="patients">'):]
     plain = plain[: plain.index("</section>")]
     assert 'class="band"' not in plain and "Centre columns" not in plain
+
+
+def test_findings_per_centre_in_the_report():
+    """findings.csv's centre column (multi-centre cohorts): each row keeps it, the counts
+    per centre list the centres by name, then a patient without a centre, then the
+    findings of no patient (an empty centre); without the column nothing of it."""
+    rows = [
+        {**F("warning", "labs.csv", "r", "3", "value"), "centre": "Pavia"},
+        {**F("error", "labs.csv", "r", "4", "value"), "centre": "Athens"},
+        {**F("warning", "labs.csv", "r", "5", "value"), "centre": "Pavia"},
+        {**F("warning", "patients.csv", "r", "6", "value"), "centre": "(no centre)"},
+        {**F("warning", "labs.csv", "header", "", ""), "centre": ""},
+    ]
+    out = report.findings_rows(rows, [])
+    assert out["has_centre"] and all("centre" in r for r in out["rows"])
+    assert [(r["centre"], r["errors"], r["warnings"], r["n"]) for r in out["by_centre"]] == [
+        ("Athens", 1, 0, 1), ("Pavia", 0, 2, 2), ("(no centre)", 0, 1, 1), ("(not patient-specific)", 0, 1, 1)]
+    plain = report.findings_rows([{k: v for k, v in r.items() if k != "centre"} for r in rows], [])
+    assert not plain["has_centre"] and plain["by_centre"] == [] and all("centre" not in r for r in plain["rows"])

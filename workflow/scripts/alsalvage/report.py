@@ -608,10 +608,22 @@ def _text(value) -> str:
     return str(value)
 
 
+# findings.csv's optional column: the finding's treating centre (multi-centre cohorts;
+# validation.finding_centres); empty for a finding of no patient.
+FINDING_CENTRE = "centre"
+NOT_PATIENT = "(not patient-specific)"
+
+
 def findings_rows(findings: Iterable[Mapping[str, object]], ids: list[str]) -> dict:
     """Validation findings for the report: sorted (stable) by severity, file, rule, row
-    and column as text, identifiers and dates masked, and counted per (severity, rule)."""
-    rows = [{c: _text(r[c]) for c in FINDING_COLUMNS if c in r} for r in findings]
+    and column as text, identifiers and dates masked, and counted per (severity, rule).
+    When findings.csv has the centre column (``has_centre``), each row keeps it and
+    ``by_centre`` counts the findings per centre (centres by name, then the findings of a
+    patient without a centre and those of no patient), else ``by_centre`` is empty."""
+    findings = list(findings)
+    has_centre = bool(findings) and all(FINDING_CENTRE in r for r in findings)
+    cols = FINDING_COLUMNS + ((FINDING_CENTRE,) if has_centre else ())
+    rows = [{c: _text(r[c]) for c in cols if c in r} for r in findings]
     missing = [c for c in FINDING_COLUMNS if any(c not in r for r in rows)]
     if missing:
         raise ReportInputError(f"findings.csv: missing column(s) {', '.join(missing)}")
@@ -619,12 +631,22 @@ def findings_rows(findings: Iterable[Mapping[str, object]], ids: list[str]) -> d
     # the known identifiers (ADSL) and any a finding names in its patient_id column
     matcher = IdentifierMatcher(set(ids) | {r["value"] for r in rows if r["column"] == "patient_id"})
     counts: dict[tuple[str, str], int] = {}
+    per_centre: dict[str, dict[str, int]] = {}
     for r in rows:
         counts[r["severity"], r["rule"]] = counts.get((r["severity"], r["rule"]), 0) + 1
+        if has_centre:
+            c = per_centre.setdefault(r[FINDING_CENTRE] or NOT_PATIENT, {})
+            c[r["severity"]] = c.get(r["severity"], 0) + 1
     return {
         "rows": [{c: _mask_text(v, matcher) for c, v in r.items()} for r in rows],
         "summary": [{"severity": s, "rule": rule, "n": n} for (s, rule), n in sorted(counts.items())],
         "n": len(rows),
+        "has_centre": has_centre,
+        "by_centre": [
+            {"centre": _mask_text(c, matcher), "errors": n.get("error", 0), "warnings": n.get("warning", 0),
+             "n": sum(n.values())}
+            for c, n in sorted(per_centre.items(), key=lambda cn: (cn[0].startswith("("), cn[0]))
+        ],
     }
 
 
