@@ -598,8 +598,9 @@ def test_table1_by_centre_is_rendered_under_bands(tmp_path, html):
 
     out = build(tmp_path, results_edit=add_centres)
     patients = out[out.index('<section id="patients">'): out.index("</section>", out.index('<section id="patients">'))]
-    assert '<tr class="band"><th colspan="1"></th><th colspan="2">Overall</th>' in patients
-    assert '<th colspan="2">By centre</th>' in patients
+    band = '<th colspan="{}" style="text-align:center">{}</th>'
+    assert '<tr class="band">' + band.format(1, "") + band.format(2, "Overall") in patients
+    assert band.format(2, "By centre") in patients
     assert "<th>Athens</th><th>Pavia</th><th>Note</th>" in patients
     age = next(r for r in patients.split("<tr>") if r.startswith("<td>Age, years"))
     assert _cells("<tr>" + age)[-3:-1] == ["60 (42-82)", "66 (50-80)"]
