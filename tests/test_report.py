@@ -589,7 +589,8 @@ def test_table1_by_centre_is_rendered_under_bands(tmp_path, html):
         res = r["results"]
         for tag, name, n, age in (("Athens", "Athens", 30, "60 (42-82)"), ("Pavia", "Pavia", 18, "66 (50-80)")):
             res[f"baseline.by_centre.{tag}.n"] = {**res["baseline.n"], "key": f"baseline.by_centre.{tag}.n",
-                                                   "group": name, "estimate": n, "formatted": str(n)}
+                                                   "label": f"{res['baseline.n']['label']}, {name}",
+                                                   "estimate": n, "formatted": str(n)}
             res[f"baseline.age.by_centre.{tag}.median"] = {**res["baseline.age.median"], "group": name,
                                                            "key": f"baseline.age.by_centre.{tag}.median",
                                                            "formatted": age}

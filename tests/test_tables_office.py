@@ -232,13 +232,13 @@ def _centre_results() -> dict:
                 "estimate": estimate, "formatted": formatted}
 
     out = [
-        rec("baseline.n", "12", 12),
+        rec("baseline.n", "12", 12, label="Treated patients"),
         rec("baseline.age.median", "63 (42-82)", 63),
         rec("baseline.age.by_pexgrp.naive.median", "61 (45-80)", 61, "naive"),
         rec("baseline.age.by_pexgrp.p", "0.41", 0.41),
         rec("baseline.by_centre.missing", "1", 1),
-        rec("baseline.by_centre.St_Mary_s.n", "5", 5, "St. Mary's"),
-        rec("baseline.by_centre.Athens.n", "6", 6, "Athens"),
+        rec("baseline.by_centre.St_Mary_s.n", "5", 5, label="Treated patients, St. Mary's"),
+        rec("baseline.by_centre.Athens.n", "6", 6, label="Treated patients, Athens"),
         rec("baseline.age.by_centre.Athens.median", "60 (42-82)", 60, "Athens"),
         rec("baseline.age.by_centre.St_Mary_s.median", "66 (50-80)", 66, "St. Mary's"),
     ]
@@ -256,7 +256,7 @@ def test_table1_centre_columns_under_bands(tmp_path):
     assert layout["bands"] == [("", 1), ("Overall", 2), ("By prior bortezomib", 7), ("By centre", 2), ("", 1)]
     assert sum(span for _, span in layout["bands"]) == n_cols
     rows = {r[0]: r for r in layout["rows"]}
-    assert rows["baseline.n"][-3:-1] == ["6", "5"]
+    assert rows["Treated patients"][-3:-1] == ["6", "5"]
     assert rows["baseline.age.median"][-3:-1] == ["60 (42-82)", "66 (50-80)"]
     when = dt.datetime(2020, 1, 1)
     office.write_docx(tmp_path / "t.docx", "Table 1", layout, [CENTRE_FOOTNOTE], False, when)

@@ -33,7 +33,7 @@ import yaml
 
 from . import figure_registry
 from .formatting import fmt_number
-from .study import CENTRE_FOOTNOTE, GROUPS, Wording, centre_key, centres_of
+from .study import CENTRE_FOOTNOTE, GROUPS, Wording, centre_key, centre_name, centres_of
 
 SOFTWARE = (
     "snakemake",
@@ -197,7 +197,8 @@ def grouped_table(recs: dict, keys: list[str]) -> dict:
         "kind": "grouped",
         "rows": rows,
         "compare": compare,
-        "centres": [recs[centre_key("baseline.n", t)].get("group") or t for t in tags],
+        "centres": [centre_name((recs.get("baseline.n") or {}).get("label") or "",
+                                recs[centre_key("baseline.n", t)].get("label") or "", t) for t in tags],
         "centre_note": centre_note(recs) if tags else "",
     }
 

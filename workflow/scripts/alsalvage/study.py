@@ -50,6 +50,18 @@ def centre_key(key: str, tag: str) -> str:
     return ".".join(parts[:2] + ["by_centre", tag] + parts[2:])
 
 
+def centre_label(label: str, centre) -> str:
+    """The label of a by-centre record: the overall label, then the centre's name."""
+    return f"{label}, {centre}"
+
+
+def centre_name(overall_label: str, by_centre_label: str, tag: str) -> str:
+    """The centre's name back from a by-centre record's label (centre_label; results.json
+    keeps the label, the key only the tag), else the tag."""
+    head = f"{overall_label}, "
+    return by_centre_label[len(head):] if by_centre_label.startswith(head) and len(by_centre_label) > len(head) else tag
+
+
 def centres_of(keys) -> list[str]:
     """The centre tags of the by-centre Table 1 records among ``keys`` (those with a
     baseline.by_centre.<tag>.n count), sorted."""

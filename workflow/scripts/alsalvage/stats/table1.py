@@ -21,7 +21,7 @@ import pandas as pd
 from .. import compare as C
 from .. import formatting as F
 from ..derive_common import ORGAN_COLUMNS as ORGANS
-from ..study import CENTRE_FOOTNOTE, Wording, cap, centre_key, centre_tag
+from ..study import CENTRE_FOOTNOTE, Wording, cap, centre_key, centre_label, centre_tag
 from .records import PEXGRPS, count, describe, flag, p_record, prop, record, treated
 
 TABLE1_COMPARE_FOOTNOTE = (
@@ -214,7 +214,7 @@ def table1_by_centre(adsl: pd.DataFrame, alpha: float, table1_tests: dict) -> li
         for r in table1(sub, alpha=alpha, table1_tests=table1_tests, comparisons=(), prior_exposure=None, centre={}):
             if ".by_pexgrp." in r["key"] or r["key"].startswith("prior.exposure."):
                 continue
-            recs.append({**r, "key": centre_key(r["key"], tag), "label": f"{r['label']}, {c}", "group": str(c)})
+            recs.append({**r, "key": centre_key(r["key"], tag), "label": centre_label(r["label"], c), "group": str(c)})
     return recs
 
 
