@@ -628,3 +628,26 @@ def test_findings_per_centre_in_the_report():
         ("Athens", 1, 0, 1), ("Pavia", 0, 2, 2), ("(no centre)", 0, 1, 1), ("(not patient-specific)", 0, 1, 1)]
     plain = report.findings_rows([{k: v for k, v in r.items() if k != "centre"} for r in rows], [])
     assert not plain["has_centre"] and plain["by_centre"] == [] and all("centre" not in r for r in plain["rows"])
+
+
+@pytest.mark.parametrize(
+    "centre, says",
+    [
+        ({}, ()),
+        ({"table1_by_centre": False, "stratify": False}, ()),
+        ({"table1_by_centre": True, "stratify": False}, ("each centre",)),
+        ({"table1_by_centre": False, "stratify": True}, ("stratum of every log-rank", "Gray's tests", "Cox model")),
+        ({"table1_by_centre": True, "stratify": True}, ("each centre", "stratum of every log-rank")),
+    ],
+)
+def test_methods_say_when_centre_is_a_stratum(tmp_path, centre, says):
+    text = report.centre_methods(centre)
+    assert all(w in text for w in says) and (bool(text) == bool(says))
+
+    def edit(cfg):
+        cfg["analysis"]["centre"] = centre
+
+    if says:  # the report's methods section carries it
+        page = build(tmp_path, config_edit=edit)
+        methods = htmllib.unescape(page[page.index('<section id="methods">'):])
+        assert "Multi-centre cohort. " + text in methods

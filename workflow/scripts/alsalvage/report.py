@@ -212,6 +212,23 @@ def centre_note(recs: dict) -> str:
     return f"{CENTRE_FOOTNOTE} Patients without a centre: {fmt_number(missing, 0)}."
 
 
+def centre_methods(centre: dict | None) -> str:
+    """The report's methods sentence on a multi-centre cohort (config analysis.centre):
+    what is given per centre and what is stratified by centre; empty when neither."""
+    centre = centre or {}
+    parts = []
+    if centre.get("table1_by_centre"):
+        parts.append("Table 1 is also given for the treated patients of each centre (patients.csv column centre), "
+                     "with no test across centres.")
+    if centre.get("stratify"):
+        parts.append("Centre is a stratum of every log-rank test of overall survival (the landmark tests too), "
+                     "of Gray's tests of the cumulative incidence of dialysis and of the Cox model (a baseline "
+                     "hazard per centre; no proportional-hazards test); patients without a centre are left out "
+                     "of these tests and the model. Kaplan-Meier and cumulative-incidence estimates are not "
+                     "stratified.")
+    return " ".join(parts)
+
+
 def grouped_bands(table: dict, wording: Wording) -> list[dict]:
     """The band of column headers above Table 1's when it has centre columns (overall |
     by prior <exposure> | by centre; ``text`` and ``span`` in columns), else none (one
@@ -730,6 +747,7 @@ def build_context(
         "reproduction": repro,
         "reproduction_within": sum(r["within"] == "yes" for r in repro or ()),
         "methods": methods_used(recs),
+        "centre_methods": centre_methods(config.get("analysis", {}).get("centre")),
         "config_sections": config_sections(config, schema),
         "findings": findings_rows(findings, patient_ids),
         "provenance": {
