@@ -355,6 +355,18 @@ def test_findings_counted_per_centre(tmp_path):
         assert f"  {c}: {n} error(s), 0 warning(s)" in text
     assert len(text.splitlines()) == 1 + len(expected)
     assert V.output_frame(tables["patients"], C.PATIENTS).columns[-1] == "centre"
+    # findings.csv names each finding's centre ("(no centre)": a patient without one)
+    centres = V.finding_centres(f, tables)
+    assert sorted(centres) == sorted(c or "(no centre)" for c in (centre[labs.loc[i, "patient_id"]] for i in (0, 1, 500)))
+    V.write_findings(f.assign(centre=centres.to_numpy()), tmp_path / "findings.csv")
+    written = pd.read_csv(tmp_path / "findings.csv", dtype=str, keep_default_na=False)
+    assert list(written.columns) == V.FINDING_COLUMNS + ["centre"]
+    assert sorted(written["centre"]) == sorted(centres)
+    # the report counts them per centre, as the log does
+    from alsalvage import report
+
+    shown = report.findings_rows(written.to_dict("records"), [])
+    assert shown["has_centre"] and {r["centre"]: r["errors"] for r in shown["by_centre"]} == expected.to_dict()
 
 
 def test_without_centre_column_nothing_changes(tmp_path):
@@ -365,7 +377,10 @@ def test_without_centre_column_nothing_changes(tmp_path):
     paths, _, _ = _demo_copy(tmp_path, None, (0,))
     tables, f = V.check_all(paths, {t: str(v) for t, v in paths.items()}, **validation_settings())
     assert len(f) == 1 and V.findings_per_centre(f, tables) == ""
+    assert V.finding_centres(f, tables) is None
     assert "centre" not in V.output_frame(tables["patients"], C.PATIENTS).columns
+    V.write_findings(f, tmp_path / "findings.csv")
+    assert (tmp_path / "findings.csv").read_text().splitlines()[0] == ",".join(V.FINDING_COLUMNS)
 
 
 # ------------------------------------------------------------------ centre as a stratum
@@ -494,9 +509,55 @@ def test_centre_strata_in_survival():
     assert "stratified by centre" in r["os.cox.naive_vs_exposed.hr"]["method"]
     assert "stratified by centre" not in plain["os.cox.naive_vs_exposed.hr"]["method"]
     assert r["os.cox.ph.naive.p"]["note"] == "not computed for a model stratified by centre"
+    # the landmark log-rank tests too
+    for lm in (3, 6):
+        key = f"os.landmark_{lm}m.logrank_p"
+        assert r[key]["method"] == plain[key]["method"] + ", stratified by centre"
     # P10 has no centre: left out of the stratified model
     assert r["os.cox.events"]["n"] <= plain["os.cox.events"]["n"]
     with pytest.raises(Exception, match="centre column"):
         from stats_data import small_cohort
 
         _analyse(small_cohort(), "survival", centre={"table1_by_centre": False, "stratify": True})
+
+
+def test_landmark_logrank_stratified_by_centre():
+    """From the landmark, responders vs the others stratified by centre: the stratified
+    log-rank of the landmark times (survival.logrank_stratified)."""
+    from alsalvage import survival as S
+    from alsalvage.stats.responders import responded_by
+
+    d = _with_centre()
+    r = _analyse(d, "survival", timepoints=(12,), landmarks=(3,), centre={"table1_by_centre": False, "stratify": True})
+    os_ = d["adtte"][d["adtte"]["PARAMCD"] == "OS"].merge(d["adsl"], on="USUBJID")
+    alive = os_[os_["AVAL"] > 3]
+    from config_defaults import stats_params
+
+    prm = stats_params()
+    resp = alive["USUBJID"].isin(responded_by(d["adrs"], 3, prm["days_per_month"], prm["low_dflc_counts"]))
+    want = S.logrank_stratified(alive["AVAL"] - 3, (alive["CNSR"] == 0).astype(int), np.where(resp, "r", "n"), alive["SITEID"])
+    got = r["os.landmark_3m.logrank_p"]
+    assert got["p"] == pytest.approx(want.p, nan_ok=True) and got["statistic"] == pytest.approx(want.statistic, nan_ok=True)
+
+
+@pytest.mark.parametrize("stratify", [False, True])
+def test_gray_test_of_dialysis_stratified_by_centre(stratify):
+    """Gray's test of dialysis by group: stratified by centre (survival.gray_test strata=)
+    under analysis.centre.stratify, the cumulative incidences themselves unchanged."""
+    from alsalvage import survival as S
+
+    d = _with_centre()
+    plain = _analyse(d, "renal", timepoints=(12,))
+    r = _analyse(d, "renal", timepoints=(12,), centre={"table1_by_centre": False, "stratify": stratify})
+    tt = d["adtte"][d["adtte"]["PARAMCD"] == "TTDIAL"].merge(d["adsl"], on="USUBJID")
+    tt = tt[tt["PEXGRP"].isin(["naive", "sensitive", "refractory"])]
+    want = S.gray_test(tt["AVAL"], tt["CAUSEN"].astype(int), tt["PEXGRP"], cause=1,
+                       strata=tt["SITEID"] if stratify else None)
+    got = r["renal.dialysis.by_pexgrp.gray_p"]
+    assert got["p"] == pytest.approx(want.p, nan_ok=True)
+    assert got["method"].endswith("stratified by centre") == stratify
+    assert {k: v["formatted"] for k, v in r.items() if "gray" not in k} == {
+        k: v["formatted"] for k, v in plain.items() if "gray" not in k
+    }
+    if not stratify:  # NaN fields: compared as text
+        assert repr(r) == repr(plain)

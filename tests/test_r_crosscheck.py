@@ -273,7 +273,8 @@ R_GRAY = r"""
 suppressPackageStartupMessages(library(cmprsk))
 args <- commandArgs(trailingOnly = TRUE)
 d <- read.csv(args[1], stringsAsFactors = FALSE)
-ci <- cuminc(d$T, d$status, d$group, rho = 0, cencode = 0)
+ci <- if (is.null(d$centre)) cuminc(d$T, d$status, d$group, rho = 0, cencode = 0) else
+  cuminc(d$T, d$status, d$group, strata = d$centre, rho = 0, cencode = 0)
 tst <- ci$Tests
 for (cause in rownames(tst)) {
   cat("stat_", cause, "=", sprintf("%.15g", tst[cause, "stat"]), "\n", sep = "")
@@ -321,6 +322,35 @@ def test_gray_test_agrees_with_cmprsk(n, seed, groups, ties, tmp_path):
         assert g.df == groups - 1
         same(g.statistic, r[f"stat_{cause}"], f"Gray statistic, cause {cause}")
         same(g.p, r[f"p_{cause}"], f"Gray p, cause {cause}")
+
+
+# Gray's test stratified by centre (cmprsk::cuminc(strata = ), its routine crstm: per-centre
+# score vectors and variance matrices summed): 2-3 centres of unequal size, a group absent
+# from a centre, a centre with no event of interest, a centre of one patient.
+@pytest.mark.parametrize(
+    "n, seed, groups, ties, centres",
+    [(60, 11, 2, True, 2), (150, 12, 3, True, 3), (240, 13, 3, False, 3), (90, 14, 2, False, 2)],
+)
+def test_stratified_gray_test_agrees_with_cmprsk(n, seed, groups, ties, centres, tmp_path):
+    df = random_competing_groups(n, seed, groups, ties)
+    rng = np.random.default_rng(seed)
+    share = np.array([0.5, 0.3, 0.2])[:centres]
+    df["centre"] = rng.choice(["Athens", "Pavia", "Heidelberg"][:centres], n, p=share / share.sum())
+    if centres == 3:
+        # no patient of the first group in Heidelberg; one-patient centre; a centre without
+        # an event of interest
+        df.loc[(df["centre"] == "Heidelberg") & (df["group"] == df["group"].iloc[0]), "centre"] = "Athens"
+        df.loc[df.index[-1], "centre"] = "Lyon"
+        quiet = df.index[-6:-1]
+        df.loc[quiet, "centre"], df.loc[quiet, "status"] = "Zurich", [0, 2, 0, 2, 0]
+    r = run_r_gray(df, tmp_path)
+    for cause in (1, 2):
+        g = S.gray_test(df["T"], df["status"], df["group"], cause=cause, strata=df["centre"])
+        plain = S.gray_test(df["T"], df["status"], df["group"], cause=cause)
+        assert g.df == groups - 1 and g.n_dropped == 0
+        same(g.statistic, r[f"stat_{cause}"], f"stratified Gray statistic, cause {cause}")
+        same(g.p, r[f"p_{cause}"], f"stratified Gray p, cause {cause}")
+        assert g.statistic != pytest.approx(plain.statistic, rel=1e-9)  # the strata count
 
 
 @pytest.mark.workflow

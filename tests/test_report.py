@@ -641,3 +641,75 @@ def test_most_common_without_any_record_is_reported():
 def test_present_statement(rec, reproduced, within):
     row = _statement("present", "stated", "organ.cardiac.hem_responders_progressing", {"organ.cardiac.hem_responders_progressing": rec})
     assert (row["published"], row["reproduced"], row["within"]) == ("stated", reproduced, within)
+
+
+def test_table1_by_centre_is_rendered_under_bands(tmp_path, html):
+    """analysis.centre.table1_by_centre: a column per centre after the group columns, a band
+    of headers overall | by group | by centre above them, and the footnote on the centres
+    (with the patients without a centre); without by-centre records none of it."""
+    def add_centres(r):
+        res = r["results"]
+        for tag, name, n, age in (("Athens", "Athens", 30, "60 (42-82)"), ("Pavia", "Pavia", 18, "66 (50-80)")):
+            res[f"baseline.by_centre.{tag}.n"] = {**res["baseline.n"], "key": f"baseline.by_centre.{tag}.n",
+                                                   "label": f"{res['baseline.n']['label']}, {name}",
+                                                   "estimate": n, "formatted": str(n)}
+            res[f"baseline.age.by_centre.{tag}.median"] = {**res["baseline.age.median"], "group": name,
+                                                           "key": f"baseline.age.by_centre.{tag}.median",
+                                                           "formatted": age}
+        res["baseline.by_centre.missing"] = {**res["baseline.n"], "key": "baseline.by_centre.missing",
+                                             "estimate": 2, "formatted": "2"}
+
+    out = build(tmp_path, results_edit=add_centres)
+    patients = out[out.index('<section id="patients">'): out.index("</section>", out.index('<section id="patients">'))]
+    band = '<th colspan="{}" style="text-align:center">{}</th>'
+    assert '<tr class="band">' + band.format(1, "") + band.format(2, "Overall") in patients
+    assert band.format(2, "By centre") in patients
+    assert "<th>Athens</th><th>Pavia</th><th>Note</th>" in patients
+    age = next(r for r in patients.split("<tr>") if r.startswith("<td>Age, years"))
+    assert _cells("<tr>" + age)[-3:-1] == ["60 (42-82)", "66 (50-80)"]
+    assert "Centre columns: the treated patients of each centre" in patients and "without a centre: 2." in patients
+    plain = html[html.index('<section id="patients">'):]
+    plain = plain[: plain.index("</section>")]
+    assert 'class="band"' not in plain and "Centre columns" not in plain
+
+
+def test_findings_per_centre_in_the_report():
+    """findings.csv's centre column (multi-centre cohorts): each row keeps it, the counts
+    per centre list the centres by name, then a patient without a centre, then the
+    findings of no patient (an empty centre); without the column nothing of it."""
+    rows = [
+        {**F("warning", "labs.csv", "r", "3", "value"), "centre": "Pavia"},
+        {**F("error", "labs.csv", "r", "4", "value"), "centre": "Athens"},
+        {**F("warning", "labs.csv", "r", "5", "value"), "centre": "Pavia"},
+        {**F("warning", "patients.csv", "r", "6", "value"), "centre": "(no centre)"},
+        {**F("warning", "labs.csv", "header", "", ""), "centre": ""},
+    ]
+    out = report.findings_rows(rows, [])
+    assert out["has_centre"] and all("centre" in r for r in out["rows"])
+    assert [(r["centre"], r["errors"], r["warnings"], r["n"]) for r in out["by_centre"]] == [
+        ("Athens", 1, 0, 1), ("Pavia", 0, 2, 2), ("(no centre)", 0, 1, 1), ("(not patient-specific)", 0, 1, 1)]
+    plain = report.findings_rows([{k: v for k, v in r.items() if k != "centre"} for r in rows], [])
+    assert not plain["has_centre"] and plain["by_centre"] == [] and all("centre" not in r for r in plain["rows"])
+
+
+@pytest.mark.parametrize(
+    "centre, says",
+    [
+        ({}, ()),
+        ({"table1_by_centre": False, "stratify": False}, ()),
+        ({"table1_by_centre": True, "stratify": False}, ("each centre",)),
+        ({"table1_by_centre": False, "stratify": True}, ("stratum of every log-rank", "Gray's tests", "Cox model")),
+        ({"table1_by_centre": True, "stratify": True}, ("each centre", "stratum of every log-rank")),
+    ],
+)
+def test_methods_say_when_centre_is_a_stratum(tmp_path, centre, says):
+    text = report.centre_methods(centre)
+    assert all(w in text for w in says) and (bool(text) == bool(says))
+
+    def edit(cfg):
+        cfg["analysis"]["centre"] = centre
+
+    if says:  # the report's methods section carries it
+        page = build(tmp_path, config_edit=edit)
+        methods = htmllib.unescape(page[page.index('<section id="methods">'):])
+        assert "Multi-centre cohort. " + text in methods

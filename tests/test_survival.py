@@ -356,6 +356,41 @@ def test_gray_test_edge_cases():
     assert math.isnan(none.statistic) and none.df == 1
 
 
+def test_stratified_gray_test():
+    """Gray's test with strata (cmprsk crstm; checked against R in test_r_crosscheck): one
+    stratum is the plain test; strata split in two sum their scores and variances; a
+    missing stratum leaves the row out; row order does not matter."""
+    rng = np.random.default_rng(5)
+    n = 80
+    t = rng.integers(0, 15, n).astype(float)
+    s = rng.choice([0, 1, 2], n)
+    g = rng.choice(["x", "y", "z"], n)
+    c = rng.choice(["A", "B"], n)
+    plain = S.gray_test(t, s, g)
+    one = S.gray_test(t, s, g, strata=["all"] * n)
+    assert (one.statistic, one.p, one.df) == (pytest.approx(plain.statistic, rel=1e-12), pytest.approx(plain.p, rel=1e-12), 2)
+    two = S.gray_test(t, s, g, strata=c)
+    sa, va = S._gray_score_variance(t[c == "A"], np.where(s == 0, 0, np.where(s == 1, 1, 2))[c == "A"],
+                                    pd.Categorical(g, categories=["x", "y", "z"]).codes[c == "A"], 3, 0.0)
+    sb, vb = S._gray_score_variance(t[c == "B"], np.where(s == 0, 0, np.where(s == 1, 1, 2))[c == "B"],
+                                    pd.Categorical(g, categories=["x", "y", "z"]).codes[c == "B"], 3, 0.0)
+    want = (sa + sb) @ np.linalg.solve(va + vb, sa + sb)
+    assert two.statistic == pytest.approx(want, rel=1e-12) and two.statistic != pytest.approx(plain.statistic)
+    perm = rng.permutation(n)
+    assert S.gray_test(t[perm], s[perm], g[perm], strata=c[perm]).statistic == pytest.approx(two.statistic, rel=1e-10)
+    cm = pd.Series(c, dtype=object)
+    cm[:4] = None
+    dropped = S.gray_test(t, s, g, strata=cm)
+    assert dropped.n_dropped == 4
+    assert dropped.statistic == pytest.approx(S.gray_test(t[4:], s[4:], g[4:], strata=c[4:]).statistic, rel=1e-12)
+    # a stratum whose patients are all censored adds nothing
+    cat = np.concatenate
+    extra = S.gray_test(cat([t, [3.0, 4.0]]), cat([s, [0, 0]]), cat([g, ["x", "y"]]), strata=cat([c, ["C", "C"]]))
+    assert extra.statistic == pytest.approx(two.statistic, rel=1e-12)
+    with pytest.raises(ValueError, match="strata differ in length"):
+        S.gray_test(t, s, g, strata=c[:-1])
+
+
 def test_aalen_johansen_ci_undefined_at_0_and_1():
     tab = S.aj_table([1, 2, 3], [1, 1, 1], 1, ALPHA)  # F = 1/3, 2/3, 1
     assert tab["cif"].iloc[-1] == 1.0 and tab[["lower", "upper"]].iloc[-1].isna().all()

@@ -223,3 +223,59 @@ def test_a_key_missing_from_results_json_stops_the_rule(tmp_path):
             results, {"table1": path}, {"table1": tmp_path / "t.docx"}, {"table1": tmp_path / "t.xlsx"}, "2026-01-01",
             regimen="lenalidomide", prior_exposure=schema_default("prior_exposure"),
         )
+
+
+# ------------------------------------------------------------------ Table 1 by centre
+def _centre_results() -> dict:
+    """Table 1 records of a grouped two-centre cohort (analysis.centre.table1_by_centre)."""
+    def rec(key, formatted, estimate=None, group="overall", label=None):
+        return {"key": key, "label": label or key, "section": "baseline", "group": group,
+                "estimate": estimate, "formatted": formatted}
+
+    out = [
+        rec("baseline.n", "12", 12, label="Treated patients"),
+        rec("baseline.age.median", "63 (42-82)", 63),
+        rec("baseline.age.by_pexgrp.naive.median", "61 (45-80)", 61, "naive"),
+        rec("baseline.age.by_pexgrp.p", "0.41", 0.41),
+        rec("baseline.by_centre.missing", "1", 1),
+        rec("baseline.by_centre.St_Mary_s.n", "5", 5, label="Treated patients, St. Mary's"),
+        rec("baseline.by_centre.Athens.n", "6", 6, label="Treated patients, Athens"),
+        rec("baseline.age.by_centre.Athens.median", "60 (42-82)", 60, "Athens"),
+        rec("baseline.age.by_centre.St_Mary_s.median", "66 (50-80)", 66, "St. Mary's"),
+    ]
+    return {r["key"]: r for r in out}
+
+
+def test_table1_centre_columns_under_bands(tmp_path):
+    from alsalvage.study import CENTRE_FOOTNOTE, Wording
+
+    recs = _centre_results()
+    w = Wording()
+    layout = office.table_layout("table1", list(recs), recs, w)
+    assert layout["header"][-3:] == ["Athens", "St. Mary's", "Note"]  # centres sorted by key
+    n_cols = len(layout["header"])
+    assert layout["bands"] == [("", 1), ("Overall", 2), ("By prior bortezomib", 7), ("By centre", 2), ("", 1)]
+    assert sum(span for _, span in layout["bands"]) == n_cols
+    rows = {r[0]: r for r in layout["rows"]}
+    assert rows["Treated patients"][-3:-1] == ["6", "5"]
+    assert rows["baseline.age.median"][-3:-1] == ["60 (42-82)", "66 (50-80)"]
+    when = dt.datetime(2020, 1, 1)
+    office.write_docx(tmp_path / "t.docx", "Table 1", layout, [CENTRE_FOOTNOTE], False, when)
+    office.write_xlsx(tmp_path / "t.xlsx", "Table 1", layout, [CENTRE_FOOTNOTE], False, when)
+    d = docx_rows(tmp_path / "t.docx")
+    assert d[0][1] == d[0][2] == "Overall" and d[0][-3] == d[0][-2] == "By centre"  # merged cells
+    assert d[1] == layout["header"]
+    x = xlsx_rows(tmp_path / "t.xlsx")
+    band = next(i for i, r in enumerate(x) if "By centre" in r)
+    assert x[band][1] == "Overall" and x[band + 1] == layout["header"]
+    ws = load_workbook(str(tmp_path / "t.xlsx")).active
+    assert len(ws.merged_cells.ranges) == 3  # overall, by group, by centre
+    assert "Centre columns" in paragraphs(tmp_path / "t.docx")
+
+
+def test_table1_without_centres_has_no_band():
+    from alsalvage.study import Wording
+
+    recs = {k: v for k, v in _centre_results().items() if ".by_centre." not in k}
+    layout = office.table_layout("table1", list(recs), recs, Wording())
+    assert "bands" not in layout and layout["header"][-1] == "Note" and layout["header"][-2] == "Missing"

@@ -3,7 +3,8 @@
 Each table the stats rule writes (results/tables/<name>.csv) is written again beside it as
 <name>.docx and <name>.xlsx, laid out as in the HTML report (the layout functions of
 ``report``: Table 1 with the by-group columns (of the configured prior-exposure grouping), toxicity pivoted term x grade,
-the other tables as result / value / 95% CI / p / method / note), with the table's
+the other tables as result / value / 95% CI / p / method / note; Table 1's centre columns,
+under a band of headers overall | by group | by centre, when results.json has them), with the table's
 footnotes under it and, for the synthetic demo cohort, the synthetic-data notice above it.
 
 The records come from results/stats/results.json (the exact formatted strings); the CSV
@@ -28,6 +29,7 @@ from pathlib import Path
 from .formatting import restore_cell
 from .report import (
     _is_substat,
+    grouped_bands,
     grouped_table,
     has_groups,
     result_row,
@@ -82,13 +84,18 @@ def table_layout(name: str, keys: list[str], recs: dict, wording: Wording) -> di
             "95% CI",
             *(wording.group_headers() if t["compare"] else ()),
             *(COMPARE_HEADERS[c] for c in compare),
+            *t["centres"],
             "Note",
         ]
         rows = [
-            [r["label"], r["value"], r["ci"], *r["groups"], *(r["compare"][c] for c in compare), r["note"]]
+            [r["label"], r["value"], r["ci"], *r["groups"], *(r["compare"][c] for c in compare), *r["centres"], r["note"]]
             for r in t["rows"]
         ]
-        return {"header": header, "rows": rows, "extra": None}
+        layout = {"header": header, "rows": rows, "extra": None}
+        bands = grouped_bands(t, wording)
+        if bands:  # centre columns: overall | by group | by centre above the headers
+            layout["bands"] = [(b["text"], b["span"]) for b in bands]
+        return layout
     if name == "toxicity":
         t = toxicity_table(sub, main)
         header = ["Adverse event (CTCAE v5 term)", "Any grade, n (%)", "Grade >= 3, n (%)"]
@@ -156,9 +163,17 @@ def write_docx(path, title: str, layout: dict, footnotes: list[str], synthetic: 
     for part in (layout, layout["extra"]):
         if not part:
             continue
-        table = doc.add_table(rows=1, cols=len(part["header"]))
+        bands = part.get("bands")
+        table = doc.add_table(rows=2 if bands else 1, cols=len(part["header"]))
         table.style = "Table Grid"
-        for cell, text in zip(table.rows[0].cells, part["header"]):
+        if bands:  # a merged cell per band
+            col = 0
+            for text, span in bands:
+                cell = table.cell(0, col).merge(table.cell(0, col + span - 1)) if span > 1 else table.cell(0, col)
+                cell.text = ""
+                cell.paragraphs[0].add_run(text).bold = True
+                col += span
+        for cell, text in zip(table.rows[-1].cells, part["header"]):
             cell.text = ""
             cell.paragraphs[0].add_run(text).bold = True
         for row in part["rows"]:
@@ -209,6 +224,14 @@ def write_xlsx(path, title: str, layout: dict, footnotes: list[str], synthetic: 
         if not part:
             continue
         r += 1
+        if part.get("bands"):  # a merged cell per band
+            col = 1
+            for text, span in part["bands"]:
+                _text_cell(ws, r, col, text, bold=True)
+                if span > 1:
+                    ws.merge_cells(start_row=r, start_column=col, end_row=r, end_column=col + span - 1)
+                col += span
+            r += 1
         first_header = first_header or r
         for c, text in enumerate(part["header"], 1):
             _text_cell(ws, r, c, text, bold=True)

@@ -33,7 +33,7 @@ import yaml
 
 from . import figure_registry
 from .formatting import fmt_number
-from .study import GROUPS, Wording
+from .study import CENTRE_FOOTNOTE, GROUPS, Wording, centre_key, centre_name, centres_of
 
 SOFTWARE = (
     "snakemake",
@@ -174,8 +174,11 @@ def grouped_table(recs: dict, keys: list[str]) -> dict:
     """Table 1 layout: the overall records in clinical order, each with its by-group
     records as columns (also the layout of results/tables/table1.docx and .xlsx). Without
     by-group records (no grouping, or no by_group comparison) there are no group or
-    comparison columns (``compare`` False), not empty ones."""
+    comparison columns (``compare`` False), not empty ones. With by-centre records
+    (analysis.centre.table1_by_centre) a column per centre follows (``centres``: their
+    names; ``centre_note``: the footnote on them), else none."""
     compare = has_groups(recs)
+    tags = centres_of(recs)
     main = [k for k in sorted(keys, key=_clinical_order) if ".by_pexgrp." not in k and ".by_centre." not in k]
     rows, shown = [], set()
     for k in main:
@@ -186,8 +189,54 @@ def grouped_table(recs: dict, keys: list[str]) -> dict:
             else []
         )
         row["compare"] = _comparison(recs, k, shown)
+        row["centres"] = [(recs.get(centre_key(k, t)) or {}).get("formatted") or "" for t in tags]
         rows.append(row)
-    return {"kind": "grouped", "rows": rows, "compare": compare}
+    return {
+        "kind": "grouped",
+        "rows": rows,
+        "compare": compare,
+        "centres": [centre_name((recs.get("baseline.n") or {}).get("label") or "",
+                                recs[centre_key("baseline.n", t)].get("label") or "", t) for t in tags],
+        "centre_note": centre_note(recs) if tags else "",
+    }
+
+
+def centre_note(recs: dict) -> str:
+    """The footnote on Table 1's centre columns (study.CENTRE_FOOTNOTE) with the number of
+    treated patients without a centre (baseline.by_centre.missing)."""
+    missing = (recs.get("baseline.by_centre.missing") or {}).get("estimate")
+    if not missing:
+        return CENTRE_FOOTNOTE
+    return f"{CENTRE_FOOTNOTE} Patients without a centre: {fmt_number(missing, 0)}."
+
+
+def centre_methods(centre: dict | None) -> str:
+    """The report's methods sentence on a multi-centre cohort (config analysis.centre):
+    what is given per centre and what is stratified by centre; empty when neither."""
+    centre = centre or {}
+    parts = []
+    if centre.get("table1_by_centre"):
+        parts.append("Table 1 is also given for the treated patients of each centre (patients.csv column centre), "
+                     "with no test across centres.")
+    if centre.get("stratify"):
+        parts.append("Centre is a stratum of every log-rank test of overall survival (the landmark tests too), "
+                     "of Gray's tests of the cumulative incidence of dialysis and of the Cox model (a baseline "
+                     "hazard per centre; no proportional-hazards test); patients without a centre are left out "
+                     "of these tests and the model. Kaplan-Meier and cumulative-incidence estimates are not "
+                     "stratified.")
+    return " ".join(parts)
+
+
+def grouped_bands(table: dict, wording: Wording) -> list[dict]:
+    """The band of column headers above Table 1's when it has centre columns (overall |
+    by prior <exposure> | by centre; ``text`` and ``span`` in columns), else none (one
+    header row, as without centres)."""
+    if not table["centres"]:
+        return []
+    bands = [{"text": "", "span": 1}, {"text": "Overall", "span": 2}]
+    if table["compare"]:
+        bands.append({"text": f"By {wording.prior}", "span": len(wording.group_headers()) + 4})
+    return bands + [{"text": "By centre", "span": len(table["centres"])}, {"text": "", "span": 1}]
 
 
 def has_groups(recs: dict) -> bool:
@@ -623,10 +672,22 @@ def _text(value) -> str:
     return str(value)
 
 
+# findings.csv's optional column: the finding's treating centre (multi-centre cohorts;
+# validation.finding_centres); empty for a finding of no patient.
+FINDING_CENTRE = "centre"
+NOT_PATIENT = "(not patient-specific)"
+
+
 def findings_rows(findings: Iterable[Mapping[str, object]], ids: list[str]) -> dict:
     """Validation findings for the report: sorted (stable) by severity, file, rule, row
-    and column as text, identifiers and dates masked, and counted per (severity, rule)."""
-    rows = [{c: _text(r[c]) for c in FINDING_COLUMNS if c in r} for r in findings]
+    and column as text, identifiers and dates masked, and counted per (severity, rule).
+    When findings.csv has the centre column (``has_centre``), each row keeps it and
+    ``by_centre`` counts the findings per centre (centres by name, then the findings of a
+    patient without a centre and those of no patient), else ``by_centre`` is empty."""
+    findings = list(findings)
+    has_centre = bool(findings) and all(FINDING_CENTRE in r for r in findings)
+    cols = FINDING_COLUMNS + ((FINDING_CENTRE,) if has_centre else ())
+    rows = [{c: _text(r[c]) for c in cols if c in r} for r in findings]
     missing = [c for c in FINDING_COLUMNS if any(c not in r for r in rows)]
     if missing:
         raise ReportInputError(f"findings.csv: missing column(s) {', '.join(missing)}")
@@ -634,12 +695,22 @@ def findings_rows(findings: Iterable[Mapping[str, object]], ids: list[str]) -> d
     # the known identifiers (ADSL) and any a finding names in its patient_id column
     matcher = IdentifierMatcher(set(ids) | {r["value"] for r in rows if r["column"] == "patient_id"})
     counts: dict[tuple[str, str], int] = {}
+    per_centre: dict[str, dict[str, int]] = {}
     for r in rows:
         counts[r["severity"], r["rule"]] = counts.get((r["severity"], r["rule"]), 0) + 1
+        if has_centre:
+            c = per_centre.setdefault(r[FINDING_CENTRE] or NOT_PATIENT, {})
+            c[r["severity"]] = c.get(r["severity"], 0) + 1
     return {
         "rows": [{c: _mask_text(v, matcher) for c, v in r.items()} for r in rows],
         "summary": [{"severity": s, "rule": rule, "n": n} for (s, rule), n in sorted(counts.items())],
         "n": len(rows),
+        "has_centre": has_centre,
+        "by_centre": [
+            {"centre": _mask_text(c, matcher), "errors": n.get("error", 0), "warnings": n.get("warning", 0),
+             "n": sum(n.values())}
+            for c, n in sorted(per_centre.items(), key=lambda cn: (cn[0].startswith("("), cn[0]))
+        ],
     }
 
 
@@ -695,6 +766,9 @@ def build_context(
     recs = records(results)
     tables = section_tables(recs)
     wording = Wording.from_params(config["study"], config["prior_exposure"])
+    for t in tables.values():
+        if t["kind"] == "grouped":
+            t["bands"] = grouped_bands(t, wording)
     # a study without published figures has no comparison (the section is left out)
     repro = None if seed_study is None else reproduction_rows(seed_study, recs)
     study = config["study"]
@@ -719,6 +793,7 @@ def build_context(
         "reproduction": repro,
         "reproduction_within": sum(r["within"] == "yes" for r in repro or ()),
         "methods": methods_used(recs),
+        "centre_methods": centre_methods(config.get("analysis", {}).get("centre")),
         "config_sections": config_sections(config, schema),
         "findings": findings_rows(findings, patient_ids),
         "provenance": {

@@ -16,11 +16,61 @@ titles) write the regimen as ``{regimen}``; ``Wording.fill`` puts the study's na
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 GROUPS = ("naive", "sensitive", "refractory")
 # The subgroup comparisons a study can make (config analysis.comparisons); all need a grouping.
 COMPARISONS = ("by_group", "sensitive_vs_refractory", "naive_vs_exposed", "refractory_vs_non")
+
+
+# --------------------------------------------------------------------------- centres
+# Table 1 by centre (analysis.centre.table1_by_centre): results.json keys
+# <variable>.by_centre.<tag>.* (baseline.by_centre.<tag>.n), written by stats/table1.py
+# and read by the report and the Word/Excel tables; the one spelling of those keys.
+CENTRE_FOOTNOTE = (
+    "Centre columns: the treated patients of each centre (patients.csv column centre; "
+    "analysis.centre.table1_by_centre), summarised as in All patients; no test across centres "
+    "(no p-value). Treated patients without a centre count in All patients only."
+)
+
+
+def centre_tag(centre) -> str:
+    """A centre's name as a key part: characters other than letters, digits, - and _
+    replaced by _ ("St. Mary's" -> "St_Mary_s")."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", str(centre))
+
+
+def centre_key(key: str, tag: str) -> str:
+    """The by-centre key of a Table 1 key: ``.by_centre.<tag>`` where ``.by_pexgrp.<g>``
+    goes (baseline.n: baseline.by_centre.<tag>.n)."""
+    if key == "baseline.n":
+        return f"baseline.by_centre.{tag}.n"
+    parts = key.split(".")
+    return ".".join(parts[:2] + ["by_centre", tag] + parts[2:])
+
+
+def centre_label(label: str, centre) -> str:
+    """The label of a by-centre record: the overall label, then the centre's name."""
+    return f"{label}, {centre}"
+
+
+def centre_name(overall_label: str, by_centre_label: str, tag: str) -> str:
+    """The centre's name back from a by-centre record's label (centre_label; results.json
+    keeps the label, the key only the tag), else the tag."""
+    head = f"{overall_label}, "
+    return by_centre_label[len(head):] if by_centre_label.startswith(head) and len(by_centre_label) > len(head) else tag
+
+
+def centres_of(keys) -> list[str]:
+    """The centre tags of the by-centre Table 1 records among ``keys`` (those with a
+    baseline.by_centre.<tag>.n count), sorted."""
+    out = set()
+    for k in keys:
+        parts = k.split(".")
+        if len(parts) == 4 and parts[:2] == ["baseline", "by_centre"] and parts[3] == "n":
+            out.add(parts[2])
+    return sorted(out)
 
 
 def cap(text: str) -> str:

@@ -602,7 +602,7 @@ def aalen_johansen(durations, status, alpha: float) -> CumulativeIncidence:
     return CumulativeIncidence(tables, float(t.max()) if len(t) else float("nan"))
 
 
-def gray_test(durations, status, groups, cause: int = 1, rho: float = 0.0) -> TestResult:
+def gray_test(durations, status, groups, cause: int = 1, rho: float = 0.0, strata=None) -> TestResult:
     """Gray's K-sample test (Gray 1988, Ann Stat 16:1141) that the cumulative incidence of
     `cause` is the same in every group; status 0 = censored, any other code = an event of
     that cause (the others compete). The statistic and p equal R's
@@ -614,6 +614,11 @@ def gray_test(durations, status, groups, cause: int = 1, rho: float = 0.0) -> Te
     corrections; statistic s' V^-1 s, chi-square with K - 1 df. Written with cumulative
     sums over the distinct event times, so no number depends on row order.
 
+    ``strata`` (one label per row, e.g. the centre): the stratified test of
+    cmprsk::cuminc(..., strata = ) (its routine crstm): score vector and variance matrix
+    computed within each stratum (groups as over all rows) and summed before s' V^-1 s.
+    Rows with a missing stratum are left out (as cuminc's na.omit; n_dropped).
+
     A missing group label is an error (never a group of its own). Fewer than 2 groups:
     statistic NaN, df 0. A singular V (cmprsk reports -1): statistic and p NaN."""
     from scipy.stats import chi2
@@ -623,6 +628,14 @@ def gray_test(durations, status, groups, cause: int = 1, rho: float = 0.0) -> Te
     g = pd.Series(np.asarray(groups, dtype=object))
     if t.shape != s.shape or len(g) != len(t):
         raise ValueError("durations, status and groups differ in length")
+    dropped = 0
+    if strata is not None:
+        st = pd.Series(np.asarray(strata, dtype=object))
+        if len(st) != len(t):
+            raise ValueError("durations and strata differ in length")
+        keep = st.notna().to_numpy()
+        dropped = int((~keep).sum())
+        t, s, g, st = t[keep], s[keep], g[keep].reset_index(drop=True), st[keep].to_numpy()
     if np.isnan(t).any() or (t < 0).any():
         raise ValueError("durations missing or negative")
     if g.isna().any():
@@ -630,12 +643,32 @@ def gray_test(durations, status, groups, cause: int = 1, rho: float = 0.0) -> Te
     levels = sorted(pd.unique(g))
     k = len(levels)
     if k < 2:
-        return TestResult(float("nan"), 0, float("nan"), note="not estimable: fewer than 2 groups")
+        return TestResult(float("nan"), 0, float("nan"), dropped, "not estimable: fewer than 2 groups")
     gi = pd.Categorical(g, categories=levels).codes
-    times, ti = np.unique(t, return_inverse=True)
     code = np.where(s == 0, 0, np.where(s == cause, 1, 2))
     if not (code == 1).any():  # cmprsk::crstm gives a zero variance: p NA
-        return TestResult(float("nan"), k - 1, float("nan"), note="not estimable: no events of interest")
+        return TestResult(float("nan"), k - 1, float("nan"), dropped, "not estimable: no events of interest")
+    if strata is None:
+        sc, vv = _gray_score_variance(t, code, gi, k, rho)
+    else:
+        sc, vv = np.zeros(k - 1), np.zeros((k - 1, k - 1))
+        for level in pd.unique(st):
+            m = st == level
+            s_, v_ = _gray_score_variance(t[m], code[m], gi[m], k, rho)
+            sc, vv = sc + s_, vv + v_
+    if not np.isfinite(vv).all() or np.linalg.matrix_rank(vv) < k - 1:
+        return TestResult(float("nan"), k - 1, float("nan"), dropped, "not estimable: singular variance")
+    stat = float(sc @ np.linalg.solve(vv, sc))
+    return TestResult(stat, k - 1, float(chi2.sf(stat, k - 1)), dropped)
+
+
+def _gray_score_variance(t, code, gi, k: int, rho: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gray's score vector (first K - 1 groups) and its variance matrix over the rows
+    given (one stratum: cmprsk's crst); code 0 censored, 1 event of interest, 2 competing;
+    gi the group index 0..K-1. No event in the rows: zeros."""
+    if not (code > 0).any():
+        return np.zeros(k - 1), np.zeros((k - 1, k - 1))
+    times, ti = np.unique(t, return_inverse=True)
 
     def per_time(mask):  # counts per (distinct time, group)
         out = np.zeros((len(times), k))
@@ -683,8 +716,4 @@ def gray_test(durations, status, groups, cause: int = 1, rho: float = 0.0) -> Te
         v = v + np.einsum("tik,tjk,tk->ij", c, c, w)
     cf = c[-1]
     v = v + (cf * v3) @ cf.T + cf @ v2.T + v2 @ cf.T
-    sc, vv = score[: k - 1], v[: k - 1, : k - 1]
-    if not np.isfinite(vv).all() or np.linalg.matrix_rank(vv) < k - 1:
-        return TestResult(float("nan"), k - 1, float("nan"), note="not estimable: singular variance")
-    stat = float(sc @ np.linalg.solve(vv, sc))
-    return TestResult(stat, k - 1, float(chi2.sf(stat, k - 1)))
+    return score[: k - 1], v[: k - 1, : k - 1]

@@ -1916,15 +1916,19 @@ def format_log(f: pd.DataFrame, max_per_file: int = 200, causes: pd.Series | Non
     return "\n".join(lines) + "\n"
 
 
-def findings_per_centre(f: pd.DataFrame, tables: dict) -> str:
-    """The findings counted per treating centre (patients.csv optional column ``centre``),
-    for the log: each finding on a row of a table with a patient_id is counted for that
-    patient's centre; "(no centre)" for a patient without one or absent from patients.csv,
-    "(not patient-specific)" for file-level findings and tables without patients. Empty
-    text when patients.csv has no centre column (the log stays as it was)."""
+NO_CENTRE = "(no centre)"  # findings.csv centre of a patient without one
+NOT_PATIENT = "(not patient-specific)"  # the log's label of the findings of no patient
+
+
+def finding_centres(f: pd.DataFrame, tables: dict) -> pd.Series | None:
+    """The treating centre (patients.csv optional column ``centre``) of each finding, for
+    findings.csv's ``centre`` column and the log: a finding on a row of a table with a
+    patient_id is that patient's centre (NO_CENTRE for a patient without one or absent
+    from patients.csv); empty for file-level findings and tables without patients. None
+    when patients.csv has no centre column (findings.csv and the log stay as they were)."""
     pts = tables.get("patients")
     if pts is None or not pts.has("patient_id", "centre"):
-        return ""
+        return None
     centre_of = dict(zip(pts.text["patient_id"].to_numpy(), pts.text["centre"].to_numpy()))
     pid = pd.Series(None, index=f.index, dtype=object)
     rows = pd.to_numeric(f["row"], errors="coerce")
@@ -1935,7 +1939,17 @@ def findings_per_centre(f: pd.DataFrame, tables: dict) -> str:
         sel = ((f["file"] == t.file) & rows.notna()).to_numpy()
         if sel.any():
             pid[sel] = by_line.reindex(rows[sel].astype("int64").to_numpy()).to_numpy()
-    centre = pid.map(lambda p: "(not patient-specific)" if p is None or pd.isna(p) else (centre_of.get(p) or "(no centre)"))
+    return pid.map(lambda p: "" if p is None or pd.isna(p) else (centre_of.get(p) or NO_CENTRE)).astype(object)
+
+
+def findings_per_centre(f: pd.DataFrame, tables: dict) -> str:
+    """The findings counted per treating centre (finding_centres), for the log; findings
+    of no patient as "(not patient-specific)". Empty text when patients.csv has no centre
+    column (the log stays as it was)."""
+    centre = finding_centres(f, tables)
+    if centre is None:
+        return ""
+    centre = centre.replace("", NOT_PATIENT)
     lines = ["Findings per centre (patients.csv centre):"] + (["  none"] if f.empty else [])
     for c in sorted(centre.unique(), key=lambda c: (c.startswith("("), c)):
         sev = f.loc[(centre == c).to_numpy(), "severity"]
@@ -1944,8 +1958,11 @@ def findings_per_centre(f: pd.DataFrame, tables: dict) -> str:
 
 
 def write_findings(f: pd.DataFrame, path) -> None:
+    """findings.csv: FINDING_COLUMNS, and ``centre`` when the findings carry one
+    (finding_centres: patients.csv has the optional centre column)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    neutralise_frame(f[FINDING_COLUMNS]).to_csv(path, index=False, lineterminator="\n")
+    cols = FINDING_COLUMNS + (["centre"] if "centre" in f.columns else [])
+    neutralise_frame(f[cols]).to_csv(path, index=False, lineterminator="\n")
 
 
 OUTPUT_TYPES = {C.DATE: "datetime64[ns]", C.INT: "int64", C.FLOAT: "float64", C.FLAG: "bool"}
@@ -2044,6 +2061,9 @@ def validate_tables(paths: dict, files: dict, limits: dict, window_days: int, in
                           upcr_as_proteinuria=upcr_as_proteinuria, drugs=drugs, agents=agents)
     causes = knock_on_causes(f, tables)
     text = format_log(f, causes=causes) + findings_per_centre(f, tables)
+    centre = finding_centres(f, tables)
+    if centre is not None:  # multi-centre cohort: findings.csv names each finding's centre
+        f = f.assign(centre=centre.to_numpy())
     n_err = int((f["severity"] == ERROR).sum())
     if log is not None:
         log.log(logging.ERROR if n_err else logging.INFO, "%s", text.rstrip("\n"))

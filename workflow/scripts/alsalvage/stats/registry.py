@@ -99,7 +99,7 @@ ANALYSES = (
         "Renal outcome: dialysis and death",
         "time_to_event.renal",
         ("adsl", "adtte"),
-        ("alpha", "timepoints", "comparisons", "prior_exposure"),
+        ("alpha", "timepoints", "comparisons", "prior_exposure", "centre"),
         (
             "Cumulative incidence by Aalen-Johansen with death without dialysis as a competing event "
             "(never 1 - Kaplan-Meier); tied times kept (exact estimator, as R's survfit).",

@@ -15,15 +15,13 @@ with the mean and largest pairwise standardised mean difference (alsalvage.compa
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
 from .. import compare as C
 from .. import formatting as F
 from ..derive_common import ORGAN_COLUMNS as ORGANS
-from ..study import Wording, cap
+from ..study import CENTRE_FOOTNOTE, Wording, cap, centre_key, centre_label, centre_tag
 from .records import PEXGRPS, count, describe, flag, p_record, prop, record, treated
 
 TABLE1_COMPARE_FOOTNOTE = (
@@ -42,13 +40,17 @@ PRIOR_MONTHS = (
 
 
 def compare_footnotes(params: dict) -> list[str]:
-    """The footnote naming Table 1's tests (params table1_tests); none without the
-    by_group comparison."""
-    if "by_group" not in params["comparisons"]:
-        return []
-    w = Wording.from_params(None, params["prior_exposure"])
-    names = {k: C.TEST_NAMES[v] for k, v in params["table1_tests"].items()}
-    return [TABLE1_COMPARE_FOOTNOTE.format(exposure=w.exposure, **names)]
+    """The footnote naming Table 1's tests (params table1_tests; none without the
+    by_group comparison) and, under analysis.centre.table1_by_centre, the one on the
+    centre columns (study.CENTRE_FOOTNOTE)."""
+    out = []
+    if "by_group" in params["comparisons"]:
+        w = Wording.from_params(None, params["prior_exposure"])
+        names = {k: C.TEST_NAMES[v] for k, v in params["table1_tests"].items()}
+        out.append(TABLE1_COMPARE_FOOTNOTE.format(exposure=w.exposure, **names))
+    if (params.get("centre") or {}).get("table1_by_centre"):
+        out.append(CENTRE_FOOTNOTE)
+    return out
 
 
 def table1_variables(a: pd.DataFrame) -> list[tuple]:
@@ -194,15 +196,6 @@ def table1_comparisons(a: pd.DataFrame, tests: dict, w: Wording) -> list[dict]:
     return recs
 
 
-def _centre_key(key: str, centre: str) -> str:
-    """The by-centre key of a Table 1 key: ``.by_centre.<centre>`` where ``.by_pexgrp.<g>``
-    goes (baseline.n: baseline.by_centre.<centre>.n)."""
-    parts = key.split(".")
-    if key == "baseline.n":
-        return f"baseline.by_centre.{centre}.n"
-    return ".".join(parts[:2] + ["by_centre", centre] + parts[2:])
-
-
 def table1_by_centre(adsl: pd.DataFrame, alpha: float, table1_tests: dict) -> list[dict]:
     """Table 1's overall rows for the treated patients of each centre (ADSL SITEID, from
     patients.csv's optional centre column; analysis.centre.table1_by_centre): keys
@@ -216,12 +209,12 @@ def table1_by_centre(adsl: pd.DataFrame, alpha: float, table1_tests: dict) -> li
     site = site.where(site.notna() & (site.astype(str) != ""), None)
     recs = [count("baseline.by_centre.missing", "Patients without a centre", "baseline", int(site.isna().sum()))]
     for c in sorted(site.dropna().unique()):
-        tag = re.sub(r"[^A-Za-z0-9_-]+", "_", str(c))
+        tag = centre_tag(c)
         sub = a[(site == c).to_numpy()]
         for r in table1(sub, alpha=alpha, table1_tests=table1_tests, comparisons=(), prior_exposure=None, centre={}):
             if ".by_pexgrp." in r["key"] or r["key"].startswith("prior.exposure."):
                 continue
-            recs.append({**r, "key": _centre_key(r["key"], tag), "label": f"{r['label']}, {c}", "group": str(c)})
+            recs.append({**r, "key": centre_key(r["key"], tag), "label": centre_label(r["label"], c), "group": str(c)})
     return recs
 
 

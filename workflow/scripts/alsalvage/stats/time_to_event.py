@@ -5,7 +5,7 @@ that started dialysis (also of all treated) and the cumulative incidence of dial
 death without dialysis (the competing event, never 1 - Kaplan-Meier) at stats.timepoints_months
 by the Aalen-Johansen estimator (tied times kept; infinitesimal-jackknife SE, log(-log) CI),
 overall and per prior-exposure group (config prior_exposure, bortezomib by default), groups
-compared by Gray's test (rho = 0).
+compared by Gray's test (rho = 0; stratified by centre under analysis.centre.stratify).
 
 survival: overall survival (ADTTE OS) of the treated patients by Kaplan-Meier (log(-log)
 CIs; medians by the convention of R's survival package) overall and per prior-exposure group,
@@ -15,6 +15,8 @@ analysis.cox_covariates (default: naive vs exposed adjusted for Mayo 2004 stage;
 checked against stats.events_per_parameter; proportional hazards by Schoenfeld residuals);
 and the landmark analyses: from each landmark, patients alive and followed at it, OS of
 those who responded by it (responders.responded_by) against the others, log-rank p.
+Under analysis.centre.stratify every log-rank test and the Cox model take the centre
+(ADSL SITEID) as a stratum.
 
 The group estimates and comparisons are those of config analysis.comparisons (by_group:
 per-group estimates, 3-group log-rank and Gray; sensitive_vs_refractory; naive_vs_exposed:
@@ -33,7 +35,7 @@ from .responders import first_response, responded_by
 
 
 def renal(
-    adsl, adtte, *, alpha, timepoints, comparisons, prior_exposure: dict | None
+    adsl, adtte, *, alpha, timepoints, comparisons, prior_exposure: dict | None, centre
 ) -> list[dict]:
     """Dialysis with death as a competing event (see the module docstring)."""
     from .. import survival as S
@@ -77,7 +79,8 @@ def renal(
                 )
             )
     w = Wording.from_params(None, prior_exposure)
-    return recs + renal_by_group(a, d, alpha, timepoints, comparisons if w.grouping else (), w)
+    strata = centre_strata(a, centre)
+    return recs + renal_by_group(a, d, alpha, timepoints, comparisons if w.grouping else (), w, strata)
 
 
 def _cif_record(key, label, group, estimate_ci, n, method) -> dict:
@@ -110,13 +113,16 @@ GRAY_COMPARISONS = (
 )
 
 
-def renal_by_group(a, d, alpha, timepoints, comparisons, w: Wording) -> list[dict]:
+def renal_by_group(a, d, alpha, timepoints, comparisons, w: Wording, strata=None) -> list[dict]:
     """Cumulative incidence of dialysis (death without dialysis competing) per bortezomib
     group at the time points, and Gray's test of equal incidence for each comparison the
-    survival analysis makes (3 groups; sensitive vs refractory; naive vs exposed)."""
+    survival analysis makes (3 groups; sensitive vs refractory; naive vs exposed),
+    stratified by centre when ``strata`` names the centre column (centre_strata)."""
     from .. import survival as S
 
-    g = d[["USUBJID", "AVAL", "CAUSEN"]].merge(a[["USUBJID", "PEXGRP", "PEXFL"]], on="USUBJID", how="inner")
+    cols = ["USUBJID", "PEXGRP", "PEXFL"] + ([strata] if strata else [])
+    g = d[["USUBJID", "AVAL", "CAUSEN"]].merge(a[cols], on="USUBJID", how="inner")
+    by = ", stratified by centre" if strata else ""
     g["EXPOSED"] = np.where(flag(g["PEXFL"]), "exposed", "naive")
     recs = []
     meth = "Aalen-Johansen cumulative incidence (exact, ties kept), death without dialysis competing"
@@ -141,7 +147,13 @@ def renal_by_group(a, d, alpha, timepoints, comparisons, w: Wording) -> list[dic
             continue
         label = label.format(group_of=w.group_of)
         s = g[g[column].isin(levels)]
-        t = S.gray_test(s["AVAL"].astype(float), s["CAUSEN"].to_numpy(dtype=int), s[column], cause=1)
+        t = S.gray_test(
+            s["AVAL"].astype(float),
+            s["CAUSEN"].to_numpy(dtype=int),
+            s[column],
+            cause=1,
+            strata=s[strata].to_numpy(dtype=object) if strata else None,
+        )
         recs.append(
             p_record(
                 f"renal.dialysis.{part}.gray_p",
@@ -151,7 +163,7 @@ def renal_by_group(a, d, alpha, timepoints, comparisons, w: Wording) -> list[dic
                 t.statistic,
                 t.df,
                 f"Gray's test of equal cumulative incidence (rho = 0), death without dialysis competing "
-                f"({s[column].nunique()} groups)",
+                f"({s[column].nunique()} groups){by}",
                 note=t.note,
             )
         )
@@ -230,7 +242,7 @@ def survival(
     # the naive term needs the naive-vs-exposed comparison (and so a grouping)
     covariates = [c for c in cox_covariates if c != "naive" or "naive_vs_exposed" in comparisons]
     recs += cox_naive_vs_exposed(d, alpha, events_per_parameter, covariates, strata)
-    recs += landmark_os(d, adrs, alpha, landmarks, low_dflc_counts, days_per_month)
+    recs += landmark_os(d, adrs, alpha, landmarks, low_dflc_counts, days_per_month, strata)
     recs += headline_endpoints(
         adsl, adtte, adrs, endpoints, alpha, timepoints, low_dflc_counts, days_per_month, ttnt_death
     )
@@ -543,12 +555,12 @@ def _cox_not_estimable(m: pd.DataFrame, terms: list[str], note: str) -> list[dic
     return recs + _cox_size_records(events, len(cc), str(events), len(terms), "events / parameters", note, note)
 
 
-def landmark_os(d, adrs, alpha, landmarks, low_dflc_counts, days_per_month) -> list[dict]:
+def landmark_os(d, adrs, alpha, landmarks, low_dflc_counts, days_per_month, strata=None) -> list[dict]:
     """OS from each landmark of the patients alive and followed at it, responders (>= PR
-    reached by it, responders.responded_by) against the others."""
-    from .. import survival as S
-
+    reached by it, responders.responded_by) against the others (log-rank stratified by
+    centre when ``strata`` names the centre column)."""
     recs = []
+    by = ", stratified by centre" if strata else ""
     for lm in landmarks:
         tag = f"{lm:g}"
         resp_ids = responded_by(adrs, lm, days_per_month, low_dflc_counts)
@@ -576,18 +588,14 @@ def landmark_os(d, adrs, alpha, landmarks, low_dflc_counts, days_per_month) -> l
                     alpha,
                     f"landmark_{tag}m",
                 )
-        r, nr = alive[alive["R"]], alive[~alive["R"]]
-        t = S.logrank_pair(r["TL"], r["E"], nr["TL"], nr["E"])
+        from_lm = alive.assign(T=alive["TL"])
+        t = _logrank(from_lm, np.where(alive["R"], "responder", "non_responder"), strata, pair=("responder", "non_responder"))
         recs.append(
-            p_record(
+            _logrank_record(
                 f"os.landmark_{tag}m.logrank_p",
                 f"Landmark {lm:g} months: responder vs not, log-rank p",
-                "survival",
-                t.p,
-                t.statistic,
-                t.df,
-                "log-rank test from the landmark (>= PR reached by it)",
-                note=t.note,
+                t,
+                f"log-rank test from the landmark (>= PR reached by it){by}",
             )
         )
     return recs
