@@ -247,10 +247,10 @@ def _centre_results() -> dict:
 
 
 def test_table1_centre_columns_under_bands(tmp_path):
-    from alsalvage.study import CENTRE_FOOTNOTE, Wording
+    from alsalvage.study import CENTRE_FOOTNOTE
 
     recs = _centre_results()
-    w = Wording()
+    w = Wording.from_params(schema_default("study"), schema_default("prior_exposure"))
     layout = office.table_layout("table1", list(recs), recs, w)
     assert layout["header"][-3:] == ["Athens", "St. Mary's", "Note"]  # centres sorted by key
     n_cols = len(layout["header"])
@@ -274,8 +274,7 @@ def test_table1_centre_columns_under_bands(tmp_path):
 
 
 def test_table1_without_centres_has_no_band():
-    from alsalvage.study import Wording
-
     recs = {k: v for k, v in _centre_results().items() if ".by_centre." not in k}
-    layout = office.table_layout("table1", list(recs), recs, Wording())
+    w = Wording.from_params(schema_default("study"), schema_default("prior_exposure"))
+    layout = office.table_layout("table1", list(recs), recs, w)
     assert "bands" not in layout and layout["header"][-1] == "Note" and layout["header"][-2] == "Missing"
