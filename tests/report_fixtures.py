@@ -171,6 +171,8 @@ def make_results(tox_label: str = "Anemia") -> dict:
     put("baseline.age.median", rec(63.0, n=50, unit="years", label="Age, years", method="median (range)"), "63 (42-82)")
     put("baseline.age.min", rec(42.0, unit="years", label="Age min"), "42")
     put("baseline.age.max", rec(82.0, unit="years", label="Age max"), "82")
+    for g, k in (("naive", 14), ("sensitive", 15), ("refractory", 21)):  # as stats.table1 keys them
+        put(f"baseline.by_pexgrp.{g}.n", rec(k, n=k, unit="count", label=f"Patients, {g}"), str(k))
     put("baseline.age.by_pexgrp.naive.median", rec(61.0, unit="years", label="Age"), "61 (45-80)")
     put("baseline.sex.male", prop(33, 50, "Male"), "33 (66%)")  # 33/50 = 66%
     put("baseline.sex.by_pexgrp.refractory.male", prop(15, 21, "Male"), "15 (71%)")  # 71.4%

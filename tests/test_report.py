@@ -713,3 +713,26 @@ def test_methods_say_when_centre_is_a_stratum(tmp_path, centre, says):
         page = build(tmp_path, config_edit=edit)
         methods = htmllib.unescape(page[page.index('<section id="methods">'):])
         assert "Multi-centre cohort. " + text in methods
+
+
+@pytest.mark.parametrize(
+    "key, by, tag, expected",
+    [
+        ("baseline.n", "by_pexgrp", "naive", "baseline.by_pexgrp.naive.n"),  # as stats.table1 writes it
+        ("baseline.age.median", "by_pexgrp", "naive", "baseline.age.by_pexgrp.naive.median"),
+        ("baseline.organ.heart", "by_centre", "Pavia", "baseline.organ.by_centre.Pavia.heart"),
+        ("baseline.n", "by_centre", "Pavia", "baseline.by_centre.Pavia.n"),
+    ],
+)
+def test_subgroup_keys(key, by, tag, expected):
+    from alsalvage.study import subgroup_key
+
+    assert subgroup_key(key, by, tag) == expected
+
+
+def test_table1_treated_patients_row_has_each_groups_n(html):
+    """The first row of Table 1 gives the patients of each prior-exposure group (it was
+    empty: the group key of baseline.n was spelled differently from stats.table1's)."""
+    row = next(r for r in html.split("<tr>") if r.startswith("<td>Treated patients"))
+    cells = _cells("<tr>" + row)
+    assert cells[:6] == ["Treated patients", "50", "", "14", "15", "21"]

@@ -24,7 +24,8 @@ from stats_data import demo_stats_project  # noqa: F401 (fixture)
 
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 from alsalvage import office  # noqa: E402
-from alsalvage.report import GROUPS, SUBSTATS, _group_key  # noqa: E402
+from alsalvage.report import GROUPS, SUBSTATS  # noqa: E402
+from alsalvage.study import group_key  # noqa: E402
 from alsalvage.study import Wording  # noqa: E402
 
 NAMES = ("table1", "response", "organ", "renal", "survival", "exposure", "toxicity")
@@ -56,7 +57,7 @@ def expected_table1(results: dict) -> dict[str, list[str]]:
         head, _, last = k.rpartition(".")
         if last in SUBSTATS and f"{head}.median" in recs:
             continue
-        groups = [recs[_group_key(k, g)]["formatted"] if _group_key(k, g) in recs else "" for g in GROUPS]
+        groups = [recs[group_key(k, g)]["formatted"] if group_key(k, g) in recs else "" for g in GROUPS]
         out[r["label"]] = [r["formatted"], *groups]
     return out
 
@@ -108,6 +109,9 @@ def test_table1_holds_the_formatted_numbers_of_results_json(office_run, reader):
     # spot checks against the raw numbers, so that the comparison cannot pass vacuously
     recs = results["results"]
     assert got["Treated patients"][0] == str(recs["baseline.n"]["n"]) == "50"
+    # the patients of each group (keys baseline.by_pexgrp.<g>.n): 14 / 15 / 21 on the demo
+    assert got["Treated patients"][1:] == [recs[f"baseline.by_pexgrp.{g}.n"]["formatted"] for g in GROUPS]
+    assert got["Treated patients"][1:] == ["14", "15", "21"]
     assert got["Age (years), median (range)"][0] == recs["baseline.age.median"]["formatted"]
     assert len(got) > 30
     # the group comparisons: one row per compared variable carries its p, test, SMD and missing

@@ -33,7 +33,7 @@ import yaml
 
 from . import figure_registry
 from .formatting import fmt_number
-from .study import CENTRE_FOOTNOTE, GROUPS, Wording, centre_key, centre_name, centres_of
+from .study import CENTRE_FOOTNOTE, GROUPS, Wording, centre_key, centre_name, centres_of, group_key
 
 SOFTWARE = (
     "snakemake",
@@ -93,11 +93,6 @@ def records(results: dict) -> dict:
 def _is_substat(key: str, recs: dict) -> bool:
     head, _, last = key.rpartition(".")
     return last in SUBSTATS and f"{head}.median" in recs
-
-
-def _group_key(key: str, group: str) -> str:
-    parts = key.split(".")
-    return ".".join(parts[:2] + ["by_pexgrp", group] + parts[2:])
 
 
 def _clinical_order(key: str):
@@ -184,7 +179,7 @@ def grouped_table(recs: dict, keys: list[str]) -> dict:
     for k in main:
         row = result_row(k, recs[k])
         row["groups"] = (
-            [recs[_group_key(k, g)].get("formatted") or "" if _group_key(k, g) in recs else "" for g in GROUPS]
+            [(recs.get(group_key(k, g)) or {}).get("formatted") or "" for g in GROUPS]
             if compare
             else []
         )

@@ -41,13 +41,26 @@ def centre_tag(centre) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", str(centre))
 
 
+def subgroup_key(key: str, by: str, tag: str) -> str:
+    """The key of a Table 1 record within a subgroup: ``.<by>.<tag>`` after the first two
+    parts (baseline.age.median -> baseline.age.by_pexgrp.naive.median), except the
+    patient count, whose subgroup keys end in ``.n`` (baseline.n ->
+    baseline.by_pexgrp.naive.n), as stats.table1 writes them."""
+    if key == "baseline.n":
+        return f"baseline.{by}.{tag}.n"
+    parts = key.split(".")
+    return ".".join(parts[:2] + [by, tag] + parts[2:])
+
+
+def group_key(key: str, group: str) -> str:
+    """The by-group key of a Table 1 key (prior-exposure group ``group``)."""
+    return subgroup_key(key, "by_pexgrp", group)
+
+
 def centre_key(key: str, tag: str) -> str:
     """The by-centre key of a Table 1 key: ``.by_centre.<tag>`` where ``.by_pexgrp.<g>``
     goes (baseline.n: baseline.by_centre.<tag>.n)."""
-    if key == "baseline.n":
-        return f"baseline.by_centre.{tag}.n"
-    parts = key.split(".")
-    return ".".join(parts[:2] + ["by_centre", tag] + parts[2:])
+    return subgroup_key(key, "by_centre", tag)
 
 
 def centre_label(label: str, centre) -> str:
