@@ -891,3 +891,26 @@ def test_km_os_by_group_key_title_and_at_risk_table_stay_clear_at_any_n(sizes):
             assert f"(n: {n})" in caption, caption
         finally:
             plt.close(fig)
+
+
+@pytest.mark.parametrize("stratified", [False, True])
+def test_captions_say_when_tests_were_stratified_by_centre(stratified):
+    """analysis.centre.stratify: the records' methods say "stratified by centre", and so do
+    the captions of the three figures that print those p-values; without it none does."""
+    import matplotlib.pyplot as plt
+
+    r = make_results()
+    if stratified:
+        for key, rec in r["results"].items():
+            if key.endswith((".logrank_p", ".gray_p")):
+                rec["method"] = (rec.get("method") or "log-rank") + ", stratified by centre"
+    d = make_derived(n=30, seed=3)
+    d["results"] = figures.results_for_figures(r, [3, 6])
+    assert d["results"]["stratified"] == {"group_p": stratified, "gray_p": stratified, "landmark_p": stratified}
+    for draw in (figures.draw_km_os_by_group, figures.draw_landmark_os, figures.draw_cif_dialysis):
+        fig, caption = draw(d, PARAMS)
+        plt.close(fig)
+        assert ("stratified by centre" in caption) == stratified, (draw.__name__, caption)
+    fig, caption = figures.draw_km_os(d, PARAMS)  # overall OS: no test, never stratified
+    plt.close(fig)
+    assert "stratified" not in caption

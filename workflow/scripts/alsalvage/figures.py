@@ -447,7 +447,10 @@ def draw_km_os_by_group(data: dict, params: FigureParams):
         + f"; table: {risk_table_words(params.km_risk_rows)} (the first "
         + ("column" if len(params.km_risk_rows) == 1 else "at-risk column")
         + " is each group's n). p-values are the "
-        "log-rank tests reported in the statistics results." + censor_note(sampled, params)
+        "log-rank tests reported in the statistics results"
+        + strata_words(data, "group_p")
+        + "."
+        + censor_note(sampled, params)
     )
     return fig, caption
 
@@ -492,7 +495,10 @@ def draw_landmark_os(data: dict, params: FigureParams):
     caption = (
         "Landmark analysis of overall survival by hematologic response (>= PR, or low-dFLC "
         "response when counted) reached by the landmark, among patients alive at it; survival is "
-        "measured from the landmark (" + "; ".join(notes) + ")." + censor_note(sampled, params)
+        "measured from the landmark (" + "; ".join(notes) + ")"
+        + (f"; log-rank tests {STRATIFIED}" if strata_words(data, "landmark_p") else "")
+        + "."
+        + censor_note(sampled, params)
     )
     return fig, caption
 
@@ -547,7 +553,13 @@ def draw_cif_dialysis(data: dict, params: FigureParams):
         f"{100 * (1 - params.alpha):g}% confidence interval of the dialysis curve"
         + (
             f"; right: dialysis by {w.prior_group}" + (f" (n: {', '.join(counts)})" if counts else "")
-            + (", compared by Gray's test (p-values as reported in the statistics results)" if ptext else "")
+            + (
+                ", compared by Gray's test (p-values as reported in the statistics results"
+                + strata_words(data, "gray_p")
+                + ")"
+                if ptext
+                else ""
+            )
             if w.grouping
             else ""
         )
@@ -1023,6 +1035,15 @@ COX_TERMS = (
 )
 
 
+STRATIFIED = "stratified by centre"  # in a test's method when centre was a stratum
+
+
+def strata_words(data: dict, what: str) -> str:
+    """", stratified by centre" when the tests a figure prints were (``what``: group_p,
+    gray_p or landmark_p), else nothing."""
+    return f", {STRATIFIED}" if data["results"].get("stratified", {}).get(what) else ""
+
+
 def result(results: dict, key: str) -> dict:
     """One record of results.json; KeyError naming the key when absent."""
     try:
@@ -1038,6 +1059,16 @@ def results_for_figures(results: dict, landmarks_months) -> dict:
     out["gray_p"] = [(label, result(results, key)["p"]) for label, key in GRAY_P_KEYS if key in made]
     out["landmark_p"] = {
         float(lm): result(results, f"os.landmark_{lm:g}m.logrank_p")["p"] for lm in landmarks_months
+    }
+    # whether the tests were stratified by centre (analysis.centre.stratify): said by the
+    # records' methods, so that the captions say what the statistics did
+    keys = {
+        "group_p": [k for _, k in GROUP_P_KEYS if k in made],
+        "gray_p": [k for _, k in GRAY_P_KEYS if k in made],
+        "landmark_p": [f"os.landmark_{lm:g}m.logrank_p" for lm in landmarks_months],
+    }
+    out["stratified"] = {
+        what: any(STRATIFIED in (made.get(k, {}).get("method") or "") for k in ks) for what, ks in keys.items()
     }
     # the terms of the model fitted (analysis.cox_covariates): the default ones first with
     # their figure labels, then any other os.cox.<term>.hr with its record's label
