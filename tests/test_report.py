@@ -736,3 +736,20 @@ def test_table1_treated_patients_row_has_each_groups_n(html):
     row = next(r for r in html.split("<tr>") if r.startswith("<td>Treated patients"))
     cells = _cells("<tr>" + row)
     assert cells[:6] == ["Treated patients", "50", "", "14", "15", "21"]
+
+
+def test_a_cohort_of_another_size_is_warned_beside_the_comparison(tmp_path, html):
+    """The published figures of a 50-patient study against an 80-patient cohort: the
+    section says so and how to leave it out; a cohort of the published size gets no such
+    warning (the default fixture: 50 and 50)."""
+    assert "The published study had" not in html
+
+    def eighty(r):
+        r.setdefault("meta", {})["n_treated"] = 80
+        r["results"]["baseline.n"].update(estimate=80, n=80, formatted="80")
+
+    out = build(tmp_path, results_edit=eighty)
+    section = out[out.index('<section id="reproduction">'):]
+    section = htmllib.unescape(section[: section.index("</section>")])
+    assert "The published study had 50 patients and this cohort has\n80" in section
+    assert "study.published_figures" in section

@@ -306,6 +306,10 @@ def _sums_possible(parts: list[set[int]], targets: set[int]) -> bool:
     return bool(sums & targets)
 
 
+def _n_treated(results: dict, recs: dict):
+    return results.get("meta", {}).get("n_treated", recs.get("baseline.n", {}).get("estimate"))
+
+
 def reproduction_rows(seed: dict, recs: dict) -> list[dict]:
     """Published vs reproduced, one row per published value, with the tolerance verdict
     and a note when no integer cohort can give the published value(s)."""
@@ -778,7 +782,7 @@ def build_context(
         "synthetic": bool(study["synthetic"]),
         "reference_date": study["reference_date"],
         "days_per_month": config["endpoints"]["days_per_month"],
-        "n_treated": results.get("meta", {}).get("n_treated", recs.get("baseline.n", {}).get("estimate")),
+        "n_treated": _n_treated(results, recs),
         "sections": sections,
         "headline": headline_rows(
             recs, config.get("analysis", {}).get("endpoints"), config.get("stats", {}).get("timepoints_months", ())
@@ -787,6 +791,11 @@ def build_context(
         "group_labels": wording.group_headers() if has_groups(recs) else [],
         "reproduction": repro,
         "reproduction_within": sum(r["within"] == "yes" for r in repro or ()),
+        "reproduction_source": study.get("published_figures") or "",
+        "reproduction_published_n": None if seed_study is None else int(seed_study["cohort_size"]),
+        "reproduction_cohort_differs": seed_study is not None
+        and _n_treated(results, recs) is not None
+        and int(seed_study["cohort_size"]) != int(_n_treated(results, recs)),
         "methods": methods_used(recs),
         "centre_methods": centre_methods(config.get("analysis", {}).get("centre")),
         "config_sections": config_sections(config, schema),
