@@ -349,7 +349,7 @@ def test_findings_counted_per_centre(tmp_path):
     tables, f = V.check_all(paths, {t: str(v) for t, v in paths.items()}, **validation_settings())
     centre = dict(zip(p["patient_id"], p["centre"]))
     expected = pd.Series([centre[labs.loc[i, "patient_id"]] or "(no centre)" for i in (0, 1, 500)]).value_counts()
-    text = V.findings_per_centre(f, tables)
+    text = V.findings_per_centre(f, V.finding_centres(f, tables))
     assert text.startswith("Findings per centre")
     for c, n in expected.items():
         assert f"  {c}: {n} error(s), 0 warning(s)" in text
@@ -376,7 +376,7 @@ def test_without_centre_column_nothing_changes(tmp_path):
 
     paths, _, _ = _demo_copy(tmp_path, None, (0,))
     tables, f = V.check_all(paths, {t: str(v) for t, v in paths.items()}, **validation_settings())
-    assert len(f) == 1 and V.findings_per_centre(f, tables) == ""
+    assert len(f) == 1 and V.findings_per_centre(f, V.finding_centres(f, tables)) == ""
     assert V.finding_centres(f, tables) is None
     assert "centre" not in V.output_frame(tables["patients"], C.PATIENTS).columns
     V.write_findings(f, tmp_path / "findings.csv")

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from alsalvage.contract import config_problems, drug_dictionary
-from alsalvage.exposure import NO_GROUP, contains_agents, defining_agents, exposure_categories
+from alsalvage.exposure import NO_GROUP, contains_agents, exposure_categories
 from helpers import REPO
 
 CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
@@ -210,7 +210,7 @@ def test_threshold_is_a_parameter():
 
 def test_default_config_is_bortezomib():
     assert CFG["agents"] == ["bortezomib"] and CFG["classes"] == [] and CFG["label"] == "bortezomib"
-    assert defining_agents(CFG, DRUGS) == ("bortezomib",)
+    assert DRUGS.exposure_agents(CFG) == ("bortezomib",)
 
 
 @pytest.mark.parametrize(
@@ -225,7 +225,7 @@ def test_default_config_is_bortezomib():
     ],
 )
 def test_defining_agents(agents, classes, expected):
-    assert defining_agents({"agents": agents, "classes": classes}, DRUGS) == expected
+    assert DRUGS.exposure_agents({"agents": agents, "classes": classes}) == expected
 
 
 @pytest.mark.parametrize(
@@ -238,7 +238,7 @@ def test_defining_agents(agents, classes, expected):
 )
 def test_defining_agents_rejects_an_empty_or_unknown_definition(cfg):
     with pytest.raises(ValueError, match="prior_exposure"):
-        defining_agents(cfg, DRUGS)
+        DRUGS.exposure_agents(cfg)
 
 
 # Exposure by another agent or class: (lines, expected PEXGRP, why). Index 2019-06-01.
@@ -306,7 +306,7 @@ MERGED = drug_dictionary(CUSTOM)
     (["bortezomib"], [], ("bortezomib",)),  # the shipped names stay
 ])
 def test_defining_agents_take_config_drugs(agents, classes, expected):
-    assert defining_agents({"agents": agents, "classes": classes}, MERGED) == expected
+    assert MERGED.exposure_agents({"agents": agents, "classes": classes}) == expected
 
 
 @pytest.mark.parametrize("cfg, match", [
@@ -315,7 +315,7 @@ def test_defining_agents_take_config_drugs(agents, classes, expected):
 ])
 def test_config_agents_are_unknown_to_the_shipped_dictionary(cfg, match):
     with pytest.raises(ValueError, match=match):
-        defining_agents(cfg, DRUGS)
+        DRUGS.exposure_agents(cfg)
 
 
 @pytest.mark.parametrize("pex, grp", [

@@ -51,16 +51,6 @@ NO_GROUP = "none"  # PEXGRP when the study has no prior-exposure grouping
 LAST_DOSE_COLUMN = {"bortezomib": "last_bortezomib_date"}  # agent -> its last-dose column
 
 
-def defining_agents(cfg: Mapping, drugs: DrugDictionary) -> tuple[str, ...]:
-    """The generic names whose presence in a prior line counts as exposure: the configured
-    ``agents`` (a brand name or abbreviation stands for its generic names) and every agent
-    of the configured ``classes``, in the study's drug dictionary ``drugs`` (the shipped one
-    with config ``drugs`` merged in: contract.drug_dictionary), sorted. An unknown agent or
-    a class with no agent is an error (a misspelling would group no one); the workflow
-    refuses such a configuration before any job (contract.config_problems)."""
-    return drugs.exposure_agents(cfg)
-
-
 def contains_agents(agents: pd.Series, names) -> pd.Series:
     """True where the ';'-separated agent list names any of ``names`` (case-insensitive)."""
     want = {str(n).strip().lower() for n in names}
@@ -97,7 +87,7 @@ def exposure_categories(
     ``drugs`` merged in), in which ``cfg``'s agents and classes are looked up."""
     if cfg is None:
         return no_grouping(index)
-    names = defining_agents(cfg, drugs)
+    names = drugs.exposure_agents(cfg)  # an unknown agent or an empty class: ValueError
     last_col = LAST_DOSE_COLUMN.get(names[0]) if len(names) == 1 else None
     prior = sort_stable(prior_lines(lines, index), ["patient_id", "line"])
     # next line's start (within the prior lines), else the index date

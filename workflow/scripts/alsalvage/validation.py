@@ -1942,11 +1942,10 @@ def finding_centres(f: pd.DataFrame, tables: dict) -> pd.Series | None:
     return pid.map(lambda p: "" if p is None or pd.isna(p) else (centre_of.get(p) or NO_CENTRE)).astype(object)
 
 
-def findings_per_centre(f: pd.DataFrame, tables: dict) -> str:
-    """The findings counted per treating centre (finding_centres), for the log; findings
-    of no patient as "(not patient-specific)". Empty text when patients.csv has no centre
-    column (the log stays as it was)."""
-    centre = finding_centres(f, tables)
+def findings_per_centre(f: pd.DataFrame, centre: pd.Series | None) -> str:
+    """The findings counted per treating centre (``centre``: finding_centres), for the
+    log; findings of no patient as "(not patient-specific)". Empty text when patients.csv
+    has no centre column (``centre`` None: the log stays as it was)."""
     if centre is None:
         return ""
     centre = centre.replace("", NOT_PATIENT)
@@ -2060,8 +2059,8 @@ def validate_tables(paths: dict, files: dict, limits: dict, window_days: int, in
     tables, f = check_all(paths, files, limits=limits, window_days=window_days, involvement=involvement,
                           upcr_as_proteinuria=upcr_as_proteinuria, drugs=drugs, agents=agents)
     causes = knock_on_causes(f, tables)
-    text = format_log(f, causes=causes) + findings_per_centre(f, tables)
     centre = finding_centres(f, tables)
+    text = format_log(f, causes=causes) + findings_per_centre(f, centre)
     if centre is not None:  # multi-centre cohort: findings.csv names each finding's centre
         f = f.assign(centre=centre.to_numpy())
     n_err = int((f["severity"] == ERROR).sum())
