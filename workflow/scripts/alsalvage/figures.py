@@ -41,7 +41,7 @@ from .figure_registry import (  # noqa: E402,F401
     TITLES,
 )
 from .formatting import fmt_hr, fmt_p  # noqa: E402
-from .study import Wording, cap  # noqa: E402
+from .study import STRATIFIED, Wording, cap, stratified_words  # noqa: E402
 
 # Okabe-Ito colour-blind-safe palette.
 OKABE_ITO = {
@@ -1035,13 +1035,10 @@ COX_TERMS = (
 )
 
 
-STRATIFIED = "stratified by centre"  # in a test's method when centre was a stratum
-
-
 def strata_words(data: dict, what: str) -> str:
     """", stratified by centre" when the tests a figure prints were (``what``: group_p,
-    gray_p or landmark_p), else nothing."""
-    return f", {STRATIFIED}" if data["results"].get("stratified", {}).get(what) else ""
+    gray_p or landmark_p; study.STRATIFIED in their methods), else nothing."""
+    return stratified_words(data["results"].get("stratified", {}).get(what))
 
 
 def result(results: dict, key: str) -> dict:

@@ -771,6 +771,7 @@ def build_context(
     # a study without published figures has no comparison (the section is left out)
     repro = None if seed_study is None else reproduction_rows(seed_study, recs)
     study = config["study"]
+    n_treated = _n_treated(results, recs)
     cfg_text = config_text(config)
     sections = [
         {"id": sid, "title": title, "table": tables[sid], "figures": figures.get(sid, [])}
@@ -782,7 +783,7 @@ def build_context(
         "synthetic": bool(study["synthetic"]),
         "reference_date": study["reference_date"],
         "days_per_month": config["endpoints"]["days_per_month"],
-        "n_treated": _n_treated(results, recs),
+        "n_treated": n_treated,
         "sections": sections,
         "headline": headline_rows(
             recs, config.get("analysis", {}).get("endpoints"), config.get("stats", {}).get("timepoints_months", ())
@@ -794,8 +795,8 @@ def build_context(
         "reproduction_source": study.get("published_figures") or "",
         "reproduction_published_n": None if seed_study is None else int(seed_study["cohort_size"]),
         "reproduction_cohort_differs": seed_study is not None
-        and _n_treated(results, recs) is not None
-        and int(seed_study["cohort_size"]) != int(_n_treated(results, recs)),
+        and n_treated is not None
+        and int(seed_study["cohort_size"]) != int(n_treated),
         "methods": methods_used(recs),
         "centre_methods": centre_methods(config.get("analysis", {}).get("centre")),
         "config_sections": config_sections(config, schema),

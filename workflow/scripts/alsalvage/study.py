@@ -35,6 +35,17 @@ CENTRE_FOOTNOTE = (
 )
 
 
+# How a test's method says that centre was a stratum (analysis.centre.stratify): the
+# statistics append it, the figure captions look for it.
+STRATIFIED = "stratified by centre"
+
+
+def stratified_words(strata) -> str:
+    """", stratified by centre" for a test with centre strata (``strata`` the centre
+    column's name, or None), else nothing."""
+    return f", {STRATIFIED}" if strata else ""
+
+
 def centre_tag(centre) -> str:
     """A centre's name as a key part: characters other than letters, digits, - and _
     replaced by _ ("St. Mary's" -> "St_Mary_s")."""

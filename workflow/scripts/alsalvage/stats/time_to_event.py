@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .. import formatting as F
-from ..study import Wording
+from ..study import STRATIFIED, Wording, stratified_words
 from .records import PEXGRPS, count, describe, flag, km_records, p_record, prop, record, treated
 from .responders import first_response, responded_by
 
@@ -122,7 +122,7 @@ def renal_by_group(a, d, alpha, timepoints, comparisons, w: Wording, strata=None
 
     cols = ["USUBJID", "PEXGRP", "PEXFL"] + ([strata] if strata else [])
     g = d[["USUBJID", "AVAL", "CAUSEN"]].merge(a[cols], on="USUBJID", how="inner")
-    by = ", stratified by centre" if strata else ""
+    by = stratified_words(strata)
     g["EXPOSED"] = np.where(flag(g["PEXFL"]), "exposed", "naive")
     recs = []
     meth = "Aalen-Johansen cumulative incidence (exact, ties kept), death without dialysis competing"
@@ -258,7 +258,7 @@ def _os_by_group(d, alpha, timepoints, comparisons, w: Wording, strata) -> list[
     """OS per group and the log-rank tests of the comparisons made (stratified by centre
     when ``strata`` names the centre column)."""
     recs = []
-    by = ", stratified by centre" if strata else ""
+    by = stratified_words(strata)
     if "by_group" in comparisons:
         for g in PEXGRPS:
             s = d[d["PEXGRP"] == g]
@@ -323,18 +323,17 @@ def headline_endpoints(
     assessment with a response, confirmed ones under analysis.response_confirmation) in
     months, median (range) among the responders (keys hem.time_to_response.*)."""
     recs = []
+    ids = treated(adsl)["USUBJID"]
     for name in (e for e in endpoints if e in KM_ENDPOINTS):
         prefix, paramcd, label = KM_ENDPOINTS[name]
         if name == "time_to_next_treatment":
             label += f" ({TTNT_DEATH_WORDS[ttnt_death]})"
-        a = treated(adsl)
-        p = adtte[(adtte["PARAMCD"] == paramcd) & adtte["USUBJID"].isin(a["USUBJID"])]
+        p = adtte[(adtte["PARAMCD"] == paramcd) & adtte["USUBJID"].isin(ids)]
         recs += km_records(
             prefix, label, "survival", p["AVAL"].astype(float), (p["CNSR"] == 0).astype(int), timepoints, alpha
         )
     if "time_to_response" in endpoints:
-        a = treated(adsl)
-        first = first_response(adrs[adrs["USUBJID"].isin(a["USUBJID"])], low_dflc_counts)
+        first = first_response(adrs[adrs["USUBJID"].isin(ids)], low_dflc_counts)
         months = pd.to_numeric(first["ADY"], errors="coerce").astype(float) / days_per_month
         recs += describe(
             "hem.time_to_response",
@@ -441,7 +440,7 @@ def cox_naive_vs_exposed(d: pd.DataFrame, alpha, events_per_parameter, covariate
         for c in others
     ]
     adj = "; adjusted for " + ", ".join(described) if described else ""
-    strat = "; stratified by centre (a baseline hazard per centre; no PH test)" if strata else ""
+    strat = f"; {STRATIFIED} (a baseline hazard per centre; no PH test)" if strata else ""
     meth = f"Cox proportional hazards, Efron ties, Wald test{adj}{strat}; complete cases"
     adjusted_for = ", ".join(COX_COVARIATES[c][3] for c in others)
     recs = []
@@ -475,7 +474,7 @@ def cox_naive_vs_exposed(d: pd.DataFrame, alpha, events_per_parameter, covariate
                 "survival",
                 row["ph_p"],
                 method="Schoenfeld residuals test, rank time transform",
-                note="not computed for a model stratified by centre" if strata else None,
+                note=f"not computed for a model {STRATIFIED}" if strata else None,
             )
         )
     recs += _cox_size_records(
@@ -560,7 +559,7 @@ def landmark_os(d, adrs, alpha, landmarks, low_dflc_counts, days_per_month, stra
     reached by it, responders.responded_by) against the others (log-rank stratified by
     centre when ``strata`` names the centre column)."""
     recs = []
-    by = ", stratified by centre" if strata else ""
+    by = stratified_words(strata)
     for lm in landmarks:
         tag = f"{lm:g}"
         resp_ids = responded_by(adrs, lm, days_per_month, low_dflc_counts)
